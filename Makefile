@@ -1,0 +1,133 @@
+# ctxtrace build. Everything is built under $(OUT); `make V=1` shows full commands.
+OUT ?= build
+CC ?= cc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+PKG_CONFIG ?= pkg-config
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+.DELETE_ON_ERROR:
+.SUFFIXES:
+
+PKGS := libbpf libelf capstone libdw zlib libsystemd
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+DAEMON_LIBS := $(shell $(PKG_CONFIG) --libs libmicrohttpd 2>/dev/null)
+GV_CFLAGS := $(shell $(PKG_CONFIG) --cflags libgvc 2>/dev/null)
+GV_LIBS := $(shell $(PKG_CONFIG) --libs libgvc 2>/dev/null)
+
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
+	  -D_GNU_SOURCE -fno-strict-aliasing -Iinclude -Isrc -I$(OUT) $(PKG_CFLAGS) $(GV_CFLAGS)
+LDLIBS := $(PKG_LIBS) $(GV_LIBS) -lpthread -lm
+
+# src/cli is the ctxtrace command, src/daemon/ctxtraced.c the daemon's main;
+# every other source goes into one library both link.
+CLI_SRCS := $(wildcard src/cli/*.c)
+DAEMON_MAIN := $(wildcard src/daemon/ctxtraced.c)
+LIB_SRCS := $(filter-out $(CLI_SRCS) $(DAEMON_MAIN),$(wildcard src/*/*.c))
+LIB_OBJS := $(LIB_SRCS:%.c=$(OUT)/%.o)
+CLI_OBJS := $(CLI_SRCS:%.c=$(OUT)/%.o)
+DAEMON_OBJS := $(DAEMON_MAIN:%.c=$(OUT)/%.o)
+LIB := $(OUT)/libctxtrace.a
+
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(BPF_SRCS:bpf/%.bpf.c=$(OUT)/%.bpf.o)
+SKELS := $(BPF_SRCS:bpf/%.bpf.c=$(OUT)/%.skel.h)
+VMLINUX := $(OUT)/vmlinux.h
+
+TEST_SRCS := $(wildcard tests/unit/test_*.c)
+TEST_BINS := $(TEST_SRCS:tests/unit/%.c=$(OUT)/tests/%)
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(OUT)/fuzz/%)
+
+BINS := $(OUT)/ctxtrace $(if $(DAEMON_MAIN),$(OUT)/ctxtraced)
+
+.PHONY: all deps check test unit e2e go-tests fuzz fuzz-check bench eval clean demo deb install offsets-table
+all: $(BINS)
+
+deps:
+	$(Q)scripts/deps.sh
+
+$(OUT)/ctxtrace: $(CLI_OBJS) $(LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(OUT)/ctxtraced: $(DAEMON_OBJS) $(LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $(DAEMON_LIBS)
+
+$(LIB): $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+# Every userspace object waits for the skeletons, which some include.
+$(OUT)/src/%.o: src/%.c | $(SKELS)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(VMLINUX):
+	$(call msg,BTF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
+
+$(OUT)/%.bpf.o: bpf/%.bpf.c include/ctxtrace.h $(VMLINUX)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror -Iinclude -I$(OUT) \
+		$(shell $(PKG_CONFIG) --cflags libbpf) -c $< -o $@.tmp
+	$(Q)$(BPFTOOL) gen object $@ $@.tmp && rm -f $@.tmp
+
+$(OUT)/%.skel.h: $(OUT)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@
+
+$(OUT)/tests/%: tests/unit/%.c $(LIB)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(LIB) $(LDLIBS) -lcmocka
+
+# Fuzzers: clang with libFuzzer, ASan and UBSan, over the parsers' sources only.
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	-std=gnu11 -D_GNU_SOURCE -Iinclude -Isrc -I$(OUT) $(PKG_CFLAGS)
+FUZZ_LIB_SRCS := $(filter src/binary/% src/util/% src/events/record.c,$(LIB_SRCS))
+$(OUT)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS)
+	$(call msg,FUZZ-CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+unit: $(TEST_BINS)
+go-tests:
+	$(Q)scripts/build-go-tests.sh $(OUT)/go
+
+# The README's test command: every test, one summary line.
+check: all $(TEST_BINS) $(FUZZ_BINS) go-tests
+	$(Q)OUT=$(OUT) tests/run.sh
+
+fuzz: $(FUZZ_BINS)
+	$(Q)OUT=$(OUT) FUZZ_SECONDS=$${FUZZ_SECONDS:-60} tests/fuzz/run.sh
+
+bench: all go-tests
+	$(Q)OUT=$(OUT) scripts/bench.sh
+
+eval: all go-tests
+	$(Q)OUT=$(OUT) scripts/eval.sh
+
+demo: all
+	$(Q)OUT=$(OUT) scripts/demo.sh
+
+offsets-table:
+	$(Q)scripts/gen-offsets.sh > src/binary/offsets_table.c
+
+clean:
+	$(call msg,CLEAN,$(OUT))
+	$(Q)rm -rf $(OUT)
+
+-include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(DAEMON_OBJS:.o=.d) $(TEST_BINS:=.d)

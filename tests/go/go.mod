@@ -1,0 +1,3 @@
+module ctxtrace.test/programs
+
+go 1.19

@@ -1,0 +1,17 @@
+# Shared helpers for end-to-end tests. Each test prints "ok - NAME" or "not ok - NAME"
+# (with the reason on following "#" lines); tests/run.sh counts them.
+OUT=${OUT:-build}
+CTXTRACE=${CTXTRACE:-$OUT/ctxtrace}
+GOBIN_DIR=${GOBIN_DIR:-$OUT/go}
+_fails=0
+
+ok() { echo "ok - $*"; }
+not_ok() { echo "not ok - $1"; shift; for l in "$@"; do echo "# $l"; done; _fails=$((_fails + 1)); }
+skip() { echo "skip - $*"; }
+# check NAME CMD...: ok when CMD succeeds.
+check() { local n=$1; shift; if "$@" >/tmp/ct-check.$$ 2>&1; then ok "$n"; else not_ok "$n" "$(head -c 2000 /tmp/ct-check.$$)"; fi; rm -f /tmp/ct-check.$$; }
+# Go versions installed, as "1.19 1.21 ...".
+go_versions() { for d in /usr/lib/go-1.*; do [ -x "$d/bin/go" ] && echo "${d##*/go-}"; done | sort -t. -k2 -n; }
+go_bin() { echo "$GOBIN_DIR/$1/$2/$3"; } # VERSION MODE PROGRAM
+go_tool() { echo "/usr/lib/go-$1/bin/go"; }
+done_testing() { return $((_fails > 0)); }
