@@ -1,0 +1,48 @@
+/* Where probe sites are chosen: which function covers each role in this Go
+ * version, and which instruction in it is emulated by the kernel (push %rbp, or
+ * a call), found by disassembly. */
+#ifndef CT_PROBE_PLAN_H
+#define CT_PROBE_PLAN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ctxtrace.h"
+
+struct goelf;
+
+enum probe_status {
+	PROBE_OK = 0,      /* probed at the chosen instruction */
+	PROBE_COVERED,     /* inlined/absent/not needed: another site covers it (see note) */
+	PROBE_ABSENT,      /* the function does not exist in this Go version */
+	PROBE_NO_SITE,     /* present but no emulated instruction found: not probed */
+};
+
+struct probe_site {
+	const char *role;   /* "ctx_create", "ctx_cancel", "go_create", ... */
+	const char *func;   /* the Go function, e.g. "context.(*cancelCtx).propagateCancel" */
+	enum ct_probe_kind kind; /* CT_PROBE_NONE for informational rows */
+	enum probe_status status;
+	uint64_t func_addr; /* entry, link-time address */
+	uint64_t addr;      /* the probed instruction */
+	uint64_t file_offset; /* of the probed instruction: what the uprobe is given */
+	uint32_t insn_offset; /* addr - func_addr */
+	char insn[48];      /* "push %rbp", "call runtime.runqput" */
+	char note[160];     /* why covered/absent, or a caveat */
+};
+
+#define PROBE_PLAN_MAX 32
+
+struct probe_plan {
+	int n;
+	struct probe_site sites[PROBE_PLAN_MAX];
+	uint64_t allgs_addr; /* runtime.allgs slice header; 0 when not found */
+	const char *allgs_source; /* "symtab", "disassembly" */
+};
+
+/* Builds the plan. -errno with ct_errmsg() set when a required site is missing
+ * (the binary cannot be traced); informational rows never fail. */
+int probe_plan__build(const struct goelf *ge, struct probe_plan *plan);
+const char *probe_status_name(enum probe_status s);
+
+#endif

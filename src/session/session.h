@@ -1,0 +1,34 @@
+/* One traced target: the whole pipeline for one process (ELF inspection, probe
+ * plan, BPF, decoder, lineage graph, rules). Used by `ctxtrace watch/graph` and by
+ * the daemon, once per target. */
+#ifndef CT_SESSION_H
+#define CT_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct session;
+struct ct_event;
+
+struct session_opts {
+	int pid;
+	bool events;            /* deliver decoded events to on_event */
+	bool rules;             /* run the leak rules, deliver alerts to on_alert */
+	uint64_t grace_ns;
+	uint32_t min_count;
+	uint64_t retention_ns;  /* how long exited/cancelled nodes stay in the graph */
+	const char *record_path; /* record raw events here, NULL for none */
+	void (*on_event)(void *cookie, const struct ct_event *ev);
+	/* One alert as a complete JSON object (no newline), and the same as text. */
+	void (*on_alert)(void *cookie, const char *json, const char *text);
+	void *cookie;
+};
+
+/* NULL with errno and ct_errmsg(): "cannot attach to pid 4242: not a Go program ..." */
+struct session *session__open(const struct session_opts *opts);
+/* Waits up to timeout_ms for events and processes them. 0, -ESRCH when the
+ * target exited, or -errno. */
+int session__poll(struct session *s, int timeout_ms);
+void session__free(struct session *s); /* detaches; takes NULL */
+
+#endif
