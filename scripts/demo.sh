@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# make demo: run the bundled leaking Go service and attach ctxtrace to it.
+set -euo pipefail
+OUT=${OUT:-build}
+DEMO_SECONDS=${DEMO_SECONDS:-15}
+v=$(for d in /usr/lib/go-1.*; do [ -x "$d/bin/go" ] && echo "${d##*/go-}"; done | sort -t. -k2 -n | tail -1)
+[ -n "$v" ] || { echo "demo: no Go toolchain installed (run: sudo make deps)" >&2; exit 1; }
+GO_VERSIONS=$v GO_MODES=plain GO_PROGRAMS=demo_leaky scripts/build-go-tests.sh "$OUT/go"
+bin=$OUT/go/$v/plain/demo_leaky
+"$bin" & pid=$!
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null || true' EXIT
+sleep 0.5
+echo "== ctxtrace inspect -p $pid (what will be probed)"
+"$OUT/ctxtrace" inspect -p "$pid" | sed -n '1,/^offsets/p' | head -40
+echo
+echo "== ctxtrace watch -p $pid --duration ${DEMO_SECONDS}s (leak alerts)"
+"$OUT/ctxtrace" watch -p "$pid" --duration "${DEMO_SECONDS}s"
