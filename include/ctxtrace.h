@@ -25,6 +25,14 @@ enum ct_probe_kind {
 	CT_PROBE_KIND_MAX,
 };
 
+/* The bpf cookie of a site: the kind in the low byte, site flags above. */
+#define CT_COOKIE_KIND_MASK 0xffULL
+/* Go 1.19/1.20 prologues save %rbp with a mov, so there is no push %rbp to probe:
+ * the site is the stack-bound check's jbe (emulated by the kernel as a branch).
+ * A hit with the branch taken is ignored (morestack re-runs the function), and
+ * the direct caller, not yet in the frame-pointer chain, is read from [%rsp]. */
+#define CT_COOKIE_AT_BRANCH (1ULL << 8)
+
 enum ct_rec_type {
 	CT_REC_CTX_CREATE = 1,
 	CT_REC_CTX_CANCEL,
@@ -118,8 +126,10 @@ struct ct_bpf_config {
 	__u64 m_curg;
 	__u64 ctx_err;        /* cancelCtx.err */
 	__u64 timer_deadline; /* timerCtx.deadline */
-	__u8 cancel_has_cause; /* 1.21+: cancel(removeFromParent, err, cause) */
+	__u8 cancel_has_cause; /* 1.20+: cancel(removeFromParent, err, cause) */
 	__u8 pad1[7];
+	__u64 g_gopc;
+	__u64 g_startpc;
 };
 
 #endif

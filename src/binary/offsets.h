@@ -1,5 +1,16 @@
 /* Struct field offsets ctxtrace reads in a target: from DWARF, or for stripped
- * binaries from the built-in table keyed by Go version. */
+ * binaries from the built-in table keyed by Go version.
+ *
+ * Policy of offsets__resolve, field by field:
+ *  - DWARF, when the binary has it and its DWARF describes the field (source DWARF);
+ *  - else the table row of the binary's Go minor version (source TABLE). This covers
+ *    stripped binaries, and types the linker left out of DWARF because the program
+ *    does not use them (afterFuncCtx when AfterFunc is never called);
+ *  - else the field is absent (-1, ABSENT): it does not exist in that Go version
+ *    (parentGoid before 1.21), or the version is not in the table.
+ * Go older than 1.19 is refused. Go newer than the table is read from DWARF with a
+ * warning (logged once), and refused when the binary has no DWARF. The table is
+ * generated from DWARF by scripts/gen-offsets.sh (make offsets-table). */
 #ifndef CT_OFFSETS_H
 #define CT_OFFSETS_H
 
@@ -57,12 +68,25 @@ struct go_offsets {
 };
 
 /* Stable JSON key of a field: "goid", "atomicstatus", "sched.pc", "m.curg",
- * "cancelCtx.err", ... */
+ * "cancelCtx.err", ... NULL when f is out of range. */
 const char *go_off_name(enum go_off f);
+/* The field whose key is name, or -ENOENT. */
+int go_off_by_name(const char *name);
+/* C enumerator name ("GO_OFF_G_GOID"), for the table generator. */
+const char *go_off_ident(enum go_off f);
+/* Where DWARF describes f: struct type name ("runtime.g") and member path
+ * ("sched.sp": member sched, then its member sp). */
+void go_off_dwarf_path(enum go_off f, const char **type, const char **path);
+/* "DWARF", "table" or "absent". */
+const char *go_off_source_name(enum go_off_source s);
 
-/* DWARF (libdw). -ENODATA when the binary has no DWARF; -errno otherwise with
- * ct_errmsg() set. Fields missing in DWARF stay -1/GO_OFF_ABSENT. */
+/* DWARF (libdw; reads zlib-compressed sections, SHF_COMPRESSED or .zdebug_*).
+ * -ENODATA when the binary has no DWARF, -ENOEXEC when it is not ELF; -errno
+ * otherwise; ct_errmsg() is set on every error. Fields missing in DWARF stay
+ * -1/GO_OFF_ABSENT. */
 int offsets__from_dwarf(const char *path, struct go_offsets *out);
+/* The same on an open file (not closed, offset unused): for memfds. */
+int offsets__from_dwarf_fd(int fd, struct go_offsets *out);
 /* Built-in table for Go 1.minor: -ENOENT when the version is not in the table. */
 int offsets__from_table(int minor, struct go_offsets *out);
 /* DWARF when present, else the table; the policy inspect and watch use.
@@ -71,5 +95,18 @@ int offsets__resolve(const struct goelf *ge, struct go_offsets *out);
 /* The oldest and newest Go minor versions the table knows. */
 int offsets__table_min_minor(void);
 int offsets__table_max_minor(void);
+
+/* The generated table (offsets_table.c); rows sorted by minor. keys[] lists
+ * go_off_name() at generation time: a test compares it with the enum to catch a
+ * table that was not regenerated after the enum changed. */
+struct go_offsets_row {
+	int minor;
+	const char *go_version; /* toolchain it was read from: "go1.22.12" */
+	int32_t v[GO_OFF_COUNT]; /* -1: not in that version */
+};
+extern const struct go_offsets_row go_offsets_table[];
+extern const int go_offsets_table_len;
+extern const char *const go_offsets_table_keys[];
+extern const int go_offsets_table_nkeys;
 
 #endif
