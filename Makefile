@@ -47,6 +47,8 @@ TEST_SRCS := $(wildcard tests/unit/test_*.c)
 TEST_BINS := $(TEST_SRCS:tests/unit/%.c=$(OUT)/tests/%)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(OUT)/fuzz/%)
+TOOL_SRCS := $(wildcard tests/tools/*.c)
+TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(OUT)/tools/%)
 
 BINS := $(OUT)/ctxtrace $(if $(DAEMON_MAIN),$(OUT)/ctxtraced)
 
@@ -94,6 +96,12 @@ $(OUT)/tests/%: tests/unit/%.c $(LIB)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(LIB) $(LDLIBS) -lcmocka
 
+# Test tools (tests/tools/*.c): small commands tests and scripts run.
+$(OUT)/tools/%: tests/tools/%.c $(LIB)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(LIB) $(LDLIBS)
+
 # Fuzzers: clang with libFuzzer, ASan and UBSan, over the parsers' sources only.
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	-std=gnu11 -D_GNU_SOURCE -Iinclude -Isrc -I$(OUT) $(PKG_CFLAGS)
@@ -108,7 +116,7 @@ go-tests:
 	$(Q)scripts/build-go-tests.sh $(OUT)/go
 
 # The README's test command: every test, one summary line.
-check: all $(TEST_BINS) $(FUZZ_BINS) go-tests
+check: all $(TEST_BINS) $(TOOL_BINS) $(FUZZ_BINS) go-tests
 	$(Q)OUT=$(OUT) tests/run.sh
 
 fuzz: $(FUZZ_BINS)
@@ -124,10 +132,10 @@ demo: all
 	$(Q)OUT=$(OUT) scripts/demo.sh
 
 offsets-table:
-	$(Q)scripts/gen-offsets.sh > src/binary/offsets_table.c
+	$(Q)OUT=$(OUT) scripts/gen-offsets.sh src/binary/offsets_table.c
 
 clean:
 	$(call msg,CLEAN,$(OUT))
 	$(Q)rm -rf $(OUT)
 
--include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(DAEMON_OBJS:.o=.d) $(TEST_BINS:=.d)
+-include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(DAEMON_OBJS:.o=.d) $(TEST_BINS:=.d) $(TOOL_BINS:=.d)
