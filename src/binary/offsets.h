@@ -77,6 +77,10 @@ const char *go_off_ident(enum go_off f);
 /* Where DWARF describes f: struct type name ("runtime.g") and member path
  * ("sched.sp": member sched, then its member sp). */
 void go_off_dwarf_path(enum go_off f, const char **type, const char **path);
+/* The Go minor version that added f (parentGoid 21, cancelCtx.cause 20,
+ * afterFuncCtx and withoutCancelCtx 21); 19 for fields as old as ctxtrace's
+ * oldest supported Go. */
+int go_off_since(enum go_off f);
 /* "DWARF", "table" or "absent". */
 const char *go_off_source_name(enum go_off_source s);
 
