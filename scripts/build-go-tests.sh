@@ -2,21 +2,37 @@
 # Builds every Go test program in tests/go/*/ with every installed Go toolchain, in
 # four modes: plain, stripped (-s -w), pie and cgo (external linking, import "C").
 # Output: OUTDIR/<go minor version, e.g. 1.22>/<mode>/<program>. Incremental.
+# A program's tests/go/NAME/build.conf may narrow its matrix (the default is every
+# version, plain and stripped):
+#   modes=plain stripped pie cgo
+#   versions=all | latest | 1.19 1.26
 set -euo pipefail
 outdir=${1:-build/go}
 src=tests/go
 export GOTOOLCHAIN=local GOFLAGS=-mod=mod GOPROXY=off GO111MODULE=on
 export GOCACHE=${GOCACHE:-${HOME:-/root}/.cache/go-build}
 versions=${GO_VERSIONS:-$(for d in /usr/lib/go-1.*; do [ -x "$d/bin/go" ] && echo "${d##*/go-}"; done | sort -t. -k2 -n)}
-modes=${GO_MODES:-plain stripped pie cgo}
+versions=$(echo $versions)
 programs=${GO_PROGRAMS:-$(for d in "$src"/*/; do [ -f "$d/main.go" ] && basename "$d"; done)}
 [ -n "$versions" ] || { echo "build-go-tests: no Go toolchain in /usr/lib/go-1.* (run make deps)" >&2; exit 1; }
 [ -n "$programs" ] || exit 0
 
+conf() { # PROGRAM KEY DEFAULT
+	local f=$src/$1/build.conf val
+	val=$( [ -f "$f" ] && sed -n "s/^$2=//p" "$f" | tail -1)
+	echo "${val:-$3}"
+}
+
 jobs=()
-for v in $versions; do
-	for m in $modes; do
-		for p in $programs; do
+latest=${versions##* }
+for p in $programs; do
+	pv=$(conf "$p" versions all) pm=$(conf "$p" modes "plain stripped")
+	case $pv in all) pv=$versions ;; latest) pv=$latest ;; esac
+	for v in $pv; do
+		# GO_VERSIONS / GO_MODES narrow further (development, make bench).
+		case " $versions " in *" $v "*) ;; *) continue ;; esac
+		for m in $pm; do
+			[ -n "${GO_MODES:-}" ] && case " $GO_MODES " in *" $m "*) ;; *) continue ;; esac
 			jobs+=("$v $m $p")
 		done
 	done
@@ -54,9 +70,16 @@ build_one() {
 	mv "$out.tmp" "$out" && rm -f "$out.log"
 }
 
-rc=0
+# Two builds at a time: linking is single-threaded.
+rc=0 running=0
 for j in "${jobs[@]}"; do
 	# shellcheck disable=SC2086
-	build_one $j || rc=1
+	build_one $j &
+	running=$((running + 1))
+	if [ $running -ge "${GO_BUILD_JOBS:-2}" ]; then
+		wait -n || rc=1
+		running=$((running - 1))
+	fi
 done
+while [ $running -gt 0 ]; do wait -n || rc=1; running=$((running - 1)); done
 exit $rc
