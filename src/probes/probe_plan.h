@@ -29,6 +29,8 @@ struct probe_site {
 	uint32_t insn_offset; /* addr - func_addr */
 	char insn[48];      /* "push %rbp", "call runtime.runqput" */
 	char note[160];     /* why covered/absent, or a caveat */
+	uint64_t cookie;    /* bpf cookie: kind | CT_COOKIE_* flags (include/ctxtrace.h) */
+	bool at_branch;     /* Go 1.19/1.20: probed at the stack check's jbe (no push %rbp) */
 };
 
 #define PROBE_PLAN_MAX 32
@@ -44,5 +46,8 @@ struct probe_plan {
  * (the binary cannot be traced); informational rows never fail. */
 int probe_plan__build(const struct goelf *ge, struct probe_plan *plan);
 const char *probe_status_name(enum probe_status s);
+/* runtime.allgs found by disassembling runtime.forEachG (a pair of loads of X and
+ * X+8), the path used when .symtab is absent; 0 when not found. */
+uint64_t probe_plan__allgs_from_code(const struct goelf *ge);
 
 #endif

@@ -1,0 +1,343 @@
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "binary/offsets.h"
+#include "probes/probe_plan.h"
+#include "probes/tracer.h"
+#include "util/log.h"
+#include "ctxtrace.skel.h"
+
+#define DEFAULT_RINGBUF (4u << 20)
+#define MAX_RINGBUF (1u << 30)
+
+struct tracer {
+	int pid;
+	struct ctxtrace_bpf *skel;
+	struct ring_buffer *rb;
+	struct bpf_link **links;
+	int nlinks;
+	int nsites;
+	const char *mode;
+	void (*on_record)(void *cookie, const void *data, size_t len);
+	void *cookie;
+};
+
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char buf[1024];
+	size_t n;
+	int lvl = level == LIBBPF_DEBUG ? CT_LOG_DEBUG : CT_LOG_VERBOSE;
+
+	if (lvl > ct_verbosity)
+		return 0;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	n = strlen(buf);
+	while (n && buf[n - 1] == '\n')
+		buf[--n] = 0;
+	ct_log(lvl, "libbpf: %s", buf);
+	return 0;
+}
+
+static int rb_cb(void *ctx, void *data, size_t len)
+{
+	struct tracer *t = ctx;
+
+	if (t->on_record)
+		t->on_record(t->cookie, data, len);
+	return 0;
+}
+
+static bool pid_alive(int pid)
+{
+	char p[64];
+
+	snprintf(p, sizeof(p), "/proc/%d", pid);
+	return access(p, F_OK) == 0;
+}
+
+/* Turns an attach/load failure into the user's terms. */
+static int fail(int pid, int err, const char *what)
+{
+	if (err == -ESRCH || !pid_alive(pid)) {
+		ct_errmsg_set("cannot attach to pid %d: no such process", pid);
+		return -ESRCH;
+	}
+	if (err == -EPERM || err == -EACCES)
+		ct_errmsg_set("cannot attach to pid %d: missing privileges (need CAP_BPF, "
+			      "CAP_PERFMON and CAP_SYS_PTRACE, or root)", pid);
+	else
+		ct_errmsg_set("cannot attach to pid %d: %s: %s", pid, what, strerror(-err));
+	return err;
+}
+
+static size_t ringbuf_size(size_t want)
+{
+	size_t page = sysconf(_SC_PAGESIZE), sz = page;
+
+	if (!want)
+		want = DEFAULT_RINGBUF;
+	if (want > MAX_RINGBUF)
+		want = MAX_RINGBUF;
+	while (sz < want)
+		sz <<= 1;
+	return sz;
+}
+
+static int set_config(struct ctxtrace_bpf *skel, int pid, const struct go_offsets *off)
+{
+	struct ct_bpf_config *c = (struct ct_bpf_config *)&skel->rodata->cfg;
+
+	if (off->v[GO_OFF_G_GOID] < 0 || off->v[GO_OFF_G_M] < 0 || off->v[GO_OFF_M_CURG] < 0 ||
+	    off->v[GO_OFF_CANCELCTX_ERR] < 0) {
+		ct_errmsg_set("cannot attach to pid %d: runtime struct offsets unknown for this Go version",
+			      pid);
+		return -EINVAL;
+	}
+	c->target_tgid = pid;
+	c->g_goid = off->v[GO_OFF_G_GOID];
+	c->g_m = off->v[GO_OFF_G_M];
+	c->m_curg = off->v[GO_OFF_M_CURG];
+	c->ctx_err = off->v[GO_OFF_CANCELCTX_ERR];
+	c->timer_deadline = off->v[GO_OFF_TIMERCTX_DEADLINE] >= 0 ? off->v[GO_OFF_TIMERCTX_DEADLINE] : 0;
+	/* Go 1.20+ pass cancel(removeFromParent, err, cause); 1.19 has no cause. */
+	c->cancel_has_cause = off->v[GO_OFF_CANCELCTX_CAUSE] >= 0;
+	c->g_gopc = off->v[GO_OFF_G_GOPC] >= 0 ? off->v[GO_OFF_G_GOPC] : 0;
+	c->g_startpc = off->v[GO_OFF_G_STARTPC] >= 0 ? off->v[GO_OFF_G_STARTPC] : 0;
+	return 0;
+}
+
+static struct ctxtrace_bpf *load(int pid, const struct go_offsets *off, const struct tracer_opts *o,
+				 bool with_multi, int *errp)
+{
+	struct ctxtrace_bpf *skel;
+	int err;
+
+	skel = ctxtrace_bpf__open();
+	if (!skel) {
+		*errp = fail(pid, -errno, "cannot open the BPF object");
+		return NULL;
+	}
+	err = set_config(skel, pid, off);
+	if (err)
+		goto cleanup;
+	bpf_map__set_max_entries(skel->maps.events, ringbuf_size(o->ringbuf_bytes));
+	if (o->done_entries)
+		bpf_map__set_max_entries(skel->maps.done_seen, o->done_entries);
+	bpf_program__set_autoload(skel->progs.ctxtrace_empty, o->prog == TRACER_PROG_EMPTY);
+	bpf_program__set_autoload(skel->progs.ctxtrace_multi, with_multi && o->prog == TRACER_PROG_FULL);
+	bpf_program__set_autoload(skel->progs.ctxtrace_single,
+				  o->attach != TRACER_ATTACH_MULTI && o->prog == TRACER_PROG_FULL);
+	err = ctxtrace_bpf__load(skel);
+	if (err) {
+		err = fail(pid, err, "cannot load the BPF program");
+		goto cleanup;
+	}
+	return skel;
+cleanup:
+	ctxtrace_bpf__destroy(skel);
+	*errp = err;
+	return NULL;
+}
+
+static int attach_multi(struct tracer *t, struct bpf_program *prog, const char *path,
+			const unsigned long *offs, const __u64 *cookies, int n)
+{
+	LIBBPF_OPTS(bpf_uprobe_multi_opts, mo, .offsets = offs, .cookies = cookies, .cnt = n);
+	struct bpf_link *l;
+
+	l = bpf_program__attach_uprobe_multi(prog, t->pid, path, NULL, &mo);
+	if (!l)
+		return -errno;
+	t->links[t->nlinks++] = l;
+	t->mode = "uprobe_multi";
+	return 0;
+}
+
+static int attach_single(struct tracer *t, struct bpf_program *prog, const char *path,
+			 const unsigned long *offs, const __u64 *cookies, int n)
+{
+	int i, err;
+
+	for (i = 0; i < n; i++) {
+		LIBBPF_OPTS(bpf_uprobe_opts, uo, .bpf_cookie = cookies[i]);
+		struct bpf_link *l;
+
+		l = bpf_program__attach_uprobe_opts(prog, t->pid, path, offs[i], &uo);
+		if (!l) {
+			err = -errno;
+			while (t->nlinks)
+				bpf_link__destroy(t->links[--t->nlinks]);
+			return err;
+		}
+		t->links[t->nlinks++] = l;
+	}
+	t->mode = "uprobe";
+	return 0;
+}
+
+struct tracer *tracer__open(int pid, const struct probe_plan *plan, const struct go_offsets *off,
+			    const struct tracer_opts *opts)
+{
+	static const struct tracer_opts no_opts;
+	const struct tracer_opts *o = opts ? opts : &no_opts;
+	unsigned long offs[PROBE_PLAN_MAX];
+	__u64 cookies[PROBE_PLAN_MAX];
+	char path[64];
+	const char *exe;
+	struct tracer *t;
+	int i, n = 0, err;
+
+	libbpf_set_print(libbpf_log);
+	if (pid <= 0 || !plan || !off) {
+		ct_errmsg_set("cannot attach to pid %d: invalid arguments", pid);
+		errno = EINVAL;
+		return NULL;
+	}
+	if (!pid_alive(pid)) {
+		ct_errmsg_set("cannot attach to pid %d: no such process", pid);
+		errno = ESRCH;
+		return NULL;
+	}
+	for (i = 0; i < plan->n && i < PROBE_PLAN_MAX; i++) {
+		const struct probe_site *s = &plan->sites[i];
+
+		if (s->status != PROBE_OK || s->kind == CT_PROBE_NONE)
+			continue;
+		offs[n] = s->file_offset;
+		cookies[n] = s->cookie ? s->cookie : (__u64)s->kind;
+		n++;
+	}
+	if (!n) {
+		ct_errmsg_set("cannot attach to pid %d: the probe plan has no site", pid);
+		errno = EINVAL;
+		return NULL;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	t->pid = pid;
+	t->on_record = o->on_record;
+	t->cookie = o->cookie;
+	t->links = calloc(n, sizeof(*t->links));
+	if (!t->links) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	exe = o->exe_path ? o->exe_path : path;
+
+	t->skel = load(pid, off, o, o->attach != TRACER_ATTACH_SINGLE, &err);
+	if (!t->skel && o->attach == TRACER_ATTACH_AUTO && err != -ESRCH && err != -EPERM) {
+		/* A kernel before 6.6 rejects the uprobe.multi program at load. */
+		verbose("uprobe_multi program rejected (%s); loading per-site uprobes", strerror(-err));
+		t->skel = load(pid, off, o, false, &err);
+	}
+	if (!t->skel)
+		goto cleanup;
+
+	if (o->prog == TRACER_PROG_EMPTY) {
+		err = attach_single(t, t->skel->progs.ctxtrace_empty, exe, offs, cookies, n);
+	} else {
+		err = -EOPNOTSUPP;
+		if (o->attach != TRACER_ATTACH_SINGLE && bpf_program__fd(t->skel->progs.ctxtrace_multi) >= 0)
+			err = attach_multi(t, t->skel->progs.ctxtrace_multi, exe, offs, cookies, n);
+		if (err && o->attach != TRACER_ATTACH_MULTI && err != -EPERM && err != -ESRCH) {
+			if (o->attach == TRACER_ATTACH_AUTO)
+				verbose("uprobe_multi attach failed (%s); attaching one uprobe per site",
+					strerror(-err));
+			err = attach_single(t, t->skel->progs.ctxtrace_single, exe, offs, cookies, n);
+		}
+	}
+	if (err) {
+		err = fail(pid, err, "cannot attach uprobes");
+		goto cleanup;
+	}
+	t->nsites = n;
+	verbose("attached %d sites to pid %d with %s", n, pid, t->mode);
+
+	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), rb_cb, t, NULL);
+	if (!t->rb) {
+		err = -errno;
+		ct_errmsg_set("cannot attach to pid %d: ring buffer: %s", pid, strerror(-err));
+		goto cleanup;
+	}
+	return t;
+cleanup:
+	tracer__free(t);
+	errno = -err;
+	return NULL;
+}
+
+int tracer__poll(struct tracer *t, int timeout_ms)
+{
+	int n = ring_buffer__poll(t->rb, timeout_ms);
+
+	return n == -EINTR ? 0 : n;
+}
+
+int tracer__consume(struct tracer *t)
+{
+	return ring_buffer__consume(t->rb);
+}
+
+int tracer__fd(const struct tracer *t)
+{
+	return ring_buffer__epoll_fd(t->rb);
+}
+
+int tracer__counters(const struct tracer *t, struct tracer_counters *out)
+{
+	int ncpu = libbpf_num_possible_cpus(), fd, i, c;
+	__u64 *vals;
+
+	memset(out, 0, sizeof(*out));
+	if (ncpu <= 0)
+		return ncpu ? ncpu : -EINVAL;
+	vals = calloc(ncpu, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	fd = bpf_map__fd(t->skel->maps.counters);
+	for (i = 0; i < CT_CNT_MAX; i++) {
+		__u32 key = i;
+
+		if (bpf_map_lookup_elem(fd, &key, vals))
+			continue;
+		for (c = 0; c < ncpu; c++)
+			out->v[i] += vals[c];
+	}
+	free(vals);
+	return 0;
+}
+
+const char *tracer__attach_mode(const struct tracer *t)
+{
+	return t->mode ? t->mode : "none";
+}
+
+int tracer__nsites(const struct tracer *t)
+{
+	return t->nsites;
+}
+
+void tracer__free(struct tracer *t)
+{
+	if (!t)
+		return;
+	ring_buffer__free(t->rb);
+	while (t->nlinks)
+		bpf_link__destroy(t->links[--t->nlinks]);
+	free(t->links);
+	ctxtrace_bpf__destroy(t->skel);
+	free(t);
+}

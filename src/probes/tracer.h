@@ -1,0 +1,61 @@
+/* The BPF side of one target: loads bpf/ctxtrace.bpf.c configured for the
+ * target's Go version, attaches it to every site of the probe plan and delivers
+ * raw ring-buffer records (include/ctxtrace.h) to a callback. */
+#ifndef CT_TRACER_H
+#define CT_TRACER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ctxtrace.h"
+
+struct tracer;
+struct probe_plan;
+struct go_offsets;
+
+enum tracer_prog {
+	TRACER_PROG_FULL = 0, /* the real program */
+	TRACER_PROG_EMPTY,    /* an empty program at the same sites (benchmarks) */
+};
+
+enum tracer_attach {
+	TRACER_ATTACH_AUTO = 0,   /* uprobe_multi, else one uprobe per site */
+	TRACER_ATTACH_MULTI,      /* uprobe_multi only */
+	TRACER_ATTACH_SINGLE,     /* one uprobe link per site */
+};
+
+struct tracer_opts {
+	size_t ringbuf_bytes;     /* 0: 4 MiB; rounded up to a power of two */
+	uint32_t done_entries;    /* Done() dedup LRU size; 0: 65536 */
+	/* One record, valid only during the call; len is the record's size. */
+	void (*on_record)(void *cookie, const void *data, size_t len);
+	void *cookie;
+	const char *exe_path;     /* file to attach to; NULL: /proc/PID/exe */
+	enum tracer_prog prog;
+	enum tracer_attach attach;
+};
+
+struct tracer_counters {
+	uint64_t v[CT_CNT_MAX]; /* indexed by enum ct_counter, summed over CPUs */
+};
+
+/* Loads and attaches. NULL with errno and ct_errmsg(): "cannot attach to pid 42:
+ * missing privileges (...)", "cannot attach to pid 42: no such process", ... */
+struct tracer *tracer__open(int pid, const struct probe_plan *plan, const struct go_offsets *off,
+			    const struct tracer_opts *opts);
+/* Waits up to timeout_ms (-1: forever) and delivers the records that are ready.
+ * Returns the number delivered, or -errno. */
+int tracer__poll(struct tracer *t, int timeout_ms);
+/* Delivers what is ready without waiting. Returns the number delivered, or -errno. */
+int tracer__consume(struct tracer *t);
+/* A file descriptor that becomes readable when records are ready (epoll). */
+int tracer__fd(const struct tracer *t);
+int tracer__counters(const struct tracer *t, struct tracer_counters *out);
+/* "uprobe_multi" or "uprobe": how the sites were attached. */
+const char *tracer__attach_mode(const struct tracer *t);
+int tracer__nsites(const struct tracer *t); /* sites attached */
+/* Detaches every probe and frees everything; takes NULL. */
+void tracer__free(struct tracer *t);
+
+#endif
