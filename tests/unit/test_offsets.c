@@ -198,6 +198,88 @@ static void test_dwarf_not_go(void **state)
 	assert_int_equal(o.table_minor, 0);
 }
 
+/* The structs of tests/fuzz/seeds/dwarf/gen-seeds.sh: the compiler's offsetof is the
+ * truth the reader must find in each DWARF form the seeds hold. */
+typedef unsigned long uintptr;
+struct runtime_stack { uintptr lo, hi; };
+struct runtime_gobuf { uintptr sp, pc, g, ctxt, ret, lr, bp; };
+typedef struct runtime_gobuf gobuf_t;
+struct runtime_m;
+struct runtime_g {
+	struct runtime_stack stack;
+	uintptr stackguard0, stackguard1;
+	void *panic_, *defer_;
+	struct runtime_m *m;
+	gobuf_t sched;
+	uintptr syscallsp, syscallpc;
+	unsigned int atomicstatus;
+	unsigned long goid, waitsince;
+	unsigned char waitreason;
+	unsigned long parentGoid;
+	uintptr gopc, ancestors, startpc;
+};
+struct runtime_m { struct runtime_g *g0; unsigned long procid; struct runtime_g *curg; };
+struct iface { void *tab, *data; };
+struct context_cancelCtx { struct iface Context; int mu[2]; struct iface done; void *children; struct iface err, cause; };
+struct context_timerCtx { struct context_cancelCtx cancelCtx; void *timer; long deadline[3]; };
+struct context_valueCtx { struct iface Context, key, val; };
+struct context_afterFuncCtx { struct context_cancelCtx cancelCtx; int once[3]; void *f; };
+struct context_withoutCancelCtx { struct iface c; };
+
+static void test_dwarf_forms(void **state)
+{
+	static const char *const seeds[] = { "dwarf2", "dwarf4", "dwarf5", "dwarf4-zlib", "dwarf4-zdebug" };
+	int64_t want[GO_OFF_COUNT] = {
+		[GO_OFF_G_GOID] = offsetof(struct runtime_g, goid),
+		[GO_OFF_G_ATOMICSTATUS] = offsetof(struct runtime_g, atomicstatus),
+		[GO_OFF_G_WAITREASON] = offsetof(struct runtime_g, waitreason),
+		[GO_OFF_G_WAITSINCE] = offsetof(struct runtime_g, waitsince),
+		[GO_OFF_G_M] = offsetof(struct runtime_g, m),
+		[GO_OFF_G_SCHED_SP] = offsetof(struct runtime_g, sched.sp),
+		[GO_OFF_G_SCHED_PC] = offsetof(struct runtime_g, sched.pc),
+		[GO_OFF_G_SCHED_BP] = offsetof(struct runtime_g, sched.bp),
+		[GO_OFF_G_GOPC] = offsetof(struct runtime_g, gopc),
+		[GO_OFF_G_STARTPC] = offsetof(struct runtime_g, startpc),
+		[GO_OFF_G_PARENTGOID] = offsetof(struct runtime_g, parentGoid),
+		[GO_OFF_G_SYSCALLSP] = offsetof(struct runtime_g, syscallsp),
+		[GO_OFF_G_SYSCALLPC] = offsetof(struct runtime_g, syscallpc),
+		[GO_OFF_G_STACK_LO] = offsetof(struct runtime_g, stack.lo),
+		[GO_OFF_G_STACK_HI] = offsetof(struct runtime_g, stack.hi),
+		[GO_OFF_M_CURG] = offsetof(struct runtime_m, curg),
+		[GO_OFF_M_PROCID] = offsetof(struct runtime_m, procid),
+		[GO_OFF_CANCELCTX_CONTEXT] = offsetof(struct context_cancelCtx, Context),
+		[GO_OFF_CANCELCTX_MU] = offsetof(struct context_cancelCtx, mu),
+		[GO_OFF_CANCELCTX_DONE] = offsetof(struct context_cancelCtx, done),
+		[GO_OFF_CANCELCTX_CHILDREN] = offsetof(struct context_cancelCtx, children),
+		[GO_OFF_CANCELCTX_ERR] = offsetof(struct context_cancelCtx, err),
+		[GO_OFF_CANCELCTX_CAUSE] = offsetof(struct context_cancelCtx, cause),
+		[GO_OFF_TIMERCTX_CANCELCTX] = offsetof(struct context_timerCtx, cancelCtx),
+		[GO_OFF_TIMERCTX_TIMER] = offsetof(struct context_timerCtx, timer),
+		[GO_OFF_TIMERCTX_DEADLINE] = offsetof(struct context_timerCtx, deadline),
+		[GO_OFF_VALUECTX_CONTEXT] = offsetof(struct context_valueCtx, Context),
+		[GO_OFF_VALUECTX_KEY] = offsetof(struct context_valueCtx, key),
+		[GO_OFF_VALUECTX_VAL] = offsetof(struct context_valueCtx, val),
+		[GO_OFF_AFTERFUNCCTX_CANCELCTX] = offsetof(struct context_afterFuncCtx, cancelCtx),
+		[GO_OFF_AFTERFUNCCTX_ONCE] = offsetof(struct context_afterFuncCtx, once),
+		[GO_OFF_AFTERFUNCCTX_F] = offsetof(struct context_afterFuncCtx, f),
+		[GO_OFF_WITHOUTCANCELCTX_C] = offsetof(struct context_withoutCancelCtx, c),
+	};
+	struct go_offsets o;
+	char path[128];
+
+	for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++) {
+		snprintf(path, sizeof(path), "tests/fuzz/seeds/dwarf/seed-%s.elf", seeds[i]);
+		if (offsets__from_dwarf(path, &o) != 0)
+			fail_msg("%s: %s", path, ct_errmsg());
+		for (int f = 0; f < GO_OFF_COUNT; f++) {
+			if (o.src[f] != GO_OFF_DWARF || o.v[f] != want[f])
+				fail_msg("%s: %s = %lld (%s), want %lld", path, go_off_name(f),
+					 (long long)o.v[f], go_off_source_name(o.src[f]), (long long)want[f]);
+		}
+	}
+	assert_int_equal(offsets__from_dwarf("tests/fuzz/seeds/dwarf/seed-nodwarf.elf", &o), -ENODATA);
+}
+
 static void test_source_names(void **state)
 {
 	assert_string_equal(go_off_source_name(GO_OFF_DWARF), "DWARF");
@@ -216,6 +298,7 @@ int main(void)
 		cmocka_unit_test(test_dwarf_not_elf),
 		cmocka_unit_test(test_dwarf_none),
 		cmocka_unit_test(test_dwarf_not_go),
+		cmocka_unit_test(test_dwarf_forms),
 		cmocka_unit_test(test_source_names),
 	};
 
