@@ -27,6 +27,8 @@ struct go_func {
 	const char *name; /* owned by the goelf */
 	uint64_t entry;   /* link-time virtual address */
 	uint64_t end;     /* first address past the function */
+	bool abi0;        /* the ABI0 twin of a same-named ABIInternal function
+			   * ("name.abi0" in the symbol table); find_func skips it */
 };
 
 struct go_frame {
@@ -37,9 +39,18 @@ struct go_frame {
 };
 
 /* Opens and validates a Go executable. NULL with errno set and a one-line reason
- * in ct_errmsg() ("not a Go program (no .gopclntab section)", ...). */
+ * in ct_errmsg() ("not a Go program (no .gopclntab section)", ...), without the
+ * path: the caller says what it was doing ("cannot inspect ./app: ..."). */
 struct goelf *goelf__open(const char *path);
 void goelf__free(struct goelf *ge);
+
+struct goelf_opts {
+	bool no_symtab; /* ignore .symtab, as if stripped (tests of the pclntab-only paths) */
+};
+struct goelf *goelf__open_opts(const char *path, const struct goelf_opts *opts);
+/* The same on a copy of size bytes at data; name is used in messages. */
+struct goelf *goelf__open_mem(const void *data, size_t size, const char *name,
+			      const struct goelf_opts *opts);
 
 const char *goelf__path(const struct goelf *ge);
 const struct go_buildinfo *goelf__buildinfo(const struct goelf *ge);
@@ -47,11 +58,19 @@ bool goelf__stripped(const struct goelf *ge); /* no .symtab and no DWARF */
 bool goelf__has_symtab(const struct goelf *ge);
 bool goelf__has_dwarf(const struct goelf *ge);
 bool goelf__pie(const struct goelf *ge);      /* ET_DYN */
-bool goelf__cgo(const struct goelf *ge);
+bool goelf__cgo(const struct goelf *ge);     /* links runtime/cgo */
 uint64_t goelf__text_start(const struct goelf *ge); /* runtime.text, the base of pclntab pcs */
 uint64_t goelf__text_section(const struct goelf *ge); /* .text sh_addr */
 uint64_t goelf__pclntab_addr(const struct goelf *ge);
 const char *goelf__symbol_source(const struct goelf *ge); /* "symtab" or "pclntab" */
+/* Where runtime.text came from: "symtab", "moduledata", "pclntab" (the header's
+ * textStart, zero since Go 1.26) or ".text" (last resort; wrong for cgo). */
+const char *goelf__text_source(const struct goelf *ge);
+uint64_t goelf__moduledata(const struct goelf *ge); /* runtime.firstmoduledata, 0 if not found */
+uint64_t goelf__gofunc(const struct goelf *ge); /* go:func.*, base of funcdata; 0 if not found */
+/* NULL when the function table is usable; else why not (a pre-1.18 pclntab):
+ * the binary still opens so that its Go version can be reported. */
+const char *goelf__func_error(const struct goelf *ge);
 size_t goelf__size(const struct goelf *ge); /* file size */
 
 /* Functions (from pclntab, named as Go names them, ABIInternal preferred over ABI0). */
