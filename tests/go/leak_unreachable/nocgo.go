@@ -1,0 +1,9 @@
+//go:build !cgo
+
+package main
+
+import "context"
+
+var cgoWait *Expect
+
+func startCgo(ctx context.Context) {}
