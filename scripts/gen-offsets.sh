@@ -28,7 +28,9 @@ done
 tmp=$(mktemp "$OUT/offsets_table.c.XXXXXX")
 trap 'rm -f "$tmp"' EXIT
 "$OUT/tools/offsets_dump" --gen-c "${args[@]}" > "$tmp"
-if [ -n "$dest" ]; then
+if [ -n "$dest" ] && cmp -s "$tmp" "$dest"; then
+	echo "gen-offsets: $dest is up to date (Go $(echo $versions))" >&2
+elif [ -n "$dest" ]; then
 	cp "$tmp" "$dest.tmp" && mv "$dest.tmp" "$dest"
 	echo "gen-offsets: wrote $dest (Go $(echo $versions))" >&2
 else

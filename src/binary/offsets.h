@@ -93,8 +93,11 @@ int offsets__from_dwarf(const char *path, struct go_offsets *out);
 int offsets__from_dwarf_fd(int fd, struct go_offsets *out);
 /* Built-in table for Go 1.minor: -ENOENT when the version is not in the table. */
 int offsets__from_table(int minor, struct go_offsets *out);
-/* DWARF when present, else the table; the policy inspect and watch use.
- * Warns (once) when the version is newer than the table. */
+/* The policy above, the one inspect and watch use. -ENOTSUP with ct_errmsg()
+ * set when the version is refused ("Go 1.18 is not supported (1.19 or newer)",
+ * "Go 1.27 is newer than ctxtrace's offset table (1.19-1.26) and the binary has
+ * no DWARF", or Go 1.20, which has no table row, without DWARF). DWARF that
+ * cannot be read falls back to the table (logged at verbose). */
 int offsets__resolve(const struct goelf *ge, struct go_offsets *out);
 /* The oldest and newest Go minor versions the table knows. */
 int offsets__table_min_minor(void);
