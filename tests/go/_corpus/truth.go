@@ -92,7 +92,9 @@ func expect(rule, what string, wait ...string) *Expect {
 	return e
 }
 
-func note(format string, args ...any) { truth.Notes = append(truth.Notes, fmt.Sprintf(format, args...)) }
+func note(format string, args ...any) {
+	truth.Notes = append(truth.Notes, fmt.Sprintf(format, args...))
+}
 
 // finish prints the truth line and keeps the process (and its leaks) alive.
 func finish() {

@@ -4,6 +4,7 @@
 //     context it was given, so the request's cancellation never reaches it;
 //   - the session middleware replaces the request context with one derived from
 //     context.TODO() before calling the handler.
+//
 // Both are new roots created while the request context is live.
 package main
 

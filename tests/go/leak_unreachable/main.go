@@ -3,6 +3,7 @@
 //   - reads a loopback TCP connection nobody writes to, with no deadline (IO wait);
 //   - reads a pipe with syscall.Read, blocking its thread in read(2);
 //   - in cgo builds (cgo.go), calls C code waiting in pthread_cond_wait (futex).
+//
 // Cancelling the request's context cannot wake any of them.
 package main
 
