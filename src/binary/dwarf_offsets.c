@@ -38,8 +38,9 @@ static bool has_debug_info(Elf *elf)
 		if (!gelf_getshdr(scn, &sh) || sh.sh_type == SHT_NOBITS)
 			continue;
 		name = elf_strptr(elf, shstrndx, sh.sh_name);
-		/* Go before 1.19 (and objcopy zlib-gnu) write .zdebug_*; newer Go
-		 * SHF_COMPRESSED .debug_*; libdw decompresses both. */
+		/* Go 1.19+ writes SHF_COMPRESSED .debug_*; older Go linkers and
+		 * objcopy --compress-debug-sections=zlib-gnu write .zdebug_*. libdw
+		 * decompresses both. */
 		if (name && (strcmp(name, ".debug_info") == 0 || strcmp(name, ".zdebug_info") == 0))
 			return true;
 	}
