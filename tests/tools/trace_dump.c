@@ -1,15 +1,22 @@
 /* Attaches the tracer to a running Go process and prints the raw records, for
  * tests/e2e/probe_plan.sh and scripts/bench-probes.sh.
  *
- *	trace_dump [-v] [-q] [--empty] [--single|--multi] [--entry] [-d SECONDS] [-r BYTES] PID
+ *	trace_dump [-v] [-q] [--empty] [--single|--multi] [--entry] [--check-detach]
+ *		   [--exe FILE] [-d SECONDS] [-r BYTES] PID
  *
  * Prints "attached MODE NSITES" once the probes are in place, one line per record
  * (unless -q), and at the end (target exit, -d elapsed, SIGINT/SIGTERM):
  *	count ctx_create=N ctx_cancel=N value=N done=N go_create=N go_exit=N
  *	counters events=N drops=N read_errors=N stack_errors=N hits=N done_dedup=N
  * --empty attaches an empty program instead; --entry moves every prologue site to
- * the function's first instruction (benchmarks only). */
+ * the function's first instruction (benchmarks only).
+ * --check-detach reads each site's first byte in the target's memory before attach,
+ * while attached and after tracer__free, and counts our BPF file descriptors after
+ * free; prints "detach_check ok" or "detach_check FAIL: ..." lines. --exe builds the
+ * plan from FILE instead of /proc/PID/exe (to test attach errors on a dead pid). */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -100,6 +107,73 @@ static void on_record(void *cookie, const void *data, size_t len)
 	printf(" len=%zu\n", len);
 }
 
+/* Runtime address of a file offset of /proc/PID/exe, from /proc/PID/maps. */
+static uint64_t runtime_addr(int pid, uint64_t file_off)
+{
+	char path[64], line[512], exe[4096], self[4096];
+	uint64_t lo, hi, off, addr = 0;
+	ssize_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	n = readlink(path, exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return 0;
+	exe[n] = 0;
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %*s %" SCNx64 " %*s %*s %4095s", &lo, &hi, &off,
+			   self) != 4 || strcmp(self, exe))
+			continue;
+		if (file_off >= off && file_off < off + (hi - lo)) {
+			addr = lo + (file_off - off);
+			break;
+		}
+	}
+	fclose(f);
+	return addr;
+}
+
+static int read_target_byte(int pid, uint64_t addr)
+{
+	char path[64];
+	uint8_t b;
+	int fd, n;
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	n = pread(fd, &b, 1, addr);
+	close(fd);
+	return n == 1 ? b : -1;
+}
+
+static int count_bpf_fds(void)
+{
+	char p[300], l[256];
+	struct dirent *de;
+	int n = 0;
+	DIR *d = opendir("/proc/self/fd");
+
+	while (d && (de = readdir(d))) {
+		ssize_t k;
+
+		snprintf(p, sizeof(p), "/proc/self/fd/%s", de->d_name);
+		k = readlink(p, l, sizeof(l) - 1);
+		if (k > 0) {
+			l[k] = 0;
+			n += strncmp(l, "anon_inode:bpf", 14) == 0;
+		}
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
 static double now(void)
 {
 	struct timespec ts;
@@ -113,6 +187,8 @@ int main(int argc, char **argv)
 	static const struct option lopts[] = {
 		{ "empty", no_argument, NULL, 'E' },  { "single", no_argument, NULL, 'S' },
 		{ "multi", no_argument, NULL, 'M' },  { "entry", no_argument, NULL, 'F' },
+		{ "check-detach", no_argument, NULL, 'C' },
+		{ "exe", required_argument, NULL, 'X' },
 		{ "duration", required_argument, NULL, 'd' }, { "ringbuf", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -122,7 +198,10 @@ int main(int argc, char **argv)
 	struct probe_plan plan;
 	struct tracer *t = NULL;
 	struct goelf *ge = NULL;
-	bool entry = false;
+	bool entry = false, check = false;
+	const char *exe_arg = NULL;
+	uint64_t raddr[PROBE_PLAN_MAX] = { 0 };
+	int orig[PROBE_PLAN_MAX];
 	double duration = 0, t0;
 	char exe[64];
 	int opt, pid, i, err, rc = 1;
@@ -135,6 +214,8 @@ int main(int argc, char **argv)
 		case 'S': o.attach = TRACER_ATTACH_SINGLE; break;
 		case 'M': o.attach = TRACER_ATTACH_MULTI; break;
 		case 'F': entry = true; break;
+		case 'C': check = true; break;
+		case 'X': exe_arg = optarg; break;
 		case 'd': duration = atof(optarg); break;
 		case 'r': o.ringbuf_bytes = strtoull(optarg, NULL, 0); break;
 		default: return 2;
@@ -146,7 +227,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
-	ge = goelf__open(exe);
+	ge = goelf__open(exe_arg ? exe_arg : exe);
 	if (!ge) {
 		fprintf(stderr, "trace_dump: %s\n", ct_errmsg());
 		return 1;
@@ -170,10 +251,28 @@ int main(int argc, char **argv)
 	}
 	signal(SIGINT, on_sig);
 	signal(SIGTERM, on_sig);
+	for (i = 0; check && i < plan.n; i++) {
+		if (plan.sites[i].status != PROBE_OK || plan.sites[i].kind == CT_PROBE_NONE)
+			continue;
+		raddr[i] = runtime_addr(pid, plan.sites[i].file_offset);
+		orig[i] = raddr[i] ? read_target_byte(pid, raddr[i]) : -1;
+		if (orig[i] < 0)
+			printf("detach_check FAIL: cannot read %s's site in the target\n", plan.sites[i].role);
+	}
 	t = tracer__open(pid, &plan, &off, &o);
 	if (!t) {
 		fprintf(stderr, "trace_dump: %s\n", ct_errmsg());
 		goto cleanup;
+	}
+	for (i = 0; check && i < plan.n; i++) {
+		int b;
+
+		if (!raddr[i])
+			continue;
+		b = read_target_byte(pid, raddr[i]);
+		if (b != 0xcc)
+			printf("detach_check FAIL: %s: byte 0x%02x while attached, expected int3\n",
+			       plan.sites[i].role, b & 0xff);
 	}
 	printf("attached %s %d\n", tracer__attach_mode(t), tracer__nsites(t));
 	fflush(stdout);
@@ -198,6 +297,31 @@ int main(int argc, char **argv)
 	       c.v[CT_CNT_EVENTS], c.v[CT_CNT_DROPS], c.v[CT_CNT_READ_ERRORS], c.v[CT_CNT_STACK_ERRORS],
 	       c.v[CT_CNT_HITS], c.v[CT_CNT_DONE_DEDUP]);
 	rc = 0;
+	if (check) {
+		int bad = 0, fds;
+
+		tracer__free(t);
+		t = NULL;
+		for (i = 0; i < plan.n; i++) {
+			int b;
+
+			if (!raddr[i] || kill(pid, 0))
+				continue;
+			b = read_target_byte(pid, raddr[i]);
+			if (b != orig[i]) {
+				printf("detach_check FAIL: %s: byte 0x%02x after free, expected 0x%02x\n",
+				       plan.sites[i].role, b & 0xff, orig[i] & 0xff);
+				bad++;
+			}
+		}
+		fds = count_bpf_fds();
+		if (fds) {
+			printf("detach_check FAIL: %d BPF file descriptors left after free\n", fds);
+			bad++;
+		}
+		if (!bad)
+			printf("detach_check ok\n");
+	}
 cleanup:
 	tracer__free(t);
 	goelf__free(ge);
