@@ -1,0 +1,78 @@
+#include <string.h>
+
+#include "events/event.h"
+
+static const char *const kind_names[CTX_KIND_MAX] = {
+	[CTX_UNKNOWN] = "unknown",
+	[CTX_BACKGROUND] = "background",
+	[CTX_TODO] = "todo",
+	[CTX_CANCEL] = "cancel",
+	[CTX_TIMER] = "timer",
+	[CTX_AFTERFUNC] = "afterfunc",
+	[CTX_VALUE] = "value",
+	[CTX_WITHOUTCANCEL] = "withoutcancel",
+	[CTX_CUSTOM] = "custom",
+};
+
+static const char *const reason_names[CANCEL_REASON_MAX] = {
+	[CANCEL_UNKNOWN] = "unknown",
+	[CANCEL_EXPLICIT] = "explicit",
+	[CANCEL_DEADLINE] = "deadline",
+	[CANCEL_PARENT] = "parent",
+};
+
+static const char *const type_names[EV_TYPE_MAX] = {
+	[EV_CTX_CREATE] = "ctx_create",
+	[EV_CTX_CANCEL] = "ctx_cancel",
+	[EV_CTX_DONE] = "ctx_done",
+	[EV_GO_CREATE] = "go_create",
+	[EV_GO_EXIT] = "go_exit",
+	[EV_LOST] = "lost",
+	[EV_TARGET_EXIT] = "target_exit",
+};
+
+const char *ctx_kind_name(enum ctx_kind k)
+{
+	return (unsigned)k < CTX_KIND_MAX ? kind_names[k] : "unknown";
+}
+
+enum ctx_kind ctx_kind_parse(const char *s)
+{
+	for (int k = 0; s && k < CTX_KIND_MAX; k++) {
+		if (!strcmp(s, kind_names[k]))
+			return k;
+	}
+	return CTX_UNKNOWN;
+}
+
+const char *cancel_reason_name(enum cancel_reason r)
+{
+	return (unsigned)r < CANCEL_REASON_MAX ? reason_names[r] : "unknown";
+}
+
+enum cancel_reason cancel_reason_parse(const char *s)
+{
+	for (int r = 0; s && r < CANCEL_REASON_MAX; r++) {
+		if (!strcmp(s, reason_names[r]))
+			return r;
+	}
+	return CANCEL_UNKNOWN;
+}
+
+const char *ev_type_name(enum ct_event_type t)
+{
+	return (unsigned)t < EV_TYPE_MAX && type_names[t] ? type_names[t] : "unknown";
+}
+
+const struct ct_frame *ct_stack_user_frame(const struct ct_stack *st)
+{
+	if (!st || !st->n)
+		return NULL;
+	for (uint32_t i = 0; i < st->n; i++) {
+		const char *f = st->frames[i].func;
+
+		if (!f || strncmp(f, "context.", 8))
+			return &st->frames[i];
+	}
+	return &st->frames[st->n - 1];
+}

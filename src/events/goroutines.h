@@ -1,0 +1,71 @@
+/* The target's goroutines, read from its memory: the runtime's allgs list at
+ * attach, and one goroutine's state (status, wait reason, blocking stack) on
+ * demand. Reads race with the running target; every value is a snapshot. */
+#ifndef CT_GOROUTINES_H
+#define CT_GOROUTINES_H
+
+#include <stdint.h>
+
+struct goroutines;
+struct procmem;
+struct go_offsets;
+
+/* runtime g status values (runtime2.go), without the _Gscan bit. */
+enum go_status {
+	GO_STATUS_IDLE = 0,
+	GO_STATUS_RUNNABLE = 1,
+	GO_STATUS_RUNNING = 2,
+	GO_STATUS_SYSCALL = 3,
+	GO_STATUS_WAITING = 4,
+	GO_STATUS_DEAD = 6,
+	GO_STATUS_COPYSTACK = 8,
+	GO_STATUS_PREEMPTED = 9,
+	GO_STATUS_LEAKED = 10,    /* 1.26+ */
+	GO_STATUS_DEADEXTRA = 11, /* 1.26+ */
+};
+
+struct go_g {
+	uint64_t addr;  /* the runtime.g */
+	uint64_t goid;
+	uint64_t parent_goid; /* 1.21+; 0 before */
+	uint64_t gopc, startpc;
+	uint32_t status;      /* enum go_status (the _Gscan bit cleared) */
+	uint8_t waitreason;
+	int64_t waitsince;    /* nanotime() when it blocked; 0 when unknown */
+	uint64_t sched_pc, sched_sp, sched_bp;
+	uint64_t syscall_pc, syscall_sp;
+	uint64_t stack_lo, stack_hi;
+};
+
+struct goroutines_opts {
+	struct procmem *mem;
+	const struct go_offsets *off;
+	uint64_t allgs_addr; /* runtime address of the runtime.allgs slice header */
+	int go_minor;
+};
+
+/* NULL with errno (EINVAL when offsets needed are missing). */
+struct goroutines *goroutines__new(const struct goroutines_opts *opts);
+void goroutines__free(struct goroutines *gs);
+
+int goroutines__read_g(struct goroutines *gs, uint64_t addr, struct go_g *out);
+/* Calls fn for every g in allgs that is neither idle nor dead; stops when fn
+ * returns non-zero (and returns that). -errno when allgs cannot be read. */
+int goroutines__foreach(struct goroutines *gs, int (*fn)(void *cookie, const struct go_g *g),
+			void *cookie);
+/* Remembers where goid's g lives (from go_create records), for goroutines__state. */
+void goroutines__remember(struct goroutines *gs, uint64_t goid, uint64_t g_addr);
+/* The goroutine's current state: through the remembered g when it still runs
+ * goid, else by scanning allgs. -ENOENT when it is gone. */
+int goroutines__state(struct goroutines *gs, uint64_t goid, struct go_g *out);
+/* Frame-pointer walk of a goroutine that is not running: pcs[0] is where it
+ * resumes (sched.pc), the rest return addresses. Returns the count, -EBUSY for a
+ * running goroutine (its saved registers are stale), or -errno. */
+int goroutines__stack(struct goroutines *gs, const struct go_g *g, uint64_t *pcs, int max);
+
+const char *go_status_name(uint32_t status);  /* "waiting", "syscall", ... */
+/* The runtime's text for a wait reason ("chan receive"); NULL when unknown. */
+const char *goroutines__waitreason(const struct goroutines *gs, uint8_t reason);
+const char *go_waitreason_name(int go_minor, uint8_t reason);
+
+#endif
