@@ -1,9 +1,221 @@
-/* Placeholder: replaced by the owner of this command. */
+/* ctxtrace graph -p PID: observes a running Go process for a while, builds the
+ * context lineage graph from its events and prints it. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
 #include "cli/commands.h"
+#include "events/event.h"
+#include "graph/lineage.h"
+#include "output/graph_out.h"
+#include "session/session.h"
 #include "util/log.h"
+#include "util/proc.h"
+#include "util/settings.h"
+
+#define DEFAULT_DURATION_NS (10ULL * 1000000000ULL)
+
+struct graph_opts {
+	int pid;
+	uint64_t duration_ns;
+	enum graph_format format;
+	const char *out;
+	const char *record;
+	struct lineage_opts lg;
+};
+
+struct graph_run {
+	struct lineage *lg;
+	int err;
+};
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	stop = 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: ctxtrace graph -p PID [--duration DUR] [--format tree|json|dot|svg] [-o FILE]\n"
+		   "                     [--record FILE] [--retention DUR] [--max-nodes N]\n"
+		   "Observes the process for DUR (default 10s, or until Ctrl-C) and prints how its\n"
+		   "contexts derive from each other and which goroutines run under each.\n");
+}
+
+static int parse_args(int argc, char **argv, struct graph_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "pid", required_argument, NULL, 'p' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "record", required_argument, NULL, 'R' },
+		{ "retention", required_argument, NULL, 'r' },
+		{ "max-nodes", required_argument, NULL, 'm' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	int64_t n;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+p:d:f:o:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (proc_parse_pid(optarg, &o->pid)) {
+				error("%s", ct_errmsg());
+				return -EINVAL;
+			}
+			break;
+		case 'd':
+			if (parse_duration(optarg, &o->duration_ns) || o->duration_ns == 0) {
+				error("--duration: '%s' is not a duration above 0 (e.g. 10s, 2m)", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'f':
+			if (graph_format_parse(optarg, &o->format)) {
+				error("--format: '%s' is not one of tree, json, dot, svg", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'o':
+			o->out = optarg;
+			break;
+		case 'R':
+			o->record = optarg;
+			break;
+		case 'r':
+			if (parse_duration(optarg, &o->lg.retention_ns) || o->lg.retention_ns == 0) {
+				error("--retention: '%s' is not a duration above 0 (e.g. 30s, 5m)", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'm':
+			if (parse_int(optarg, &n, 10) || n < 16 || n > 100000000) {
+				error("--max-nodes: '%s' is out of range 16..100000000", optarg);
+				return -EINVAL;
+			}
+			o->lg.max_nodes = (uint32_t)n;
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind != argc) {
+		error("unexpected argument '%s' (see ctxtrace graph --help)", argv[optind]);
+		return -EINVAL;
+	}
+	if (!o->pid) {
+		error("missing -p PID (see ctxtrace graph --help)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void on_event(void *cookie, const struct ct_event *ev)
+{
+	struct graph_run *run = cookie;
+
+	if (!run->err)
+		run->err = lineage__apply(run->lg, ev);
+}
+
+static uint64_t mono_ns(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
 
 int cmd_graph(int argc, char **argv)
 {
-	error("'graph' is not implemented yet");
-	return EXIT_CANNOT;
+	struct graph_opts o = { .duration_ns = DEFAULT_DURATION_NS, .format = GRAPH_TREE };
+	struct session_opts so = { 0 };
+	struct graph_out_opts go = { 0 };
+	struct graph_run run = { 0 };
+	struct session *s = NULL;
+	struct sigaction sa = { .sa_handler = on_signal };
+	uint64_t end;
+	FILE *out = stdout;
+	int rc = EXIT_CANNOT, err;
+
+	err = parse_args(argc, argv, &o);
+	if (err)
+		return err > 0 ? 0 : EXIT_USAGE;
+	/* open the output first: a bad -o should not cost a whole observation */
+	if (o.out && !(out = fopen(o.out, "w"))) {
+		error("cannot write %s: %s", o.out, strerror(errno));
+		return EXIT_CANNOT;
+	}
+	run.lg = lineage__new(&o.lg);
+	if (!run.lg) {
+		error("%s", ct_errmsg());
+		goto cleanup;
+	}
+	so.pid = o.pid;
+	so.events = true;
+	so.retention_ns = o.lg.retention_ns;
+	so.record_path = o.record;
+	so.on_event = on_event;
+	so.cookie = &run;
+	s = session__open(&so);
+	if (!s) {
+		error("%s", ct_errmsg());
+		goto cleanup;
+	}
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	end = mono_ns(CLOCK_MONOTONIC) + o.duration_ns;
+	while (!stop && !run.err) {
+		uint64_t now = mono_ns(CLOCK_MONOTONIC);
+
+		if (now >= end)
+			break;
+		err = session__poll(s, (int)((end - now) / 1000000 < 200 ? (end - now) / 1000000 + 1 : 200));
+		if (err == -ESRCH) {
+			info("process %d exited; the graph is as it was at exit", o.pid);
+			break;
+		}
+		if (err == -EINTR)
+			continue;
+		if (err) {
+			error("%s", ct_errmsg());
+			goto cleanup;
+		}
+		lineage__expire(run.lg, mono_ns(CLOCK_MONOTONIC));
+	}
+	if (run.err) {
+		error("cannot build the graph: out of memory");
+		goto cleanup;
+	}
+	/* print before detaching: the session owns the interned sites the graph points to */
+	go.format = o.format;
+	go.pid = (uint32_t)o.pid;
+	go.now_ns = mono_ns(CLOCK_MONOTONIC);
+	go.mono_to_real_ns = (int64_t)(mono_ns(CLOCK_REALTIME) - go.now_ns);
+	if (graph_out__write(run.lg, &go, out)) {
+		error("%s", ct_errmsg());
+		goto cleanup;
+	}
+	rc = 0;
+cleanup:
+	session__free(s);
+	lineage__free(run.lg);
+	if (out != stdout && fclose(out) && rc == 0) {
+		error("cannot write %s: %s", o.out, strerror(errno));
+		rc = EXIT_CANNOT;
+	}
+	return rc;
 }

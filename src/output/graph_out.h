@@ -1,0 +1,37 @@
+/* Printing the lineage graph: tree (for people), json (documented in
+ * docs/graph.md), dot (graphviz) and svg (rendered with the graphviz library). */
+#ifndef CT_GRAPH_OUT_H
+#define CT_GRAPH_OUT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+struct lineage;
+struct ct_stack;
+struct ct_frame;
+
+enum graph_format {
+	GRAPH_TREE = 0,
+	GRAPH_JSON,
+	GRAPH_DOT,
+	GRAPH_SVG,
+};
+
+struct graph_out_opts {
+	enum graph_format format;
+	uint32_t pid;
+	int64_t mono_to_real_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC; 0: unknown (no wall times) */
+	uint64_t now_ns;         /* ages are relative to this; 0: lineage__now() */
+	uint32_t max_nodes;      /* dot/svg: folded nodes drawn at most; 0: 2000 */
+};
+
+/* "tree", "json", "dot", "svg": 0, or -EINVAL. */
+int graph_format_parse(const char *s, enum graph_format *f);
+/* 0, or -errno with ct_errmsg() set (svg: "cannot render svg: ..."). */
+int graph_out__write(const struct lineage *lg, const struct graph_out_opts *o, FILE *out);
+
+/* The frame that names a site: the first one outside package context (the
+ * caller of WithCancel, not WithCancel); else the first. NULL for an empty stack. */
+const struct ct_frame *graph_site(const struct ct_stack *st);
+
+#endif
