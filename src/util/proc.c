@@ -32,7 +32,7 @@ int proc_exe(int pid, char *path, size_t path_len, char *exe_name, size_t name_l
 
 	snprintf(dir, sizeof(dir), "/proc/%d", pid);
 	if (stat(dir, &st)) {
-		ct_errmsg_set("no such process: %d", pid);
+		ct_errmsg_set("no such process");
 		return -ESRCH;
 	}
 	snprintf(path, path_len, "/proc/%d/exe", pid);
