@@ -55,15 +55,7 @@ int graph_format_parse(const char *s, enum graph_format *f)
 
 const struct ct_frame *graph_site(const struct ct_stack *st)
 {
-	if (!st || st->n == 0)
-		return NULL;
-	for (uint32_t i = 0; i < st->n; i++) {
-		const char *fn = st->frames[i].func;
-
-		if (fn && strncmp(fn, "context.", 8) != 0)
-			return &st->frames[i];
-	}
-	return &st->frames[0];
+	return ct_stack_user_frame(st);
 }
 
 static const char *base(const char *path)

@@ -30,8 +30,8 @@ int graph_format_parse(const char *s, enum graph_format *f);
 /* 0, or -errno with ct_errmsg() set (svg: "cannot render svg: ..."). */
 int graph_out__write(const struct lineage *lg, const struct graph_out_opts *o, FILE *out);
 
-/* The frame that names a site: the first one outside package context (the
- * caller of WithCancel, not WithCancel); else the first. NULL for an empty stack. */
+/* The frame that names a site: ct_stack_user_frame (the first frame outside
+ * package context: the caller of WithCancel, not WithCancel). */
 const struct ct_frame *graph_site(const struct ct_stack *st);
 
 #endif
