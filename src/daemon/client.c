@@ -1,0 +1,137 @@
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "daemon/client.h"
+#include "util/log.h"
+
+const char *daemon_client__socket(void)
+{
+	const char *s = getenv("CTXTRACE_SOCKET");
+
+	return s && *s ? s : DAEMON_SOCKET_DEFAULT;
+}
+
+static int dial(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, err;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		ct_errmsg_set("cannot reach ctxtraced at %s: the path is too long", path);
+		return -ENAMETOOLONG;
+	}
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		err = -errno;
+		ct_errmsg_set("cannot create a socket: %s", strerror(-err));
+		return err;
+	}
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		err = -errno;
+		close(fd);
+		if (err == -ENOENT || err == -ECONNREFUSED)
+			ct_errmsg_set("cannot reach ctxtraced at %s: %s (is the daemon running?)", path,
+				      strerror(-err));
+		else if (err == -EACCES || err == -EPERM)
+			ct_errmsg_set("cannot reach ctxtraced at %s: permission denied (join group ctxtrace, or use sudo)",
+				      path);
+		else
+			ct_errmsg_set("cannot reach ctxtraced at %s: %s", path, strerror(-err));
+		return err;
+	}
+	return fd;
+}
+
+/* The "message" of {"type":"error","message":"..."}, unescaped enough to read. */
+static void error_message(const char *line, char *out, size_t size)
+{
+	const char *p = strstr(line, "\"message\":\"");
+	size_t o = 0;
+
+	if (!p) {
+		snprintf(out, size, "%s", line);
+		return;
+	}
+	for (p += 11; *p && *p != '"' && o + 1 < size; p++) {
+		if (*p == '\\' && p[1]) {
+			p++;
+			out[o++] = *p == 'n' ? ' ' : *p;
+		} else {
+			out[o++] = *p;
+		}
+	}
+	out[o] = '\0';
+}
+
+int daemon_client__request(const char *path, const char *request, FILE *out)
+{
+	char *req = NULL, *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	FILE *in;
+	bool first = true;
+	int fd, err = 0;
+
+	fd = dial(path);
+	if (fd < 0)
+		return fd;
+	if (asprintf(&req, "%s\n", request) < 0) {
+		close(fd);
+		ct_errmsg_set("out of memory");
+		return -ENOMEM;
+	}
+	for (size_t off = 0, len = strlen(req); off < len;) {
+		ssize_t w = send(fd, req + off, len - off, MSG_NOSIGNAL);
+
+		if (w < 0) {
+			err = -errno;
+			if (err == -EINTR)
+				continue;
+			ct_errmsg_set("cannot talk to ctxtraced at %s: %s", path, strerror(-err));
+			free(req);
+			close(fd);
+			return err;
+		}
+		off += (size_t)w;
+	}
+	free(req);
+	in = fdopen(fd, "r");
+	if (!in) {
+		err = -errno;
+		close(fd);
+		ct_errmsg_set("cannot read from ctxtraced: %s", strerror(-err));
+		return err;
+	}
+	while ((n = getline(&line, &cap, in)) > 0) {
+		if (first && (!strncmp(line, "error: ", 7) || !strncmp(line, "{\"type\":\"error\"", 15))) {
+			char msg[512];
+
+			if (line[n - 1] == '\n')
+				line[n - 1] = '\0';
+			if (line[0] == 'e')
+				snprintf(msg, sizeof(msg), "%s", line + 7);
+			else
+				error_message(line, msg, sizeof(msg));
+			ct_errmsg_set("ctxtraced: %s", msg);
+			err = -EPROTO;
+			break;
+		}
+		first = false;
+		fwrite(line, 1, (size_t)n, out);
+		fflush(out);
+		if (ferror(out)) {
+			err = -EPIPE;
+			ct_errmsg_set("cannot write the output: %s", strerror(errno));
+			break;
+		}
+	}
+	free(line);
+	fclose(in);
+	return err;
+}

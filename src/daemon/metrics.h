@@ -1,0 +1,35 @@
+/* Prometheus text exposition (format 0.0.4) and the loopback HTTP endpoint that
+ * serves it. The writer is separate from the server so it can be tested alone. */
+#ifndef CT_DAEMON_METRICS_H
+#define CT_DAEMON_METRICS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+struct loop;
+struct metrics_http;
+
+struct prom_label {
+	const char *name;
+	const char *value;
+};
+
+/* "# HELP" and "# TYPE" lines of one metric family; type: counter, gauge. */
+void prom__family(FILE *f, const char *name, const char *type, const char *help);
+/* One sample; label values are escaped (backslash, quote, newline). */
+void prom__sample(FILE *f, const char *name, const struct prom_label *labels, int nlabels, uint64_t v);
+void prom__sample_double(FILE *f, const char *name, const struct prom_label *labels, int nlabels, double v);
+
+/* Writes every metric into f when /metrics is fetched. */
+typedef void (*metrics_render_fn)(void *cookie, FILE *f);
+
+/* Serves GET /metrics on addr ("127.0.0.1:9464"; config__parse_listen) from
+ * the daemon's loop (no thread). NULL with errno and ct_errmsg(). */
+struct metrics_http *metrics_http__new(struct loop *l, const char *addr, metrics_render_fn fn, void *cookie);
+/* Lets the server close idle connections; call now and then. */
+void metrics_http__tick(struct metrics_http *m);
+uint64_t metrics_http__requests(const struct metrics_http *m);
+const char *metrics_http__addr(const struct metrics_http *m);
+void metrics_http__free(struct metrics_http *m); /* takes NULL */
+
+#endif

@@ -1,0 +1,60 @@
+/* The daemon's unix socket: one request line per connection, JSON Lines back.
+ *
+ *   status [text]          one status object (or text lines), then close
+ *   alerts [text]          the recent alerts, then close
+ *   alerts follow [text]   the recent alerts, then every new alert until the client leaves
+ *   subscribe [text]       every new record (alerts, target events) until the client leaves
+ *   graph PID [text]       a target's graph, then close
+ *
+ * A slow subscriber never blocks the daemon: each has a bounded queue; lines that
+ * do not fit are dropped and counted, and the subscriber is told with
+ * {"type":"dropped","count":N} before the next line it gets. Errors are
+ * {"type":"error","message":"..."} (text: "error: ..."). */
+#ifndef CT_DAEMON_SERVER_H
+#define CT_DAEMON_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct server;
+struct loop;
+
+/* Answers one request into f (JSON Lines, or text when text). Returns 0, or
+ * -errno with message set for an error reply. *follow: keep the client as a
+ * subscriber afterwards. */
+typedef int (*server_request_fn)(void *cookie, const char *verb, const char *arg, bool text, FILE *f,
+				 bool *follow, char *message, size_t msglen);
+
+struct server_opts {
+	const char *path;
+	unsigned int mode;
+	const char *group;      /* NULL or "": the daemon's own */
+	size_t queue_bytes;     /* per subscriber */
+	int max_clients;
+	server_request_fn on_request;
+	void *cookie;
+};
+
+struct server_stats {
+	uint64_t clients;        /* connected now */
+	uint64_t subscribers;    /* following now */
+	uint64_t accepted, refused;
+	uint64_t lines_sent, lines_dropped;
+};
+
+/* Listens (replacing a stale socket file, refusing when another daemon answers on
+ * it). NULL with errno and ct_errmsg(). */
+struct server *server__new(struct loop *l, const struct server_opts *opts);
+/* Queue limits for later lines; the path is not changed here. */
+void server__set_limits(struct server *s, size_t queue_bytes, int max_clients);
+const char *server__path(const struct server *s);
+/* One record to every subscriber: json (no newline) or, to text subscribers,
+ * text. "alerts follow" subscribers get it only when alert is true. */
+void server__publish(struct server *s, const char *json, const char *text, bool alert);
+void server__stats(const struct server *s, struct server_stats *st);
+/* Closes every client and removes the socket file. Takes NULL. */
+void server__free(struct server *s);
+
+#endif
