@@ -264,7 +264,7 @@ static int scan_symtab(struct goelf *ge)
 		/* go:func.* since Go 1.21 (1.20 for some symbols), go.func.* before. */
 		else if (!strcmp(n, "go:func.*") || !strcmp(n, "go.func.*"))
 			ge->sym_gofunc = s->st_value;
-		else if (!strcmp(n, "_cgo_init") || !strcmp(n, "x_cgo_init"))
+		else if (!strcmp(n, "x_cgo_init")) /* runtime/cgo's C side; _cgo_init is in every binary */
 			ge->cgo = true;
 		len = strlen(n);
 		if (ELF64_ST_TYPE(s->st_info) == STT_FUNC && len > 5 &&
@@ -730,7 +730,7 @@ int goelf__func(const struct goelf *ge, size_t i, struct go_func *out)
 
 /* A function the pclntab does not name as the symbol table does: Go 1.18/1.19
  * write "f[...]" for every instantiation of a generic function and for array
- * types in names ("type..eq.[...]string"). */
+ * types in names ("type..eq.[...]string"); or a C function of a cgo binary. */
 static int find_func_symtab(const struct goelf *ge, const char *name, struct go_func *out)
 {
 	size_t i;
@@ -744,8 +744,11 @@ static int find_func_symtab(const struct goelf *ge, const char *name, struct go_
 		n = sym_name(ge, s);
 		if (!n || strcmp(n, name))
 			continue;
-		if (pclntab__func_at(ge->tab, s->st_value, out) || out->entry != s->st_value)
-			return -ENOENT;
+		if (pclntab__func_at(ge->tab, s->st_value, out) || out->entry != s->st_value) {
+			out->entry = s->st_value;
+			out->end = s->st_value + s->st_size;
+			out->abi0 = false;
+		}
 		out->name = n;
 		return 0;
 	}
@@ -756,7 +759,7 @@ int goelf__find_func(const struct goelf *ge, const char *name, struct go_func *o
 {
 	int err = pclntab__find(ge->tab, name, out);
 
-	if (err == -ENOENT && ge->tab && strchr(name, '['))
+	if (err == -ENOENT && ge->tab)
 		err = find_func_symtab(ge, name, out);
 	return err;
 }

@@ -73,7 +73,9 @@ uint64_t goelf__gofunc(const struct goelf *ge); /* go:func.*, base of funcdata; 
 const char *goelf__func_error(const struct goelf *ge);
 size_t goelf__size(const struct goelf *ge); /* file size */
 
-/* Functions (from pclntab, named as Go names them, ABIInternal preferred over ABI0). */
+/* Functions (from pclntab, named as Go names them, ABIInternal preferred over ABI0).
+ * find_func also takes the symbol table's spelling ("name.abi0" for the ABI0 twin,
+ * "f[T]" where Go 1.19 pclntabs say "f[...]", C functions of cgo binaries). */
 size_t goelf__func_count(const struct goelf *ge);
 int goelf__func(const struct goelf *ge, size_t i, struct go_func *out);
 int goelf__find_func(const struct goelf *ge, const char *name, struct go_func *out); /* -ENOENT */

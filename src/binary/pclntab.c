@@ -404,8 +404,12 @@ int pclntab__find(const struct pclntab *t, const char *name, struct go_func *out
 			return -ENOENT;
 		if (t->twin[i] != NO_TWIN)
 			i = t->twin[i];
-		else if (!(func_ptr(t, i)[t->func_size - 3] & FUNCFLAG_ASM))
-			return -ENOENT; /* a lone assembly function is its own ABI0 symbol */
+		else if (!(func_ptr(t, i)[t->func_size - 3] & FUNCFLAG_ASM) &&
+			 !strstr(buf, "._Cfunc_") && !strstr(buf, "._C2func_") &&
+			 !strstr(buf, "._cgo_"))
+			return -ENOENT;
+		/* A lone assembly function, or a cgo stub (ABI0 in Go 1.19 to 1.26, as
+		 * go tool nm shows), is its own ABI0 symbol. */
 	}
 	return pclntab__func(t, i, out);
 }

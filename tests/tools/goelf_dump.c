@@ -3,7 +3,7 @@
  *   goelf_dump [--no-symtab] info BIN
  *   goelf_dump [--no-symtab] funcs BIN
  *   goelf_dump [--no-symtab] find BIN < names      ("name 0xaddr" or "name -")
- *   goelf_dump [--no-symtab] sym BIN < pcs         ("0xpc func@file:line[|inl] ...")
+ *   goelf_dump [--no-symtab] sym BIN < pcs         ("0xpc<TAB>func@file:line[|inl]<TAB>...")
  *   goelf_dump [--no-symtab] time BIN N            (mean open+index time in ms)
  *   goelf_dump data BIN NAME */
 #include <errno.h>
@@ -118,9 +118,9 @@ int main(int argc, char **argv)
 
 			printf("0x%" PRIx64, pc);
 			if (n < 0)
-				printf(" -");
+				printf("\t-");
 			for (i = 0; i < n; i++)
-				printf(" %s@%s:%d%s", fr[i].func, fr[i].file, fr[i].line,
+				printf("\t%s@%s:%d%s", fr[i].func, fr[i].file, fr[i].line,
 				       fr[i].inlined ? "|inl" : "");
 			printf("\n");
 		}
