@@ -71,7 +71,8 @@ const struct ct_frame *ct_stack_user_frame(const struct ct_stack *st)
 	for (uint32_t i = 0; i < st->n; i++) {
 		const char *f = st->frames[i].func;
 
-		if (!f || strncmp(f, "context.", 8))
+		/* Unsymbolized frames (NULL) are skipped as well. */
+		if (f && strncmp(f, "context.", 8))
 			return &st->frames[i];
 	}
 	return &st->frames[st->n - 1];

@@ -133,7 +133,8 @@ static void print_json(struct events_out *eo, const struct ct_event *ev)
 
 		j_id(w, "id", c->id);
 		json_w__kv_str(w, "kind", ctx_kind_name(c->kind));
-		json_w__kv_str(w, "type", c->type_name);
+		/* "type" is the event type: the Go type gets its own key. */
+		json_w__kv_str(w, "go_type", c->type_name);
 		j_id(w, "parent", c->parent);
 		json_w__kv_str(w, "parent_kind", ctx_kind_name(c->parent_kind));
 		j_id(w, "ancestor", c->ancestor);
