@@ -132,7 +132,7 @@ static int read_start_time(int pid, uint64_t *start)
 	if (!p)
 		return -EINVAL;
 	p++;
-	for (int field = 2; field < 22; field++) {
+	for (int field = 3; field < 22; field++) {
 		p = strchr(p + 1, ' ');
 		if (!p)
 			return -EINVAL;
