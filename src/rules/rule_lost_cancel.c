@@ -1,0 +1,264 @@
+/* lost-cancel: contexts from one creation site whose cancel func is never called.
+ *
+ * - Expired: a WithDeadline/WithTimeout whose timer fired and whose cancel func
+ *   was still not called --grace later. Counted once, when it crosses that line
+ *   (so it counts even after the graph has let the context go).
+ * - Live: never cancelled, older than --grace, and either its creator goroutine
+ *   is gone (nobody can still hold the cancel func on its stack) or that creator
+ *   made at least --min-count such contexts at the same site (a loop dropping
+ *   them: they pile up in their parent). A context cancelled through its parent
+ *   was released by the runtime and is not reported.
+ * Only contexts created directly by the user's code count: the frame that called
+ * the context package holds the cancel func. Goroutines still waiting on a lost
+ * context's Done are named in the alert. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph/lineage.h"
+#include "rules/rules_int.h"
+
+static int cand_cmp(const void *a, const void *b)
+{
+	const struct cand *x = a, *y = b;
+
+	if (x->group != y->group)
+		return x->group < y->group ? -1 : 1;
+	return x->creator < y->creator ? -1 : x->creator > y->creator;
+}
+
+static int cand_push(struct rules *r, const struct cand *c)
+{
+	if (r->ncands == r->cands_cap) {
+		uint32_t ncap = r->cands_cap ? 2 * r->cands_cap : 256;
+		struct cand *nc = realloc(r->cands, ncap * sizeof(*nc));
+
+		if (!nc)
+			return -ENOMEM;
+		r->cands = nc;
+		r->cands_cap = ncap;
+	}
+	r->cands[r->ncands++] = *c;
+	return 0;
+}
+
+static int lost_map_build(struct rules *r)
+{
+	uint32_t need = 16;
+
+	while (need < 2 * r->ncands)
+		need <<= 1;
+	if (need > r->lost_cap) {
+		uint32_t *m = realloc(r->lost_map, need * sizeof(*m));
+
+		if (!m)
+			return -ENOMEM;
+		r->lost_map = m;
+		r->lost_cap = need;
+	}
+	memset(r->lost_map, 0xff, r->lost_cap * sizeof(*r->lost_map));
+	for (uint32_t i = 0; i < r->ncands; i++) {
+		uint32_t mask = r->lost_cap - 1, j = (r->cands[i].ref.idx * 2654435761U) & mask;
+
+		if (!r->cands[i].accepted)
+			continue;
+		while (r->lost_map[j] != NONE32)
+			j = (j + 1) & mask;
+		r->lost_map[j] = i;
+	}
+	return 0;
+}
+
+static const struct cand *lost_find(const struct rules *r, struct lg_ref ref)
+{
+	uint32_t mask, j;
+
+	if (!r->lost_cap || !r->ncands)
+		return NULL;
+	mask = r->lost_cap - 1;
+	for (j = (ref.idx * 2654435761U) & mask; r->lost_map[j] != NONE32; j = (j + 1) & mask) {
+		const struct cand *c = &r->cands[r->lost_map[j]];
+
+		if (c->ref.idx == ref.idx && c->ref.gen == ref.gen)
+			return c;
+	}
+	return NULL;
+}
+
+int rule_lost_cancel_tick(struct rules *r, const struct lineage *lg, uint64_t now)
+{
+	struct lg_ctx c;
+	uint32_t cur = 0;
+	int err;
+
+	r->ncands = 0;
+	while (lineage__ctx_next(lg, &cur, &c)) {
+		const struct ct_frame *site;
+		struct group *g;
+
+		if ((c.kind != CTX_CANCEL && c.kind != CTX_TIMER) || c.preexisting || c.discovered ||
+		    c.placeholder || !c.stack)
+			continue;
+		site = site_creation(c.stack);
+		if (!site)
+			continue;
+		if (c.state == LG_CTX_CANCELLED) {
+			uint64_t due = c.cancelled_ns + r->o.grace_ns;
+
+			if (c.reason != CANCEL_DEADLINE || c.cancel_called || due > now ||
+			    (r->last_tick_ns && due <= r->last_tick_ns))
+				continue;
+			g = group_get(r, RULE_LOST_CANCEL, site, NULL, NULL);
+			if (!g)
+				continue;
+			g->cum++;
+			if (!g->detail_set) {
+				alert_ctx_fill(r, &g->a.ctx, &c);
+				g->detail_set = true;
+			}
+			continue;
+		}
+		if (c.created_ns + r->o.grace_ns > now)
+			continue;
+		g = group_get(r, RULE_LOST_CANCEL, site, NULL, NULL);
+		if (!g)
+			continue;
+		{
+			struct cand cd = { .ref = c.ref, .group = group_index(r, g), .creator = c.creator_goid };
+			struct lg_go cg;
+
+			/* an unknown creator is taken as alive: not enough to call it lost;
+			 * one the graph no longer holds has exited long ago */
+			if (!c.creator_goid)
+				cd.creator_alive = true;
+			else if (lineage__go(lg, c.creator_goid, &cg))
+				cd.creator_alive = false;
+			else
+				cd.creator_alive = cg.state == LG_GO_ALIVE;
+			err = cand_push(r, &cd);
+			if (err)
+				return err;
+		}
+	}
+	if (!r->ncands)
+		return 0;
+	qsort(r->cands, r->ncands, sizeof(*r->cands), cand_cmp);
+	for (uint32_t i = 0; i < r->ncands;) {
+		uint32_t j = i;
+
+		while (j < r->ncands && r->cands[j].group == r->cands[i].group &&
+		       r->cands[j].creator == r->cands[i].creator)
+			j++;
+		for (uint32_t k = i; k < j; k++) {
+			struct cand *cd = &r->cands[k];
+			struct group *g = &r->groups[cd->group];
+
+			cd->accepted = !cd->creator_alive || j - i >= r->o.min_count;
+			if (!cd->accepted)
+				continue;
+			g->now++;
+			if (!g->detail_set && lineage__ctx_at(lg, cd->ref, &c) == 0) {
+				alert_ctx_fill(r, &g->a.ctx, &c);
+				g->detail_set = true;
+			}
+		}
+		i = j;
+	}
+	return lost_map_build(r);
+}
+
+void rule_lost_cancel_waiter(struct rules *r, const struct lineage *lg, const struct lg_go *g)
+{
+	struct lg_ctx done[LINEAGE_DONE_MAX];
+	int n;
+
+	if (!r->ncands)
+		return;
+	n = lineage__go_done(lg, g->goid, done, LINEAGE_DONE_MAX);
+	for (int i = 0; i < n; i++) {
+		const struct cand *cd = lost_find(r, done[i].ref);
+		struct group *gr;
+		struct rules_gstate gs;
+		bool have;
+		const struct ct_frame *go_site;
+		struct alert_waiter *w = NULL;
+
+		if (!cd || !cd->accepted)
+			continue;
+		gr = &r->groups[cd->group];
+		gr->a.nwaiters_total++;
+		have = rules_read_gstate(r, g->goid, &gs) == 0;
+		go_site = site_first_user(g->go_site);
+		if (!go_site && g->go_site && g->go_site->n)
+			go_site = &g->go_site->frames[0];
+		for (int k = 0; k < gr->a.nwaiters; k++) {
+			struct alert_waiter *x = &gr->a.waiters[k];
+
+			if (frame_equal(x->go_site, go_site) &&
+			    frame_equal(x->block.site, have ? site_first_user(gs.stack) : NULL)) {
+				w = x;
+				break;
+			}
+		}
+		if (!w && gr->a.nwaiters < ALERT_MAX_WAITERS) {
+			w = &gr->a.waiters[gr->a.nwaiters++];
+			memset(w, 0, sizeof(*w));
+			w->go_site = go_site;
+			w->start_func = g->start_func;
+			w->block.site = have ? site_first_user(gs.stack) : NULL;
+			w->block.stack = have ? gs.stack : NULL;
+			w->block.wait_reason = have && gs.status == RULES_G_WAITING ? gs.wait_reason : NULL;
+		}
+		if (w)
+			w->block.count++;
+		return; /* a goroutine counts once */
+	}
+}
+
+/* The context function the user called: the outermost context frame before the site. */
+static const char *ctx_api(const struct alert_ctx *c)
+{
+	const char *api = NULL;
+
+	if (!c->stack)
+		return NULL;
+	for (uint32_t i = 0; i < c->stack->n; i++) {
+		const struct ct_frame *f = &c->stack->frames[i];
+
+		if (f == c->site)
+			break;
+		if (f->func && func_in_pkg(f->func, "context"))
+			api = f->func;
+	}
+	return api;
+}
+
+void rule_lost_cancel_message(struct alert *a)
+{
+	const struct ct_frame *s = a->ctx.site;
+	const char *api = ctx_api(&a->ctx);
+	char waiters[160] = "";
+	char state[96];
+
+	if (a->nwaiters_total && a->nwaiters > 0) {
+		const struct alert_waiter *w = &a->waiters[0];
+
+		if (w->block.site)
+			snprintf(waiters, sizeof(waiters), "; %u goroutines wait on their Done, e.g. at %s:%u",
+				 a->nwaiters_total, file_base(w->block.site->file), w->block.site->line);
+		else
+			snprintf(waiters, sizeof(waiters), "; %u goroutines wait on their Done", a->nwaiters_total);
+	}
+	if (a->live && a->expired)
+		snprintf(state, sizeof(state), "%u still live, %u expired by deadline", a->live, a->expired);
+	else if (a->live)
+		snprintf(state, sizeof(state), "all still live");
+	else
+		snprintf(state, sizeof(state), "they expired by deadline");
+	snprintf(a->message, sizeof(a->message),
+		 "%u contexts created by %s at %s:%u in %s were never cancelled by their cancel func "
+		 "(%s%s): call cancel on every path, e.g. defer cancel() right after creating them.",
+		 a->count, api ? api : "context", s ? file_base(s->file) : "?", s ? s->line : 0,
+		 s && s->func ? s->func : "?", state, waiters);
+}

@@ -1,0 +1,186 @@
+/* Where leaks are decided. Five rules, one file each, over the lineage graph
+ * (graph/lineage.h) and goroutine states read on demand from the target:
+ *
+ *   rule_lost_cancel.c     lost-cancel          contexts whose cancel func is never called
+ *   rule_outlived.c        outlived-context     goroutines alive after their context was
+ *                          unreachable-cancel   cancelled (Go primitive / syscall, IO, cgo)
+ *   rule_lineage_break.c   lineage-break        new roots created inside a live context
+ *   rule_propagate.c       propagate-goroutine  watchers of contexts with custom parents
+ *
+ * rules.c groups findings by rule and sites, applies --grace and --min-count and
+ * (re-)emits alerts; sites.c picks the user's frame out of a stack. docs/alerts.md
+ * describes the alerts and why the defaults are what they are.
+ *
+ * Driving it: after lineage__apply(lg, ev) call rules__on_event(r, lg, ev) for every
+ * event; about once a second call rules__tick(r, lg, now, emit, cookie). */
+#ifndef CT_RULES_H
+#define CT_RULES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "events/event.h"
+
+struct rules;
+struct lineage;
+struct systrace;
+
+#define RULES_DEFAULT_GRACE_NS (5ULL * 1000000000ULL)
+#define RULES_DEFAULT_MIN_COUNT 3
+#define RULES_DEFAULT_MAX_GROUPS 4096
+#define RULES_DEFAULT_READS_PER_TICK 4096
+
+enum rule_id {
+	RULE_LOST_CANCEL = 0,
+	RULE_OUTLIVED_CONTEXT,
+	RULE_UNREACHABLE_CANCEL,
+	RULE_LINEAGE_BREAK,
+	RULE_PROPAGATE_GOROUTINE,
+	RULE_MAX,
+};
+
+enum alert_severity {
+	SEV_INFO = 0,    /* lineage information, not a leak (WithoutCancel) */
+	SEV_WARNING,     /* bounded cost: contexts that expired by deadline */
+	SEV_ERROR,       /* goroutines or live contexts piling up */
+	SEV_MAX,
+};
+
+/* ---- goroutine state, read on demand (the provider wraps events/goroutines.h) ---- */
+
+enum rules_gstatus {
+	RULES_G_UNKNOWN = 0,
+	RULES_G_RUNNABLE,
+	RULES_G_RUNNING,
+	RULES_G_SYSCALL,  /* in a system call or a cgo call */
+	RULES_G_WAITING,  /* parked: see wait_reason */
+	RULES_G_DEAD,     /* exited (the exit event may not have arrived yet) */
+};
+
+struct rules_gstate {
+	enum rules_gstatus status;
+	const char *wait_reason;      /* the runtime's text ("chan send", "IO wait"); NULL if none */
+	uint64_t waiting_ns;          /* how long it has been waiting; 0 when unknown */
+	const struct ct_stack *stack; /* where it is now, innermost first; NULL when unknown */
+	uint32_t tid;                 /* thread it runs or is blocked on (syscall, cgo); 0 unknown */
+	bool in_cgo;                  /* in a cgo call */
+	int32_t syscall_nr;           /* -1 unknown; filled from the systrace when 0 is not set */
+	uint64_t syscall_ns;          /* how long the current syscall has lasted; 0 unknown */
+};
+
+/* 0; -ENOENT when the goroutine no longer exists; -errno when it cannot be read.
+ * Must set syscall_nr to -1 when it does not know it. */
+typedef int (*rules_gstate_fn)(void *cookie, uint64_t goid, struct rules_gstate *out);
+
+struct rules_opts {
+	int pid;
+	uint64_t grace_ns;         /* 0: RULES_DEFAULT_GRACE_NS */
+	uint32_t min_count;        /* 0: RULES_DEFAULT_MIN_COUNT */
+	uint32_t max_groups;       /* 0: RULES_DEFAULT_MAX_GROUPS */
+	uint32_t reads_per_tick;   /* goroutine state reads per tick; 0: RULES_DEFAULT_READS_PER_TICK */
+	/* NULL: goroutine rules still run, without blocking sites (then never
+	 * unreachable-cancel, since a syscall cannot be seen). */
+	rules_gstate_fn gstate;
+	void *gstate_cookie;
+	struct systrace *systrace; /* thread -> current syscall; NULL: none */
+};
+
+/* ---- alerts ---- */
+
+#define ALERT_MAX_WAITERS 4
+#define ALERT_MAX_BLOCK_SITES 4
+
+struct alert_ctx {
+	bool known;
+	uint64_t id;
+	enum ctx_kind kind;
+	const char *type_name;
+	enum ctx_kind parent_kind;
+	const struct ct_stack *stack;  /* creation stack */
+	const struct ct_frame *site;   /* the user's frame of it */
+	bool has_deadline;
+	int64_t deadline_unix_ns;
+	bool cancelled;
+	enum cancel_reason reason;
+	int64_t cancelled_unix_ns;
+	const char *err;
+	const char *cause;
+	const struct ct_stack *cancel_stack;
+	const struct ct_frame *cancel_site;
+	bool cancel_called;
+};
+
+/* One place where goroutines of the group are blocked, and how many. */
+struct alert_block {
+	const struct ct_frame *site;   /* the user's frame; NULL: running, or unknown */
+	const struct ct_stack *stack;
+	const char *wait_reason;       /* "chan send"; "running", "runnable", "syscall" */
+	const char *syscall;           /* "futex", "read"; NULL when not in a syscall */
+	uint32_t count;
+};
+
+/* Goroutines waiting on the Done of lost contexts, grouped by go and blocking site. */
+struct alert_waiter {
+	const struct ct_frame *go_site;
+	const char *start_func;
+	struct alert_block block;
+};
+
+struct alert {
+	enum rule_id rule;
+	char id[17];                   /* 16 hex digits: hash of the rule and its sites */
+	int pid;
+	int64_t time_unix_ns;
+	uint32_t count;
+	bool first;                    /* first emission of this id */
+	enum alert_severity severity;
+	char message[512];
+
+	struct alert_ctx ctx;          /* the context (lost, cancelled, new root, derived) */
+	struct alert_ctx scope;        /* lineage-break: the live context it should derive from;
+	                                  propagate-goroutine: the custom parent */
+
+	/* outlived-context / unreachable-cancel / propagate-goroutine */
+	const struct ct_stack *go_site;
+	const char *start_func;
+	struct alert_block blocks[ALERT_MAX_BLOCK_SITES]; /* most frequent first */
+	int nblocks;
+	uint64_t outlived_min_ns, outlived_max_ns;       /* alive since the cancel */
+	uint64_t waiting_min_ns, waiting_max_ns;         /* in the current wait; 0 unknown */
+	uint64_t syscall_min_ns, syscall_max_ns;
+
+	/* lost-cancel */
+	uint32_t live, expired;        /* still live / expired by deadline, never cancelled */
+	uint32_t nwaiters_total;
+	struct alert_waiter waiters[ALERT_MAX_WAITERS];
+	int nwaiters;
+};
+
+typedef void (*rules_emit_fn)(void *cookie, const struct alert *a);
+
+/* NULL with errno and ct_errmsg() on failure. */
+struct rules *rules__new(const struct rules_opts *opts);
+void rules__free(struct rules *r); /* takes NULL */
+
+/* Feed every event, after lineage__apply(lg, ev). 0 or -ENOMEM. */
+int rules__on_event(struct rules *r, const struct lineage *lg, const struct ct_event *ev);
+/* Judges the graph at now_ns (CLOCK_MONOTONIC, the events' clock) and emits the
+ * alerts that are new or whose group grew. Returns how many were emitted. */
+int rules__tick(struct rules *r, const struct lineage *lg, uint64_t now_ns,
+		rules_emit_fn emit, void *cookie);
+
+struct rules_stats {
+	uint64_t ticks;
+	uint64_t alerts;          /* emitted, re-emissions included */
+	uint32_t groups;          /* groups with at least one finding */
+	uint64_t groups_dropped;  /* findings lost because max_groups was reached */
+	uint64_t gstate_reads, gstate_errors, gstate_skipped; /* skipped: over reads_per_tick */
+	uint64_t pending_dropped; /* lineage-break findings over the pending queue's bound */
+};
+void rules__stats(const struct rules *r, struct rules_stats *st);
+
+const char *rule_name(enum rule_id r);             /* "lost-cancel", ... */
+enum rule_id rule_parse(const char *s);            /* RULE_MAX when unknown */
+const char *severity_name(enum alert_severity s);  /* "info", "warning", "error" */
+
+#endif

@@ -1,0 +1,98 @@
+/* Shared by the rule files and the engine (rules.c); not a public header. */
+#ifndef CT_RULES_INT_H
+#define CT_RULES_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "graph/lineage.h"
+#include "rules/rules.h"
+
+#define GROUP_KEYS 3
+#define NONE32 UINT32_MAX
+
+/* Findings with the same rule and key sites. Key frames point into interned stacks. */
+struct group {
+	bool used;
+	enum rule_id rule;
+	uint64_t hash;
+	const struct ct_frame *key[GROUP_KEYS];
+	uint32_t cum;          /* lost-cancel expired / lineage-break: found so far, cumulative */
+	uint32_t now;          /* this tick: live members (goroutines, live lost contexts) */
+	uint32_t emitted;      /* count of the last emission; 0: never emitted */
+	uint64_t emitted_ns;
+	enum alert_severity severity;
+	uint32_t nblocks_seen; /* block-site slots filled this tick (before sorting) */
+	struct alert a;        /* details, rebuilt every tick for live groups */
+	bool detail_set;       /* a.ctx/a.scope/go_site set this tick (or once, for cum rules) */
+};
+
+/* lineage-break findings wait here until their grace has passed */
+struct pending {
+	uint32_t group;
+	uint64_t since_ns;
+};
+
+struct cand {
+	struct lg_ref ref;
+	uint32_t group;
+	uint64_t creator;
+	bool creator_alive;
+	bool accepted;
+};
+
+struct rules {
+	struct rules_opts o;
+	struct group *groups;
+	uint32_t cap;          /* slots, a power of two >= 2 * max_groups */
+	uint32_t ngroups;
+	uint64_t last_tick_ns; /* previous tick's now; 0 before the first */
+	int64_t mono_to_unix;  /* unix - monotonic, set every tick */
+	uint32_t reads_left;   /* gstate reads left in this tick */
+	struct pending *pend;
+	uint32_t pend_head, pend_n, pend_cap;
+	struct cand *cands;    /* lost-cancel: live candidates of this tick */
+	uint32_t ncands, cands_cap;
+	uint32_t *lost_map;    /* lineage ref idx -> cands index, open addressing; this tick */
+	uint32_t lost_cap;
+	struct rules_stats st;
+};
+
+/* rules.c */
+struct group *group_get(struct rules *r, enum rule_id rule, const struct ct_frame *k0,
+			const struct ct_frame *k1, const struct ct_frame *k2);
+uint32_t group_index(const struct rules *r, const struct group *g);
+void alert_ctx_fill(const struct rules *r, struct alert_ctx *out, const struct lg_ctx *c);
+int rules_read_gstate(struct rules *r, uint64_t goid, struct rules_gstate *gs);
+void group_add_block(struct group *g, const struct rules_gstate *gs, bool have_state);
+void range_add(uint64_t *lo, uint64_t *hi, uint64_t v);
+int pending_push(struct rules *r, uint32_t group, uint64_t since_ns);
+
+/* sites.c */
+bool func_is_std(const char *func);
+bool func_in_pkg(const char *func, const char *pkg);
+const struct ct_frame *site_first_user(const struct ct_stack *s);
+const struct ct_frame *site_creation(const struct ct_stack *s);
+const struct ct_frame *site_go(const struct ct_stack *s);
+const struct ct_frame *site_cancel(const struct ct_stack *s);
+bool site_is_propagate_watcher(const struct ct_stack *go_site, const char *start_func);
+bool frame_equal(const struct ct_frame *a, const struct ct_frame *b);
+const char *file_base(const char *path);
+/* The frame to show for a context: the user's, else the first outside context. */
+const struct ct_frame *site_ctx_display(const struct ct_stack *s);
+
+/* One function per rule file. */
+int rule_lost_cancel_tick(struct rules *r, const struct lineage *lg, uint64_t now);
+/* After rule_lost_cancel_tick: goroutines waiting on lost contexts' Done. */
+void rule_lost_cancel_waiter(struct rules *r, const struct lineage *lg, const struct lg_go *g);
+void rule_outlived_go(struct rules *r, const struct lineage *lg, const struct lg_go *g, uint64_t now);
+void rule_propagate_go(struct rules *r, const struct lineage *lg, const struct lg_go *g, uint64_t now);
+int rule_lineage_break_event(struct rules *r, const struct lineage *lg, const struct ct_event *ev);
+
+/* Messages: one sentence each, written when an alert is emitted. */
+void rule_lost_cancel_message(struct alert *a);
+void rule_outlived_message(struct alert *a);
+void rule_lineage_break_message(struct alert *a);
+void rule_propagate_message(struct alert *a);
+
+#endif

@@ -1,0 +1,28 @@
+/* Which system call a thread of the target is in, and for how long: the BPF side
+ * (bpf/syscalls.bpf.c) keeps a thread -> (syscall, start) map for one tgid, filtered
+ * in the kernel; lookups read the map on demand. Threads that entered their call
+ * before attach are read from /proc/PID/task/TID/syscall (no start time then). */
+#ifndef CT_SYSTRACE_H
+#define CT_SYSTRACE_H
+
+#include <stdint.h>
+
+struct systrace;
+
+/* NULL with errno and ct_errmsg() ("cannot trace syscalls of pid 42: ..."). */
+struct systrace *systrace__open(int pid);
+void systrace__free(struct systrace *st); /* detaches; takes NULL */
+
+/* 0 with *nr and *since_ns (CLOCK_MONOTONIC; 0 when unknown); -ENOENT when the
+ * thread is not in a system call (or runs). */
+int systrace__lookup(struct systrace *st, uint32_t tid, int *nr, uint64_t *since_ns);
+
+/* /proc only, no BPF: 0 with *nr, -ENOENT when not in a syscall, -errno. */
+int syscall_of_thread(int pid, uint32_t tid, int *nr);
+
+/* x86-64 names: "futex", "read"; NULL when unknown or nr < 0. */
+const char *syscall_name(int nr);
+/* The calls a thread can sleep in for long: the ones the BPF side tracks. */
+int syscall_blocking(int nr);
+
+#endif
