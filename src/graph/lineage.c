@@ -15,6 +15,7 @@
 #define NONE 0U
 #define SCOPE_WALK_MAX 256 /* cells a scope query looks at */
 #define VALUE_WALK_MAX 4096
+#define PINS_MAX 0xffff
 
 enum {
 	F_USED = 1,
@@ -23,6 +24,8 @@ enum {
 	F_PLACEHOLDER = 8,
 	F_CANCEL_CALLED = 16,
 	F_HAS_DEADLINE = 32,
+	F_HELD = 64,  /* ctx: cancelled, past retention, kept while pinned */
+	F_PINNED = 64, /* goroutine: its start scope is pinned */
 };
 
 enum { ERR_NONE, ERR_CANCELED, ERR_DEADLINE, ERR_OTHER };
@@ -45,6 +48,7 @@ struct cnode {
 	uint32_t nchildren;
 	uint8_t kind, parent_kind, state, reason;
 	uint8_t flags, err;
+	uint16_t pins; /* scope/done cells referring to it; saturates at PINS_MAX */
 };
 
 struct gnode {
@@ -272,6 +276,35 @@ static void map_remove(struct lineage *lg, struct idmap *m, uint32_t idx)
 
 /* ---- scope cells ---- */
 
+static struct cnode *ctx_resolve(const struct lineage *lg, uint32_t idx, uint32_t gen);
+static int fifo_push(struct lineage *lg, uint32_t node, uint32_t gen);
+
+/* A context a live goroutine was started in the scope of, or waits on, is what
+ * the leak rules report on: it stays past retention until those goroutines exit.
+ * Pins come from goroutines (their start scope, their Done list), not from
+ * cells, so a creator's own chain does not hold its cancelled contexts. */
+static void ctx_pin(struct lineage *lg, uint32_t idx, uint32_t gen)
+{
+	struct cnode *n = ctx_resolve(lg, idx, gen);
+
+	if (n && n->pins < PINS_MAX)
+		n->pins++;
+}
+
+static void ctx_unpin(struct lineage *lg, uint32_t idx, uint32_t gen)
+{
+	struct cnode *n = ctx_resolve(lg, idx, gen);
+
+	if (!n || n->pins == PINS_MAX || n->pins == 0)
+		return;
+	if (--n->pins == 0 && (n->flags & F_HELD)) {
+		n->flags &= ~F_HELD;
+		lg->st.ctx_held--;
+		/* back in line; without memory for that it leaves by the cap only */
+		fifo_push(lg, idx, gen);
+	}
+}
+
 static uint32_t cell_new(struct lineage *lg, uint32_t ctx, uint32_t gen, uint32_t next)
 {
 	uint32_t c = slab_alloc(lg, &lg->cells);
@@ -306,6 +339,46 @@ static void cell_release(struct lineage *lg, uint32_t c)
 		lg->st.scope_cells--;
 		c = next;
 	}
+}
+
+static bool scope_kind(enum ctx_kind k)
+{
+	return k == CTX_CANCEL || k == CTX_TIMER || k == CTX_AFTERFUNC || k == CTX_WITHOUTCANCEL ||
+	       k == CTX_CUSTOM;
+}
+
+static bool in_start_scope(const struct gnode *g, const struct cnode *x)
+{
+	return scope_kind(x->kind) && (x->state == LG_CTX_LIVE || x->cancelled_ns > g->created_ns);
+}
+
+/* Pins (+1) or unpins (-1) every context of g's start scope; the walk and its
+ * filter give the same set both times (the chain is immutable, and a context
+ * live at the go statement stays in the start scope whatever happens later). */
+static void scope_pin(struct lineage *lg, struct gnode *g, int delta)
+{
+	uint32_t c = g->start_scope;
+
+	for (int walked = 0; c != NONE && walked < SCOPE_WALK_MAX; walked++) {
+		const struct cell *p = CELL(lg, c);
+		const struct cnode *x = ctx_resolve(lg, p->ctx, p->gen);
+
+		if (x && in_start_scope(g, x)) {
+			if (delta > 0)
+				ctx_pin(lg, p->ctx, p->gen);
+			else
+				ctx_unpin(lg, p->ctx, p->gen);
+		}
+		c = p->next;
+	}
+}
+
+/* Releases a private Done chain, unpinning its contexts. */
+static void done_release(struct lineage *lg, uint32_t c)
+{
+	for (uint32_t i = c; i != NONE; i = CELL(lg, i)->next)
+		ctx_unpin(lg, CELL(lg, i)->ctx, CELL(lg, i)->gen);
+	cell_release(lg, c);
 }
 
 /* ---- node lookups ---- */
@@ -403,7 +476,10 @@ static void ctx_free(struct lineage *lg, uint32_t idx)
 		lg->st.ctx_live--;
 	else
 		lg->st.ctx_cancelled--;
+	if (n->flags & F_HELD)
+		lg->st.ctx_held--;
 	n->flags = 0;
+	n->pins = 0;
 	if (++n->gen == 0)
 		n->gen = 1;
 	slab_free(&lg->ctxs, idx);
@@ -440,9 +516,11 @@ static void go_free(struct lineage *lg, uint32_t idx)
 		c->parent = c->next_sib = c->prev_sib = NONE;
 		ch = next;
 	}
+	if (n->flags & F_PINNED)
+		scope_pin(lg, n, -1);
 	cell_release(lg, n->start_scope);
 	cell_release(lg, n->cur_scope);
-	cell_release(lg, n->done);
+	done_release(lg, n->done);
 	n->start_scope = n->cur_scope = n->done = NONE;
 	if (n->state == LG_GO_ALIVE)
 		lg->st.go_alive--;
@@ -475,9 +553,14 @@ static bool fifo_evict_one(struct lineage *lg, bool force)
 		} else {
 			struct cnode *c = ctx_resolve(lg, f.node, f.gen);
 
-			if (!c || c->state != LG_CTX_CANCELLED)
+			if (!c || c->state != LG_CTX_CANCELLED || (c->flags & F_HELD))
 				goto stale;
 			fin_ns = c->cancelled_ns;
+			if (!force && c->pins && fin_ns + lg->opts.retention_ns <= lg->now) {
+				c->flags |= F_HELD;
+				lg->st.ctx_held++;
+				goto stale;
+			}
 		}
 		if (!force && fin_ns + lg->opts.retention_ns > lg->now)
 			return false;
@@ -618,12 +701,6 @@ static uint32_t go_placeholder(struct lineage *lg, uint64_t goid)
 		return NONE;
 	G(lg, idx)->flags |= F_PLACEHOLDER | F_PREEXISTING;
 	return idx;
-}
-
-static bool scope_kind(enum ctx_kind k)
-{
-	return k == CTX_CANCEL || k == CTX_TIMER || k == CTX_AFTERFUNC || k == CTX_WITHOUTCANCEL ||
-	       k == CTX_CUSTOM;
 }
 
 static int mark_finished_ctx(struct lineage *lg, uint32_t idx)
@@ -945,12 +1022,13 @@ static int on_ctx_done(struct lineage *lg, const struct ct_event *ev)
 	c = cell_new(lg, idx, n->gen, g->done);
 	if (c == NONE)
 		return -ENOMEM;
+	ctx_pin(lg, idx, n->gen);
 	g->done = c;
 	/* keep the newest LINEAGE_DONE_MAX: the chain is private, cut its tail */
 	keep = c;
 	for (int i = 1; i < LINEAGE_DONE_MAX && CELL(lg, keep)->next != NONE; i++)
 		keep = CELL(lg, keep)->next;
-	cell_release(lg, CELL(lg, keep)->next);
+	done_release(lg, CELL(lg, keep)->next);
 	CELL(lg, keep)->next = NONE;
 	return 0;
 }
@@ -1015,6 +1093,8 @@ static int on_go_create(struct lineage *lg, const struct ct_event *ev)
 					cell_ref(lg, n->cur_scope);
 				}
 				n->created_ns = lg->now;
+				scope_pin(lg, n, +1);
+				n->flags |= F_PINNED;
 			}
 		}
 	}
@@ -1036,9 +1116,14 @@ static int on_go_exit(struct lineage *lg, const struct ct_event *ev)
 		return 0;
 	n->state = LG_GO_EXITED;
 	n->exited_ns = lg->now;
-	/* its own part of the scope only matters for goroutines it would still start */
+	/* an exited goroutine holds no context any more (they may leave now) */
+	if (n->flags & F_PINNED)
+		scope_pin(lg, n, -1);
+	n->flags &= ~F_PINNED;
 	cell_release(lg, n->cur_scope);
-	n->cur_scope = NONE;
+	cell_release(lg, n->start_scope);
+	done_release(lg, n->done);
+	n->cur_scope = n->start_scope = n->done = NONE;
 	n->own_depth = 0;
 	lg->st.go_alive--;
 	lg->st.go_exited++;
@@ -1317,8 +1402,7 @@ int lineage__go_scope(const struct lineage *lg, uint64_t goid, enum lg_scope_mod
 		c = p->next;
 		if (!x || !scope_kind(x->kind))
 			continue;
-		if (mode == LG_SCOPE_NOW ? x->state != LG_CTX_LIVE
-					 : x->state != LG_CTX_LIVE && x->cancelled_ns <= g->created_ns)
+		if (mode == LG_SCOPE_NOW ? x->state != LG_CTX_LIVE : !in_start_scope(g, x))
 			continue;
 		ctx_out(lg, p->ctx, &out[n++]);
 	}

@@ -13,7 +13,9 @@
 struct lineage;
 
 struct lineage_opts {
-	uint64_t retention_ns; /* cancelled contexts / exited goroutines stay this long; 0: 60s */
+	uint64_t retention_ns; /* cancelled contexts / exited goroutines stay this long; 0: 60s.
+				* A cancelled context a live goroutine is in the scope of (or
+				* waits on) stays until that goroutine exits. */
 	uint32_t max_nodes;    /* hard cap on contexts + goroutines; 0: LINEAGE_DEFAULT_MAX_NODES */
 };
 
@@ -95,6 +97,7 @@ struct lineage_stats {
 	uint64_t lost_records;      /* sum of EV_LOST counts */
 	uint64_t bytes;             /* bytes the graph allocated (interned stacks and strings excluded) */
 	uint64_t scope_cells;       /* live scope-chain cells */
+	uint64_t ctx_held;          /* cancelled contexts kept past retention: goroutines still alive in their scope */
 	bool target_exited;
 };
 
@@ -134,7 +137,8 @@ bool lineage__go_child_next(const struct lineage *lg, struct lg_ref parent,
  * LG_SCOPE_NOW: the contexts still live now that it inherited or created itself
  *   (what a context it creates now should derive from: "lineage break").
  * Value contexts are never in a scope (they cannot be cancelled); WithoutCancel,
- * AfterFunc and custom contexts are, with their kind.
+ * AfterFunc and custom contexts are, with their kind. An exited goroutine has
+ * no scope and no Done list any more (it let go of its contexts).
  * Writes up to max contexts to out; returns how many (0 for an unknown goid). */
 enum lg_scope_mode {
 	LG_SCOPE_START = 0,

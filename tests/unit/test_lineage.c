@@ -431,6 +431,29 @@ static void test_retention(void **state)
 	assert_int_equal(st.lost_records, 3);
 	assert_int_equal(st.ctx_live, 2);
 	assert_int_equal(st.ctx_cancelled, 0);
+	/* a cancelled context stays past retention while a goroutine runs in its scope */
+	create(lg, 1, 0xc, CTX_CANCEL, 0xb0, CTX_BACKGROUND);
+	go(lg, 1, 3);
+	done(lg, 3, 0xc);
+	create(lg, 1, 0xd, CTX_CANCEL, 0xb0, CTX_BACKGROUND);
+	go(lg, 1, 4);
+	cancel(lg, 1, 0xc, CANCEL_EXPLICIT);
+	cancel(lg, 1, 0xd, CANCEL_EXPLICIT);
+	go_exit(lg, 4);
+	lineage__expire(lg, clk + 2000000000ULL);
+	clk += 2000000000ULL;
+	assert_int_equal(lineage__ctx(lg, 0xc, &c), 0);
+	assert_int_equal(lineage__ctx(lg, 0xd, &c), -ENOENT);
+	lineage__stats(lg, &st);
+	assert_int_equal(st.ctx_held, 1);
+	assert_int_equal(lineage__go_bound(lg, 3, &c), 0);
+	assert_int_equal(c.id, 0xc);
+	go_exit(lg, 3);
+	lineage__expire(lg, clk + 10);
+	assert_int_equal(lineage__ctx(lg, 0xc, &c), -ENOENT);
+	assert_int_equal(lineage__go_scope(lg, 3, LG_SCOPE_START, &c, 1), 0);
+	lineage__stats(lg, &st);
+	assert_int_equal(st.ctx_held, 0);
 	/* a quiet target: expire by the clock */
 	cancel(lg, 1, 0xb, CANCEL_EXPLICIT);
 	lineage__expire(lg, clk + 2000000000ULL);
