@@ -630,7 +630,7 @@ void settings__print_help(FILE *f, const struct setting *tab, size_t n, enum set
 			fmt_number(s, s->max, hi, sizeof(hi));
 			snprintf(extra + o, sizeof(extra) - o, "; %s..%s", lo, hi);
 		}
-		if (strlen(left) > 26)
+		if (strlen(left) >= 26)
 			fprintf(f, "  %s\n  %-26s %s%s%s%s\n", left, "", s->help, extra[0] ? " (" : "",
 				extra[0] ? extra + 2 : "", extra[0] ? ")" : "");
 		else
