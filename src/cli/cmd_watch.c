@@ -1,9 +1,207 @@
-/* Placeholder: replaced by the owner of this command. */
+/* ctxtrace watch -p PID --events: streams the target's decoded events, one per
+ * line (text or JSON), until the target exits, DUR passes or Ctrl-C. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
 #include "cli/commands.h"
+#include "events/event.h"
+#include "output/events_out.h"
+#include "session/session.h"
 #include "util/log.h"
+#include "util/proc.h"
+#include "util/settings.h"
+
+struct watch_opts {
+	int pid;
+	bool events;
+	bool json;
+	uint64_t duration_ns; /* 0: until the target exits or a signal */
+	const char *record;
+};
+
+struct watch_run {
+	struct events_out *out;
+	int err;
+};
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	stop = 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: ctxtrace watch -p PID --events [--json] [--duration DUR] [--record FILE]\n"
+		   "Streams what the Go process does with contexts and goroutines, one event per\n"
+		   "line, until it exits, DUR passes (500ms, 10s, 2m) or Ctrl-C.\n"
+		   "  -p, --pid PID       the process to watch\n"
+		   "      --events        print decoded events (ctx_create, ctx_cancel, ctx_done,\n"
+		   "                      go_create, go_exit, lost, target_exit)\n"
+		   "      --json          one JSON object per line (docs/events.md)\n"
+		   "  -d, --duration DUR  stop after DUR\n"
+		   "      --record FILE   also record the events for `ctxtrace replay`\n");
+}
+
+/* 0, 1 for --help, -EINVAL for a usage error (reported). */
+static int parse_args(int argc, char **argv, struct watch_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "pid", required_argument, NULL, 'p' },
+		{ "events", no_argument, NULL, 'e' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "record", required_argument, NULL, 'R' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	int c;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+p:d:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (proc_parse_pid(optarg, &o->pid)) {
+				error("%s", ct_errmsg());
+				return -EINVAL;
+			}
+			break;
+		case 'e':
+			o->events = true;
+			break;
+		case 'j':
+			o->json = true;
+			ct_log_json = true;
+			break;
+		case 'd':
+			if (parse_duration(optarg, &o->duration_ns) || o->duration_ns == 0) {
+				error("--duration: '%s' is not a duration above 0 (e.g. 500ms, 10s, 2m)", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'R':
+			o->record = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		case ':':
+			error("option '%s' needs a value (see ctxtrace watch --help)", argv[optind - 1]);
+			return -EINVAL;
+		default:
+			error("unknown option '%s' (see ctxtrace watch --help)", argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		error("unexpected argument '%s' (see ctxtrace watch --help)", argv[optind]);
+		return -EINVAL;
+	}
+	if (!o->pid) {
+		error("missing -p PID (see ctxtrace watch --help)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void on_event(void *cookie, const struct ct_event *ev)
+{
+	struct watch_run *run = cookie;
+
+	if (!run->err)
+		run->err = events_out__print(run->out, ev);
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
 
 int cmd_watch(int argc, char **argv)
 {
-	error("'watch' is not implemented yet");
-	return EXIT_CANNOT;
+	struct watch_opts o = { 0 };
+	struct watch_run run = { 0 };
+	struct session_opts so = { 0 };
+	struct session *s = NULL;
+	struct sigaction sa = { .sa_handler = on_signal };
+	uint64_t end = 0;
+	int rc = EXIT_CANNOT, err;
+
+	/* opterr is reset so that getopt's own messages never appear. */
+	err = parse_args(argc, argv, &o);
+	if (err)
+		return err > 0 ? 0 : EXIT_USAGE;
+	if (!o.events) {
+		error("alerts are not implemented yet: use --events");
+		return EXIT_CANNOT;
+	}
+	run.out = events_out__new(stdout, o.json);
+	if (!run.out) {
+		error("out of memory");
+		return EXIT_CANNOT;
+	}
+	so.pid = o.pid;
+	so.events = true;
+	so.record_path = o.record;
+	so.on_event = on_event;
+	so.cookie = &run;
+	/* No SA_RESTART: a signal wakes the poll. A closed stdout ends the watch. */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	s = session__open(&so);
+	if (!s) {
+		error("%s", ct_errmsg());
+		goto cleanup;
+	}
+	events_out__flush(run.out);
+	if (o.duration_ns)
+		end = mono_ns() + o.duration_ns;
+	while (!stop && !run.err) {
+		int timeout = 200;
+
+		if (end) {
+			uint64_t now = mono_ns();
+
+			if (now >= end)
+				break;
+			if ((end - now) / 1000000 < 200)
+				timeout = (int)((end - now) / 1000000) + 1;
+		}
+		err = session__poll(s, timeout);
+		if (!run.err)
+			run.err = events_out__flush(run.out);
+		if (err == -ESRCH) {
+			info("target %d exited", o.pid);
+			break;
+		}
+		if (err == -EINTR || !err)
+			continue;
+		error("%s", ct_errmsg());
+		goto cleanup;
+	}
+	session__finish(s);
+	if (!run.err)
+		run.err = events_out__flush(run.out);
+	/* A reader that went away (| head) is the end of the watch, not a failure. */
+	if (run.err && run.err != -EPIPE) {
+		error("cannot write events: %s", strerror(-run.err));
+		goto cleanup;
+	}
+	rc = 0;
+cleanup:
+	session__free(s);
+	events_out__free(run.out);
+	return rc;
 }

@@ -79,6 +79,7 @@ struct decoder {
 	uint64_t *snap; /* goids emitted as pre-existing: open addressing, 0 = empty */
 	size_t snap_cap, snap_count;
 	struct errtext errtext[ERRTEXT_SLOTS];
+	struct errtext errlast[ERRTEXT_SLOTS]; /* by object only: when it cannot be read */
 	int64_t off_cancel_ctx, off_timer_deadline, off_value[3], off_without_c;
 	const char *n_value, *n_cancel, *n_timer, *n_afterfunc, *s_canceled, *s_deadline;
 	int depth;
@@ -608,11 +609,17 @@ static const char *error_text(struct decoder *d, uint64_t tab, uint64_t data)
 		return d->s_deadline;
 	if (strcmp(name, "*errors.errorString") || !data)
 		return name;
-	if (read_words(d, data, hdr, 2))
-		return name;
+	if (read_words(d, data, hdr, 2)) {
+		/* Gone (the target exited before the record was read): the text this
+		 * object had when last read. */
+		e = &d->errlast[mix64(data) % ERRTEXT_SLOTS];
+		return e->text && e->data == data ? e->text : name;
+	}
 	e = &d->errtext[mix64(data ^ hdr[0]) % ERRTEXT_SLOTS];
-	if (e->text && e->data == data && e->ptr == hdr[0] && e->len == hdr[1])
+	if (e->text && e->data == data && e->ptr == hdr[0] && e->len == hdr[1]) {
+		d->errlast[mix64(data) % ERRTEXT_SLOTS] = *e;
 		return e->text;
+	}
 	if (procmem__read_gostring(d->o.mem, data, buf, sizeof(buf)) < 0) {
 		d->st.mem_errors++;
 		return name;
@@ -621,6 +628,7 @@ static const char *error_text(struct decoder *d, uint64_t tab, uint64_t data)
 	e->ptr = hdr[0];
 	e->len = hdr[1];
 	e->text = intern__str(d->o.in, buf);
+	d->errlast[mix64(data) % ERRTEXT_SLOTS] = *e;
 	return e->text ? e->text : name;
 }
 

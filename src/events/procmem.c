@@ -19,6 +19,8 @@ struct procmem {
 	bool use_memfd;    /* process_vm_readv is not permitted or not built in */
 	procmem_read_fn cb;
 	void *cookie;
+	procmem_image_fn image;
+	void *image_cookie;
 	struct procmem_stats st;
 };
 
@@ -61,6 +63,12 @@ void procmem__free(struct procmem *pm)
 	if (pm->memfd >= 0)
 		close(pm->memfd);
 	free(pm);
+}
+
+void procmem__set_image(struct procmem *pm, procmem_image_fn at, void *cookie)
+{
+	pm->image = at;
+	pm->image_cookie = cookie;
 }
 
 int procmem__pid(const struct procmem *pm)
@@ -123,12 +131,25 @@ int procmem__read(struct procmem *pm, uint64_t addr, void *buf, size_t len)
 		/* EPERM under some LSM policies, ENOSYS on kernels built without it. */
 		if (errno != EPERM && errno != ENOSYS) {
 			err = -errno;
+			debug("procmem: pid %d: process_vm_readv(0x%llx, %zu): %s", pm->pid,
+			      (unsigned long long)addr, len, strerror(errno));
 			goto cleanup;
 		}
+		debug("procmem: pid %d: process_vm_readv: %s: reading /proc/PID/mem instead", pm->pid,
+		      strerror(errno));
 		pm->use_memfd = true;
 	}
 	err = read_memfd(pm, addr, buf, len);
 cleanup:
+	/* Only for a process that is gone: a live one's data may differ from the file. */
+	if (err == -ESRCH && pm->image) {
+		const void *p = pm->image(pm->image_cookie, addr, len);
+
+		if (p) {
+			memcpy(buf, p, len);
+			err = 0;
+		}
+	}
 	if (err)
 		pm->st.read_errors++;
 	else

@@ -23,6 +23,11 @@ struct procmem *procmem__open(int pid);
 struct procmem *procmem__open_cb(procmem_read_fn read, void *cookie);
 void procmem__free(struct procmem *pm);
 
+/* Where to read once the process is gone: the executable's file image (addr is a
+ * runtime address). Records queued before the exit still get their type names. */
+typedef const void *(*procmem_image_fn)(void *cookie, uint64_t addr, size_t len);
+void procmem__set_image(struct procmem *pm, procmem_image_fn at, void *cookie);
+
 int procmem__pid(const struct procmem *pm); /* 0 for a callback backend */
 
 /* 0 when all len bytes were read; -EFAULT when part is unmapped, -ESRCH when the

@@ -29,6 +29,10 @@ struct session *session__open(const struct session_opts *opts);
 /* Waits up to timeout_ms for events and processes them. 0, -ESRCH when the
  * target exited, or -errno. */
 int session__poll(struct session *s, int timeout_ms);
+/* Ends a watch cleanly while the target lives: delivers the records still
+ * queued, the WithValue contexts never referenced (id 0) and a last EV_LOST if
+ * anything was lost. The target-exit path of session__poll does this itself. */
+int session__finish(struct session *s);
 void session__free(struct session *s); /* detaches; takes NULL */
 
 #endif

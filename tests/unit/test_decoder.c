@@ -32,6 +32,7 @@
 static uint8_t types_mem[REGION], itab_mem[REGION], heap_mem[REGION];
 static size_t types_used, itab_used, heap_used;
 static int mem_reads;
+static bool mem_gone; /* the target exited: every read fails */
 
 static uint8_t *region(uint64_t addr, size_t len)
 {
@@ -52,6 +53,8 @@ static int fake_read(void *cookie, uint64_t addr, void *buf, size_t len)
 	uint8_t *p = region(addr, len);
 
 	mem_reads++;
+	if (mem_gone)
+		return -ESRCH;
 	if (!p)
 		return -EFAULT;
 	memcpy(buf, p, len);
@@ -636,6 +639,13 @@ static void test_cancel_reasons(void **state)
 	assert_int_equal(f->ev[n + 4].ctx_cancel.reason, CANCEL_PARENT);
 	assert_false(f->ev[n + 4].ctx_cancel.effective);
 	assert_int_equal(f->n, n + 5);
+	/* Records read after the target exited: known type names and error texts
+	 * are remembered. */
+	mem_gone = true;
+	rec_cancel(f, child, false, f->it_err_string, canceled, 1, explicit_callers, 2, 1);
+	mem_gone = false;
+	assert_int_equal(f->n, n + 6);
+	assert_string_equal(f->ev[n + 5].ctx_cancel.err, "context canceled");
 	fx_free(f);
 }
 

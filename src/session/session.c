@@ -1,0 +1,429 @@
+/* One traced target, events only for now: ELF -> offsets -> probe plan -> BPF ->
+ * decoder -> on_event (and the recording). */
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "binary/goelf.h"
+#include "binary/offsets.h"
+#include "events/decoder.h"
+#include "events/event.h"
+#include "events/goroutines.h"
+#include "events/gotypes.h"
+#include "events/procmem.h"
+#include "events/record.h"
+#include "probes/probe_plan.h"
+#include "probes/tracer.h"
+#include "session/session.h"
+#include "util/intern.h"
+#include "util/log.h"
+#include "util/proc.h"
+
+#define POLL_MS 10
+
+#ifndef CTXTRACE_VERSION
+#define CTXTRACE_VERSION "0.1.0"
+#endif
+
+struct session {
+	struct session_opts o;
+	char exe_path[64];
+	char exe_name[PATH_MAX];
+	struct goelf *ge;
+	struct go_offsets off;
+	struct probe_plan plan;
+	struct procmem *mem;
+	struct intern *in;
+	struct gotypes *gt;
+	struct goroutines *gs;
+	struct decoder *dec;
+	struct tracer *tr;
+	struct record *rec;
+	int pidfd;
+	bool exited;
+	int rec_err;
+	uint64_t bias;
+	/* Loss counters already reported in EV_LOST events. */
+	uint64_t rep_drops, rep_read_errors, rep_decode_errors;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void deliver(void *cookie, const struct ct_event *ev)
+{
+	struct session *s = cookie;
+
+	if (s->rec && !s->rec_err) {
+		s->rec_err = record__write(s->rec, ev);
+		if (s->rec_err)
+			error("recording stopped: %s", ct_errmsg());
+	}
+	if (s->o.events && s->o.on_event)
+		s->o.on_event(s->o.cookie, ev);
+}
+
+static void on_record(void *cookie, const void *data, size_t len)
+{
+	struct session *s = cookie;
+
+	decoder__record(s->dec, data, len);
+}
+
+/* "cannot attach to pid N: " + why, unless why says so already. */
+static void attach_error(int pid, const char *why)
+{
+	char buf[512];
+
+	if (!strncmp(why, "cannot attach", 13)) {
+		snprintf(buf, sizeof(buf), "%s", why);
+	} else {
+		snprintf(buf, sizeof(buf), "cannot attach to pid %d: %s", pid, why);
+	}
+	ct_errmsg_set("%s", buf);
+}
+
+/* Runtime addresses of the types section, for type names. */
+static int find_types(struct session *s, struct go_moduledata *md)
+{
+	int minor = goelf__buildinfo(s->ge)->minor;
+	uint64_t link_md = goelf__moduledata(s->ge);
+
+	if (link_md) {
+		md->addr = link_md + s->bias;
+		if (!gotypes__read_moduledata(s->mem, minor, md))
+			return 0;
+	}
+	return gotypes__find_moduledata(s->mem, goelf__pclntab_addr(s->ge) + s->bias,
+					goelf__text_start(s->ge) + s->bias, minor, md);
+}
+
+/* Go 1.19/1.20: Background() and TODO() are *emptyCtx values told apart by the
+ * objects context.background and context.todo point to. Needs .symtab. */
+static void empty_ctx_objects(struct session *s, struct gotypes_opts *go)
+{
+	uint64_t addr, size;
+
+	if (go->go_minor >= 21)
+		return;
+	if (!goelf__find_data(s->ge, "context.background", &addr, &size))
+		procmem__read_u64(s->mem, addr + s->bias, &go->background_obj);
+	if (!goelf__find_data(s->ge, "context.todo", &addr, &size))
+		procmem__read_u64(s->mem, addr + s->bias, &go->todo_obj);
+	if (!go->todo_obj)
+		verbose("Go 1.%d without symbols: context.TODO() is reported as background", go->go_minor);
+}
+
+static const void *image_at(void *cookie, uint64_t addr, size_t len)
+{
+	struct session *s = cookie;
+
+	return addr >= s->bias ? goelf__at(s->ge, addr - s->bias, len) : NULL;
+}
+
+struct snap {
+	struct session *s;
+	uint64_t ts;
+	int n;
+};
+
+static int snap_cb(void *cookie, const struct go_g *g)
+{
+	struct snap *sn = cookie;
+
+	/* gopc/startpc are runtime addresses; the decoder subtracts the bias. */
+	decoder__preexisting_go(sn->s->dec, g->goid, g->parent_goid, g->gopc, g->startpc, sn->ts);
+	sn->n++;
+	return 0;
+}
+
+struct session *session__open(const struct session_opts *opts)
+{
+	struct session *s = calloc(1, sizeof(*s));
+	struct gotypes_opts go = { 0 };
+	struct goroutines_opts gso = { 0 };
+	struct decoder_opts dopts = { 0 };
+	struct tracer_opts topts = { 0 };
+	struct go_moduledata md = { 0 };
+	const struct go_buildinfo *bi;
+	struct snap sn = { 0 };
+	uint64_t off;
+	int err = 0;
+
+	if (!s) {
+		ct_errmsg_set("out of memory");
+		errno = ENOMEM;
+		return NULL;
+	}
+	s->o = *opts;
+	s->pidfd = -1;
+	err = proc_exe(opts->pid, s->exe_path, sizeof(s->exe_path), s->exe_name, sizeof(s->exe_name));
+	if (err) {
+		attach_error(opts->pid, ct_errmsg());
+		goto cleanup;
+	}
+	/* Before anything slow: a pidfd tells when this very process exits. */
+	s->pidfd = (int)syscall(SYS_pidfd_open, opts->pid, 0);
+	s->ge = goelf__open(s->exe_path);
+	if (!s->ge) {
+		err = -errno;
+		attach_error(opts->pid, ct_errmsg());
+		goto cleanup;
+	}
+	bi = goelf__buildinfo(s->ge);
+	err = offsets__resolve(s->ge, &s->off);
+	if (err) {
+		attach_error(opts->pid, ct_errmsg());
+		goto cleanup;
+	}
+	err = probe_plan__build(s->ge, &s->plan);
+	if (err) {
+		attach_error(opts->pid, ct_errmsg());
+		goto cleanup;
+	}
+	s->mem = procmem__open(opts->pid);
+	if (!s->mem) {
+		err = -errno;
+		attach_error(opts->pid, ct_errmsg());
+		goto cleanup;
+	}
+	err = goelf__vaddr_to_offset(s->ge, goelf__text_section(s->ge), &off);
+	if (!err)
+		err = procmem__exe_bias(s->mem, goelf__text_section(s->ge), off, &s->bias);
+	if (err) {
+		attach_error(opts->pid, err == -ESRCH ? "no such process"
+				       : "cannot find the executable's mappings in /proc/PID/maps");
+		goto cleanup;
+	}
+	procmem__set_image(s->mem, image_at, s);
+	err = find_types(s, &md);
+	if (err) {
+		/* Type names are how contexts are told apart: without them, no events. */
+		attach_error(opts->pid, "cannot find the Go type descriptors (runtime.firstmoduledata) in memory");
+		goto cleanup;
+	}
+	s->in = intern__new(0);
+	if (!s->in) {
+		err = -ENOMEM;
+		attach_error(opts->pid, "out of memory");
+		goto cleanup;
+	}
+	go.mem = s->mem;
+	go.in = s->in;
+	go.types = md.types;
+	go.etypes = md.etypes;
+	go.go_minor = bi->minor;
+	empty_ctx_objects(s, &go);
+	s->gt = gotypes__new(&go);
+	gso.mem = s->mem;
+	gso.off = &s->off;
+	gso.allgs_addr = s->plan.allgs_addr ? s->plan.allgs_addr + s->bias : 0;
+	gso.go_minor = bi->minor;
+	s->gs = goroutines__new(&gso);
+	dopts.pid = opts->pid;
+	dopts.go_minor = bi->minor;
+	dopts.ge = s->ge;
+	dopts.load_bias = s->bias;
+	dopts.off = &s->off;
+	dopts.mem = s->mem;
+	dopts.types = s->gt;
+	dopts.in = s->in;
+	dopts.emit = deliver;
+	dopts.cookie = s;
+	s->dec = s->gt ? decoder__new(&dopts) : NULL;
+	if (!s->gt || !s->gs || !s->dec) {
+		err = -ENOMEM;
+		attach_error(opts->pid, "out of memory");
+		goto cleanup;
+	}
+	if (opts->record_path) {
+		struct record_header h = { .pid = (uint32_t)opts->pid };
+		struct timespec rt;
+
+		clock_gettime(CLOCK_REALTIME, &rt);
+		h.start_ns = now_ns();
+		h.mono_to_real_ns = (int64_t)rt.tv_sec * 1000000000LL + rt.tv_nsec - (int64_t)h.start_ns;
+		snprintf(h.binary, sizeof(h.binary), "%.1000s", s->exe_name);
+		snprintf(h.go_version, sizeof(h.go_version), "%.60s", bi->version);
+		snprintf(h.tool_version, sizeof(h.tool_version), "ctxtrace %s", CTXTRACE_VERSION);
+		s->rec = record__create(opts->record_path, &h);
+		if (!s->rec) {
+			err = -errno;
+			goto cleanup;
+		}
+	}
+	topts.on_record = on_record;
+	topts.cookie = s;
+	topts.exe_path = s->exe_path;
+	s->tr = tracer__open(opts->pid, &s->plan, &s->off, &topts);
+	if (!s->tr) {
+		err = -errno;
+		attach_error(opts->pid, ct_errmsg());
+		goto cleanup;
+	}
+	/* Goroutines that exist already: after attach, so none is missed; the ones
+	 * created in between are reported once (the decoder drops their records). */
+	sn.s = s;
+	sn.ts = now_ns();
+	err = goroutines__foreach(s->gs, snap_cb, &sn);
+	if (err < 0)
+		verbose("pid %d: goroutine list not read (%s): pre-existing goroutines not reported",
+			opts->pid, strerror(-err));
+	err = 0;
+	info("attached to pid %d (%s, %s, %d probes via %s, %d goroutines)", opts->pid, s->exe_name,
+	     bi->version, tracer__nsites(s->tr), tracer__attach_mode(s->tr), sn.n);
+	return s;
+cleanup:
+	session__free(s);
+	errno = err ? -err : EINVAL;
+	return NULL;
+}
+
+/* Reports what the BPF side and the decoder lost since the last report. */
+static void check_lost(struct session *s)
+{
+	struct tracer_counters c;
+	struct decoder_stats ds;
+	struct ct_event ev = { .type = EV_LOST, .pid = (uint32_t)s->o.pid };
+	uint64_t reads;
+
+	if (tracer__counters(s->tr, &c))
+		return;
+	decoder__stats(s->dec, &ds);
+	reads = c.v[CT_CNT_READ_ERRORS] + c.v[CT_CNT_STACK_ERRORS];
+	if (c.v[CT_CNT_DROPS] == s->rep_drops && reads == s->rep_read_errors &&
+	    ds.decode_errors == s->rep_decode_errors)
+		return;
+	ev.ts_ns = now_ns();
+	ev.lost.ringbuf_drops = c.v[CT_CNT_DROPS] - s->rep_drops;
+	ev.lost.read_errors = reads - s->rep_read_errors;
+	ev.lost.decode_errors = ds.decode_errors - s->rep_decode_errors;
+	s->rep_drops = c.v[CT_CNT_DROPS];
+	s->rep_read_errors = reads;
+	s->rep_decode_errors = ds.decode_errors;
+	deliver(s, &ev);
+}
+
+static bool target_gone(struct session *s)
+{
+	struct pollfd p = { .fd = s->pidfd, .events = POLLIN };
+	char path[64];
+
+	if (s->pidfd >= 0)
+		return poll(&p, 1, 0) == 1;
+	snprintf(path, sizeof(path), "/proc/%d", s->o.pid);
+	return access(path, F_OK) != 0;
+}
+
+/* Everything the target left: records still queued, WithValue calls never
+ * referenced, losses; then target_exit. */
+static void finish(struct session *s, bool exited)
+{
+	struct ct_event ev = { .type = EV_TARGET_EXIT, .pid = (uint32_t)s->o.pid };
+
+	while (tracer__consume(s->tr) > 0)
+		;
+	decoder__flush(s->dec);
+	check_lost(s);
+	if (s->rep_drops || s->rep_read_errors || s->rep_decode_errors)
+		info("pid %d: %llu records lost (ring buffer full), %llu unreadable, %llu undecodable",
+		     s->o.pid, (unsigned long long)s->rep_drops, (unsigned long long)s->rep_read_errors,
+		     (unsigned long long)s->rep_decode_errors);
+	{
+		struct decoder_stats ds;
+		struct intern_stats is;
+		struct gotypes_stats gs;
+
+		decoder__stats(s->dec, &ds);
+		intern__stats(s->in, &is);
+		gotypes__stats(s->gt, &gs);
+		verbose("pid %d: %llu records, %llu events; %llu pre-existing and %llu discovered contexts; "
+			"values %llu matched, %llu anonymous; stacks %llu cached, %llu symbolized; "
+			"interned %llu strings, %llu stacks, %llu KiB (%llu refused); types %llu lookups, "
+			"%llu read errors; memory read errors %llu",
+			s->o.pid, (unsigned long long)ds.records, (unsigned long long)ds.events,
+			(unsigned long long)ds.preexisting, (unsigned long long)ds.discovered,
+			(unsigned long long)ds.values_matched, (unsigned long long)ds.values_anonymous,
+			(unsigned long long)ds.stack_hits, (unsigned long long)ds.stack_misses,
+			(unsigned long long)is.strings, (unsigned long long)is.stacks,
+			(unsigned long long)is.bytes / 1024, (unsigned long long)is.refused,
+			(unsigned long long)gs.lookups, (unsigned long long)gs.read_errors,
+			(unsigned long long)ds.mem_errors);
+	}
+	if (exited) {
+		ev.ts_ns = now_ns();
+		deliver(s, &ev);
+		s->exited = true;
+	}
+	if (s->rec)
+		record__flush(s->rec);
+}
+
+int session__poll(struct session *s, int timeout_ms)
+{
+	struct pollfd p[2] = { { .fd = tracer__fd(s->tr), .events = POLLIN },
+			       { .fd = s->pidfd, .events = POLLIN } };
+	int n, err;
+
+	if (s->exited)
+		return -ESRCH;
+	/* The BPF side rarely wakes us (a wakeup costs the target), and records are
+	 * decoded by reading the target's memory, which must still hold what they
+	 * point to: collect at least every POLL_MS. */
+	if (timeout_ms < 0 || timeout_ms > POLL_MS)
+		timeout_ms = POLL_MS;
+	n = poll(p, s->pidfd >= 0 ? 2 : 1, timeout_ms);
+	if (n < 0 && errno == EINTR)
+		return -EINTR;
+	err = tracer__consume(s->tr);
+	if (err < 0 && err != -EINTR) {
+		ct_errmsg_set("reading events of pid %d: %s", s->o.pid, strerror(-err));
+		return err;
+	}
+	decoder__expire(s->dec, now_ns());
+	check_lost(s);
+	if (target_gone(s)) {
+		finish(s, true);
+		return -ESRCH;
+	}
+	return 0;
+}
+
+int session__finish(struct session *s)
+{
+	if (!s || s->exited)
+		return 0;
+	finish(s, false);
+	return 0;
+}
+
+void session__free(struct session *s)
+{
+	if (!s)
+		return;
+	/* Detach first: nothing may run against freed state. */
+	tracer__free(s->tr);
+	if (s->rec)
+		record__close(s->rec);
+	decoder__free(s->dec);
+	goroutines__free(s->gs);
+	gotypes__free(s->gt);
+	intern__free(s->in);
+	procmem__free(s->mem);
+	goelf__free(s->ge);
+	if (s->pidfd >= 0)
+		close(s->pidfd);
+	free(s);
+}
