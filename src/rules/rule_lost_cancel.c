@@ -3,11 +3,15 @@
  * - Expired: a WithDeadline/WithTimeout whose timer fired and whose cancel func
  *   was still not called --grace later. Counted once, when it crosses that line
  *   (so it counts even after the graph has let the context go).
- * - Live: never cancelled, older than --grace, and either its creator goroutine
- *   is gone (nobody can still hold the cancel func on its stack) or that creator
- *   made at least --min-count such contexts at the same site (a loop dropping
- *   them: they pile up in their parent). A context cancelled through its parent
- *   was released by the runtime and is not reported.
+ * - Live: never cancelled and older than --grace, with nobody left who could
+ *   still call the cancel func, as far as the graph can tell:
+ *     - no live goroutine started in its scope holds it, except goroutines whose
+ *       latest Done() was this context's (they wait for it; they do not cancel it);
+ *     - and its creator goroutine has exited, or made at least max(--min-count,
+ *       LOST_LOOP_MIN) such contexts at the same site (a loop dropping them: they
+ *       pile up in their parent).
+ *   A context cancelled through its parent was released by the runtime and is
+ *   not reported.
  * Only contexts created directly by the user's code count: the frame that called
  * the context package holds the cancel func. Goroutines still waiting on a lost
  * context's Done are named in the alert. */
@@ -23,8 +27,8 @@ static int cand_cmp(const void *a, const void *b)
 {
 	const struct cand *x = a, *y = b;
 
-	if (x->group != y->group)
-		return x->group < y->group ? -1 : 1;
+	if (x->site_hash != y->site_hash)
+		return x->site_hash < y->site_hash ? -1 : 1;
 	return x->creator < y->creator ? -1 : x->creator > y->creator;
 }
 
@@ -61,8 +65,6 @@ static int lost_map_build(struct rules *r)
 	for (uint32_t i = 0; i < r->ncands; i++) {
 		uint32_t mask = r->lost_cap - 1, j = (r->cands[i].ref.idx * 2654435761U) & mask;
 
-		if (!r->cands[i].accepted)
-			continue;
 		while (r->lost_map[j] != NONE32)
 			j = (j + 1) & mask;
 		r->lost_map[j] = i;
@@ -70,7 +72,7 @@ static int lost_map_build(struct rules *r)
 	return 0;
 }
 
-static const struct cand *lost_find(const struct rules *r, struct lg_ref ref)
+static struct cand *lost_find(const struct rules *r, struct lg_ref ref)
 {
 	uint32_t mask, j;
 
@@ -78,7 +80,7 @@ static const struct cand *lost_find(const struct rules *r, struct lg_ref ref)
 		return NULL;
 	mask = r->lost_cap - 1;
 	for (j = (ref.idx * 2654435761U) & mask; r->lost_map[j] != NONE32; j = (j + 1) & mask) {
-		const struct cand *c = &r->cands[r->lost_map[j]];
+		struct cand *c = &r->cands[r->lost_map[j]];
 
 		if (c->ref.idx == ref.idx && c->ref.gen == ref.gen)
 			return c;
@@ -86,8 +88,39 @@ static const struct cand *lost_find(const struct rules *r, struct lg_ref ref)
 	return NULL;
 }
 
+/* Marks the candidates a live goroutine started in their scope may hold. */
+static void mark_holders(struct rules *r, const struct lineage *lg)
+{
+	struct lg_ctx sc[LINEAGE_SCOPE_MAX], last;
+	struct lg_go g;
+	uint32_t cur = 0;
+
+	while (lineage__go_next(lg, &cur, &g)) {
+		bool have_last;
+		int n;
+
+		if (g.state != LG_GO_ALIVE || g.placeholder || g.preexisting ||
+		    site_is_propagate_watcher(g.go_site, g.start_func))
+			continue;
+		n = lineage__go_scope(lg, g.goid, LG_SCOPE_START, sc, LINEAGE_SCOPE_MAX);
+		if (n <= 0)
+			continue;
+		have_last = lineage__go_done(lg, g.goid, &last, 1) == 1;
+		for (int i = 0; i < n; i++) {
+			struct cand *cd = lost_find(r, sc[i].ref);
+
+			if (!cd)
+				continue;
+			if (have_last && last.ref.idx == cd->ref.idx && last.ref.gen == cd->ref.gen)
+				continue; /* waits on it */
+			cd->held = true;
+		}
+	}
+}
+
 int rule_lost_cancel_tick(struct rules *r, const struct lineage *lg, uint64_t now)
 {
+	uint32_t loop_min = r->o.min_count > LOST_LOOP_MIN ? r->o.min_count : LOST_LOOP_MIN;
 	struct lg_ctx c;
 	uint32_t cur = 0;
 	int err;
@@ -121,11 +154,9 @@ int rule_lost_cancel_tick(struct rules *r, const struct lineage *lg, uint64_t no
 		}
 		if (c.created_ns + r->o.grace_ns > now)
 			continue;
-		g = group_get(r, RULE_LOST_CANCEL, site, NULL, NULL);
-		if (!g)
-			continue;
 		{
-			struct cand cd = { .ref = c.ref, .group = group_index(r, g), .creator = c.creator_goid };
+			struct cand cd = { .ref = c.ref, .site = site, .site_hash = frame_hash(site),
+					   .creator = c.creator_goid, .group = NONE32 };
 			struct lg_go cg;
 
 			/* an unknown creator is taken as alive: not enough to call it lost;
@@ -144,19 +175,29 @@ int rule_lost_cancel_tick(struct rules *r, const struct lineage *lg, uint64_t no
 	if (!r->ncands)
 		return 0;
 	qsort(r->cands, r->ncands, sizeof(*r->cands), cand_cmp);
+	err = lost_map_build(r);
+	if (err)
+		return err;
+	mark_holders(r, lg);
 	for (uint32_t i = 0; i < r->ncands;) {
-		uint32_t j = i;
+		uint32_t j = i, unheld = 0;
 
-		while (j < r->ncands && r->cands[j].group == r->cands[i].group &&
+		while (j < r->ncands && r->cands[j].site_hash == r->cands[i].site_hash &&
 		       r->cands[j].creator == r->cands[i].creator)
-			j++;
+			unheld += !r->cands[j++].held;
 		for (uint32_t k = i; k < j; k++) {
 			struct cand *cd = &r->cands[k];
-			struct group *g = &r->groups[cd->group];
+			struct group *g;
 
-			cd->accepted = !cd->creator_alive || j - i >= r->o.min_count;
+			cd->accepted = !cd->held && (!cd->creator_alive || unheld >= loop_min);
 			if (!cd->accepted)
 				continue;
+			g = group_get(r, RULE_LOST_CANCEL, cd->site, NULL, NULL);
+			if (!g) {
+				cd->accepted = false;
+				continue;
+			}
+			cd->group = group_index(r, g);
 			g->now++;
 			if (!g->detail_set && lineage__ctx_at(lg, cd->ref, &c) == 0) {
 				alert_ctx_fill(r, &g->a.ctx, &c);
@@ -165,7 +206,7 @@ int rule_lost_cancel_tick(struct rules *r, const struct lineage *lg, uint64_t no
 		}
 		i = j;
 	}
-	return lost_map_build(r);
+	return 0;
 }
 
 void rule_lost_cancel_waiter(struct rules *r, const struct lineage *lg, const struct lg_go *g)

@@ -64,6 +64,17 @@ static uint64_t fnv_str(uint64_t h, const char *s)
 	return fnv(h, "\0", 1);
 }
 
+uint64_t frame_hash(const struct ct_frame *f)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	if (!f)
+		return h;
+	h = fnv_str(h, f->func);
+	h = fnv_str(h, f->file);
+	return fnv(h, &f->line, sizeof(f->line));
+}
+
 /* From the sites' text only, so the same leak has the same id in every session. */
 static uint64_t key_hash(enum rule_id rule, const struct ct_frame *const k[GROUP_KEYS])
 {

@@ -10,6 +10,10 @@
 
 #define GROUP_KEYS 3
 #define NONE32 UINT32_MAX
+/* A creator still alive must have made this many live contexts at one site (a
+ * loop dropping cancel funcs) whatever --min-count says: one long-lived root
+ * context, or two, is a design, not a leak. */
+#define LOST_LOOP_MIN 3
 
 /* Findings with the same rule and key sites. Key frames point into interned stacks. */
 struct group {
@@ -35,9 +39,12 @@ struct pending {
 
 struct cand {
 	struct lg_ref ref;
-	uint32_t group;
+	const struct ct_frame *site;
+	uint64_t site_hash;
+	uint32_t group;        /* set when accepted */
 	uint64_t creator;
 	bool creator_alive;
+	bool held;     /* a live goroutine started in its scope may hold the cancel func */
 	bool accepted;
 };
 
@@ -62,6 +69,7 @@ struct rules {
 struct group *group_get(struct rules *r, enum rule_id rule, const struct ct_frame *k0,
 			const struct ct_frame *k1, const struct ct_frame *k2);
 uint32_t group_index(const struct rules *r, const struct group *g);
+uint64_t frame_hash(const struct ct_frame *f);
 void alert_ctx_fill(const struct rules *r, struct alert_ctx *out, const struct lg_ctx *c);
 int rules_read_gstate(struct rules *r, uint64_t goid, struct rules_gstate *gs);
 void group_add_block(struct group *g, const struct rules_gstate *gs, bool have_state);
