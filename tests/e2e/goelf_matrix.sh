@@ -213,6 +213,13 @@ for v in $(go_versions); do
 		want=$("$go" version "$b" | sed 's/^[^:]*: //')
 		got=$(sed -n 's/^version=//p' "$tmp/info")
 		[ "$got" = "$want" ] && ok "$t: version $got" || not_ok "$t: version" "go version: $want" "goelf: $got"
+		# Module info against `go version -m` (Go 1.19 does not record -buildmode=exe).
+		"$go" version -m "$b" >"$tmp/vm"
+		mi() { awk -F'\t' -v k="$1" '$2==k{print $3}' "$tmp/vm"; }
+		bs() { awk -F'\t' -v k="$1" '$2=="build" && index($3, k"=")==1 {v=substr($3, length(k)+2); gsub(/^"|"$/, "", v); gsub(/\\"/, "\"", v); print v}' "$tmp/vm"; }
+		want="path=$(mi path) mod=$(mi mod) cgo=$([ "$(bs CGO_ENABLED)" = 1 ] && echo 1 || echo 0) buildmode=$(bm=$(bs -buildmode); echo "${bm:-exe}") ldflags=$(bs -ldflags)"
+		got="path=$(sed -n 's/^path=//p' "$tmp/info") mod=$(sed -n 's/^mod=//p' "$tmp/info") cgo=$(sed -n 's/^build_cgo=//p' "$tmp/info") buildmode=$(sed -n 's/^buildmode=//p' "$tmp/info") ldflags=$(sed -n 's/^ldflags=//p' "$tmp/info")"
+		[ "$got" = "$want" ] && ok "$t: module info ($got)" || not_ok "$t: module info" "go version -m: $want" "goelf: $got"
 		exp_pie=0 exp_cgo=0 exp_sym=1
 		[ "$m" = pie ] && exp_pie=1
 		[ "$m" = cgo ] && exp_cgo=1
