@@ -44,17 +44,24 @@ struct tracer_counters {
  * missing privileges (...)", "cannot attach to pid 42: no such process", ... */
 struct tracer *tracer__open(int pid, const struct probe_plan *plan, const struct go_offsets *off,
 			    const struct tracer_opts *opts);
-/* Waits up to timeout_ms (-1: forever) and delivers the records that are ready.
- * Returns the number delivered, or -errno. */
+/* Waits up to timeout_ms, at most 100 ms (-1: 100 ms), and delivers the records
+ * that are ready. Records reach userspace within one poll period: the kernel side
+ * wakes a poller only when a quarter of the ring is used. Returns the number
+ * delivered, or -errno. */
 int tracer__poll(struct tracer *t, int timeout_ms);
 /* Delivers what is ready without waiting. Returns the number delivered, or -errno. */
 int tracer__consume(struct tracer *t);
-/* A file descriptor that becomes readable when records are ready (epoll). */
+/* A file descriptor that becomes readable when the ring is a quarter full (epoll);
+ * call tracer__consume at least every 100 ms as well. */
 int tracer__fd(const struct tracer *t);
 int tracer__counters(const struct tracer *t, struct tracer_counters *out);
 /* "uprobe_multi" or "uprobe": how the sites were attached. */
 const char *tracer__attach_mode(const struct tracer *t);
 int tracer__nsites(const struct tracer *t); /* sites attached */
+/* Time the kernel spent in our BPF program and how often it ran, as counted while
+ * BPF run-time statistics are enabled (bpf_enable_stats(BPF_STATS_RUN_TIME) or
+ * sysctl kernel.bpf_stats_enabled=1); zeros otherwise. For benchmarks. */
+int tracer__prog_stats(const struct tracer *t, uint64_t *run_ns, uint64_t *run_cnt);
 /* Detaches every probe and frees everything; takes NULL. */
 void tracer__free(struct tracer *t);
 

@@ -194,12 +194,14 @@ live_check() {
 	else
 		bias=$(($1 - site))
 		local syms gopc startpc
-		syms=$(for p in $1 $2 $3 $4 $5; do printf '0x%x\n' $((p - bias)); done | addr2line -f -e "$bin" | awk 'NR % 2 == 1')
+		syms=$(for p in "$@"; do printf '0x%x\n' $((p - bias)); done | addr2line -f -e "$bin" | awk 'NR % 2 == 1')
 		[ "$(echo "$syms" | sed -n 1p)" = "$("$plan_dump" "$bin" | awk -F'\t' '$2 == "ctx_create" {print $3}')" ] ||
 			errs+=("stack[0] is not the probed function: $(echo $syms)")
 		# the direct caller is there (the kernel adds it at push %rbp, the BPF side at jbe)
 		[[ $(echo "$syms" | sed -n 2p) == context.* ]] || errs+=("stack[1] is not the context package's caller: $(echo $syms)")
 		echo "$syms" | grep -qx 'main.smoke' || errs+=("stack does not reach main.smoke: $(echo $syms)")
+		# the whole frame-pointer chain, down to the main goroutine's root
+		echo "$syms" | grep -qx 'runtime.main' || errs+=("stack does not reach runtime.main: $(echo $syms)")
 		rec=$(grep " go_create " "$d/trace.out" | head -1)
 		gopc=$(echo "$rec" | grep -o 'gopc=0x[0-9a-f]*' | cut -d= -f2)
 		startpc=$(echo "$rec" | grep -o 'startpc=0x[0-9a-f]*' | cut -d= -f2)

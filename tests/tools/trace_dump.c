@@ -13,7 +13,9 @@
  * --check-detach reads each site's first byte in the target's memory before attach,
  * while attached and after tracer__free, and counts our BPF file descriptors after
  * free; prints "detach_check ok" or "detach_check FAIL: ..." lines. --exe builds the
- * plan from FILE instead of /proc/PID/exe (to test attach errors on a dead pid). */
+ * plan from FILE instead of /proc/PID/exe (to test attach errors on a dead pid).
+ * --stats enables BPF run-time statistics and prints "prog run_cnt=N run_ns=N
+ * ns_per_run=X" (the program's own time, without the uprobe's). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +27,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <bpf/bpf.h>
 
 #include "binary/goelf.h"
 #include "binary/offsets.h"
@@ -189,6 +193,7 @@ int main(int argc, char **argv)
 		{ "multi", no_argument, NULL, 'M' },  { "entry", no_argument, NULL, 'F' },
 		{ "check-detach", no_argument, NULL, 'C' },
 		{ "exe", required_argument, NULL, 'X' },
+		{ "stats", no_argument, NULL, 'T' },
 		{ "duration", required_argument, NULL, 'd' }, { "ringbuf", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -200,6 +205,9 @@ int main(int argc, char **argv)
 	struct goelf *ge = NULL;
 	bool entry = false, check = false;
 	const char *exe_arg = NULL;
+	bool stats = false;
+	int stats_fd = -1;
+	uint64_t run_ns, run_cnt;
 	uint64_t raddr[PROBE_PLAN_MAX] = { 0 };
 	int orig[PROBE_PLAN_MAX];
 	double duration = 0, t0;
@@ -216,6 +224,7 @@ int main(int argc, char **argv)
 		case 'F': entry = true; break;
 		case 'C': check = true; break;
 		case 'X': exe_arg = optarg; break;
+		case 'T': stats = true; break;
 		case 'd': duration = atof(optarg); break;
 		case 'r': o.ringbuf_bytes = strtoull(optarg, NULL, 0); break;
 		default: return 2;
@@ -248,6 +257,10 @@ int main(int argc, char **argv)
 		s->addr = s->func_addr;
 		s->insn_offset = 0;
 		s->cookie &= ~CT_COOKIE_AT_BRANCH;
+	}
+	if (stats && (stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME)) < 0) {
+		fprintf(stderr, "trace_dump: cannot enable BPF run-time statistics: %s\n", strerror(errno));
+		goto cleanup;
 	}
 	signal(SIGINT, on_sig);
 	signal(SIGTERM, on_sig);
@@ -296,6 +309,9 @@ int main(int argc, char **argv)
 	       " hits=%" PRIu64 " done_dedup=%" PRIu64 "\n",
 	       c.v[CT_CNT_EVENTS], c.v[CT_CNT_DROPS], c.v[CT_CNT_READ_ERRORS], c.v[CT_CNT_STACK_ERRORS],
 	       c.v[CT_CNT_HITS], c.v[CT_CNT_DONE_DEDUP]);
+	if (stats && !tracer__prog_stats(t, &run_ns, &run_cnt))
+		printf("prog run_cnt=%" PRIu64 " run_ns=%" PRIu64 " ns_per_run=%.1f\n", run_cnt, run_ns,
+		       run_cnt ? (double)run_ns / run_cnt : 0.0);
 	rc = 0;
 	if (check) {
 		int bad = 0, fds;
@@ -325,5 +341,7 @@ int main(int argc, char **argv)
 cleanup:
 	tracer__free(t);
 	goelf__free(ge);
+	if (stats_fd >= 0)
+		close(stats_fd);
 	return rc;
 }
