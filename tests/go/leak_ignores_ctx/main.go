@@ -19,10 +19,11 @@ func warmCache(ctx context.Context) {
 	}()
 }
 
-func poll(ctx context.Context) {
+func poll(ctx context.Context, checked chan<- struct{}) {
 	if ctx.Err() != nil { // checked once, never again
 		return
 	}
+	close(checked)
 	for {
 		time.Sleep(at(poller, "block", 200*time.Millisecond))
 	}
@@ -36,7 +37,9 @@ func handle(base context.Context) {
 		hit(poller)
 	}()
 	warmCache(ctx)
-	go poll(at(poller, "go", ctx))
+	checked := make(chan struct{})
+	go poll(at(poller, "go", ctx), checked)
+	<-checked // the check happens while the request is live
 }
 
 func main() {

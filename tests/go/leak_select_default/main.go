@@ -19,11 +19,12 @@ func crunch(n int) {
 	}
 }
 
-func job(ctx context.Context) {
+func job(ctx context.Context, sampled chan<- struct{}) {
 	select {
 	case <-ctx.Done():
 		return
 	default:
+		close(sampled)
 		for {
 			crunch(200)
 			time.Sleep(at(looper, "block", 100*time.Millisecond))
@@ -33,8 +34,9 @@ func job(ctx context.Context) {
 
 func handle(base context.Context) {
 	ctx, cancel := context.WithCancel(at(looper, "ctx", base))
-	go job(at(looper, "go", ctx))
-	time.Sleep(5 * time.Millisecond)
+	sampled := make(chan struct{})
+	go job(at(looper, "go", ctx), sampled)
+	<-sampled // Done was sampled while the request was live
 	cancel()
 	hit(looper)
 }
