@@ -196,6 +196,9 @@ int cmd_graph(int argc, char **argv)
 		}
 		lineage__expire(run.lg, mono_ns(CLOCK_MONOTONIC));
 	}
+	/* what the target did up to now: records still queued, unreferenced values */
+	if (!run.err)
+		session__finish(s);
 	if (run.err) {
 		error("cannot build the graph: out of memory");
 		goto cleanup;

@@ -62,9 +62,16 @@ struct gnode {
 	uint32_t parent;
 	uint32_t first_child, next_sib, prev_sib;
 	uint32_t nchildren;
-	uint32_t start_scope; /* chain at the go statement: immutable */
-	uint32_t cur_scope;   /* own live contexts pushed on start_scope */
-	uint32_t done;        /* private chain of Done() contexts, newest first */
+	union {
+		struct { /* alive */
+			uint32_t start_scope; /* chain at the go statement: immutable */
+			uint32_t cur_scope;   /* own live contexts pushed on start_scope */
+			uint32_t done;        /* private chain of Done() contexts, newest first */
+		};
+		struct { /* exited: the chains are gone, what it was bound to stays */
+			uint32_t bound_idx, bound_gen, bound_pad;
+		};
+	};
 	uint8_t state, flags, own_depth, pad;
 };
 
@@ -516,11 +523,13 @@ static void go_free(struct lineage *lg, uint32_t idx)
 		c->parent = c->next_sib = c->prev_sib = NONE;
 		ch = next;
 	}
-	if (n->flags & F_PINNED)
-		scope_pin(lg, n, -1);
-	cell_release(lg, n->start_scope);
-	cell_release(lg, n->cur_scope);
-	done_release(lg, n->done);
+	if (n->state == LG_GO_ALIVE) {
+		if (n->flags & F_PINNED)
+			scope_pin(lg, n, -1);
+		cell_release(lg, n->start_scope);
+		cell_release(lg, n->cur_scope);
+		done_release(lg, n->done);
+	}
 	n->start_scope = n->cur_scope = n->done = NONE;
 	if (n->state == LG_GO_ALIVE)
 		lg->st.go_alive--;
@@ -1101,10 +1110,30 @@ static int on_go_create(struct lineage *lg, const struct ct_event *ev)
 	return 0;
 }
 
+/* The goroutine's bound context: the newest Done() one, else the innermost of
+ * its start scope. */
+static struct lg_ref go_bound_ref(const struct lineage *lg, const struct gnode *g)
+{
+	if (g->state != LG_GO_ALIVE)
+		return ctx_resolve(lg, g->bound_idx, g->bound_gen) ? (struct lg_ref){ g->bound_idx, g->bound_gen }
+								    : (struct lg_ref){ 0, 0 };
+	for (uint32_t c = g->done; c != NONE; c = CELL(lg, c)->next)
+		if (ctx_resolve(lg, CELL(lg, c)->ctx, CELL(lg, c)->gen))
+			return (struct lg_ref){ CELL(lg, c)->ctx, CELL(lg, c)->gen };
+	for (uint32_t c = g->start_scope, w = 0; c != NONE && w < SCOPE_WALK_MAX; c = CELL(lg, c)->next, w++) {
+		const struct cnode *x = ctx_resolve(lg, CELL(lg, c)->ctx, CELL(lg, c)->gen);
+
+		if (x && in_start_scope(g, x))
+			return (struct lg_ref){ CELL(lg, c)->ctx, CELL(lg, c)->gen };
+	}
+	return (struct lg_ref){ 0, 0 };
+}
+
 static int on_go_exit(struct lineage *lg, const struct ct_event *ev)
 {
 	uint64_t goid = ev->go_exit.goid ? ev->go_exit.goid : ev->goid;
 	uint32_t idx = map_find(lg, &lg->go_map, goid);
+	struct lg_ref bound;
 	struct gnode *n;
 
 	if (idx == NONE) {
@@ -1114,6 +1143,7 @@ static int on_go_exit(struct lineage *lg, const struct ct_event *ev)
 	n = G(lg, idx);
 	if (n->state != LG_GO_ALIVE)
 		return 0;
+	bound = go_bound_ref(lg, n);
 	n->state = LG_GO_EXITED;
 	n->exited_ns = lg->now;
 	/* an exited goroutine holds no context any more (they may leave now) */
@@ -1123,7 +1153,9 @@ static int on_go_exit(struct lineage *lg, const struct ct_event *ev)
 	cell_release(lg, n->cur_scope);
 	cell_release(lg, n->start_scope);
 	done_release(lg, n->done);
-	n->cur_scope = n->start_scope = n->done = NONE;
+	n->bound_idx = bound.idx;
+	n->bound_gen = bound.gen;
+	n->bound_pad = 0;
 	n->own_depth = 0;
 	lg->st.go_alive--;
 	lg->st.go_exited++;
@@ -1394,7 +1426,9 @@ int lineage__go_scope(const struct lineage *lg, uint64_t goid, enum lg_scope_mod
 	if (gi == NONE)
 		return 0;
 	g = G(lg, gi);
-	c = mode == LG_SCOPE_NOW && g->state == LG_GO_ALIVE ? g->cur_scope : g->start_scope;
+	if (g->state != LG_GO_ALIVE)
+		return 0;
+	c = mode == LG_SCOPE_NOW ? g->cur_scope : g->start_scope;
 	for (int walked = 0; c != NONE && n < max && walked < SCOPE_WALK_MAX; walked++) {
 		const struct cell *p = CELL(lg, c);
 		const struct cnode *x = ctx_resolve(lg, p->ctx, p->gen);
@@ -1414,7 +1448,7 @@ int lineage__go_done(const struct lineage *lg, uint64_t goid, struct lg_ctx *out
 	uint32_t gi = map_find(lg, &lg->go_map, goid);
 	int n = 0;
 
-	if (gi == NONE)
+	if (gi == NONE || G(lg, gi)->state != LG_GO_ALIVE)
 		return 0;
 	for (uint32_t c = G(lg, gi)->done; c != NONE && n < max; c = CELL(lg, c)->next) {
 		const struct cell *p = CELL(lg, c);
@@ -1427,11 +1461,16 @@ int lineage__go_done(const struct lineage *lg, uint64_t goid, struct lg_ctx *out
 
 int lineage__go_bound(const struct lineage *lg, uint64_t goid, struct lg_ctx *out)
 {
-	if (lineage__go_done(lg, goid, out, 1) == 1)
-		return 0;
-	if (lineage__go_scope(lg, goid, LG_SCOPE_START, out, 1) == 1)
-		return 0;
-	return -ENOENT;
+	uint32_t gi = map_find(lg, &lg->go_map, goid);
+	struct lg_ref r;
+
+	if (gi == NONE)
+		return -ENOENT;
+	r = go_bound_ref(lg, G(lg, gi));
+	if (r.gen == 0)
+		return -ENOENT;
+	ctx_out(lg, r.idx, out);
+	return 0;
 }
 
 int lineage__ctx_ancestor(const struct lineage *lg, struct lg_ref ref, struct lg_ctx *out)

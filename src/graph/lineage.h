@@ -138,7 +138,8 @@ bool lineage__go_child_next(const struct lineage *lg, struct lg_ref parent,
  *   (what a context it creates now should derive from: "lineage break").
  * Value contexts are never in a scope (they cannot be cancelled); WithoutCancel,
  * AfterFunc and custom contexts are, with their kind. An exited goroutine has
- * no scope and no Done list any more (it let go of its contexts).
+ * no scope and no Done list any more (it let go of its contexts); only its
+ * bound context is remembered.
  * Writes up to max contexts to out; returns how many (0 for an unknown goid). */
 enum lg_scope_mode {
 	LG_SCOPE_START = 0,
@@ -149,7 +150,8 @@ int lineage__go_scope(const struct lineage *lg, uint64_t goid, enum lg_scope_mod
 /* The contexts goid asked Done() of, most recent first (at most LINEAGE_DONE_MAX). */
 int lineage__go_done(const struct lineage *lg, uint64_t goid, struct lg_ctx *out, int max);
 /* The goroutine's bound context: the most recent one it asked Done() of, else
- * the innermost of its start scope. 0, or -ENOENT when it has none. */
+ * the innermost of its start scope (for an exited goroutine: as it was at its
+ * exit, while that context is in the graph). 0, or -ENOENT when it has none. */
 int lineage__go_bound(const struct lineage *lg, uint64_t goid, struct lg_ctx *out);
 
 /* The direct non-value ancestor (folds value contexts); -ENOENT for a root or

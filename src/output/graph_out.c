@@ -282,8 +282,10 @@ static int snap_build(struct snap *s, const struct lineage *lg, const struct gra
 	for (i = 0; i < s->nc; i++)
 		qsort(s->kids + s->kid_off[i], s->kid_off[i + 1] - s->kid_off[i], sizeof(*s->kids), by_created);
 
-	/* bound context of each goroutine; a live goroutine bound to a cancelled
-	 * context is leaking (it outlived the context it was started or waits under) */
+	/* bound context of each goroutine. A live goroutine bound to a cancelled
+	 * context that existed when it started is leaking: it outlived the context
+	 * it was started under. One that merely asked Done() of a newer context
+	 * (main, a pool worker) is not: it was not that context's to begin with. */
 	for (i = 0; i < s->ng; i++) {
 		struct lg_ctx b;
 
@@ -292,7 +294,8 @@ static int snap_build(struct snap *s, const struct lineage *lg, const struct gra
 			s->bound[i] = ctx_pos(s, b.ref);
 		if (s->bound[i] >= 0) {
 			s->bnd_off[s->bound[i] + 1]++;
-			if (s->g[i].state == LG_GO_ALIVE && s->c[s->bound[i]].state == LG_CTX_CANCELLED) {
+			if (s->g[i].state == LG_GO_ALIVE && s->c[s->bound[i]].state == LG_CTX_CANCELLED &&
+			    s->c[s->bound[i]].created_ns < s->g[i].created_ns) {
 				s->gleak[i] = true;
 				if (!s->cleak[s->bound[i]])
 					s->nleak++;

@@ -318,6 +318,15 @@ static void test_goroutine_tree_scope(void **state)
 	assert_int_equal(lineage__go_bound(lg, 4, &out[0]), 0);
 	assert_int_equal(out[0].id, 0xd);
 	assert_int_equal(lineage__go_done(lg, 4, out, 8), 1);
+	/* an exited goroutine keeps its bound context only */
+	go_exit(lg, 4);
+	assert_int_equal(lineage__go_bound(lg, 4, &out[0]), 0);
+	assert_int_equal(out[0].id, 0xd);
+	assert_int_equal(lineage__go_scope(lg, 4, LG_SCOPE_START, out, 8), 0);
+	assert_int_equal(lineage__go_done(lg, 4, out, 8), 0);
+	go_exit(lg, 3);
+	assert_int_equal(lineage__go_bound(lg, 3, &out[0]), 0);
+	assert_int_equal(out[0].id, 0xb);
 	lineage__free(lg);
 }
 
