@@ -131,6 +131,10 @@ eval: all go-tests
 demo: all
 	$(Q)OUT=$(OUT) scripts/demo.sh
 
+# The Debian package: $(OUT)/ctxtrace_VERSION_ARCH.deb (scripts/build-deb.sh).
+deb: all
+	$(Q)OUT=$(OUT) scripts/build-deb.sh
+
 offsets-table:
 	$(Q)OUT=$(OUT) scripts/gen-offsets.sh src/binary/offsets_table.c
 
