@@ -51,8 +51,9 @@ func race(ctx context.Context) {
 	a, b := make(chan int), make(chan int)
 	next(selecter, "go")
 	go func() {
+		next(selecter, "block")
 		select {
-		case <-at(selecter, "block", a):
+		case <-a:
 		case <-b:
 		}
 	}()
