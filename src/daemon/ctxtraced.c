@@ -133,6 +133,7 @@ static void write_status(struct daemon *d, FILE *f, bool text)
 	json_w__kv_uint(w, "alerts", os.emitted[OUT_ALERT]);
 	json_w__kv_uint(w, "execs_seen", ts.execs_seen);
 	json_w__kv_uint(w, "execs_lost", ts.execs_lost);
+	json_w__kv_uint(w, "exe_unreadable", ts.exe_unreadable);
 	json_w__kv_uint(w, "reloads", d->reloads_ok);
 	json_w__kv_uint(w, "reloads_refused", d->reloads_refused);
 	json_w__kv_uint(w, "subscribers", ss.subscribers);

@@ -151,8 +151,12 @@ int proc_info__read(int pid, struct proc_info *pi)
 	pi->pid = pid;
 	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
 	n = readlink(path, pi->exe, sizeof(pi->exe) - 1);
-	if (n < 0)
+	if (n < 0 && errno != EACCES && errno != EPERM)
 		return -errno;
+	if (n < 0) {
+		pi->exe_unreadable = true;
+		n = 0;
+	}
 	pi->exe[n] = '\0';
 	if (n > 10 && !strcmp(pi->exe + n - 10, " (deleted)"))
 		pi->exe[n - 10] = '\0';
@@ -201,7 +205,7 @@ bool target_cfg__match(const struct target_cfg *t, const struct proc_info *pi)
 		const char *base = strrchr(pi->exe, '/');
 
 		base = base ? base + 1 : pi->exe;
-		if (!pi->exe[0] || (fnmatch(t->exe, base, 0) && fnmatch(t->exe, pi->exe, 0)))
+		if (pi->exe_unreadable || !pi->exe[0] || (fnmatch(t->exe, base, 0) && fnmatch(t->exe, pi->exe, 0)))
 			return false;
 	}
 	if (t->unit && !cgroup_match_unit(pi->cgroup, t->unit))
@@ -576,6 +580,13 @@ static void consider(struct targets *ts, int pid, const char *via)
 	}
 	if (proc_info__read(pid, &pi))
 		return;
+	if (pi.exe_unreadable) {
+		ts->st.exe_unreadable++;
+		/* Once: without CAP_SYS_PTRACE every other user's process looks like this. */
+		if (ts->st.exe_unreadable == 1)
+			error("cannot read the executable of pid %d: permission denied; processes of other users "
+			      "cannot be selected by exe (the daemon needs CAP_SYS_PTRACE)", pid);
+	}
 	sel = targets__select(ts->cfg, &pi);
 	if (!sel || is_failed(ts, pid, pi.start_time))
 		return;

@@ -22,11 +22,13 @@ struct ct_event;
 struct proc_info {
 	int pid;
 	uint64_t start_time;   /* /proc/PID/stat field 22: tells a reused pid apart */
-	char exe[PATH_MAX];    /* readlink of /proc/PID/exe, " (deleted)" removed */
+	char exe[PATH_MAX];    /* readlink of /proc/PID/exe, " (deleted)" removed; "" when unreadable */
+	bool exe_unreadable;   /* not allowed to look (another user's process, no CAP_SYS_PTRACE) */
 	char cgroup[1024];     /* /proc/PID/cgroup, as read (one or more lines) */
 };
 
-/* 0, or -errno (-ENOENT: the process is gone; -EACCES: not allowed to look). */
+/* 0, or -errno (-ENOENT: the process is gone). A process whose executable the
+ * daemon may not see is still read (its cgroup), with exe_unreadable set. */
 int proc_info__read(int pid, struct proc_info *pi);
 /* Does one [target] section select this process? Every selector it sets must match. */
 bool target_cfg__match(const struct target_cfg *t, const struct proc_info *pi);
@@ -53,6 +55,7 @@ struct targets_stats {
 	uint64_t attached;        /* now */
 	uint64_t attaches, attach_failures, detaches, refused_max;
 	uint64_t execs_seen, execs_lost, execs_matched;
+	uint64_t exe_unreadable;  /* processes whose executable could not be read */
 };
 
 /* backend NULL: the real session (session/session.h). */

@@ -46,8 +46,12 @@ static int count_lines(const char *path, char *first, size_t size)
 	if (!f)
 		return -1;
 	while (fgets(buf, sizeof(buf), f)) {
-		if (!n && first)
-			snprintf(first, size, "%s", buf);
+		if (!n && first) {
+			size_t k = strnlen(buf, size - 1);
+
+			memcpy(first, buf, k);
+			first[k] = '\0';
+		}
 		n++;
 	}
 	fclose(f);
