@@ -4,6 +4,9 @@
 // line, deadline and every cancel call it received), every goroutine it started and
 // every Done() wait. tests/e2e/watch_events.sh compares ctxtrace's events with it.
 //
+// The source is not gofmt-formatted on purpose: each context creation and the
+// site() call that records its line share one line.
+//
 // Usage: ev_basic GOFILE. It creates a few contexts and a goroutine, then waits
 // until GOFILE exists (ctxtrace is attached by then), acts, waits for its
 // goroutines to exit, prints and exits.
@@ -56,6 +59,7 @@ type goRec struct {
 	Line       int    `json:"line"`
 	StartFunc  string `json:"start_func"`
 	Exited     bool   `json:"exited"`
+	Preexisting bool  `json:"preexisting"`
 }
 
 type doneRec struct {
@@ -187,10 +191,13 @@ func runG(g *goRec, ready chan struct{}, body func()) {
 	body()
 }
 
+// spawn starts body in a goroutine. The go statement starts a closure without
+// arguments, so the goroutine's start function is that closure in every Go
+// version (a call with arguments gets a wrapper the traceback hides).
 func spawn(parent uint64, body func()) *goRec {
 	g := &goRec{ParentGoid: parent}
 	ready := make(chan struct{})
-	go runG(g, ready, body); g.Func, g.Line = site()
+	go func() { runG(g, ready, body) }(); g.Func, g.Line = site()
 	<-ready
 	mu.Lock()
 	out.Goroutines = append(out.Goroutines, g)
@@ -214,7 +221,8 @@ func main() {
 	rp := add(pre, rb, "", 0)
 	rp.Preexisting, rp.Goid = true, 0
 	release := make(chan struct{})
-	go func() { <-release }()
+	gpre := spawn(goid(), func() { <-release })
+	gpre.Preexisting = true
 
 	for deadline := time.Now().Add(60 * time.Second); ; {
 		if _, err := os.Stat(os.Args[1]); err == nil {
