@@ -58,7 +58,7 @@ struct goelf {
 	size_t nsyms;
 	const char *strtab;
 	size_t strsz;
-	uint64_t sym_text, sym_md, sym_gofunc;
+	uint64_t sym_text, sym_md, sym_gofunc, sym_pcln, sym_epcln;
 	uint64_t *abi0; /* sorted entries of "*.abi0" function symbols */
 	size_t nabi0;
 	uint64_t text_start, md, gofunc;
@@ -264,6 +264,10 @@ static int scan_symtab(struct goelf *ge)
 		/* go:func.* since Go 1.21 (1.20 for some symbols), go.func.* before. */
 		else if (!strcmp(n, "go:func.*") || !strcmp(n, "go.func.*"))
 			ge->sym_gofunc = s->st_value;
+		else if (!strcmp(n, "runtime.pclntab"))
+			ge->sym_pcln = s->st_value;
+		else if (!strcmp(n, "runtime.epclntab"))
+			ge->sym_epcln = s->st_value;
 		else if (!strcmp(n, "x_cgo_init")) /* runtime/cgo's C side; _cgo_init is in every binary */
 			ge->cgo = true;
 		len = strlen(n);
@@ -292,7 +296,7 @@ static int is_abi0(void *ctx, uint64_t entry)
 {
 	const struct goelf *ge = ctx;
 
-	return bsearch(&entry, ge->abi0, ge->nabi0, sizeof(entry), cmp_u64) != NULL;
+	return ge->nabi0 && bsearch(&entry, ge->abi0, ge->nabi0, sizeof(entry), cmp_u64);
 }
 
 /* A pointer-sized word of the image at vaddr as the loader leaves it: in PIE
@@ -432,11 +436,6 @@ static int index_funcs(struct goelf *ge)
 	}
 	if (err)
 		return err;
-	if (ge->has_symtab) {
-		err = scan_symtab(ge);
-		if (err)
-			return err;
-	}
 	find_moduledata(ge, &h);
 	/* runtime.text is the base of the pclntab's entry offsets; it is not the start
 	 * of .text in cgo binaries, and Go 1.26 no longer writes it in the header. */
@@ -470,6 +469,44 @@ static int index_funcs(struct goelf *ge)
 		return -errno;
 	ge->cgo = ge->cgo || has_cgo_funcs(ge);
 	return 0;
+}
+
+/* No .gopclntab section: Go 1.19 and older put the table inside .data.rel.ro
+ * when linking a PIE externally. runtime.pclntab marks it in .symtab; without
+ * one, its header is searched for in the read-only segments. */
+static void find_pclntab(struct goelf *ge)
+{
+	int i;
+
+	if (ge->sym_pcln && ge->sym_epcln > ge->sym_pcln &&
+	    goelf__at(ge, ge->sym_pcln, ge->sym_epcln - ge->sym_pcln) &&
+	    !goelf__vaddr_to_offset(ge, ge->sym_pcln, &ge->pcln_sec.off)) {
+		ge->pcln_sec.addr = ge->sym_pcln;
+		ge->pcln_sec.size = ge->sym_epcln - ge->sym_pcln;
+		return;
+	}
+	for (i = 0; i < ge->nsegs; i++) {
+		const struct seg *s = &ge->segs[i];
+		uint64_t o;
+
+		if (s->flags & PF_X)
+			continue;
+		for (o = (8 - s->vaddr % 8) % 8; o + PCLN_HDR_SIZE <= s->filesz; o += 8) {
+			const uint8_t *p = ge->img + s->off + o;
+			struct pclntab_header h;
+			uint64_t rest = s->filesz - o;
+
+			if (p[1] != 0xff || p[2] != 0xff || p[3] != 0xff || (p[0] != 0xf0 && p[0] != 0xf1) ||
+			    p[4] || p[5] || p[7] != 8 || pclntab__read_header(p, rest, &h))
+				continue;
+			if (!h.nfunc || h.funcname_off < PCLN_HDR_SIZE || h.funcname_off > h.cu_off ||
+			    h.cu_off > h.filetab_off || h.filetab_off > h.pctab_off ||
+			    h.pctab_off > h.pcln_off || h.pcln_off >= rest)
+				continue;
+			ge->pcln_sec = (struct sect){ s->vaddr + o, rest, s->off + o };
+			return;
+		}
+	}
 }
 
 static struct goelf *open_image(struct goelf *ge, const struct goelf_opts *opts)
@@ -514,6 +551,13 @@ static struct goelf *open_image(struct goelf *ge, const struct goelf_opts *opts)
 		err = load_sections(ge, opts);
 	if (err)
 		goto cleanup;
+	if (ge->has_symtab) {
+		err = scan_symtab(ge);
+		if (err)
+			goto cleanup;
+	}
+	if (!ge->pcln_sec.size)
+		find_pclntab(ge);
 	err = -EINVAL;
 	if (!ge->pcln_sec.size) {
 		ct_errmsg_set("not a Go program (no .gopclntab section)");

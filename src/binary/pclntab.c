@@ -484,7 +484,7 @@ static bool pcvalue(const struct pclntab *t, uint32_t off, uint64_t entry, uint6
 		if (uv == 0 && !first)
 			return false;
 		first = false;
-		v += (int32_t)((uv & 1) ? ~(uv >> 1) : (uv >> 1));
+		v = (int32_t)((uint32_t)v + ((uv & 1) ? ~(uv >> 1) : (uv >> 1))); /* wraps, as Go's */
 		if (uvarint(&t->pctab, &pos, &pd))
 			return false;
 		cur += (uint64_t)pd * t->h.minlc;

@@ -122,6 +122,56 @@ expect_error "unknown pclntab magic" "$tmp/badmagic" 'unknown pclntab magic 0x12
 patch "$tmp/nobi" 'o, n = sec(".go.buildinfo"); d[o:o + 14] = b"\0" * 14'
 expect_error "build info header wiped" "$tmp/nobi" 'no Go build info header'
 
+# A PIE whose pointers are only in R_X86_64_RELATIVE addends (the file holds zeros,
+# as some linkers leave it): moduledata, and with it runtime.text and go:func.*,
+# must still be found without .symtab, equal to what the untouched file gives.
+pie=""
+for v in $(go_versions | sort -t. -k2 -rn); do
+	b=$(go_bin "$v" pie inspect_target)
+	[ -f "$b" ] && { pie=$b; break; }
+done
+if [ -n "$pie" ]; then
+	python3 - "$pie" "$tmp/pie-zeroed" <<'PY'
+import struct, sys
+d = bytearray(open(sys.argv[1], 'rb').read())
+shoff, = struct.unpack_from('<Q', d, 0x28)
+shentsize, shnum = struct.unpack_from('<HH', d, 0x3a)
+phoff, = struct.unpack_from('<Q', d, 0x20)
+phentsize, phnum = struct.unpack_from('<HH', d, 0x36)
+segs = []
+for i in range(phnum):
+    t, fl, off, va, pa, fsz, msz, al = struct.unpack_from('<IIQQQQQQ', d, phoff + i * phentsize)
+    if t == 1:
+        segs.append((va, off, fsz))
+def foff(va):
+    for s_va, s_off, s_fsz in segs:
+        if s_va <= va < s_va + s_fsz:
+            return s_off + va - s_va
+zeroed = 0
+for i in range(shnum):
+    name, typ, flags, addr, off, size, link, info, align, ent = struct.unpack_from('<IIQQQQIIQQ', d, shoff + i * shentsize)
+    if typ != 4 or not flags & 2:
+        continue
+    for r in range(off, off + size, 24):
+        r_off, r_info, r_add = struct.unpack_from('<QQq', d, r)
+        if r_info & 0xffffffff == 8:
+            o = foff(r_off)
+            if o is not None:
+                struct.pack_into('<Q', d, o, 0)
+                zeroed += 1
+print(zeroed, 'relocated words zeroed')
+open(sys.argv[2], 'wb').write(d)
+PY
+	want=$("$DUMP" --no-symtab info "$pie" | grep -E '^(text_start|moduledata|gofunc|nfunc)=' | tr '\n' ' ')
+	got=$("$DUMP" --no-symtab info "$tmp/pie-zeroed" | grep -E '^(text_start|text_source|moduledata|gofunc|nfunc)=' | tr '\n' ' ')
+	if [ -n "$want" ] && [[ $got == *"text_source=moduledata"* ]] &&
+		[ "$(echo "$got" | sed 's/text_source=[^ ]* //')" = "$want" ]; then
+		ok "PIE with relocation-only pointers: $got"
+	else
+		not_ok "PIE with relocation-only pointers" "untouched: $want" "zeroed: $got"
+	fi
+fi
+
 # Random corruption: each must be refused cleanly or read without a crash.
 for seed in $(seq 1 ${GOELF_CORRUPT_SEEDS:-12}); do
 	for what in .gopclntab .go.buildinfo; do
