@@ -546,8 +546,8 @@ static uint32_t nodes(const struct lineage *lg)
 	return lg->ctxs.count + lg->gos.count;
 }
 
-/* Pops the oldest finished node; evicts it when due (or when force). */
-static bool fifo_evict_one(struct lineage *lg, bool force)
+/* Pops the oldest finished node; evicts it when due by now (or when force). */
+static bool fifo_evict_one(struct lineage *lg, bool force, uint64_t now)
 {
 	while (lg->fifo_len) {
 		struct fin f = lg->fifo[lg->fifo_head];
@@ -565,13 +565,13 @@ static bool fifo_evict_one(struct lineage *lg, bool force)
 			if (!c || c->state != LG_CTX_CANCELLED || (c->flags & F_HELD))
 				goto stale;
 			fin_ns = c->cancelled_ns;
-			if (!force && c->pins && fin_ns + lg->opts.retention_ns <= lg->now) {
+			if (!force && c->pins && fin_ns + lg->opts.retention_ns <= now) {
 				c->flags |= F_HELD;
 				lg->st.ctx_held++;
 				goto stale;
 			}
 		}
-		if (!force && fin_ns + lg->opts.retention_ns > lg->now)
+		if (!force && fin_ns + lg->opts.retention_ns > now)
 			return false;
 		if (f.node & FIN_GO)
 			go_free(lg, f.node & ~FIN_GO);
@@ -615,7 +615,7 @@ static bool evict_live(struct lineage *lg)
 static void make_room(struct lineage *lg, uint32_t want)
 {
 	while (nodes(lg) + want > lg->opts.max_nodes) {
-		if (fifo_evict_one(lg, true))
+		if (fifo_evict_one(lg, true, lg->now))
 			lg->st.evicted_cap++;
 		else if (evict_live(lg))
 			lg->st.evicted_live++;
@@ -624,11 +624,11 @@ static void make_room(struct lineage *lg, uint32_t want)
 	}
 }
 
+/* The wall of a quiet target moves on without events; the graph clock does not
+ * (events collected later carry earlier times and must keep them). */
 void lineage__expire(struct lineage *lg, uint64_t now_ns)
 {
-	if (now_ns > lg->now)
-		lg->now = now_ns;
-	while (fifo_evict_one(lg, false))
+	while (fifo_evict_one(lg, false, now_ns > lg->now ? now_ns : lg->now))
 		lg->st.evicted_retention++;
 }
 
@@ -1168,7 +1168,7 @@ int lineage__apply(struct lineage *lg, const struct ct_event *ev)
 
 	lg->now = ev->ts_ns > lg->now ? ev->ts_ns : lg->now + 1;
 	lg->st.events++;
-	while (fifo_evict_one(lg, false))
+	while (fifo_evict_one(lg, false, lg->now))
 		lg->st.evicted_retention++;
 	switch (ev->type) {
 	case EV_CTX_CREATE:
