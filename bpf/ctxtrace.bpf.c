@@ -309,7 +309,7 @@ static __always_inline int dispatch(struct pt_regs *ctx)
 	bool at_branch = cookie & CT_COOKIE_AT_BRANCH;
 	__u64 goid;
 
-	if ((bpf_get_current_pid_tgid() >> 32) != cfg.target_tgid)
+	if (cfg.target_tgid && (bpf_get_current_pid_tgid() >> 32) != cfg.target_tgid)
 		return 0;
 	/* Branch taken: morestack follows and the function starts over. */
 	if (at_branch && (ctx->flags & (EFLAGS_CF | EFLAGS_ZF)))

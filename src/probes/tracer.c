@@ -73,8 +73,9 @@ static int fail(int pid, int err, const char *what)
 		return -ESRCH;
 	}
 	if (err == -EPERM || err == -EACCES)
-		ct_errmsg_set("cannot attach to pid %d: missing privileges (need CAP_BPF, "
-			      "CAP_PERFMON and CAP_SYS_PTRACE, or root)", pid);
+		ct_errmsg_set("cannot attach to pid %d: missing privileges (need CAP_BPF and CAP_PERFMON; "
+			      "CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH for another user's process; or root)",
+			      pid);
 	else
 		ct_errmsg_set("cannot attach to pid %d: %s: %s", pid, what, strerror(-err));
 	return err;
@@ -93,6 +94,26 @@ static size_t ringbuf_size(size_t want)
 	return sz;
 }
 
+/* True when we run in the initial PID namespace, where the pids we are given are
+ * the ones bpf_get_current_pid_tgid() returns. */
+static bool in_init_pidns(void)
+{
+	char line[256];
+	bool init = true;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	while (f && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "NSpid:", 6) == 0) {
+			/* one pid per namespace level: more than one means nested */
+			init = !strchr(line + 6 + strspn(line + 6, " \t"), '\t');
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+	return init;
+}
+
 static int set_config(struct ctxtrace_bpf *skel, int pid, const struct go_offsets *off)
 {
 	struct ct_bpf_config *c = (struct ct_bpf_config *)&skel->rodata->cfg;
@@ -103,7 +124,9 @@ static int set_config(struct ctxtrace_bpf *skel, int pid, const struct go_offset
 			      pid);
 		return -EINVAL;
 	}
-	c->target_tgid = pid;
+	/* In a nested PID namespace the kernel's pid differs from ours; the attach
+	 * links' own pid filter then does the filtering alone. */
+	c->target_tgid = in_init_pidns() ? pid : 0;
 	c->g_goid = off->v[GO_OFF_G_GOID];
 	c->g_m = off->v[GO_OFF_G_M];
 	c->m_curg = off->v[GO_OFF_M_CURG];

@@ -41,7 +41,12 @@ struct tracer_counters {
 };
 
 /* Loads and attaches. NULL with errno and ct_errmsg(): "cannot attach to pid 42:
- * missing privileges (...)", "cannot attach to pid 42: no such process", ... */
+ * missing privileges (...)", "cannot attach to pid 42: no such process", ...
+ * Privileges (measured with setpriv as a non-root user, kernel 6.18): CAP_BPF and
+ * CAP_PERFMON for a process of the same user; CAP_SYS_PTRACE as well for another
+ * user's process (to open /proc/PID/exe), and CAP_DAC_READ_SEARCH when its
+ * executable is not readable by the tracing user. The sites are attached through
+ * /proc/PID/exe, which reaches the file in any mount namespace. */
 struct tracer *tracer__open(int pid, const struct probe_plan *plan, const struct go_offsets *off,
 			    const struct tracer_opts *opts);
 /* Waits up to timeout_ms, at most 100 ms (-1: 100 ms), and delivers the records

@@ -240,6 +240,35 @@ for v in $oldest $latest; do
 	detach_check "$v" plain --single
 done
 
+# Privileges, as a non-root user (setpriv): none -> refused in the user's terms;
+# CAP_BPF + CAP_PERFMON suffice for a process of the same user, records arrive.
+priv_check() {
+	local bin pp out d=$work/priv
+	bin=$(go_bin "$latest" plain probe_bench)
+	mkdir -p "$d" && chmod 777 "$d"
+	setpriv --reuid=nobody --regid=nogroup --clear-groups "$bin" smoke "$d/start" 3 >/dev/null 2>&1 &
+	pp=$!
+	wait_exec $pp "$bin"
+	out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups "$trace_dump" -q -d 0.2 $pp 2>&1)
+	[[ $out == *"cannot attach to pid $pp: missing privileges"* ]] &&
+		ok "no capabilities: missing privileges" || not_ok "no capabilities: missing privileges" "$out"
+	setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=+bpf,+perfmon \
+		--ambient-caps=+bpf,+perfmon "$trace_dump" -q $pp >"$d/out" 2>&1 &
+	local tp=$! i
+	for i in $(seq 100); do grep -q '^attached' "$d/out" && break; sleep 0.1; done
+	touch "$d/start"
+	wait $pp
+	wait $tp
+	grep -q '^count ctx_create=6 ' "$d/out" &&
+		ok "CAP_BPF+CAP_PERFMON trace a process of the same user" ||
+		not_ok "CAP_BPF+CAP_PERFMON trace a process of the same user" "$(cat "$d/out")"
+}
+if command -v setpriv >/dev/null && [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+	priv_check
+else
+	skip "privileges: needs root, setpriv and user nobody"
+fi
+
 # Errors in the user's terms.
 out=$("$trace_dump" -q --exe "$(go_bin "$latest" plain probe_bench)" 999999 2>&1)
 [[ $out == *"no such process"* ]] && ok "dead pid: no such process" || not_ok "dead pid: no such process" "$out"
