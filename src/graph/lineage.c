@@ -1003,6 +1003,28 @@ static int on_ctx_cancel(struct lineage *lg, const struct ct_event *ev)
 	return cancel_value_descendants(lg, idx);
 }
 
+/* Deriving a context asks its parent for Done() inside package context
+ * (propagateCancel, parentCancelCtx): that goroutine is not waiting on it.
+ * 1.19/1.20 name it context.propagateCancel, 1.21+ (*cancelCtx).propagateCancel;
+ * parentCancelCtx may be inlined into either (inline frames are expanded). */
+static bool derivation_site(const struct ct_stack *st)
+{
+	static const char *const names[] = {
+		"context.propagateCancel",
+		"context.(*cancelCtx).propagateCancel",
+		"context.parentCancelCtx",
+	};
+
+	for (uint32_t i = 0; st && i < st->n; i++) {
+		const char *f = st->frames[i].func;
+
+		for (size_t k = 0; f && k < sizeof(names) / sizeof(names[0]); k++)
+			if (!strcmp(f, names[k]))
+				return true;
+	}
+	return false;
+}
+
 static int on_ctx_done(struct lineage *lg, const struct ct_event *ev)
 {
 	const struct ev_ctx_done *e = &ev->ctx_done;
@@ -1012,6 +1034,10 @@ static int on_ctx_done(struct lineage *lg, const struct ct_event *ev)
 
 	if (e->id == 0 || ev->goid == 0)
 		return 0;
+	if (derivation_site(e->site)) {
+		lg->st.done_derive++;
+		return 0;
+	}
 	idx = map_find(lg, &lg->ctx_map, e->id);
 	if (idx == NONE) {
 		lg->st.unknown_refs++;

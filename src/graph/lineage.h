@@ -97,6 +97,7 @@ struct lineage_stats {
 	uint64_t lost_records;      /* sum of EV_LOST counts */
 	uint64_t bytes;             /* bytes the graph allocated (interned stacks and strings excluded) */
 	uint64_t scope_cells;       /* live scope-chain cells */
+	uint64_t done_derive;       /* Done() calls made by deriving a child (not a wait): ignored */
 	uint64_t ctx_held;          /* cancelled contexts kept past retention: goroutines still alive in their scope */
 	bool target_exited;
 };
@@ -147,7 +148,8 @@ enum lg_scope_mode {
 };
 int lineage__go_scope(const struct lineage *lg, uint64_t goid, enum lg_scope_mode mode,
 		      struct lg_ctx *out, int max);
-/* The contexts goid asked Done() of, most recent first (at most LINEAGE_DONE_MAX). */
+/* The contexts goid asked Done() of, most recent first (at most LINEAGE_DONE_MAX).
+ * The Done() calls the context package makes while deriving a child do not count. */
 int lineage__go_done(const struct lineage *lg, uint64_t goid, struct lg_ctx *out, int max);
 /* The goroutine's bound context: the most recent one it asked Done() of, else
  * the innermost of its start scope (for an exited goroutine: as it was at its

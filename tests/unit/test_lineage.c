@@ -18,6 +18,8 @@ struct stack1 {
 
 static const struct stack1 s_main = { 1, 11, { { "main.main", "/src/app/main.go", 10, false } } };
 static const struct stack1 s_handler = { 1, 12, { { "main.handler", "/src/app/h.go", 20, false } } };
+static const struct stack1 s_derive = { 1, 13, { { "context.(*cancelCtx).propagateCancel", "context.go", 480, false } } };
+static const struct stack1 s_derive_old = { 1, 14, { { "context.parentCancelCtx", "context.go", 300, true } } };
 #define STK(s) ((const struct ct_stack *)&(s))
 
 static uint64_t clk;
@@ -318,6 +320,21 @@ static void test_goroutine_tree_scope(void **state)
 	assert_int_equal(lineage__go_bound(lg, 4, &out[0]), 0);
 	assert_int_equal(out[0].id, 0xd);
 	assert_int_equal(lineage__go_done(lg, 4, out, 8), 1);
+	/* deriving a child asks the parent for Done(): that is no wait */
+	{
+		struct ct_event e = ev(EV_CTX_DONE, 4);
+		struct lineage_stats st;
+
+		e.ctx_done.id = 0xb;
+		e.ctx_done.site = STK(s_derive);
+		assert_int_equal(lineage__apply(lg, &e), 0);
+		e.ctx_done.site = STK(s_derive_old);
+		assert_int_equal(lineage__apply(lg, &e), 0);
+		assert_int_equal(lineage__go_done(lg, 4, out, 8), 1);
+		assert_int_equal(out[0].id, 0xd);
+		lineage__stats(lg, &st);
+		assert_int_equal(st.done_derive, 2);
+	}
 	/* an exited goroutine keeps its bound context only */
 	go_exit(lg, 4);
 	assert_int_equal(lineage__go_bound(lg, 4, &out[0]), 0);
