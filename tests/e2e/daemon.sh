@@ -12,9 +12,9 @@ cd "$(dirname "$0")/../.."
 CTXTRACED=${CTXTRACED:-$OUT/ctxtraced}
 
 tmp=$(mktemp -d /tmp/ct-e2e-daemon.XXXXXX)
-pids=()
+# Only this shell's own jobs that still run: never a pid someone else may have now.
 cleanup() {
-	for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
+	for p in $(jobs -p); do kill -KILL "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	rm -rf "$tmp"
 }
@@ -81,7 +81,6 @@ for attempt in 1 2 3; do
 	kill "$dpid" 2>/dev/null; wait "$dpid" 2>/dev/null
 	port=$((20000 + RANDOM % 20000)) # the port was taken, most likely
 done
-pids+=("$dpid")
 if ! wait_for 5 st; then
 	not_ok "daemon: starts and answers on its socket" "$(tail -5 "$tmp/daemon.log")"
 	exit 1
@@ -96,7 +95,6 @@ fi
 # A subscriber for everything, from before the programs start.
 "$CTXTRACE" alerts --follow --all --json --socket "$tmp/d.sock" >"$tmp/sub.jsonl" 2>"$tmp/sub.err" &
 subpid=$!
-pids+=("$subpid")
 wait_for 5 bash -c "[ \$('$CTXTRACE' status --json --socket '$tmp/d.sock' | jq .counters.subscribers) -ge 1 ]"
 
 # --- two instances start after the daemon
@@ -104,7 +102,6 @@ wait_for 5 bash -c "[ \$('$CTXTRACE' status --json --socket '$tmp/d.sock' | jq .
 t1=$!
 "$prog" >"$tmp/t2.out" 2>&1 &
 t2=$!
-pids+=("$t1" "$t2")
 wait_for 10 grep -q ready "$tmp/t1.out"
 wait_for 10 grep -q ready "$tmp/t2.out"
 self1=$(sed -n 's/^daemon_target pid \([0-9]*\) ready$/\1/p' "$tmp/t1.out")
