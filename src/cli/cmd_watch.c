@@ -2,12 +2,14 @@
  * line (text or JSON), until the target exits, DUR passes or Ctrl-C. */
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
 #include "events/event.h"
@@ -50,6 +52,19 @@ static void usage(FILE *f)
 		   "      --record FILE   also record the events for `ctxtrace replay`\n");
 }
 
+/* The option getopt stopped at: the long one as written, or the short letter
+ * (which may sit in a group such as -xp). */
+static const char *bad_opt(const char *arg)
+{
+	static char buf[64];
+
+	if (!strncmp(arg, "--", 2))
+		snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(arg, "="), arg);
+	else
+		snprintf(buf, sizeof(buf), "-%c", optopt);
+	return buf;
+}
+
 /* 0, 1 for --help, -EINVAL for a usage error (reported). */
 static int parse_args(int argc, char **argv, struct watch_opts *o)
 {
@@ -66,7 +81,7 @@ static int parse_args(int argc, char **argv, struct watch_opts *o)
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+p:d:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:p:d:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			if (proc_parse_pid(optarg, &o->pid)) {
@@ -94,10 +109,10 @@ static int parse_args(int argc, char **argv, struct watch_opts *o)
 			usage(stdout);
 			return 1;
 		case ':':
-			error("option '%s' needs a value (see ctxtrace watch --help)", argv[optind - 1]);
+			error("option '%s' needs a value (see ctxtrace watch --help)", bad_opt(argv[optind - 1]));
 			return -EINVAL;
 		default:
-			error("unknown option '%s' (see ctxtrace watch --help)", argv[optind - 1]);
+			error("unknown option '%s' (see ctxtrace watch --help)", bad_opt(argv[optind - 1]));
 			return -EINVAL;
 		}
 	}
@@ -118,6 +133,15 @@ static void on_event(void *cookie, const struct ct_event *ev)
 
 	if (!run->err)
 		run->err = events_out__print(run->out, ev);
+}
+
+/* The reader of a pipe went away (| head): the kernel reports it on the write end
+ * without a write. */
+static bool stdout_closed(void)
+{
+	struct pollfd p = { .fd = STDOUT_FILENO, .events = 0 };
+
+	return poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP));
 }
 
 static uint64_t mono_ns(void)
@@ -182,6 +206,8 @@ int cmd_watch(int argc, char **argv)
 		err = session__poll(s, timeout);
 		if (!run.err)
 			run.err = events_out__flush(run.out);
+		if (!run.err && stdout_closed())
+			run.err = -EPIPE;
 		if (err == -ESRCH) {
 			info("target %d exited", o.pid);
 			break;
