@@ -261,7 +261,9 @@ static void print_text(struct events_out *eo, const struct ct_event *ev)
 			fprintf(f, " cause=\"%s\"", c->cause);
 		if (ev->goid)
 			fprintf(f, " goid=%" PRIu64, ev->goid);
-		t_site(f, c->stack);
+		/* A timer's goroutine has no user frame to show. */
+		if (c->reason != CANCEL_DEADLINE)
+			t_site(f, c->stack);
 		break;
 	}
 	case EV_CTX_DONE:
