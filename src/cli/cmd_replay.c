@@ -46,7 +46,7 @@ static int parse_args(int argc, char **argv, struct replay_opts *o)
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+f:o:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:o:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			if (graph_format_parse(optarg, &o->format)) {
