@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/epoll.h>
 #include <sys/syscall.h>
 #include <syslog.h>
@@ -116,6 +117,18 @@ static int read_file(const char *path, char *buf, size_t size)
 	buf[off] = '\0';
 	close(fd);
 	return (int)off;
+}
+
+/* In the effective set, as /proc/self/status tells. */
+static bool have_cap(int cap)
+{
+	char buf[4096], *p;
+	unsigned long long eff;
+
+	if (read_file("/proc/self/status", buf, sizeof(buf)) < 0 || !(p = strstr(buf, "\nCapEff:")))
+		return false;
+	eff = strtoull(p + 9, NULL, 16);
+	return (eff >> cap) & 1;
 }
 
 static int read_start_time(int pid, uint64_t *start)
@@ -583,9 +596,11 @@ static void consider(struct targets *ts, int pid, const char *via)
 	if (pi.exe_unreadable) {
 		ts->st.exe_unreadable++;
 		/* Once: without CAP_SYS_PTRACE every other user's process looks like this. */
-		if (ts->st.exe_unreadable == 1)
+		if (ts->st.exe_unreadable == 1 && !have_cap(CAP_SYS_PTRACE))
 			error("cannot read the executable of pid %d: permission denied; processes of other users "
 			      "cannot be selected by exe (the daemon needs CAP_SYS_PTRACE)", pid);
+		else
+			verbose("cannot read the executable of pid %d: permission denied", pid);
 	}
 	sel = targets__select(ts->cfg, &pi);
 	if (!sel || is_failed(ts, pid, pi.start_time))
