@@ -178,7 +178,10 @@ static uint8_t wrapper_id(int minor)
  * name every instantiation of a generic function "f[...]"). The ELF symbol table
  * says it when present (the ABI0 one is "name.abi0" there). Without it: an
  * assembly function (ABI0) gets an ABIInternal wrapper for Go callers, and a Go
- * function (ABIInternal) an ABI0 wrapper (funcID wrapper) for assembly callers. */
+ * function (ABIInternal) an ABI0 wrapper (funcID wrapper) for assembly callers.
+ * go tool nm names the ABIInternal one "name" and the other "name.abi0"; for Go
+ * 1.19 to 1.26 both rules give nm's address for every T symbol
+ * (tests/e2e/goelf_matrix.sh, with and without .symtab). */
 static int abi_pair(const struct pclntab *t, const struct pclntab_params *p, size_t a, size_t b)
 {
 	const uint8_t *fa = func_ptr(t, a), *fb = func_ptr(t, b);
