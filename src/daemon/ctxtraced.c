@@ -490,6 +490,7 @@ int main(int argc, char **argv)
 		if (now >= next_tick) {
 			targets__tick(d.targets);
 			metrics_http__tick(d.metrics);
+			server__tick(d.srv);
 			next_tick = now + d.cfg->daemon.poll_interval;
 		}
 		/* Half the watchdog period: proof that the loop still turns. */

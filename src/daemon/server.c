@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemon/loop.h"
@@ -29,6 +30,7 @@ struct client {
 	char *q;
 	size_t qhead, qlen, qcap;
 	uint64_t dropped; /* since the subscriber was last told */
+	time_t accepted;
 };
 
 struct server {
@@ -294,6 +296,7 @@ static void on_accept(struct loop_watch *w, uint32_t events)
 		c->w.fd = fd;
 		c->w.fn = on_client;
 		c->srv = s;
+		c->accepted = time(NULL);
 		if (loop__add(s->loop, &c->w, EPOLLIN | EPOLLRDHUP)) {
 			close(fd);
 			free(c);
@@ -360,6 +363,8 @@ struct server *server__new(struct loop *l, const struct server_opts *opts)
 	s->loop = l;
 	s->opts = *opts;
 	s->opts.group = NULL;
+	if (!s->opts.request_timeout_s)
+		s->opts.request_timeout_s = 10;
 	s->path = strdup(opts->path);
 	if (!s->path) {
 		err = -ENOMEM;
@@ -478,6 +483,22 @@ void server__publish(struct server *s, const char *json, const char *text, bool 
 		/* Only write now when nothing is pending; otherwise EPOLLOUT will. */
 		if (!c->want_out)
 			flush(c);
+	}
+}
+
+void server__tick(struct server *s)
+{
+	time_t now = time(NULL);
+	struct client *c, *next;
+
+	if (!s)
+		return;
+	for (c = s->clients; c; c = next) {
+		next = c->next;
+		if (!c->requested && now - c->accepted >= (time_t)s->opts.request_timeout_s) {
+			s->st.timeouts++;
+			client_close(c);
+		}
 	}
 }
 

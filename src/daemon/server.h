@@ -33,6 +33,9 @@ struct server_opts {
 	const char *group;      /* NULL or "": the daemon's own */
 	size_t queue_bytes;     /* per subscriber */
 	int max_clients;
+	/* A client that sends no request line this long is closed: it would hold
+	 * a slot. 0: 10 s. */
+	unsigned int request_timeout_s;
 	server_request_fn on_request;
 	void *cookie;
 };
@@ -42,7 +45,9 @@ struct server_stats {
 	uint64_t subscribers;    /* following now */
 	uint64_t accepted, refused;
 	uint64_t lines_sent, lines_dropped;
+	uint64_t timeouts;       /* clients closed for sending no request */
 };
+
 
 /* Listens (replacing a stale socket file, refusing when another daemon answers on
  * it). NULL with errno and ct_errmsg(). */
@@ -53,6 +58,8 @@ const char *server__path(const struct server *s);
 /* One record to every subscriber: json (no newline) or, to text subscribers,
  * text. "alerts follow" subscribers get it only when alert is true. */
 void server__publish(struct server *s, const char *json, const char *text, bool alert);
+/* Closes clients that never sent a request; call now and then. Takes NULL. */
+void server__tick(struct server *s);
 void server__stats(const struct server *s, struct server_stats *st);
 /* Closes every client and removes the socket file. Takes NULL. */
 void server__free(struct server *s);

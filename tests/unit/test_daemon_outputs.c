@@ -267,6 +267,44 @@ static void test_max_clients(void **state)
 	loop__free(l);
 }
 
+/* A client that never asks anything does not keep its slot. */
+static void test_request_timeout(void **state)
+{
+	char path[128];
+	struct server_opts o = { .mode = 0600, .queue_bytes = 4096, .max_clients = 1, .request_timeout_s = 1,
+				 .on_request = on_request };
+	struct loop *l = loop__new();
+	struct server *s;
+	struct server_stats st;
+	char buf[512];
+	int a, b;
+
+	snprintf(path, sizeof(path), "%s/s.sock", dir);
+	o.path = path;
+	s = server__new(l, &o);
+	assert_non_null(s);
+	a = dial(path);
+	loop__run_once(l, 10);
+	server__tick(s);
+	server__stats(s, &st);
+	assert_int_equal(st.clients, 1);
+	sleep(2);
+	server__tick(s);
+	server__stats(s, &st);
+	assert_int_equal(st.clients, 0);
+	assert_int_equal(st.timeouts, 1);
+	assert_int_equal(recv(a, buf, sizeof(buf), 0), 0); /* closed on it */
+	/* Its slot is free again. */
+	b = dial(path);
+	assert_int_equal(write(b, "status\n", 7), 7);
+	read_all(l, b, buf, sizeof(buf));
+	assert_string_equal(buf, "{\"type\":\"status\"}\n");
+	close(a);
+	close(b);
+	server__free(s);
+	loop__free(l);
+}
+
 /* A subscriber that does not read: the daemon never blocks, drops what does
  * not fit, and tells the subscriber how many before the next line it gets. */
 static void test_slow_subscriber(void **state)
@@ -431,6 +469,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_requests, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_max_clients, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_request_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slow_subscriber, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_history_and_fanout, setup, teardown),
 		cmocka_unit_test(test_prom),
