@@ -266,6 +266,14 @@ func act(base context.Context, rb *ctxRec, pre context.Context, rp *ctxRec) {
 	cancel1()
 	cancelled(r1, "explicit", true, "context canceled", causeOf(c1))
 
+	// A root from TODO(): told from Background() in every version (before 1.21
+	// both are *context.emptyCtx).
+	ct, cancelt := context.WithCancel(context.TODO()); fn, line = site()
+	rt := add(ct, nil, fn, line)
+	rt.ParentKind, rt.AncestorKind = "todo", "todo"
+	cancelt()
+	cancelled(rt, "explicit", true, "context canceled", causeOf(ct))
+
 	// Expires, then its deferred-style cancel runs: deadline, then explicit (no effect).
 	c2, cancel2 := context.WithTimeout(base, 30*time.Millisecond); fn, line = site()
 	r2 := add(c2, rb, fn, line)
