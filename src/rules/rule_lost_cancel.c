@@ -5,8 +5,9 @@
  *   (so it counts even after the graph has let the context go).
  * - Live: never cancelled and older than --grace, with nobody left who could
  *   still call the cancel func, as far as the graph can tell:
- *     - no live goroutine started in its scope holds it, except goroutines whose
- *       latest Done() was this context's (they wait for it; they do not cancel it);
+ *     - no live goroutine started right after it, in its scope, holds it (see
+ *       mark_holders), except goroutines whose latest Done() was this
+ *       context's (they wait for it; they do not cancel it);
  *     - and its creator goroutine has exited, or made at least max(--min-count,
  *       LOST_LOOP_MIN) such contexts at the same site (a loop dropping them: they
  *       pile up in their parent).
@@ -88,7 +89,25 @@ static struct cand *lost_find(const struct rules *r, struct lg_ref ref)
 	return NULL;
 }
 
-/* Marks the candidates a live goroutine started in their scope may hold. */
+/* d derives from c (c is d or one of its ancestors), as far as the graph knows. */
+static bool derives_from(const struct lineage *lg, const struct lg_ctx *d, const struct lg_ctx *c)
+{
+	struct lg_ctx x = *d;
+
+	for (int i = 0; i < 16; i++) {
+		if (x.ref.idx == c->ref.idx && x.ref.gen == c->ref.gen)
+			return true;
+		if (!x.parent.gen || lineage__ctx_at(lg, x.parent, &x))
+			return false;
+	}
+	return false;
+}
+
+/* Marks the candidates a live goroutine started in their scope may hold: those
+ * it was started right after (every context inner to them in its start scope
+ * derives from them: `ctx, cancel := ...; go f(ctx, cancel)`, possibly through
+ * WithValue/WithTimeout(ctx)). A goroutine whose latest Done() is the context's
+ * waits on it instead. Older siblings made by the same loop are not held. */
 static void mark_holders(struct rules *r, const struct lineage *lg)
 {
 	struct lg_ctx sc[LINEAGE_SCOPE_MAX], last;
@@ -108,7 +127,12 @@ static void mark_holders(struct rules *r, const struct lineage *lg)
 		have_last = lineage__go_done(lg, g.goid, &last, 1) == 1;
 		for (int i = 0; i < n; i++) {
 			struct cand *cd = lost_find(r, sc[i].ref);
+			bool inner_derived = true;
 
+			for (int j = 0; j < i && inner_derived; j++)
+				inner_derived = derives_from(lg, &sc[j], &sc[i]);
+			if (!inner_derived)
+				break; /* outer ones are older siblings' ancestors at best */
 			if (!cd)
 				continue;
 			if (have_last && last.ref.idx == cd->ref.idx && last.ref.gen == cd->ref.gen)

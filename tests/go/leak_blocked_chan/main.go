@@ -14,22 +14,19 @@ import (
 
 var sender, receiver, selecter *Expect
 
-func fetch(ctx context.Context) int {
+// fetch asks a slow backend; its result channel is unbuffered.
+func fetch(ctx context.Context) <-chan int {
 	ch := make(chan int)
 	next(sender, "go")
 	go func() {
 		time.Sleep(30 * time.Millisecond) // slower than the caller's timeout
 		ch <- at(sender, "block", 42)
 	}()
-	select {
-	case v := <-ch:
-		return v
-	case <-ctx.Done():
-		return -1
-	}
+	return ch
 }
 
-func stream(ctx context.Context) {
+// stream starts a consumer of the channel it returns.
+func stream(ctx context.Context) chan<- int {
 	in := make(chan int)
 	next(receiver, "go")
 	go func() {
@@ -37,14 +34,7 @@ func stream(ctx context.Context) {
 			_ = v
 		}
 	}()
-	for i := 0; ; i++ {
-		select {
-		case in <- i:
-			time.Sleep(time.Millisecond)
-		case <-ctx.Done():
-			return // in is never closed
-		}
-	}
+	return in
 }
 
 func race(ctx context.Context) {
@@ -57,18 +47,27 @@ func race(ctx context.Context) {
 		case <-b:
 		}
 	}()
-	<-ctx.Done()
 }
 
 func handle(base context.Context) {
 	ctx, cancel := context.WithTimeout(at(sender, "ctx", at(receiver, "ctx", at(selecter, "ctx", base))), 10*time.Millisecond)
 	defer cancel()
-	fetch(ctx)
-	stream(ctx)
+	price := fetch(ctx)
+	in := stream(ctx)
 	race(ctx)
-	hit(sender)
-	hit(receiver)
-	hit(selecter)
+	for i := 0; ; i++ {
+		select {
+		case <-price:
+			return
+		case in <- i:
+			time.Sleep(time.Millisecond)
+		case <-ctx.Done(): // gives up: the price is never received, in never closed
+			hit(sender)
+			hit(receiver)
+			hit(selecter)
+			return
+		}
+	}
 }
 
 func main() {
