@@ -85,7 +85,7 @@ expect_fail() {
 	"$CTXTRACE" replay "$file" --format json >"$tmp/out" 2>"$tmp/err"
 	rc=$?
 	lines=$(wc -l <"$tmp/err")
-	if [ $rc -eq 1 ] && [ "$lines" -eq 1 ] && grep -Eq "$re" "$tmp/err"; then
+	if [ $rc -eq 1 ] && [ "$lines" -eq 1 ] && grep -Eq -e "$re" "$tmp/err"; then
 		ok "graph_replay: $name"
 	else
 		not_ok "graph_replay: $name (exit $rc, $lines lines)" "$(head -c 500 "$tmp/err")"
