@@ -216,6 +216,23 @@ else
 	not_ok "daemon: SIGHUP with a bad config refused" "$(tail -3 "$tmp/d.jsonl")" "$(st | jq -c .selectors)"
 fi
 
+# --- graph PID: not served until the session exposes its graph; a clear error
+ask() { # REQUEST: one raw request on the socket, the reply
+	python3 -c 'import socket,sys
+s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall((sys.argv[2]+"\n").encode())
+print(s.makefile().read(), end="")' "$tmp/d.sock" "$1"
+}
+if command -v python3 >/dev/null; then
+	g=$(ask "graph $t2")
+	n=$(ask "graph 1")
+	if echo "$g" | jq -e '.type == "error" and (.message | contains("not supported yet"))' >/dev/null &&
+		echo "$n" | jq -e '.type == "error" and (.message | contains("pid 1 is not traced"))' >/dev/null; then
+		ok "daemon: graph $t2: $(echo "$g" | jq -r .message)"
+	else
+		not_ok "daemon: graph request errors" "$g" "$n"
+	fi
+fi
+
 # --- SIGTERM: exit 0, no probe left, the target unharmed
 held=$(link_ids "$dpid")
 kill -TERM "$dpid"
