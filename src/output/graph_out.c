@@ -166,11 +166,16 @@ static int collect_kids(const struct snap *s, uint32_t p, uint32_t **out, uint32
 	return 0;
 }
 
+/* Exited goroutines all look alike: a context shows how many, not which. */
+#define EXITED_SIG 0xe71edULL
+
 static uint64_t go_sig(const struct snap *s, uint32_t g)
 {
 	const struct lg_go *x = &s->g[g];
 
-	return mix(mix(mix(str_hash(x->start_func), site_hash(x->go_site)), x->state), s->gleak[g]);
+	if (x->state != LG_GO_ALIVE)
+		return EXITED_SIG;
+	return mix(mix(str_hash(x->start_func), site_hash(x->go_site)), s->gleak[g]);
 }
 
 /* Bottom-up signatures: equal signature = identical display subtree. */
@@ -436,13 +441,17 @@ static void describe(const struct snap *s, const struct group *g, uint32_t per_p
 #define ADD(...) (len += (size_t)snprintf(buf + len, len < size ? size - len : 0, __VA_ARGS__))
 	if (g->is_go) {
 		const struct lg_go *x = &s->g[g->m[0]];
-		const struct ct_frame *f = x->go_site && x->go_site->n ? &x->go_site->frames[0] : NULL;
+		const struct ct_frame *f = graph_site(x->go_site);
 
 		for (uint32_t i = 0; i < g->n; i++) {
 			uint64_t a = age(s, s->g[g->m[i]].created_ns);
 
 			amin = a < amin ? a : amin;
 			amax = a > amax ? a : amax;
+		}
+		if (x->state != LG_GO_ALIVE && g->n > 1) {
+			ADD("%u exited goroutine%s", per_parent, per_parent == 1 ? "" : "s");
+			return;
 		}
 		if (g->n == 1)
 			ADD("goroutine %" PRIu64, x->goid);
@@ -493,8 +502,20 @@ static void describe(const struct snap *s, const struct group *g, uint32_t per_p
 			if (amin != amax)
 				ADD("-%s", a2);
 		} else {
-			fmt_dur(a1, sizeof(a1), age(s, x->cancelled_ns));
-			ADD("%scancelled (%s) %s ago", sep, cancel_reason_name(x->reason), a1);
+			uint64_t cmin = UINT64_MAX, cmax = 0;
+
+			for (uint32_t i = 0; i < g->n; i++) {
+				uint64_t a = age(s, s->c[g->m[i]].cancelled_ns);
+
+				cmin = a < cmin ? a : cmin;
+				cmax = a > cmax ? a : cmax;
+			}
+			fmt_dur(a1, sizeof(a1), cmin);
+			fmt_dur(a2, sizeof(a2), cmax);
+			if (cmin == cmax)
+				ADD("%scancelled (%s) %s ago", sep, cancel_reason_name(x->reason), a1);
+			else
+				ADD("%scancelled (%s) %s-%s ago", sep, cancel_reason_name(x->reason), a1, a2);
 			if (x->kind != CTX_VALUE && !x->cancel_called && x->reason != CANCEL_EXPLICIT)
 				ADD(", cancel never called");
 		}
@@ -972,7 +993,7 @@ static int write_json(struct snap *s, FILE *out)
 	json_w__arr_open(w);
 	for (uint32_t i = 0; i < s->ng; i++) {
 		const struct lg_go *x = &s->g[i];
-		const struct ct_frame *f = x->go_site && x->go_site->n ? &x->go_site->frames[0] : NULL;
+		const struct ct_frame *f = graph_site(x->go_site);
 		uint32_t lo = 0, hi = s->nc;
 		int n;
 
