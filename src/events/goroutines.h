@@ -59,8 +59,10 @@ void goroutines__remember(struct goroutines *gs, uint64_t goid, uint64_t g_addr)
  * goid, else by scanning allgs. -ENOENT when it is gone. */
 int goroutines__state(struct goroutines *gs, uint64_t goid, struct go_g *out);
 /* Frame-pointer walk of a goroutine that is not running: pcs[0] is where it
- * resumes (sched.pc), the rest return addresses. Returns the count, -EBUSY for a
- * running goroutine (its saved registers are stale), or -errno. */
+ * resumes (sched.pc, or syscallpc in a syscall), then its callers. Every pc is a
+ * return address (symbolize pc - 1; decoder__stack(.., false)), as the runtime's
+ * own traceback does. Returns the count, -EBUSY for a running goroutine (its
+ * saved registers are stale), or -errno. */
 int goroutines__stack(struct goroutines *gs, const struct go_g *g, uint64_t *pcs, int max);
 
 const char *go_status_name(uint32_t status);  /* "waiting", "syscall", ... */

@@ -3,7 +3,10 @@
  * itabs and context objects, and a fake symbolizer. Expected events are written
  * out by hand from what each record sequence describes. Also: malformed and
  * random records, and the decoder's throughput on a synthetic stream. */
+#include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -985,6 +988,351 @@ static void test_throughput(void **state)
 	fx_free(f);
 }
 
+
+/* ---- live targets: real Go processes (tests/go/ev_basic, built by make go-tests) ---- */
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "binary/offsets.h"
+#include "events/goroutines.h"
+
+static const char *go_dir(void)
+{
+	static char buf[256];
+	const char *out = getenv("OUT");
+
+	snprintf(buf, sizeof(buf), "%s/go", out && *out ? out : "build");
+	return buf;
+}
+
+/* Starts BIN /nonexistent/go (ev_basic then waits, idle, for a minute), with
+ * stderr to errpath and extra environment env (NULL for none). */
+static pid_t start_target(const char *bin, const char *errpath, const char *env)
+{
+	char want[4096], exe[4096], path[64];
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (!pid) {
+		int fd = open(errpath ? errpath : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		dup2(fd, 2);
+		if (env)
+			putenv((char *)env);
+		execl(bin, bin, "/nonexistent-ctxtrace/go", (char *)NULL);
+		_exit(127);
+	}
+	assert_non_null(realpath(bin, want));
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	for (int i = 0; i < 500; i++) {
+		ssize_t n = readlink(path, exe, sizeof(exe) - 1);
+
+		if (n > 0) {
+			exe[n] = '\0';
+			if (!strcmp(exe, want))
+				break;
+		}
+		usleep(10000);
+	}
+	/* Let the runtime start and the program reach its wait loop. */
+	usleep(300000);
+	return pid;
+}
+
+static void stop_target(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+struct live {
+	pid_t pid;
+	struct goelf *ge;
+	struct procmem *mem;
+	uint64_t bias;
+	int minor;
+};
+
+static bool live_open(struct live *l, const char *version, const char *mode, const char *errpath,
+		      const char *env)
+{
+	char bin[512];
+	uint64_t off;
+
+	snprintf(bin, sizeof(bin), "%s/%s/%s/ev_basic", go_dir(), version, mode);
+	if (access(bin, X_OK)) {
+		printf("# skipped: %s not built\n", bin);
+		return false;
+	}
+	l->pid = start_target(bin, errpath, env);
+	l->ge = goelf__open(bin);
+	assert_non_null(l->ge);
+	l->minor = goelf__buildinfo(l->ge)->minor;
+	l->mem = procmem__open(l->pid);
+	assert_non_null(l->mem);
+	assert_int_equal(goelf__vaddr_to_offset(l->ge, goelf__text_section(l->ge), &off), 0);
+	assert_int_equal(procmem__exe_bias(l->mem, goelf__text_section(l->ge), off, &l->bias), 0);
+	return true;
+}
+
+static void live_close(struct live *l)
+{
+	stop_target(l->pid);
+	procmem__free(l->mem);
+	goelf__free(l->ge);
+}
+
+/* Symbol names spell packages by path ("*encoding/json.MarshalerError"), the
+ * runtime's type strings by name ("*json.MarshalerError"): drop every path up to
+ * its last '/'. */
+static void runtime_name(char *s)
+{
+	char *w = s, *start = s;
+
+	for (char *r = s;; r++) {
+		bool word = *r && (isalnum((unsigned char)*r) || strchr("_./-", *r));
+
+		if (word)
+			continue;
+		/* [start, r) is a word: keep what follows its last '/'. */
+		{
+			char *from = start, *slash = NULL;
+
+			for (char *q = start; q < r; q++)
+				if (*q == '/')
+					slash = q;
+			if (slash)
+				from = slash + 1;
+			memmove(w, from, r - from);
+			w += r - from;
+		}
+		if (!*r)
+			break;
+		*w++ = *r;
+		start = r + 1;
+	}
+	*w = '\0';
+}
+
+/* The moduledata scan (the path for stripped binaries) against `go tool nm`'s
+ * runtime.types/etypes, and every itab's type and interface names against the
+ * itab symbol's name (go:itab.TYPE,IFACE; go.itab. before 1.21). */
+static void test_live_types(void **state)
+{
+	static const char *const versions[] = { "1.19", "1.21", "1.26" };
+	static const char *const modes[] = { "plain", "pie", "cgo" };
+
+	for (size_t vi = 0; vi < 3; vi++) {
+		for (size_t mi = 0; mi < 3; mi++) {
+			struct live l;
+			struct go_moduledata md = { 0 };
+			struct intern *in;
+			struct gotypes *gt;
+			struct gotypes_opts go = { 0 };
+			char cmd[1024], line[4096], bin[512];
+			uint64_t types = 0, etypes = 0;
+			int itabs = 0;
+			FILE *p;
+
+			if (!live_open(&l, versions[vi], modes[mi], NULL, NULL))
+				continue;
+			assert_int_equal(gotypes__find_moduledata(l.mem, goelf__pclntab_addr(l.ge) + l.bias,
+								  goelf__text_start(l.ge) + l.bias, l.minor, &md),
+					 0);
+			in = intern__new(0);
+			go.mem = l.mem;
+			go.in = in;
+			go.types = md.types;
+			go.etypes = md.etypes;
+			go.go_minor = l.minor;
+			gt = gotypes__new(&go);
+			snprintf(bin, sizeof(bin), "%s/%s/%s/ev_basic", go_dir(), versions[vi], modes[mi]);
+			snprintf(cmd, sizeof(cmd), "GOTOOLCHAIN=local /usr/lib/go-%s/bin/go tool nm %s",
+				 versions[vi], bin);
+			p = popen(cmd, "r");
+			assert_non_null(p);
+			while (fgets(line, sizeof(line), p)) {
+				unsigned long long a;
+				char kind, name[4000], *comma, *t;
+
+				if (sscanf(line, "%llx %c %3999[^\n]", &a, &kind, name) != 3)
+					continue;
+				if (!strcmp(name, "runtime.types"))
+					types = a;
+				else if (!strcmp(name, "runtime.etypes"))
+					etypes = a;
+				if (strncmp(name, "go:itab.", 8) && strncmp(name, "go.itab.", 8))
+					continue;
+				t = name + 8;
+				/* TYPE,IFACE: the type may hold commas ("struct { a, b int }"),
+				 * the interface is the part after the last one. */
+				comma = strrchr(t, ',');
+				if (!comma)
+					continue;
+				*comma = '\0';
+				runtime_name(t);
+				runtime_name(comma + 1);
+				assert_string_equal(gotypes__itab_name(gt, a + l.bias), t);
+				assert_string_equal(gotypes__itab_iface_name(gt, a + l.bias), comma + 1);
+				itabs++;
+			}
+			pclose(p);
+			printf("# go%s %s: types 0x%llx-0x%llx (bias 0x%llx), %d itabs named\n", versions[vi],
+			       modes[mi], (unsigned long long)md.types, (unsigned long long)md.etypes,
+			       (unsigned long long)l.bias, itabs);
+			assert_int_equal(md.types, types + l.bias);
+			assert_int_equal(md.etypes, etypes + l.bias);
+			assert_true(itabs > 10);
+			gotypes__free(gt);
+			intern__free(in);
+			live_close(&l);
+		}
+	}
+}
+
+/* Goroutine states and frame-pointer stacks against the runtime's own dump
+ * (SIGQUIT with GOTRACEBACK=system): for every goroutine that is parked in both
+ * (the wait reason is stable across the two reads), the status text and the
+ * (function, line) list must be equal. */
+static void test_live_goroutines(void **state)
+{
+	static const char *const versions[] = { "1.19", "1.21", "1.23", "1.25", "1.26" };
+
+	for (size_t vi = 0; vi < sizeof(versions) / sizeof(versions[0]); vi++) {
+		struct live l;
+		struct go_offsets off;
+		struct goroutines *gs;
+		struct goroutines_opts gso = { 0 };
+		char errpath[] = "/tmp/ct-test-dump-XXXXXX";
+		struct {
+			uint64_t goid;
+			char reason[64];
+			char frames[4096];
+		} ours[64], theirs[64];
+		int nours = 0, ntheirs = 0, compared = 0;
+		uint64_t allgs, size;
+		char line[4096];
+		FILE *f;
+		int fd = mkstemp(errpath);
+
+		close(fd);
+		if (!live_open(&l, versions[vi], "plain", errpath, "GOTRACEBACK=system"))
+			continue;
+		assert_int_equal(offsets__resolve(l.ge, &off), 0);
+		assert_int_equal(goelf__find_data(l.ge, "runtime.allgs", &allgs, &size), 0);
+		gso.mem = l.mem;
+		gso.off = &off;
+		gso.allgs_addr = allgs + l.bias;
+		gso.go_minor = l.minor;
+		gs = goroutines__new(&gso);
+		assert_non_null(gs);
+		/* Ours first (the dump kills the process). */
+		{
+			struct ctx {
+				struct live *l;
+				struct goroutines *gs;
+				void *ours;
+				int *n;
+			};
+			uint64_t pcs[64];
+			struct go_g g;
+			uint64_t hdr[2], ptrs[512];
+
+			assert_int_equal(procmem__read(l.mem, allgs + l.bias, hdr, 16), 0);
+			assert_true(hdr[1] > 0 && hdr[1] < 512);
+			assert_int_equal(procmem__read(l.mem, hdr[0], ptrs, hdr[1] * 8), 0);
+			for (uint64_t i = 0; i < hdr[1] && nours < 64; i++) {
+				int n;
+				char *o;
+
+				if (goroutines__read_g(gs, ptrs[i], &g) || g.status != GO_STATUS_WAITING)
+					continue;
+				n = goroutines__stack(gs, &g, pcs, 64);
+				if (n <= 0)
+					continue;
+				ours[nours].goid = g.goid;
+				snprintf(ours[nours].reason, sizeof(ours[nours].reason), "%s",
+					 go_waitreason_name(l.minor, g.waitreason) ?: "?");
+				o = ours[nours].frames;
+				o[0] = '\0';
+				for (int k = 0; k < n; k++) {
+					struct go_frame fr[16];
+					int nf = goelf__symbolize(l.ge, pcs[k] - l.bias - 1, fr, 16);
+
+					for (int j = 0; j < nf; j++)
+						snprintf(o + strlen(o), sizeof(ours[0].frames) - strlen(o), "%s:%d ",
+							 fr[j].func, fr[j].line);
+				}
+				nours++;
+			}
+			/* The state read through goroutines__state agrees with the walk. */
+			assert_true(nours > 0);
+			assert_int_equal(goroutines__state(gs, ours[0].goid, &g), 0);
+			assert_int_equal(g.goid, ours[0].goid);
+		}
+		kill(l.pid, SIGQUIT);
+		waitpid(l.pid, NULL, 0);
+		f = fopen(errpath, "r");
+		assert_non_null(f);
+		/* goroutine N [reason]:  /  func(args)  /  \tfile:line +0x..  */
+		while (fgets(line, sizeof(line), f)) {
+			unsigned long long id;
+			char reason[64];
+
+			/* Go 1.23+ with GOTRACEBACK=system: "goroutine 1 gp=0x.. m=nil [sleep]:". */
+			if (sscanf(line, "goroutine %llu ", &id) == 1 && strchr(line, '[') &&
+			    sscanf(strchr(line, '['), "[%63[^]]]", reason) == 1) {
+				if (ntheirs < 64) {
+					theirs[ntheirs].goid = id;
+					/* "chan receive, 2 minutes": the reason, then the time. */
+					reason[strcspn(reason, ",")] = '\0';
+					snprintf(theirs[ntheirs].reason, sizeof(theirs[0].reason), "%s", reason);
+					theirs[ntheirs].frames[0] = '\0';
+					ntheirs++;
+				}
+				continue;
+			}
+			if (!ntheirs || !strncmp(line, "created by", 10))
+				continue;
+			if (line[0] != '\t' && strchr(line, '(')) {
+				char *o = theirs[ntheirs - 1].frames, fn[1024], next[4096];
+				char *colon;
+
+				snprintf(fn, sizeof(fn), "%.*s", (int)(strrchr(line, '(') - line), line);
+				if (!fgets(next, sizeof(next), f))
+					break;
+				colon = strrchr(next, ':');
+				if (colon && strstr(fn, "created by") == NULL)
+					snprintf(o + strlen(o), sizeof(theirs[0].frames) - strlen(o), "%s:%d ", fn,
+						 atoi(colon + 1));
+			}
+		}
+		fclose(f);
+		unlink(errpath);
+		for (int i = 0; i < nours; i++) {
+			for (int j = 0; j < ntheirs; j++) {
+				if (ours[i].goid != theirs[j].goid || strcmp(ours[i].reason, theirs[j].reason))
+					continue;
+				/* The dump elides the frames of the runtime's exit trampoline. */
+				if (strcmp(ours[i].frames, theirs[j].frames))
+					printf("# goroutine %llu [%s]\n#  ours:   %s\n#  theirs: %s\n",
+					       (unsigned long long)ours[i].goid, ours[i].reason, ours[i].frames,
+					       theirs[j].frames);
+				assert_string_equal(ours[i].frames, theirs[j].frames);
+				compared++;
+			}
+		}
+		printf("# go%s: %d parked goroutines compared with the runtime's dump\n", versions[vi], compared);
+		/* At least the forcegc helper, the sweeper and the program's waiter. */
+		assert_true(compared >= 3);
+		goroutines__free(gs);
+		procmem__free(l.mem);
+		goelf__free(l.ge);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1004,6 +1352,8 @@ int main(void)
 		cmocka_unit_test(test_go_time),
 		cmocka_unit_test(test_known_bound),
 		cmocka_unit_test(test_throughput),
+		cmocka_unit_test(test_live_types),
+		cmocka_unit_test(test_live_goroutines),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
