@@ -100,6 +100,7 @@ void execwatch__counters(const struct execwatch *w, uint64_t *seen, uint64_t *lo
 	for (uint32_t k = 0; k < EXEC_CNT_MAX; k++) {
 		uint64_t sum = 0;
 
+		memset(vals, 0, sizeof(vals));
 		if (bpf_map_lookup_elem(fd, &k, vals))
 			continue;
 		for (int c = 0; c < w->ncpus; c++)

@@ -527,8 +527,13 @@ static void attach(struct targets *ts, const struct target_cfg *sel, const struc
 		return;
 	}
 	fd = (int)syscall(SYS_pidfd_open, pi->pid, 0);
-	if (fd < 0)
-		return; /* gone already */
+	if (fd < 0) {
+		if (errno != ESRCH) {
+			snprintf(why, sizeof(why), "cannot watch the process (pidfd_open: %s)", strerror(errno));
+			attach_failed(ts, sel, pi, why);
+		}
+		return; /* ESRCH: gone already */
+	}
 	/* The pidfd pins the process; make sure it is the one we looked at. */
 	if (read_start_time(pi->pid, &start) || start != pi->start_time) {
 		close(fd);
