@@ -4,6 +4,14 @@
 source "$(dirname "$0")/../lib.sh"
 cd "$(dirname "$0")/../.."
 
+# a background job's pid names the shell until the exec: wait for the Go program
+wait_exec() { # PID BINARY
+	local want i
+	want=$(realpath "$2")
+	for i in $(seq 100); do [ "$(readlink "/proc/$1/exe" 2>/dev/null)" = "$want" ] && return 0; sleep 0.05; done
+	return 1
+}
+
 if [ ! -x "$CTXTRACE" ]; then
 	skip "graph_cli: $CTXTRACE not built"
 	exit 0
@@ -19,6 +27,7 @@ trap 'kill $pid 2>/dev/null; rm -rf "$tmp"' EXIT
 # A target that has built its graph and waits.
 "$bin" "$tmp/go" >"$tmp/expected.json" 2>/dev/null &
 pid=$!
+wait_exec "$pid" "$bin"
 touch "$tmp/go"
 for _ in $(seq 100); do [ -s "$tmp/expected.json" ] && break; sleep 0.1; done
 
@@ -59,6 +68,7 @@ expect() { # NAME EXIT REGEX CMD...
 	fi
 }
 sleep 30 & sp=$!
+wait_exec "$sp" "$(command -v sleep)"
 expect "dead pid" 1 'cannot attach to pid 999999: no such process' "$CTXTRACE" graph -p 999999 --duration 1s
 expect "non-Go pid" 1 "cannot attach to pid $sp: not a Go program" "$CTXTRACE" graph -p "$sp" --duration 1s
 kill $sp

@@ -8,6 +8,14 @@
 source "$(dirname "$0")/../lib.sh"
 cd "$(dirname "$0")/../.."
 
+# a background job's pid names the shell until the exec: wait for the Go program
+wait_exec() { # PID BINARY
+	local want i
+	want=$(realpath "$2")
+	for i in $(seq 100); do [ "$(readlink "/proc/$1/exe" 2>/dev/null)" = "$want" ] && return 0; sleep 0.05; done
+	return 1
+}
+
 if [ ! -x "$CTXTRACE" ]; then
 	skip "graph_live: $CTXTRACE not built"
 	exit 0
@@ -99,6 +107,7 @@ run_one() { # VERSION MODE
 	"$bin" "$d/go" >"$d/expected.json" 2>"$d/prog.err" &
 	pid=$!
 	pids+=("$pid")
+	wait_exec "$pid" "$bin"
 	"$CTXTRACE" graph -p "$pid" --duration 60s --format json -o "$d/live.json" --record "$d/rec" 2>"$d/graph.err" &
 	gp=$!
 	for i in $(seq 100); do grep -q "attached to pid" "$d/graph.err" && break; kill -0 "$gp" 2>/dev/null || break; sleep 0.1; done

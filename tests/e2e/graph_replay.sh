@@ -6,6 +6,14 @@
 source "$(dirname "$0")/../lib.sh"
 cd "$(dirname "$0")/../.."
 
+# a background job's pid names the shell until the exec: wait for the Go program
+wait_exec() { # PID BINARY
+	local want i
+	want=$(realpath "$2")
+	for i in $(seq 100); do [ "$(readlink "/proc/$1/exe" 2>/dev/null)" = "$want" ] && return 0; sleep 0.05; done
+	return 1
+}
+
 if [ ! -x "$CTXTRACE" ]; then
 	skip "graph_replay: $CTXTRACE not built"
 	exit 0
@@ -20,6 +28,7 @@ trap 'kill $pid $wp 2>/dev/null; rm -rf "$tmp"' EXIT
 # record with watch
 "$(go_bin "$v" plain graph_tree)" "$tmp/go" >"$tmp/expected.json" 2>"$tmp/prog.err" &
 pid=$!
+wait_exec "$pid" "$(go_bin "$v" plain graph_tree)"
 "$CTXTRACE" watch -p "$pid" --events --json --record "$tmp/rec" >"$tmp/events.json" 2>"$tmp/watch.err" &
 wp=$!
 for _ in $(seq 100); do grep -q "attached to pid" "$tmp/watch.err" && break; kill -0 "$wp" 2>/dev/null || break; sleep 0.1; done
