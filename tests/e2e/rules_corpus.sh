@@ -4,6 +4,8 @@
 # runtime prints on SIGQUIT: for each expected goroutine group, at least `count`
 # goroutines created at the "go" site, blocked at the "block" site, in one of the
 # expected states. A wrong truth would make every ctxtrace test of the corpus wrong.
+# The static expectations in tests/eval/expected/PROGRAM.json (rule, severity and
+# sites, for that Go version and build mode) must equal the program's truth line.
 cd "$(dirname "$0")/../.." || exit 1
 source tests/lib.sh
 
@@ -77,6 +79,16 @@ for v in $versions; do
 				[ "$have" -ge "$count" ] || bad+=("$rule go=$go block=$block: $have of $count goroutines in [${waits}]")
 			done < <(jq -r '.expect[] | [.rule, (.sites.go // "null"), (.sites.block // "null"), .count, ((.wait // []) | join(","))] | @tsv' <<<"$truth")
 			nexp=$(jq '.expect | length' <<<"$truth")
+			static=tests/eval/expected/$p.json
+			if [ ! -f "$static" ]; then
+				bad+=("no $static")
+			else
+				want=$(jq -c --argjson minor "${v#1.}" --arg mode "$m" '
+					[.alerts[] | select((.go_min // 0) <= $minor and ((.modes // [$mode]) | index($mode)))
+					 | {rule, severity, sites}] | sort' "$static")
+				got=$(jq -c '[.expect[] | {rule, severity, sites}] | sort' <<<"$truth")
+				[ "$want" = "$got" ] || bad+=("$static differs from the truth line" "static: $want" "truth:  $got")
+			fi
 			if [ "$(jq .healthy <<<"$truth")" = false ] && [ "$nexp" -eq 0 ]; then
 				bad+=("a leak program that expects nothing")
 			fi
