@@ -1,5 +1,7 @@
-/* ctxtrace watch -p PID --events: streams the target's decoded events, one per
- * line (text or JSON), until the target exits, DUR passes or Ctrl-C. */
+/* ctxtrace watch -p PID: streams leak alerts, or with --events the target's
+ * decoded events, one per line (text or JSON), until the target exits, DUR
+ * passes or Ctrl-C. The rule settings (--grace, --min-count, --retention) come
+ * from the same table as the daemon's configuration. */
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
@@ -12,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "daemon/config.h"
 #include "events/event.h"
 #include "output/events_out.h"
 #include "session/session.h"
@@ -25,10 +28,13 @@ struct watch_opts {
 	bool json;
 	uint64_t duration_ns; /* 0: until the target exits or a signal */
 	const char *record;
+	struct rule_cfg rules;
 };
 
 struct watch_run {
 	struct events_out *out;
+	bool json;
+	uint64_t alerts;
 	int err;
 };
 
@@ -41,15 +47,18 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: ctxtrace watch -p PID --events [--json] [--duration DUR] [--record FILE]\n"
-		   "Streams what the Go process does with contexts and goroutines, one event per\n"
-		   "line, until it exits, DUR passes (500ms, 10s, 2m) or Ctrl-C.\n"
+	fprintf(f, "usage: ctxtrace watch -p PID [--json] [--duration DUR] [--grace DUR] [--min-count N]\n"
+		   "       ctxtrace watch -p PID --events [--json] [--duration DUR] [--record FILE]\n"
+		   "Streams leak alerts for the Go process (docs/alerts.md), or with --events what it\n"
+		   "does with contexts and goroutines, one per line, until it exits, DUR passes\n"
+		   "(500ms, 10s, 2m) or Ctrl-C.\n"
 		   "  -p, --pid PID       the process to watch\n"
 		   "      --events        print decoded events (ctx_create, ctx_cancel, ctx_done,\n"
 		   "                      go_create, go_exit, lost, target_exit)\n"
-		   "      --json          one JSON object per line (docs/events.md)\n"
+		   "      --json          one JSON object per line (docs/alerts.md, docs/events.md)\n"
 		   "  -d, --duration DUR  stop after DUR\n"
 		   "      --record FILE   also record the events for `ctxtrace replay`\n");
+	settings__print_help(f, rule_settings, rule_settings_n, SETTINGS_HELP_FLAGS);
 }
 
 /* The option getopt stopped at: the long one as written, or the short letter
@@ -77,8 +86,28 @@ static int parse_args(int argc, char **argv, struct watch_opts *o)
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	int c;
+	char err[256];
+	int c, kept = 1;
 
+	if (settings__defaults(rule_settings, rule_settings_n, &o->rules, err, sizeof(err))) {
+		error("%s", err);
+		return -EINVAL;
+	}
+	/* The rule settings' flags first, from their table; the rest to getopt. */
+	for (int i = 1; i < argc; i++) {
+		const struct setting *st;
+		const char *val;
+		int m = settings__match_flag(rule_settings, rule_settings_n, argc, argv, &i, &st, &val,
+					     err, sizeof(err));
+
+		if (m < 0 || (m > 0 && settings__set(st, &o->rules, val, err, sizeof(err)))) {
+			error("%s", err);
+			return -EINVAL;
+		}
+		if (m == 0)
+			argv[kept++] = argv[i];
+	}
+	argc = kept;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+:p:d:h", longopts, NULL)) != -1) {
@@ -127,6 +156,21 @@ static int parse_args(int argc, char **argv, struct watch_opts *o)
 	return 0;
 }
 
+static void on_alert(void *cookie, const char *json, const char *text)
+{
+	struct watch_run *run = cookie;
+
+	run->alerts++;
+	if (run->err)
+		return;
+	if (run->json)
+		printf("%s\n", json);
+	else
+		printf("%s\n", text);
+	if (fflush(stdout))
+		run->err = -errno;
+}
+
 static void on_event(void *cookie, const struct ct_event *ev)
 {
 	struct watch_run *run = cookie;
@@ -166,19 +210,21 @@ int cmd_watch(int argc, char **argv)
 	err = parse_args(argc, argv, &o);
 	if (err)
 		return err > 0 ? 0 : EXIT_USAGE;
-	if (!o.events) {
-		error("alerts are not implemented yet: use --events");
-		return EXIT_CANNOT;
-	}
+	run.json = o.json;
 	run.out = events_out__new(stdout, o.json);
 	if (!run.out) {
 		error("out of memory");
 		return EXIT_CANNOT;
 	}
 	so.pid = o.pid;
-	so.events = true;
+	so.events = o.events;
+	so.rules = !o.events;
+	so.grace_ns = o.rules.grace;
+	so.min_count = (uint32_t)o.rules.min_count;
+	so.retention_ns = o.rules.retention;
 	so.record_path = o.record;
 	so.on_event = on_event;
+	so.on_alert = on_alert;
 	so.cookie = &run;
 	/* No SA_RESTART: a signal wakes the poll. A closed stdout ends the watch. */
 	sigaction(SIGINT, &sa, NULL);
@@ -225,6 +271,8 @@ int cmd_watch(int argc, char **argv)
 		error("cannot write events: %s", strerror(-run.err));
 		goto cleanup;
 	}
+	if (!o.events)
+		info("%llu alert%s", (unsigned long long)run.alerts, run.alerts == 1 ? "" : "s");
 	rc = 0;
 cleanup:
 	session__free(s);

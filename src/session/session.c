@@ -1,5 +1,5 @@
-/* One traced target, events only for now: ELF -> offsets -> probe plan -> BPF ->
- * decoder -> on_event (and the recording). */
+/* One traced target: ELF -> offsets -> probe plan -> BPF -> decoder -> events
+ * (on_event, the recording) -> lineage graph -> rules -> alerts (on_alert). */
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -19,14 +19,20 @@
 #include "events/gotypes.h"
 #include "events/procmem.h"
 #include "events/record.h"
+#include "graph/lineage.h"
+#include "output/alert_out.h"
 #include "probes/probe_plan.h"
 #include "probes/tracer.h"
+#include "rules/gstate.h"
+#include "rules/rules.h"
+#include "rules/systrace.h"
 #include "session/session.h"
 #include "util/intern.h"
 #include "util/log.h"
 #include "util/proc.h"
 
 #define POLL_MS 10
+#define RULES_TICK_NS 500000000ULL /* alerts come within --grace + 0.5 s */
 
 #ifndef CTXTRACE_VERSION
 #define CTXTRACE_VERSION "0.1.0"
@@ -46,6 +52,11 @@ struct session {
 	struct decoder *dec;
 	struct tracer *tr;
 	struct record *rec;
+	struct lineage *lg;
+	struct systrace *st;
+	struct gstate_src *gsrc;
+	struct rules *rules;
+	uint64_t last_tick;
 	int pidfd;
 	bool exited;
 	int rec_err;
@@ -73,6 +84,69 @@ static void deliver(void *cookie, const struct ct_event *ev)
 	}
 	if (s->o.events && s->o.on_event)
 		s->o.on_event(s->o.cookie, ev);
+	if (s->lg && lineage__apply(s->lg, ev) == 0 && s->rules)
+		rules__on_event(s->rules, s->lg, ev);
+}
+
+static void emit_alert(void *cookie, const struct alert *a)
+{
+	struct session *s = cookie;
+	char *json, *text;
+
+	if (!s->o.on_alert)
+		return;
+	json = alert_out__json_str(a);
+	text = alert_out__text_str(a);
+	if (json && text)
+		s->o.on_alert(s->o.cookie, json, text);
+	free(json);
+	free(text);
+}
+
+static void rules_tick(struct session *s, uint64_t now, bool force)
+{
+	if (!s->lg)
+		return;
+	if (!force && now - s->last_tick < RULES_TICK_NS)
+		return;
+	s->last_tick = now;
+	lineage__expire(s->lg, now);
+	if (s->rules)
+		rules__tick(s->rules, s->lg, now, emit_alert, s);
+}
+
+/* The graph and the rules, when asked for. Syscall tracing is optional: without
+ * it unreachable-cancel cannot name the call, and the user is told so. */
+static int open_analysis(struct session *s)
+{
+	struct lineage_opts lo = { .retention_ns = s->o.retention_ns };
+	struct gstate_src_opts gso = { .gs = s->gs, .mem = s->mem, .off = &s->off, .dec = s->dec };
+	struct rules_opts ro = { .pid = s->o.pid, .grace_ns = s->o.grace_ns, .min_count = s->o.min_count };
+
+	if (!s->o.rules && !s->o.graph)
+		return 0;
+	s->lg = lineage__new(&lo);
+	if (!s->lg)
+		return -ENOMEM;
+	if (!s->o.rules)
+		return 0;
+	s->st = systrace__open(s->o.pid);
+	if (!s->st)
+		info("pid %d: syscall tracing unavailable (%s): unreachable-cancel alerts cannot name the "
+		     "blocking call", s->o.pid, ct_errmsg());
+	s->gsrc = gstate_src__new(&gso);
+	if (!s->gsrc)
+		return -ENOMEM;
+	ro.gstate = gstate_src__read;
+	ro.gstate_cookie = s->gsrc;
+	ro.systrace = s->st;
+	s->rules = rules__new(&ro);
+	return s->rules ? 0 : -errno;
+}
+
+const struct lineage *session__lineage(const struct session *s)
+{
+	return s ? s->lg : NULL;
 }
 
 static void on_record(void *cookie, const void *data, size_t len)
@@ -299,6 +373,11 @@ struct session *session__open(const struct session_opts *opts)
 			goto cleanup;
 		}
 	}
+	err = open_analysis(s);
+	if (err) {
+		attach_error(opts->pid, ct_errmsg());
+		goto cleanup;
+	}
 	topts.on_record = on_record;
 	topts.cookie = s;
 	topts.exe_path = s->exe_path;
@@ -380,14 +459,16 @@ static void finish(struct session *s, bool exited)
 		struct decoder_stats ds;
 		struct intern_stats is;
 		struct gotypes_stats gs;
+		struct procmem_stats ps;
 
+		procmem__stats(s->mem, &ps);
 		decoder__stats(s->dec, &ds);
 		intern__stats(s->in, &is);
 		gotypes__stats(s->gt, &gs);
 		verbose("pid %d: %llu records, %llu events; %llu pre-existing and %llu discovered contexts; "
 			"values %llu matched, %llu anonymous; stacks %llu cached, %llu symbolized; "
 			"interned %llu strings, %llu stacks, %llu KiB (%llu refused); types %llu lookups, "
-			"%llu read errors; memory read errors %llu",
+			"%llu read errors; memory: %llu reads, %llu failed while decoding",
 			s->o.pid, (unsigned long long)ds.records, (unsigned long long)ds.events,
 			(unsigned long long)ds.preexisting, (unsigned long long)ds.discovered,
 			(unsigned long long)ds.values_matched, (unsigned long long)ds.values_anonymous,
@@ -395,8 +476,9 @@ static void finish(struct session *s, bool exited)
 			(unsigned long long)is.strings, (unsigned long long)is.stacks,
 			(unsigned long long)is.bytes / 1024, (unsigned long long)is.refused,
 			(unsigned long long)gs.lookups, (unsigned long long)gs.read_errors,
-			(unsigned long long)ds.mem_errors);
+			(unsigned long long)ps.reads, (unsigned long long)ds.mem_errors);
 	}
+	rules_tick(s, now_ns(), true);
 	if (exited) {
 		ev.ts_ns = now_ns();
 		deliver(s, &ev);
@@ -429,6 +511,7 @@ int session__poll(struct session *s, int timeout_ms)
 	}
 	decoder__expire(s->dec, now_ns());
 	check_lost(s);
+	rules_tick(s, now_ns(), false);
 	if (target_gone(s)) {
 		finish(s, true);
 		return -ESRCH;
@@ -450,8 +533,12 @@ void session__free(struct session *s)
 		return;
 	/* Detach first: nothing may run against freed state. */
 	tracer__free(s->tr);
+	systrace__free(s->st);
 	if (s->rec)
 		record__close(s->rec);
+	rules__free(s->rules);
+	gstate_src__free(s->gsrc);
+	lineage__free(s->lg);
 	decoder__free(s->dec);
 	goroutines__free(s->gs);
 	gotypes__free(s->gt);

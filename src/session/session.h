@@ -14,6 +14,7 @@ struct session_opts {
 	int pid;
 	bool events;            /* deliver decoded events to on_event */
 	bool rules;             /* run the leak rules, deliver alerts to on_alert */
+	bool graph;             /* keep the lineage graph (implied by rules): session__lineage */
 	uint64_t grace_ns;
 	uint32_t min_count;
 	uint64_t retention_ns;  /* how long exited/cancelled nodes stay in the graph */
@@ -34,5 +35,8 @@ int session__poll(struct session *s, int timeout_ms);
  * anything was lost. The target-exit path of session__poll does this itself. */
 int session__finish(struct session *s);
 void session__free(struct session *s); /* detaches; takes NULL */
+/* The live graph (with opts.rules or opts.graph), NULL otherwise. */
+struct lineage;
+const struct lineage *session__lineage(const struct session *s);
 
 #endif
