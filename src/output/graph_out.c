@@ -649,8 +649,9 @@ static int write_tree(const struct snap *s, FILE *out)
 
 			for (uint32_t i = 0; i < gs.n; i++)
 				total += gs.v[i].n;
-			fprintf(out, "\n%u %s goroutines in no context's scope:\n", total, alive ? "alive" : "exited");
-			for (uint32_t i = 0; i < gs.n; i++) {
+			fprintf(out, "\n%u %s goroutines in no context's scope%s\n", total, alive ? "alive" : "exited",
+				alive ? ":" : "");
+			for (uint32_t i = 0; alive && i < gs.n; i++) {
 				describe(s, &gs.v[i], gs.v[i].n, line, sizeof(line), "  ");
 				fprintf(out, "  %s\n", line);
 			}
