@@ -363,11 +363,13 @@ int main(int argc, char **argv)
 
 		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			usage(stdout);
-			return 0;
+			rc = 0;
+			goto cleanup;
 		}
 		if (!strcmp(a, "--version")) {
 			printf("ctxtraced %s\n", CTXTRACE_VERSION);
-			return 0;
+			rc = 0;
+			goto cleanup;
 		}
 		if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
 			ct_verbosity++;
@@ -384,7 +386,8 @@ int main(int argc, char **argv)
 				d.config_path = argv[++i];
 			} else {
 				fprintf(stderr, "ctxtraced: --config needs a file\n");
-				return 2;
+				rc = 2;
+				goto cleanup;
 			}
 			d.config_optional = false;
 			continue;
@@ -392,11 +395,13 @@ int main(int argc, char **argv)
 		r = config__match_flag(argc, argv, &i, &d.flags[d.nflags], err, sizeof(err));
 		if (r < 0) {
 			fprintf(stderr, "ctxtraced: %s\n", err);
-			return 2;
+			rc = 2;
+			goto cleanup;
 		}
 		if (r == 0) {
 			fprintf(stderr, "ctxtraced: unknown option '%s' (see ctxtraced --help)\n", a);
-			return 2;
+			rc = 2;
+			goto cleanup;
 		}
 		d.nflags++;
 	}
@@ -405,14 +410,13 @@ int main(int argc, char **argv)
 	if (!d.cfg) {
 		fprintf(stderr, "ctxtraced: %s\n", err);
 		sd_notifyf(0, "STATUS=bad config: %s", err);
-		return 1;
+		goto cleanup;
 	}
 	if (check_only) {
 		printf("%s: ok, %zu target%s\n", d.cfg->path ? d.cfg->path : "(no config file)", d.cfg->ntargets,
 		       d.cfg->ntargets == 1 ? "" : "s");
-		config__free(d.cfg);
-		free(d.flags);
-		return 0;
+		rc = 0;
+		goto cleanup;
 	}
 	libbpf_set_print(libbpf_print);
 	signal(SIGPIPE, SIG_IGN);
