@@ -18,6 +18,7 @@
 #define MAX_DEPTH 16   /* parents read from memory, one after the other */
 #define MAX_FRAMES 128 /* per stack, inline frames expanded */
 #define ERRTEXT_SLOTS 256
+#define ERRTEXT_RECHECK_NS 100000000ULL
 
 /* A context seen (created, or read from memory). anc is what a child of it takes
  * as its ancestor: itself, or for value and custom contexts their own ancestor. */
@@ -61,7 +62,7 @@ struct scache {
 };
 
 struct errtext {
-	uint64_t data, ptr, len;
+	uint64_t data, ptr, len, checked;
 	const char *text;
 };
 
@@ -78,8 +79,7 @@ struct decoder {
 	uint32_t sc_cap;
 	uint64_t *snap; /* goids emitted as pre-existing: open addressing, 0 = empty */
 	size_t snap_cap, snap_count;
-	struct errtext errtext[ERRTEXT_SLOTS];
-	struct errtext errlast[ERRTEXT_SLOTS]; /* by object only: when it cannot be read */
+	struct errtext errtext[ERRTEXT_SLOTS]; /* by object address */
 	int64_t off_cancel_ctx, off_timer_deadline, off_value[3], off_without_c;
 	const char *n_value, *n_cancel, *n_timer, *n_afterfunc, *s_canceled, *s_deadline;
 	int depth;
@@ -434,6 +434,15 @@ static uint64_t value_sig(const uint64_t *w)
 	return h | 1;
 }
 
+static int read_words_bytes(struct decoder *d, uint64_t addr, void *buf, size_t n)
+{
+	int err = procmem__read(d->o.mem, addr, buf, n);
+
+	if (err)
+		d->st.mem_errors++;
+	return err;
+}
+
 /* {Context, key, val} of the valueCtx at addr. */
 static int read_value(struct decoder *d, uint64_t addr, uint64_t *w)
 {
@@ -592,13 +601,18 @@ static const struct ct_frame *frame_at(const struct ct_stack *st, uint32_t i)
 }
 
 /* Text of an error interface value: errors.New strings are read, the context
- * package's deadline error is spelled out, anything else is its type name. */
-static const char *error_text(struct decoder *d, uint64_t tab, uint64_t data)
+ * package's deadline error is spelled out, anything else is its type name.
+ * An errorString never changes, but its address may hold another one after a GC:
+ * a cached text is checked again (one read) when it is ERRTEXT_RECHECK_NS old.
+ * Without that, reading context.Canceled on every cancel was half the decoder's
+ * CPU time. When the target is gone, the last text read is used. */
+static const char *error_text(struct decoder *d, uint64_t tab, uint64_t data, uint64_t ts)
 {
 	const char *name;
 	uint64_t hdr[2];
 	struct errtext *e;
 	char buf[256];
+	size_t n;
 
 	if (!tab)
 		return NULL;
@@ -609,26 +623,24 @@ static const char *error_text(struct decoder *d, uint64_t tab, uint64_t data)
 		return d->s_deadline;
 	if (strcmp(name, "*errors.errorString") || !data)
 		return name;
-	if (read_words(d, data, hdr, 2)) {
-		/* Gone (the target exited before the record was read): the text this
-		 * object had when last read. */
-		e = &d->errlast[mix64(data) % ERRTEXT_SLOTS];
+	e = &d->errtext[mix64(data) % ERRTEXT_SLOTS];
+	if (e->text && e->data == data && ts >= e->checked && ts - e->checked < ERRTEXT_RECHECK_NS)
+		return e->text;
+	if (read_words(d, data, hdr, 2))
 		return e->text && e->data == data ? e->text : name;
-	}
-	e = &d->errtext[mix64(data ^ hdr[0]) % ERRTEXT_SLOTS];
 	if (e->text && e->data == data && e->ptr == hdr[0] && e->len == hdr[1]) {
-		d->errlast[mix64(data) % ERRTEXT_SLOTS] = *e;
+		e->checked = ts;
 		return e->text;
 	}
-	if (procmem__read_gostring(d->o.mem, data, buf, sizeof(buf)) < 0) {
-		d->st.mem_errors++;
+	n = hdr[1] < sizeof(buf) - 1 ? hdr[1] : sizeof(buf) - 1;
+	if (hdr[1] > (1u << 30) || (n && read_words_bytes(d, hdr[0], buf, n)))
 		return name;
-	}
+	buf[n] = '\0';
 	e->data = data;
 	e->ptr = hdr[0];
 	e->len = hdr[1];
+	e->checked = ts;
 	e->text = intern__str(d->o.in, buf);
-	d->errlast[mix64(data) % ERRTEXT_SLOTS] = *e;
 	return e->text ? e->text : name;
 }
 
@@ -771,9 +783,9 @@ static int on_ctx_cancel(struct decoder *d, const struct ct_ctx_cancel *r)
 	ensure_cancelled_known(d, r->ctx, r->timer ? CTX_TIMER : afterfunc ? CTX_AFTERFUNC : CTX_CANCEL,
 			       r->h.ts_ns);
 	c->effective = r->already_err == 0;
-	c->err = error_text(d, r->err.tab, r->err.data);
+	c->err = error_text(d, r->err.tab, r->err.data, r->h.ts_ns);
 	if (r->cause.tab)
-		c->cause = error_text(d, r->cause.tab, r->cause.data);
+		c->cause = error_text(d, r->cause.tab, r->cause.data, r->h.ts_ns);
 	else if (d->o.go_minor >= 21)
 		/* Go 1.21+ stores err as the cause when none is given. */
 		c->cause = c->err;

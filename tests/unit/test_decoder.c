@@ -665,6 +665,20 @@ static void test_cancel_go119(void **state)
 	assert_int_equal(f->ev[1].ctx_cancel.reason, CANCEL_EXPLICIT);
 	/* Before 1.21 there are no causes. */
 	assert_null(f->ev[1].ctx_cancel.cause);
+	/* The error object's address now holds another errorString (after a GC):
+	 * read again once the cached text is 100 ms old. */
+	{
+		uint64_t other = mem_errstring("other error");
+		uint64_t hdr[2] = { 0 };
+
+		assert_int_equal(fake_read(NULL, other, hdr, 16), 0);
+		poke(canceled, hdr, 16);
+		rec_cancel(f, c, false, f->it_err_string, canceled, 1, explicit_callers, 2, 1);
+		assert_string_equal(f->ev[2].ctx_cancel.err, "context canceled");
+		clk += 200000000;
+		rec_cancel(f, c, false, f->it_err_string, canceled, 1, explicit_callers, 2, 1);
+		assert_string_equal(f->ev[3].ctx_cancel.err, "other error");
+	}
 	fx_free(f);
 }
 
