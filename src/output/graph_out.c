@@ -867,22 +867,31 @@ static void j_stack(struct json_w *w, const char *key, const struct ct_stack *st
 	json_w__arr_close(w);
 }
 
-static void j_time(struct json_w *w, const struct snap *s, const char *key, uint64_t mono)
+/* RFC 3339 UTC with nanoseconds. */
+static void j_unix(struct json_w *w, const char *key, int64_t unix_ns)
 {
 	char buf[64], frac[16];
 	struct tm tm;
-	int64_t unix_ns;
-	time_t sec;
+	int64_t ns = unix_ns % 1000000000;
+	time_t sec = (time_t)(unix_ns / 1000000000);
 
-	if (!s->o->mono_to_real_ns || !mono)
+	if (ns < 0) {
+		ns += 1000000000;
+		sec--;
+	}
+	if (!gmtime_r(&sec, &tm))
 		return;
-	unix_ns = (int64_t)mono + s->o->mono_to_real_ns;
-	sec = (time_t)(unix_ns / 1000000000);
-	gmtime_r(&sec, &tm);
 	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(frac, sizeof(frac), ".%09" PRId64 "Z", unix_ns % 1000000000);
+	snprintf(frac, sizeof(frac), ".%09" PRId64 "Z", ns);
 	strncat(buf, frac, sizeof(buf) - strlen(buf) - 1);
 	json_w__kv_str(w, key, buf);
+}
+
+static void j_time(struct json_w *w, const struct snap *s, const char *key, uint64_t mono)
+{
+	if (!s->o->mono_to_real_ns || !mono)
+		return;
+	j_unix(w, key, (int64_t)mono + s->o->mono_to_real_ns);
 }
 
 static void j_id(struct json_w *w, const char *key, uint64_t id)
@@ -978,8 +987,10 @@ static int write_json(struct snap *s, FILE *out)
 			j_frame(w, "cancelled_at", graph_site(x->cancel_stack));
 			j_stack(w, "cancel_stack", x->cancel_stack);
 		}
-		if (x->has_deadline)
+		if (x->has_deadline) {
 			json_w__kv_int(w, "deadline_unix_ns", x->deadline_unix_ns);
+			j_unix(w, "deadline", x->deadline_unix_ns);
+		}
 		json_w__kv_bool(w, "cancel_called", x->cancel_called);
 		json_w__kv_bool(w, "preexisting", x->preexisting);
 		json_w__kv_bool(w, "discovered", x->discovered);

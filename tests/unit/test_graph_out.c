@@ -49,6 +49,10 @@ static void ctx(struct lineage *lg, uint64_t goid, uint64_t id, enum ctx_kind k,
 	e.ctx_create.parent = parent;
 	e.ctx_create.parent_kind = pk;
 	e.ctx_create.stack = st;
+	if (k == CTX_TIMER) {
+		e.ctx_create.has_deadline = true;
+		e.ctx_create.deadline_unix_ns = 1700000000123456789LL;
+	}
 	apply(lg, &e);
 }
 
@@ -206,6 +210,9 @@ static void test_json(void **state)
 	   "and .err == \"context deadline exceeded\" and .created_by == 32");
 	JQ(".contexts[] | select(.id == \"0xd00\") | .created_at == {\"func\":\"main.serve\",\"file\":\"/src/app/serve.go\",\"line\":31}");
 	JQ(".contexts[] | select(.id == \"0xd00\") | .created_stack | length == 2");
+	JQ(".contexts[] | select(.id == \"0xd00\") | .deadline == \"2023-11-14T22:13:20.123456789Z\" "
+	   "and .deadline_unix_ns == 1700000000123456789");
+	JQ(".contexts[] | select(.id == \"0xb00\") | has(\"deadline\") | not");
 	JQ(".contexts[] | select(.id == \"0xc02\") | .kind == \"value\" and .state == \"live\" and .reason == null and .parent == \"0xb00\"");
 	JQ(".contexts[] | select(.id == \"0xa00\") | .kind == \"background\" and .placeholder and .parent == null");
 	JQ(".goroutines[] | select(.goid == 102) | .parent_goid == 32 and .leaking and .bound == \"0xd02\" "
