@@ -96,11 +96,10 @@ static void snap_free(struct snap *s)
 	free(s->gsig);
 }
 
-static struct snap *sort_snap; /* qsort has no cookie */
-
-static int by_created(const void *a, const void *b)
+static int by_created(const void *a, const void *b, void *cookie)
 {
-	const struct lg_ctx *x = &sort_snap->c[*(const uint32_t *)a], *y = &sort_snap->c[*(const uint32_t *)b];
+	const struct snap *sn = cookie;
+	const struct lg_ctx *x = &sn->c[*(const uint32_t *)a], *y = &sn->c[*(const uint32_t *)b];
 
 	if (x->created_ns != y->created_ns)
 		return x->created_ns < y->created_ns ? -1 : 1;
@@ -283,9 +282,8 @@ static int snap_build(struct snap *s, const struct lineage *lg, const struct gra
 		if (p >= 0)
 			s->kids[s->kid_off[p] + fill[p]++] = i;
 	}
-	sort_snap = s;
 	for (i = 0; i < s->nc; i++)
-		qsort(s->kids + s->kid_off[i], s->kid_off[i + 1] - s->kid_off[i], sizeof(*s->kids), by_created);
+		qsort_r(s->kids + s->kid_off[i], s->kid_off[i + 1] - s->kid_off[i], sizeof(*s->kids), by_created, s);
 
 	/* bound context of each goroutine. A live goroutine bound to a cancelled
 	 * context that existed when it started is leaking: it outlived the context
@@ -595,8 +593,7 @@ static int roots(const struct snap *s, struct groups *gs)
 	for (uint32_t i = 0; i < s->nc; i++)
 		if (ctx_pos(s, s->c[i].parent) < 0)
 			r[n++] = i;
-	sort_snap = (struct snap *)s;
-	qsort(r, n, sizeof(*r), by_created);
+	qsort_r(r, n, sizeof(*r), by_created, (void *)s);
 	for (uint32_t i = 0; i < n && !err; i++)
 		err = groups_add(gs, false, s->csig[r[i]], r[i]);
 	free(r);
@@ -904,13 +901,14 @@ static void j_id(struct json_w *w, const char *key, uint64_t id)
 	}
 }
 
-static int by_creator(const void *a, const void *b)
+static int by_creator(const void *a, const void *b, void *cookie)
 {
-	const struct lg_ctx *x = &sort_snap->c[*(const uint32_t *)a], *y = &sort_snap->c[*(const uint32_t *)b];
+	const struct snap *sn = cookie;
+	const struct lg_ctx *x = &sn->c[*(const uint32_t *)a], *y = &sn->c[*(const uint32_t *)b];
 
 	if (x->creator_goid != y->creator_goid)
 		return x->creator_goid < y->creator_goid ? -1 : 1;
-	return by_created(a, b);
+	return by_created(a, b, cookie);
 }
 
 static int write_json(struct snap *s, FILE *out)
@@ -927,8 +925,7 @@ static int write_json(struct snap *s, FILE *out)
 	}
 	for (uint32_t i = 0; i < s->nc; i++)
 		bycr[i] = i;
-	sort_snap = s;
-	qsort(bycr, s->nc, sizeof(*bycr), by_creator);
+	qsort_r(bycr, s->nc, sizeof(*bycr), by_creator, s);
 	lineage__stats(s->lg, &st);
 	json_w__obj_open(w);
 	json_w__kv_str(w, "type", "graph");
