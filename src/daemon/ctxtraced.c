@@ -163,16 +163,11 @@ static int on_request(void *cookie, const char *verb, const char *arg, bool text
 		char *end;
 		long pid = arg ? strtol(arg, &end, 10) : 0;
 
-		if (!arg || *end || pid <= 0) {
+		if (!arg || *end || pid <= 0 || pid > INT32_MAX) {
 			snprintf(msg, msglen, "graph needs a pid: graph PID");
 			return -EINVAL;
 		}
-		if (!targets__has_pid(d->targets, (int)pid)) {
-			snprintf(msg, msglen, "pid %ld is not traced by this ctxtraced (see ctxtrace status)", pid);
-			return -ESRCH;
-		}
-		snprintf(msg, msglen, "graph from the daemon is not supported yet: the session does not expose its graph");
-		return -ENOTSUP;
+		return targets__graph(d->targets, (int)pid, text, f, msg, msglen);
 	}
 	snprintf(msg, msglen, "unknown request '%.64s' (try: status, alerts, alerts follow, subscribe, graph PID)",
 		 verb);

@@ -4,7 +4,7 @@
  *   alerts [text]          the recent alerts, then close
  *   alerts follow [text]   the recent alerts, then every new alert until the client leaves
  *   subscribe [text]       every new record (alerts, target events) until the client leaves
- *   graph PID [text]       a target's graph, then close
+ *   graph PID [text]       a target's lineage graph (one JSON line, or the tree), then close
  *
  * A slow subscriber never blocks the daemon: each has a bounded queue; lines that
  * do not fit are dropped and counted, and the subscriber is told with

@@ -32,8 +32,14 @@ static void free_session(void *h)
 	session__free(h);
 }
 
+static const struct lineage *session_lineage(void *h)
+{
+	return session__lineage(h);
+}
+
 const struct target_backend session_backend = {
 	.open = open_session,
 	.poll = poll_session,
 	.free = free_session,
+	.lineage = session_lineage,
 };

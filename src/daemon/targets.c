@@ -20,6 +20,8 @@
 #include "daemon/outputs.h"
 #include "daemon/targets.h"
 #include "events/event.h"
+#include "graph/lineage.h"
+#include "output/graph_out.h"
 #include "util/json.h"
 #include "util/log.h"
 
@@ -491,6 +493,62 @@ static struct tgt *find_pid(const struct targets *ts, int pid)
 	return NULL;
 }
 
+/* The graph's own counts, when the session keeps a graph. */
+static bool graph_stats(const struct targets *ts, const struct tgt *g, struct lineage_stats *st)
+{
+	const struct lineage *lg = ts->be.lineage ? ts->be.lineage(g->h) : NULL;
+
+	if (!lg)
+		return false;
+	lineage__stats(lg, st);
+	return true;
+}
+
+/* Goroutines alive: the graph's count, else created minus exited as events tell. */
+static uint64_t goroutines_alive(const struct targets *ts, const struct tgt *g)
+{
+	struct lineage_stats st;
+
+	if (graph_stats(ts, g, &st))
+		return st.go_alive;
+	return g->go_created > g->go_exited ? g->go_created - g->go_exited : 0;
+}
+
+static uint64_t clock_ns(clockid_t c)
+{
+	struct timespec ts;
+
+	clock_gettime(c, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+int targets__graph(const struct targets *ts, int pid, bool text, FILE *f, char *msg, size_t msglen)
+{
+	const struct tgt *g = find_pid(ts, pid);
+	const struct lineage *lg = g && ts->be.lineage ? ts->be.lineage(g->h) : NULL;
+	struct graph_out_opts o = { .format = text ? GRAPH_TREE : GRAPH_JSON, .pid = (uint32_t)pid };
+	int err;
+
+	if (!g) {
+		snprintf(msg, msglen, "pid %d is not traced by this ctxtraced (see ctxtrace status)", pid);
+		return -ESRCH;
+	}
+	if (!lg) {
+		snprintf(msg, msglen, "pid %d: its session keeps no graph", pid);
+		return -ENOTSUP;
+	}
+	o.now_ns = clock_ns(CLOCK_MONOTONIC);
+	o.mono_to_real_ns = (int64_t)(clock_ns(CLOCK_REALTIME) - o.now_ns);
+	err = graph_out__write(lg, &o, f);
+	if (err) {
+		snprintf(msg, msglen, "%s", ct_errmsg());
+		return err;
+	}
+	if (!text)
+		fputc('\n', f);
+	return 0;
+}
+
 bool targets__has_pid(const struct targets *ts, int pid)
 {
 	return find_pid(ts, pid) != NULL;
@@ -764,7 +822,7 @@ void targets__write_status(const struct targets *ts, struct json_w *w)
 	json_w__key(w, "targets");
 	json_w__arr_open(w);
 	for (const struct tgt *g = ts->list; g; g = g->next) {
-		uint64_t alive = g->go_created > g->go_exited ? g->go_created - g->go_exited : 0;
+		struct lineage_stats gs;
 
 		json_w__obj_open(w);
 		json_w__kv_str(w, "target", g->name);
@@ -775,7 +833,11 @@ void targets__write_status(const struct targets *ts, struct json_w *w)
 		json_w__kv_uint(w, "events", g->events);
 		json_w__kv_uint(w, "contexts_created", g->ctx_created);
 		json_w__kv_uint(w, "contexts_cancelled", g->ctx_cancelled);
-		json_w__kv_uint(w, "goroutines", alive);
+		json_w__kv_uint(w, "goroutines", goroutines_alive(ts, g));
+		if (graph_stats(ts, g, &gs)) {
+			json_w__kv_uint(w, "contexts_live", gs.ctx_live);
+			json_w__kv_uint(w, "contexts_cancelled_in_graph", gs.ctx_cancelled);
+		}
 		json_w__kv_uint(w, "alerts", g->alerts);
 		json_w__kv_uint(w, "lost", g->lost);
 		json_w__obj_close(w);
@@ -813,12 +875,9 @@ void targets__write_status_text(const struct targets *ts, FILE *f)
 	if (n)
 		fprintf(f, "%-16s %8s %10s %10s %8s %8s  %s\n", "TARGET", "PID", "CONTEXTS", "GOROUTINES", "ALERTS",
 			"LOST", "EXE");
-	for (const struct tgt *g = ts->list; g; g = g->next) {
-		uint64_t alive = g->go_created > g->go_exited ? g->go_created - g->go_exited : 0;
-
+	for (const struct tgt *g = ts->list; g; g = g->next)
 		fprintf(f, "%-16s %8d %10" PRIu64 " %10" PRIu64 " %8" PRIu64 " %8" PRIu64 "  %s\n", g->name, g->pid,
-			g->ctx_created, alive, g->alerts, g->lost, g->exe);
-	}
+			g->ctx_created, goroutines_alive(ts, g), g->alerts, g->lost, g->exe);
 	fprintf(f, "selectors:\n");
 	for (size_t i = 0; ts->cfg && i < ts->cfg->ntargets; i++) {
 		const struct target_cfg *t = &ts->cfg->targets[i];
@@ -853,13 +912,25 @@ void targets__write_metrics(const struct targets *ts, FILE *f)
 		snprintf(pid, sizeof(pid), "%d", g->pid);
 		prom__sample(f, "ctxtrace_target_info", l, 3, 1);
 	}
-	prom__family(f, "ctxtrace_goroutines", "gauge",
-		     "Goroutines alive in a traced process, as its events tell (created or found at attach, minus exited).");
+	prom__family(f, "ctxtrace_goroutines", "gauge", "Goroutines alive in a traced process.");
 	for (g = ts->list; g; g = g->next) {
 		struct prom_label l[] = { { "target", g->name }, { "pid", pid } };
 
 		snprintf(pid, sizeof(pid), "%d", g->pid);
-		prom__sample(f, "ctxtrace_goroutines", l, 2, g->go_created > g->go_exited ? g->go_created - g->go_exited : 0);
+		prom__sample(f, "ctxtrace_goroutines", l, 2, goroutines_alive(ts, g));
+	}
+	prom__family(f, "ctxtrace_contexts", "gauge",
+		     "Contexts in a traced process's graph: live, or cancelled and still retained.");
+	for (g = ts->list; g; g = g->next) {
+		struct lineage_stats gs;
+		struct prom_label l[2][3] = { { { "target", g->name }, { "pid", pid }, { "state", "live" } },
+					      { { "target", g->name }, { "pid", pid }, { "state", "cancelled" } } };
+
+		if (!graph_stats(ts, g, &gs))
+			continue;
+		snprintf(pid, sizeof(pid), "%d", g->pid);
+		prom__sample(f, "ctxtrace_contexts", l[0], 3, gs.ctx_live);
+		prom__sample(f, "ctxtrace_contexts", l[1], 3, gs.ctx_cancelled);
 	}
 
 #define PER_NAME(metric, help, field)                                      \

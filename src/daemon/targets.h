@@ -17,6 +17,7 @@ struct target_cfg;
 struct rule_cfg;
 struct json_w;
 struct ct_event;
+struct lineage;
 
 /* What the selectors look at, read from /proc/PID. */
 struct proc_info {
@@ -49,6 +50,8 @@ struct target_backend {
 	 * have it re-opened instead. */
 	int (*configure)(void *h, const struct rule_cfg *rules);
 	void (*free)(void *h);
+	/* Optional: the target's live lineage graph, NULL when it keeps none. */
+	const struct lineage *(*lineage)(void *h);
 };
 
 struct targets_stats {
@@ -79,6 +82,9 @@ void targets__stats(const struct targets *t, struct targets_stats *st);
 void targets__write_status(const struct targets *t, struct json_w *w);
 void targets__write_status_text(const struct targets *t, FILE *f);
 void targets__write_metrics(const struct targets *t, FILE *f);
+/* A target's lineage graph into f: JSON (one line), or the tree when text.
+ * 0, or -errno with msg: -ESRCH not a target, -ENOTSUP no graph kept. */
+int targets__graph(const struct targets *t, int pid, bool text, FILE *f, char *msg, size_t msglen);
 /* Does the target with this pid exist? */
 bool targets__has_pid(const struct targets *t, int pid);
 

@@ -216,7 +216,7 @@ else
 	not_ok "daemon: SIGHUP with a bad config refused" "$(tail -3 "$tmp/d.jsonl")" "$(st | jq -c .selectors)"
 fi
 
-# --- graph PID: not served until the session exposes its graph; a clear error
+# --- graph PID: the target's live graph, from the daemon's session
 ask() { # REQUEST: one raw request on the socket, the reply
 	python3 -c 'import socket,sys
 s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall((sys.argv[2]+"\n").encode())
@@ -224,12 +224,20 @@ print(s.makefile().read(), end="")' "$tmp/d.sock" "$1"
 }
 if command -v python3 >/dev/null; then
 	g=$(ask "graph $t2")
+	tree=$(ask "graph $t2 text")
 	n=$(ask "graph 1")
-	if echo "$g" | jq -e '.type == "error" and (.message | contains("not supported yet"))' >/dev/null &&
+	if echo "$g" | jq -e --argjson pid "$t2" '.type == "graph" and .pid == $pid and
+			(.contexts | length) > 0 and .stats.goroutines_alive > 0' >/dev/null &&
+		[ "$(echo "$g" | wc -l)" -eq 1 ] && [ -n "$tree" ] && ! echo "$tree" | grep -q '^{' &&
 		echo "$n" | jq -e '.type == "error" and (.message | contains("pid 1 is not traced"))' >/dev/null; then
-		ok "daemon: graph $t2: $(echo "$g" | jq -r .message)"
+		ok "daemon: graph $t2: one JSON line ($(echo "$g" | jq -c '{contexts: (.contexts | length), stats: {contexts_live: .stats.contexts_live, goroutines_alive: .stats.goroutines_alive}}')), a tree as text; pid 1 refused"
 	else
-		not_ok "daemon: graph request errors" "$g" "$n"
+		not_ok "daemon: graph requests" "$(echo "$g" | head -c 300)" "$(echo "$tree" | head -3)" "$n"
+	fi
+	if metrics | grep -q "^ctxtrace_contexts{target=\"tgt\",pid=\"$t2\",state=\"live\"} [0-9]"; then
+		ok "daemon: metrics: the graph's live contexts of pid $t2"
+	else
+		not_ok "daemon: metrics: ctxtrace_contexts" "$(metrics | grep ctxtrace_contexts)"
 	fi
 fi
 
