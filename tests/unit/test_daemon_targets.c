@@ -20,6 +20,7 @@
 #include "daemon/loop.h"
 #include "daemon/outputs.h"
 #include "daemon/targets.h"
+#include "graph/lineage.h"
 #include "util/json.h"
 #include "util/log.h"
 
@@ -86,7 +87,14 @@ static void fake_free(void *h)
 	free(h);
 }
 
-static const struct target_backend backend = { fake_open, fake_poll, fake_configure, fake_free };
+static struct lineage *graph; /* the fake sessions' graph, when they keep one */
+
+static const struct lineage *fake_lineage(void *h)
+{
+	return graph;
+}
+
+static const struct target_backend backend = { fake_open, fake_poll, fake_configure, fake_free, fake_lineage };
 
 static int setup(void **state)
 {
@@ -432,6 +440,39 @@ static void test_alerts(void **state)
 	config__free(c);
 }
 
+static void test_graph(void **state)
+{
+	struct config *c = load("");
+	struct env e;
+	int a = spawn();
+	char *out = NULL, msg[256], want[64];
+	size_t len = 0;
+	FILE *f;
+	struct lineage_opts lo = { 0 };
+
+	env_open(&e, c);
+	assert_int_equal(targets__apply(e.t, c), 0);
+	f = open_memstream(&out, &len);
+	assert_int_equal(targets__graph(e.t, a + 100000, false, f, msg, sizeof(msg)), -ESRCH);
+	assert_non_null(strstr(msg, "is not traced"));
+	assert_int_equal(targets__graph(e.t, a, false, f, msg, sizeof(msg)), -ENOTSUP);
+	graph = lineage__new(&lo);
+	assert_non_null(graph);
+	assert_int_equal(targets__graph(e.t, a, false, f, msg, sizeof(msg)), 0);
+	fclose(f);
+	/* One JSON line about this pid. */
+	snprintf(want, sizeof(want), "\"pid\":%d,", a);
+	assert_non_null(strstr(out, "{\"type\":\"graph\""));
+	assert_non_null(strstr(out, want));
+	assert_int_equal(strchr(out, '\n') - out, (long)len - 1);
+	free(out);
+	lineage__free(graph);
+	graph = NULL;
+	env_close(&e);
+	reap(a);
+	config__free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -441,6 +482,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_max_targets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exec_reattaches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alerts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_graph, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
