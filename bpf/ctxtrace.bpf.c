@@ -249,12 +249,28 @@ static __always_inline int on_value(struct pt_regs *ctx, __u32 kind, bool at_bra
 	return 0;
 }
 
+static __always_inline bool done_internal(__u64 pc)
+{
+	for (int i = 0; i < CT_DONE_SKIP_MAX; i++) {
+		if (pc >= cfg.done_skip_lo[i] && pc < cfg.done_skip_hi[i])
+			return true;
+	}
+	return false;
+}
+
 static __always_inline int on_done(struct pt_regs *ctx, __u32 kind, __u64 goid)
 {
 	struct done_key key = { .goid = goid, .ctx = ctx->ax };
 	struct ct_ctx_done *r;
+	__u64 ret = read_u64(ctx->sp);
 	__u8 one = 1;
 
+	/* The caller, or through a method wrapper ((*timerCtx).Done) its caller: the
+	 * probe sits before the frame is pushed, so bp is still the caller's frame. */
+	if (done_internal(ret) || done_internal(read_u64(ctx->bp + 8))) {
+		cnt_inc(CT_CNT_DONE_DEDUP);
+		return 0;
+	}
 	if (bpf_map_lookup_elem(&done_seen, &key)) {
 		cnt_inc(CT_CNT_DONE_DEDUP);
 		return 0;
@@ -264,7 +280,7 @@ static __always_inline int on_done(struct pt_regs *ctx, __u32 kind, __u64 goid)
 	if (!r)
 		return 0;
 	r->ctx = key.ctx;
-	r->pc = read_u64(ctx->sp);
+	r->pc = ret;
 	submit(r, sizeof(*r));
 	return 0;
 }

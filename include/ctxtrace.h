@@ -10,6 +10,7 @@
 #endif
 
 #define CT_MAX_STACK 32 /* user frames captured per record */
+#define CT_DONE_SKIP_MAX 4
 
 /* What a probe site is; the uprobe's bpf cookie carries it. */
 enum ct_probe_kind {
@@ -130,6 +131,11 @@ struct ct_bpf_config {
 	__u8 pad1[7];
 	__u64 g_gopc;
 	__u64 g_startpc;
+	/* Run-time [lo, hi) of the context package's own callers of Done() while it
+	 * derives a child (propagateCancel, parentCancelCtx): such calls are not a
+	 * goroutine waiting, and must not use up the (goid, ctx) dedup slot. */
+	__u64 done_skip_lo[CT_DONE_SKIP_MAX];
+	__u64 done_skip_hi[CT_DONE_SKIP_MAX];
 };
 
 #endif

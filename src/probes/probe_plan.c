@@ -360,6 +360,21 @@ int probe_plan__build(const struct goelf *ge, struct probe_plan *plan)
 	int err;
 
 	memset(plan, 0, sizeof(*plan));
+	/* Done() calls made while deriving a child: parentCancelCtx (all versions) and
+	 * propagateCancel (a method of *cancelCtx from Go 1.21, a function before). */
+	{
+		static const char *const internal[] = { "context.parentCancelCtx",
+							"context.(*cancelCtx).propagateCancel",
+							"context.propagateCancel" };
+		struct go_func f;
+
+		for (size_t i = 0; i < sizeof(internal) / sizeof(internal[0]); i++) {
+			if (plan->n_done_skip < CT_DONE_SKIP_MAX && !goelf__find_func(ge, internal[i], &f)) {
+				plan->done_skip_lo[plan->n_done_skip] = f.entry;
+				plan->done_skip_hi[plan->n_done_skip++] = f.end;
+			}
+		}
+	}
 	/* Go 1.21 moved propagateCancel onto *cancelCtx (and added the receiver in RAX). */
 	if (func_if_present(ge, "context.(*cancelCtx).propagateCancel", &entry))
 		s = add_row(plan, "ctx_create", "context.(*cancelCtx).propagateCancel", CT_PROBE_PROPAGATE_CANCEL);

@@ -40,6 +40,10 @@ struct probe_plan {
 	struct probe_site sites[PROBE_PLAN_MAX];
 	uint64_t allgs_addr; /* runtime.allgs slice header; 0 when not found */
 	const char *allgs_source; /* "symtab", "disassembly" */
+	/* Link-time [lo, hi) of the context functions that call Done() while deriving
+	 * a child: the BPF side ignores Done() hits they cause. */
+	int n_done_skip;
+	uint64_t done_skip_lo[CT_DONE_SKIP_MAX], done_skip_hi[CT_DONE_SKIP_MAX];
 };
 
 /* Builds the plan. -errno with ct_errmsg() set when a required site is missing

@@ -114,7 +114,8 @@ static bool in_init_pidns(void)
 	return init;
 }
 
-static int set_config(struct ctxtrace_bpf *skel, int pid, const struct go_offsets *off)
+static int set_config(struct ctxtrace_bpf *skel, int pid, const struct probe_plan *plan,
+		      const struct go_offsets *off, uint64_t bias)
 {
 	struct ct_bpf_config *c = (struct ct_bpf_config *)&skel->rodata->cfg;
 
@@ -136,11 +137,15 @@ static int set_config(struct ctxtrace_bpf *skel, int pid, const struct go_offset
 	c->cancel_has_cause = off->v[GO_OFF_CANCELCTX_CAUSE] >= 0;
 	c->g_gopc = off->v[GO_OFF_G_GOPC] >= 0 ? off->v[GO_OFF_G_GOPC] : 0;
 	c->g_startpc = off->v[GO_OFF_G_STARTPC] >= 0 ? off->v[GO_OFF_G_STARTPC] : 0;
+	for (int i = 0; i < plan->n_done_skip && i < CT_DONE_SKIP_MAX; i++) {
+		c->done_skip_lo[i] = plan->done_skip_lo[i] + bias;
+		c->done_skip_hi[i] = plan->done_skip_hi[i] + bias;
+	}
 	return 0;
 }
 
-static struct ctxtrace_bpf *load(int pid, const struct go_offsets *off, const struct tracer_opts *o,
-				 bool with_multi, int *errp)
+static struct ctxtrace_bpf *load(int pid, const struct probe_plan *plan, const struct go_offsets *off,
+				 const struct tracer_opts *o, bool with_multi, int *errp)
 {
 	struct ctxtrace_bpf *skel;
 	int err;
@@ -150,7 +155,7 @@ static struct ctxtrace_bpf *load(int pid, const struct go_offsets *off, const st
 		*errp = fail(pid, -errno, "cannot open the BPF object");
 		return NULL;
 	}
-	err = set_config(skel, pid, off);
+	err = set_config(skel, pid, plan, off, o->load_bias);
 	if (err)
 		goto cleanup;
 	bpf_map__set_max_entries(skel->maps.events, ringbuf_size(o->ringbuf_bytes));
@@ -261,11 +266,11 @@ struct tracer *tracer__open(int pid, const struct probe_plan *plan, const struct
 	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
 	exe = o->exe_path ? o->exe_path : path;
 
-	t->skel = load(pid, off, o, o->attach != TRACER_ATTACH_SINGLE, &err);
+	t->skel = load(pid, plan, off, o, o->attach != TRACER_ATTACH_SINGLE, &err);
 	if (!t->skel && o->attach == TRACER_ATTACH_AUTO && err != -ESRCH && err != -EPERM) {
 		/* A kernel before 6.6 rejects the uprobe.multi program at load. */
 		verbose("uprobe_multi program rejected (%s); loading per-site uprobes", strerror(-err));
-		t->skel = load(pid, off, o, false, &err);
+		t->skel = load(pid, plan, off, o, false, &err);
 	}
 	if (!t->skel)
 		goto cleanup;

@@ -28,6 +28,7 @@ enum tracer_attach {
 struct tracer_opts {
 	size_t ringbuf_bytes;     /* 0: 4 MiB; rounded up to a power of two */
 	uint32_t done_entries;    /* Done() dedup LRU size; 0: 65536 */
+	uint64_t load_bias;       /* run-time minus link-time addresses of the executable */
 	/* One record, valid only during the call; len is the record's size. */
 	void (*on_record)(void *cookie, const void *data, size_t len);
 	void *cookie;

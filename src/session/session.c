@@ -381,6 +381,7 @@ struct session *session__open(const struct session_opts *opts)
 	topts.on_record = on_record;
 	topts.cookie = s;
 	topts.exe_path = s->exe_path;
+	topts.load_bias = s->bias;
 	s->tr = tracer__open(opts->pid, &s->plan, &s->off, &topts);
 	if (!s->tr) {
 		err = -errno;
