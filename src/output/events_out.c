@@ -8,11 +8,28 @@
 #include "output/events_out.h"
 #include "util/json.h"
 
+#define STACK_JSON_SLOTS 4096
+
+struct stack_json {
+	const struct ct_stack *st;
+	char *json;
+	size_t len;
+};
+
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
 struct events_out {
 	FILE *f;
 	bool json;
 	int64_t clock_off;
-	struct json_w *w;
+	struct stack_json *stacks; /* STACK_JSON_SLOTS */
+	struct sbuf line;
+	int64_t time_sec;
+	char time_prefix[48];
 };
 
 static int64_t clock_ns(clockid_t id)
@@ -32,8 +49,8 @@ struct events_out *events_out__new(FILE *f, bool json)
 	eo->f = f;
 	eo->json = json;
 	eo->clock_off = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
-	eo->w = json_w__new(f, false);
-	if (!eo->w) {
+	eo->stacks = calloc(STACK_JSON_SLOTS, sizeof(*eo->stacks));
+	if (!eo->stacks) {
 		free(eo);
 		errno = ENOMEM;
 		return NULL;
@@ -45,7 +62,10 @@ void events_out__free(struct events_out *eo)
 {
 	if (!eo)
 		return;
-	json_w__free(eo->w);
+	for (size_t i = 0; i < STACK_JSON_SLOTS; i++)
+		free(eo->stacks[i].json);
+	free(eo->stacks);
+	free(eo->line.p);
 	free(eo);
 }
 
@@ -73,134 +93,289 @@ void ct_format_time(int64_t unix_ns, char *buf, size_t size)
 		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ns);
 }
 
-/* ---- JSON ---- */
+/* ---- JSON ----
+ * Lines are built in a buffer and written at once. Stacks are interned, so each
+ * one's JSON is rendered once and kept (bounded cache keyed by the stack's
+ * address): printing, not decoding, was the watch's bottleneck. */
 
-static void j_id(struct json_w *w, const char *k, uint64_t id)
+static void sb_put(struct sbuf *b, const char *s, size_t n)
 {
-	json_w__key(w, k);
-	if (id)
-		json_w__hex(w, id);
-	else
-		json_w__null(w);
+	if (b->len + n + 1 > b->cap) {
+		size_t ncap = b->cap ? b->cap : 1024;
+		char *np;
+
+		while (ncap < b->len + n + 1)
+			ncap *= 2;
+		np = realloc(b->p, ncap);
+		if (!np) {
+			b->oom = true;
+			return;
+		}
+		b->p = np;
+		b->cap = ncap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
 }
 
-static void j_uint_or_null(struct json_w *w, const char *k, uint64_t v)
+static void sb_lit(struct sbuf *b, const char *s)
 {
-	json_w__key(w, k);
-	if (v)
-		json_w__uint(w, v);
-	else
-		json_w__null(w);
+	sb_put(b, s, strlen(s));
 }
 
-static void j_frame(struct json_w *w, const struct ct_frame *f)
+/* Numbers without printf: they are most of a line. */
+static void sb_u64(struct sbuf *b, uint64_t v)
 {
-	json_w__obj_open(w);
-	json_w__kv_str(w, "func", f->func);
-	json_w__kv_str(w, "file", f->file);
-	json_w__kv_uint(w, "line", f->line);
-	json_w__kv_bool(w, "inlined", f->inlined);
-	json_w__obj_close(w);
+	char tmp[24];
+	int i = sizeof(tmp);
+
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	sb_put(b, tmp + i, sizeof(tmp) - i);
 }
 
-static void j_stack(struct json_w *w, const char *k, const struct ct_stack *st)
+static void sb_hex(struct sbuf *b, uint64_t v)
 {
-	json_w__key(w, k);
-	if (!st) {
-		json_w__null(w);
+	char tmp[24];
+	int i = sizeof(tmp);
+
+	do {
+		tmp[--i] = "0123456789abcdef"[v & 15];
+		v >>= 4;
+	} while (v);
+	tmp[--i] = 'x';
+	tmp[--i] = '0';
+	tmp[--i] = '"';
+	sb_put(b, tmp + i, sizeof(tmp) - i);
+	sb_put(b, "\"", 1);
+}
+
+/* A JSON string (every control byte escaped, see util/json.h), or null. */
+static void sb_str(struct sbuf *b, const char *s)
+{
+	char small[256];
+	size_t n, need;
+
+	if (!s) {
+		sb_lit(b, "null");
 		return;
 	}
-	json_w__arr_open(w);
-	for (uint32_t i = 0; i < st->n; i++)
-		j_frame(w, &st->frames[i]);
-	json_w__arr_close(w);
+	n = strlen(s);
+	need = json_escape(small, sizeof(small), s, n);
+	sb_lit(b, "\"");
+	if (need < sizeof(small)) {
+		sb_put(b, small, need);
+	} else {
+		char *big = malloc(need + 1);
+
+		if (big) {
+			json_escape(big, need + 1, s, n);
+			sb_put(b, big, need);
+			free(big);
+		}
+	}
+	sb_lit(b, "\"");
+}
+
+/* ,"key": */
+static void sb_key(struct sbuf *b, const char *k)
+{
+	sb_lit(b, ",\"");
+	sb_lit(b, k);
+	sb_lit(b, "\":");
+}
+
+static void sb_kv_str(struct sbuf *b, const char *k, const char *v)
+{
+	sb_key(b, k);
+	sb_str(b, v);
+}
+
+static void sb_kv_bool(struct sbuf *b, const char *k, bool v)
+{
+	sb_key(b, k);
+	sb_lit(b, v ? "true" : "false");
+}
+
+static void sb_kv_uint(struct sbuf *b, const char *k, uint64_t v)
+{
+	sb_key(b, k);
+	sb_u64(b, v);
+}
+
+static void sb_kv_id(struct sbuf *b, const char *k, uint64_t id)
+{
+	sb_key(b, k);
+	if (id)
+		sb_hex(b, id);
+	else
+		sb_lit(b, "null");
+}
+
+static void sb_kv_uint_or_null(struct sbuf *b, const char *k, uint64_t v)
+{
+	sb_key(b, k);
+	if (v)
+		sb_u64(b, v);
+	else
+		sb_lit(b, "null");
+}
+
+static void sb_frame(struct sbuf *b, const struct ct_frame *f)
+{
+	sb_lit(b, "{\"func\":");
+	sb_str(b, f->func);
+	sb_lit(b, ",\"file\":");
+	sb_str(b, f->file);
+	sb_lit(b, ",\"line\":");
+	sb_u64(b, f->line);
+	sb_lit(b, f->inlined ? ",\"inlined\":true}" : ",\"inlined\":false}");
+}
+
+static void sb_stack(struct events_out *eo, struct sbuf *b, const char *k, const struct ct_stack *st)
+{
+	struct stack_json *c;
+	struct sbuf r = { 0 };
+
+	sb_key(b, k);
+	if (!st) {
+		sb_lit(b, "null");
+		return;
+	}
+	c = &eo->stacks[((uintptr_t)st >> 4) % STACK_JSON_SLOTS];
+	if (c->st != st) {
+		sb_lit(&r, "[");
+		for (uint32_t i = 0; i < st->n; i++) {
+			if (i)
+				sb_lit(&r, ",");
+			sb_frame(&r, &st->frames[i]);
+		}
+		sb_lit(&r, "]");
+		if (r.oom) {
+			free(r.p);
+			b->oom = true;
+			return;
+		}
+		free(c->json);
+		c->st = st;
+		c->json = r.p;
+		c->len = r.len;
+	}
+	sb_put(b, c->json, c->len);
+}
+
+/* ct_format_time, with the date and time of day kept for the whole second. */
+static void event_time(struct events_out *eo, int64_t unix_ns, char buf[48])
+{
+	int64_t sec = unix_ns >= 0 ? unix_ns / 1000000000LL : (unix_ns - 999999999LL) / 1000000000LL;
+	int64_t ns = unix_ns - sec * 1000000000LL;
+
+	if (sec != eo->time_sec || !eo->time_prefix[0]) {
+		ct_format_time(sec * 1000000000LL, eo->time_prefix, sizeof(eo->time_prefix));
+		/* "YYYY-MM-DDTHH:MM:SS." */
+		eo->time_prefix[20] = '\0';
+		eo->time_sec = sec;
+	}
+	memcpy(buf, eo->time_prefix, 20);
+	for (int i = 28; i >= 20; i--) {
+		buf[i] = (char)('0' + ns % 10);
+		ns /= 10;
+	}
+	buf[29] = 'Z';
+	buf[30] = '\0';
 }
 
 static void print_json(struct events_out *eo, const struct ct_event *ev)
 {
-	struct json_w *w = eo->w;
+	struct sbuf *b = &eo->line;
 	char tbuf[48];
 
-	json_w__obj_open(w);
-	json_w__kv_str(w, "type", ev_type_name(ev->type));
-	json_w__kv_uint(w, "pid", ev->pid);
-	ct_format_time((int64_t)ev->ts_ns + eo->clock_off, tbuf, sizeof(tbuf));
-	json_w__kv_str(w, "time", tbuf);
-	json_w__kv_uint(w, "ts_ns", ev->ts_ns);
+	b->len = 0;
+	b->oom = false;
+	sb_lit(b, "{\"type\":");
+	sb_str(b, ev_type_name(ev->type));
+	sb_kv_uint(b, "pid", ev->pid);
+	event_time(eo, (int64_t)ev->ts_ns + eo->clock_off, tbuf);
+	sb_kv_str(b, "time", tbuf);
+	sb_kv_uint(b, "ts_ns", ev->ts_ns);
 	switch (ev->type) {
 	case EV_CTX_CREATE: {
 		const struct ev_ctx_create *c = &ev->ctx_create;
 
-		j_id(w, "id", c->id);
-		json_w__kv_str(w, "kind", ctx_kind_name(c->kind));
+		sb_kv_id(b, "id", c->id);
+		sb_kv_str(b, "kind", ctx_kind_name(c->kind));
 		/* "type" is the event type: the Go type gets its own key. */
-		json_w__kv_str(w, "go_type", c->type_name);
-		j_id(w, "parent", c->parent);
-		json_w__kv_str(w, "parent_kind", ctx_kind_name(c->parent_kind));
-		j_id(w, "ancestor", c->ancestor);
-		json_w__kv_str(w, "ancestor_kind", ctx_kind_name(c->ancestor_kind));
-		json_w__key(w, "deadline");
+		sb_kv_str(b, "go_type", c->type_name);
+		sb_kv_id(b, "parent", c->parent);
+		sb_kv_str(b, "parent_kind", ctx_kind_name(c->parent_kind));
+		sb_kv_id(b, "ancestor", c->ancestor);
+		sb_kv_str(b, "ancestor_kind", ctx_kind_name(c->ancestor_kind));
 		if (c->has_deadline) {
 			ct_format_time(c->deadline_unix_ns, tbuf, sizeof(tbuf));
-			json_w__str(w, tbuf);
-			json_w__kv_int(w, "deadline_unix_ns", c->deadline_unix_ns);
+			sb_kv_str(b, "deadline", tbuf);
+			sb_key(b, "deadline_unix_ns");
+			if (c->deadline_unix_ns < 0)
+				sb_lit(b, "-");
+			sb_u64(b, c->deadline_unix_ns < 0 ? -(uint64_t)c->deadline_unix_ns : (uint64_t)c->deadline_unix_ns);
 		} else {
-			json_w__null(w);
-			json_w__key(w, "deadline_unix_ns");
-			json_w__null(w);
+			sb_lit(b, ",\"deadline\":null,\"deadline_unix_ns\":null");
 		}
-		j_uint_or_null(w, "goid", ev->goid);
-		json_w__kv_bool(w, "preexisting", c->preexisting);
-		json_w__kv_bool(w, "discovered", c->discovered);
-		j_stack(w, "stack", c->stack);
+		sb_kv_uint_or_null(b, "goid", ev->goid);
+		sb_kv_bool(b, "preexisting", c->preexisting);
+		sb_kv_bool(b, "discovered", c->discovered);
+		sb_stack(eo, b, "stack", c->stack);
 		break;
 	}
 	case EV_CTX_CANCEL: {
 		const struct ev_ctx_cancel *c = &ev->ctx_cancel;
 
-		j_id(w, "id", c->id);
-		json_w__kv_str(w, "reason", cancel_reason_name(c->reason));
-		json_w__kv_bool(w, "effective", c->effective);
-		json_w__kv_str(w, "err", c->err);
-		json_w__kv_str(w, "cause", c->cause);
-		j_uint_or_null(w, "goid", ev->goid);
-		j_stack(w, "stack", c->stack);
+		sb_kv_id(b, "id", c->id);
+		sb_kv_str(b, "reason", cancel_reason_name(c->reason));
+		sb_kv_bool(b, "effective", c->effective);
+		sb_kv_str(b, "err", c->err);
+		sb_kv_str(b, "cause", c->cause);
+		sb_kv_uint_or_null(b, "goid", ev->goid);
+		sb_stack(eo, b, "stack", c->stack);
 		break;
 	}
 	case EV_CTX_DONE:
-		j_id(w, "id", ev->ctx_done.id);
-		j_uint_or_null(w, "goid", ev->goid);
-		j_stack(w, "site", ev->ctx_done.site);
+		sb_kv_id(b, "id", ev->ctx_done.id);
+		sb_kv_uint_or_null(b, "goid", ev->goid);
+		sb_stack(eo, b, "site", ev->ctx_done.site);
 		break;
 	case EV_GO_CREATE: {
 		const struct ev_go_create *g = &ev->go_create;
 
-		json_w__kv_uint(w, "goid", g->goid);
-		j_uint_or_null(w, "parent_goid", g->parent_goid);
-		json_w__key(w, "go_site");
+		sb_kv_uint(b, "goid", g->goid);
+		sb_kv_uint_or_null(b, "parent_goid", g->parent_goid);
+		sb_key(b, "go_site");
 		if (g->go_site && g->go_site->n)
-			j_frame(w, &g->go_site->frames[0]);
+			sb_frame(b, &g->go_site->frames[0]);
 		else
-			json_w__null(w);
-		j_stack(w, "go_stack", g->go_site);
-		json_w__kv_str(w, "start_func", g->start_func);
-		json_w__kv_bool(w, "preexisting", g->preexisting);
+			sb_lit(b, "null");
+		sb_stack(eo, b, "go_stack", g->go_site);
+		sb_kv_str(b, "start_func", g->start_func);
+		sb_kv_bool(b, "preexisting", g->preexisting);
 		break;
 	}
 	case EV_GO_EXIT:
-		json_w__kv_uint(w, "goid", ev->go_exit.goid);
+		sb_kv_uint(b, "goid", ev->go_exit.goid);
 		break;
 	case EV_LOST:
-		json_w__kv_uint(w, "ringbuf_drops", ev->lost.ringbuf_drops);
-		json_w__kv_uint(w, "read_errors", ev->lost.read_errors);
-		json_w__kv_uint(w, "decode_errors", ev->lost.decode_errors);
+		sb_kv_uint(b, "ringbuf_drops", ev->lost.ringbuf_drops);
+		sb_kv_uint(b, "read_errors", ev->lost.read_errors);
+		sb_kv_uint(b, "decode_errors", ev->lost.decode_errors);
 		break;
 	case EV_TARGET_EXIT:
 	default:
 		break;
 	}
-	json_w__obj_close(w);
-	fputc('\n', eo->f);
+	sb_lit(b, "}\n");
+	if (!b->oom)
+		fwrite(b->p, 1, b->len, eo->f);
 }
 
 /* ---- text ---- */

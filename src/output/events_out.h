@@ -11,7 +11,9 @@
 struct events_out;
 struct ct_event;
 
-/* Takes the CLOCK_REALTIME - CLOCK_MONOTONIC offset now, to print event times. */
+/* Takes the CLOCK_REALTIME - CLOCK_MONOTONIC offset now, to print event times.
+ * The JSON of each stack is kept by the stack's address: the (interned) stacks
+ * of printed events must not be freed while the printer lives. */
 struct events_out *events_out__new(FILE *f, bool json);
 void events_out__free(struct events_out *eo);
 /* Replaces the clock offset (tests, replays). */
