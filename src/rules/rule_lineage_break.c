@@ -12,14 +12,48 @@
 #include "graph/lineage.h"
 #include "rules/rules_int.h"
 
-/* The innermost live context of goid's current scope other than skip (the new one). */
-static bool live_scope(const struct lineage *lg, uint64_t goid, uint64_t skip, struct lg_ctx *out)
+static bool complete(const struct ct_stack *st)
+{
+	return st && st->n && st->frames[st->n - 1].func &&
+	       !strcmp(st->frames[st->n - 1].func, "runtime.goexit");
+}
+
+/* Whether the function that created sc in this goroutine is still running where
+ * the new root is made (cur): a context a returned callee made and leaked is not
+ * the scope the caller works in. Both stacks share their outer frames while that
+ * function runs, so its frame sits at the same depth from the outermost one.
+ * Contexts inherited from the parent goroutine, or with a cut stack, count. */
+static bool creator_active(const struct lg_ctx *sc, uint64_t goid, const struct ct_stack *cur)
+{
+	const struct ct_stack *st = sc->stack;
+	uint32_t i;
+	int64_t j;
+
+	if (sc->creator_goid != goid || !complete(st) || !complete(cur))
+		return true;
+	for (i = 0; i < st->n; i++) {
+		const char *f = st->frames[i].func;
+
+		if (f && !func_in_pkg(f, "context") && !func_in_pkg(f, "runtime"))
+			break;
+	}
+	if (i == st->n)
+		return true;
+	j = (int64_t)cur->n - (int64_t)(st->n - i);
+	return j >= 0 && cur->frames[j].func && !strcmp(cur->frames[j].func, st->frames[i].func);
+}
+
+/* The innermost live context of goid's current scope other than skip (the new
+ * one) whose creating function is still running at cur. */
+static bool live_scope(const struct lineage *lg, uint64_t goid, uint64_t skip, const struct ct_stack *cur,
+		       struct lg_ctx *out)
 {
 	struct lg_ctx sc[LINEAGE_SCOPE_MAX + 1];
 	int n = lineage__go_scope(lg, goid, LG_SCOPE_NOW, sc, LINEAGE_SCOPE_MAX + 1);
 
 	for (int i = 0; i < n; i++) {
-		if (sc[i].id == skip || sc[i].kind == CTX_WITHOUTCANCEL || sc[i].state != LG_CTX_LIVE)
+		if (sc[i].id == skip || sc[i].kind == CTX_WITHOUTCANCEL || sc[i].state != LG_CTX_LIVE ||
+		    !creator_active(&sc[i], goid, cur))
 			continue;
 		*out = sc[i];
 		return true;
@@ -58,9 +92,9 @@ int rule_lineage_break_event(struct rules *r, const struct lineage *lg, const st
 	if (!site)
 		return 0;
 	if (info) {
-		if (!detached_from(lg, e->parent, &scope) && !live_scope(lg, ev->goid, e->id, &scope))
+		if (!detached_from(lg, e->parent, &scope) && !live_scope(lg, ev->goid, e->id, e->stack, &scope))
 			memset(&scope, 0, sizeof(scope));
-	} else if (!live_scope(lg, ev->goid, e->id, &scope)) {
+	} else if (!live_scope(lg, ev->goid, e->id, e->stack, &scope)) {
 		return 0;
 	}
 	g = group_get(r, RULE_LINEAGE_BREAK, site, scope.stack ? site_ctx_display(scope.stack) : NULL, NULL);
