@@ -3,7 +3,8 @@
 # comparison of the alerts with the program's truth (tests/eval/compare.jq), or
 # {"status":"skip"|"error","reason":...}.
 #   tests/eval/run_one.sh BINARY [GRACE_SECONDS] [WATCH_SECONDS] [PROGRAM_ARGS...]
-# CTXTRACE: the ctxtrace binary (default build/ctxtrace); MIN_COUNT: --min-count.
+# CTXTRACE: the ctxtrace binary (default build/ctxtrace); MIN_COUNT: --min-count;
+# KEEP_ALERTS=FILE: keep the raw alert stream (and the truth line, in FILE.truth).
 set -uo pipefail
 bin=$1 grace=${2:-1} secs=${3:-7}
 shift $(($# < 3 ? $# : 3))
@@ -31,6 +32,10 @@ if [ $rc -ne 0 ]; then
 	*) emit_status error "ctxtrace watch exited $rc: $reason" ;;
 	esac
 	exit 0
+fi
+if [ -n "${KEEP_ALERTS:-}" ]; then
+	cp "$tmp/alerts" "$KEEP_ALERTS"
+	grep '"type":"truth"' "$tmp/truth" >"$KEEP_ALERTS.truth"
 fi
 if ! grep -q '"type":"truth"' "$tmp/truth"; then
 	emit_status error "the program printed no truth line within ${secs}s"
