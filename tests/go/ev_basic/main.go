@@ -86,6 +86,15 @@ type myCtx struct {
 	tag int
 }
 
+// ownDone is a Context with a Done channel of its own: the context package cannot
+// find a cancelCtx behind it and watches it from a goroutine of its own.
+type ownDone struct {
+	context.Context
+	done chan struct{}
+}
+
+func (o *ownDone) Done() <-chan struct{} { return o.done }
+
 func ifaceData(c context.Context) uintptr {
 	return (*[2]uintptr)(unsafe.Pointer(&c))[1]
 }
@@ -336,6 +345,24 @@ func act(base context.Context, rb *ctxRec, pre context.Context, rp *ctxRec) {
 	cancelled(r6, "parent", true, "context canceled", causeOf(c6))
 	cancel6()
 	cancelled(r6, "explicit", false, "context canceled", canceledCause())
+
+	// A child of a custom context with its own Done: cancelled by the watcher
+	// goroutine the context package starts (the inner context is cancelled
+	// first, so that the watcher finds an error to pass on).
+	c8, cancel8 := context.WithCancel(context.Background()); fn, line = site()
+	r8 := add(c8, nil, fn, line)
+	od := &ownDone{Context: c8, done: make(chan struct{})}
+	rod := add(od, r8, "", 0)
+	rod.Discovered, rod.Goid = true, 0
+	c9, cancel9 := context.WithCancel(od); fn, line = site()
+	r9 := add(c9, rod, fn, line)
+	cancel8()
+	cancelled(r8, "explicit", true, "context canceled", causeOf(c8))
+	close(od.done)
+	<-c9.Done()
+	cancelled(r9, "parent", true, "context canceled", causeOf(c9))
+	cancel9()
+	cancelled(r9, "explicit", false, "context canceled", canceledCause())
 
 	// A deadline that passed before the context was created.
 	c7, cancel7 := context.WithDeadline(base, time.Now().Add(-time.Second)); fn, line = site()
