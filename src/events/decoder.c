@@ -81,7 +81,7 @@ struct decoder {
 	size_t snap_cap, snap_count;
 	struct errtext errtext[ERRTEXT_SLOTS]; /* by object address */
 	int64_t off_cancel_ctx, off_timer_deadline, off_value[3], off_without_c;
-	const char *n_value, *n_cancel, *n_timer, *n_afterfunc, *s_canceled, *s_deadline;
+	const char *n_value, *n_cancel, *n_timer, *n_afterfunc, *s_deadline;
 	int depth;
 	/* The last (*timerCtx).cancel hit, to drop its inner (*cancelCtx).cancel hit
 	 * when the stack cannot tell. */
@@ -995,7 +995,6 @@ struct decoder *decoder__new(const struct decoder_opts *opts)
 	d->n_cancel = intern__str(d->o.in, "*context.cancelCtx");
 	d->n_timer = intern__str(d->o.in, "*context.timerCtx");
 	d->n_afterfunc = intern__str(d->o.in, "*context.afterFuncCtx");
-	d->s_canceled = intern__str(d->o.in, "context canceled");
 	d->s_deadline = intern__str(d->o.in, "context deadline exceeded");
 	return d;
 cleanup:

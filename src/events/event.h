@@ -124,9 +124,9 @@ const char *cancel_reason_name(enum cancel_reason r); /* "explicit", "deadline",
 enum cancel_reason cancel_reason_parse(const char *s);
 const char *ev_type_name(enum ct_event_type t);      /* "ctx_create", "go_exit", ... */
 
-/* The creation/cancel site as a user sees it: the first frame outside package
- * context (its frames stay in the stack); the last frame when all are; NULL for
- * NULL or empty stacks. */
+/* The creation/cancel site as a user sees it: the first symbolized frame outside
+ * package context (its frames stay in the stack); the last frame when there is
+ * none; NULL for NULL or empty stacks. */
 const struct ct_frame *ct_stack_user_frame(const struct ct_stack *st);
 
 #endif

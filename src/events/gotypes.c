@@ -20,8 +20,9 @@
 #define CACHE_SLOTS 8192 /* power of two */
 
 struct cache_ent {
-	uint64_t key; /* address | 1 for itabs (both are 8-aligned) */
+	uint64_t key; /* type address; itab | 1 (its type's name); itab | 2 (its interface's) */
 	const char *name;
+	int kind; /* itab | 1 entries: enum ctx_kind of the name, -1 not yet known */
 };
 
 struct gotypes {
@@ -228,6 +229,7 @@ const char *gotypes__itab_name(struct gotypes *gt, uint64_t itab)
 		e = cache_slot(gt, itab | 1);
 		e->key = itab | 1;
 		e->name = name;
+		e->kind = -1;
 	}
 	return name;
 }
@@ -287,8 +289,17 @@ enum ctx_kind gotypes__ctx_kind(struct gotypes *gt, uint64_t itab, uint64_t data
 				const char **type_name)
 {
 	const char *n = gotypes__itab_name(gt, itab);
-	enum ctx_kind k = gotypes__kind_of_name(n);
+	struct cache_ent *e = cache_slot(gt, itab | 1);
+	enum ctx_kind k;
 
+	/* The kind is cached with the itab's name: this runs for every record. */
+	if (n && e->key == (itab | 1) && e->kind >= 0) {
+		k = e->kind;
+	} else {
+		k = gotypes__kind_of_name(n);
+		if (n && e->key == (itab | 1))
+			e->kind = k;
+	}
 	if (type_name)
 		*type_name = n;
 	/* Go 1.19/1.20: Background() and TODO() are two *emptyCtx objects. */
