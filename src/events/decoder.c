@@ -443,13 +443,23 @@ static int read_words_bytes(struct decoder *d, uint64_t addr, void *buf, size_t 
 	return err;
 }
 
-/* {Context, key, val} of the valueCtx at addr. */
+/* {Context, key, val} of the valueCtx at addr, in one read (the fields are
+ * adjacent in every Go version). */
 static int read_value(struct decoder *d, uint64_t addr, uint64_t *w)
 {
-	for (int i = 0; i < 3; i++) {
-		if (read_words(d, addr + d->off_value[i], &w[2 * i], 2))
-			return -EFAULT;
+	int64_t lo = d->off_value[0], hi = d->off_value[0];
+	uint64_t buf[16];
+
+	for (int i = 1; i < 3; i++) {
+		lo = d->off_value[i] < lo ? d->off_value[i] : lo;
+		hi = d->off_value[i] > hi ? d->off_value[i] : hi;
 	}
+	if (hi + 16 - lo > (int64_t)sizeof(buf) || (lo | hi) & 7)
+		return -EINVAL;
+	if (read_words(d, addr + lo, buf, (hi + 16 - lo) / 8))
+		return -EFAULT;
+	for (int i = 0; i < 3; i++)
+		memcpy(&w[2 * i], (char *)buf + (d->off_value[i] - lo), 16);
 	return 0;
 }
 
