@@ -60,6 +60,52 @@ static uint32_t thread_of(struct gstate_src *src, const struct go_g *g)
 	return (uint32_t)procid;
 }
 
+/* A goroutine in a syscall or cgo call on Go 1.19 to 1.22: entersyscall saves
+ * the caller's pc and sp but not its frame pointer (1.23 added it), so the walk
+ * from the saved registers stops at once. The caller's frame record (saved BP,
+ * return address) lies a few words above the saved sp: take the first pair whose
+ * BP points further up the goroutine's stack, whose return address is code, and
+ * whose chain goes on the same way one step more; walk on from there. */
+static bool code_at(struct gstate_src *src, uint64_t pc)
+{
+	const struct ct_stack *st = decoder__stack(src->o.dec, &pc, 1, false);
+
+	return st && st->n && st->frames[0].func;
+}
+
+static bool frame_ok(struct gstate_src *src, const struct go_g *g, uint64_t at, uint64_t bp, uint64_t ret)
+{
+	return bp > at && bp + 16 <= g->stack_hi && !(bp & 7) && code_at(src, ret);
+}
+
+static int walk_from_syscall_sp(struct gstate_src *src, const struct go_g *g, uint64_t *pcs, int max)
+{
+	uint64_t w[2], nx[2];
+	int n = 0;
+
+	if (!g->syscall_sp || !g->syscall_pc || !g->stack_hi || max < 2)
+		return 0;
+	for (uint64_t a = g->syscall_sp; a < g->syscall_sp + 64 * 8 && a + 8 < g->stack_hi; a += 8) {
+		if (procmem__read(src->o.mem, a - 8, w, sizeof(w)) || !frame_ok(src, g, a, w[0], w[1]))
+			continue;
+		if (procmem__read(src->o.mem, w[0], nx, sizeof(nx)) ||
+		    (nx[0] && !frame_ok(src, g, w[0], nx[0], nx[1])))
+			continue;
+		pcs[n++] = g->syscall_pc;
+		pcs[n++] = w[1];
+		for (uint64_t bp = w[0]; n < max && bp;) {
+			if (procmem__read(src->o.mem, bp, nx, sizeof(nx)) || !nx[1])
+				break;
+			pcs[n++] = nx[1];
+			if (nx[0] <= bp || nx[0] + 16 > g->stack_hi)
+				break;
+			bp = nx[0];
+		}
+		return n;
+	}
+	return 0;
+}
+
 static enum rules_gstatus map_status(uint32_t s)
 {
 	switch (s) {
@@ -99,7 +145,19 @@ int gstate_src__read(void *cookie, uint64_t goid, struct rules_gstate *out)
 		if (g.waitsince > 0 && (uint64_t)g.waitsince < now)
 			out->waiting_ns = now - (uint64_t)g.waitsince;
 	}
-	n = goroutines__stack(src->o.gs, &g, pcs, STACK_MAX);
+	n = -1;
+	/* Go 1.19-1.22 leave sched.bp stale in a syscall: a walk from it may follow
+	 * an old chain, so look for the caller's frame record first. */
+	if (out->status == RULES_G_SYSCALL && (src->o.go_minor == 0 || src->o.go_minor < 23))
+		n = walk_from_syscall_sp(src, &g, pcs, STACK_MAX);
+	if (n < 2)
+		n = goroutines__stack(src->o.gs, &g, pcs, STACK_MAX);
+	if (out->status == RULES_G_SYSCALL && n <= 1) {
+		int k = walk_from_syscall_sp(src, &g, pcs, STACK_MAX);
+
+		if (k > n)
+			n = k;
+	}
 	if (n > 0)
 		out->stack = decoder__stack(src->o.dec, pcs, n, true);
 	if (out->status == RULES_G_SYSCALL) {

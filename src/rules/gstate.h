@@ -19,6 +19,7 @@ struct gstate_src_opts {
 	struct procmem *mem;
 	const struct go_offsets *off;
 	struct decoder *dec;
+	int go_minor; /* Go 1.minor of the target; 0 when unknown (then as before 1.23) */
 };
 
 struct gstate_src *gstate_src__new(const struct gstate_src_opts *opts); /* NULL with errno */
