@@ -131,15 +131,16 @@ void rule_lineage_break_message(struct alert *a)
 		snprintf(scope, sizeof(scope), "a live context");
 	if (a->severity == SEV_INFO) {
 		snprintf(a->message, sizeof(a->message),
-			 "%u contexts created at %s:%u (%s) are detached from %s with context.WithoutCancel: "
-			 "they are not cancelled with it, which is fine if that is the intent.",
-			 a->count, s ? file_base(s->file) : "?", s ? s->line : 0, s && s->func ? s->func : "?",
-			 scope);
+			 "%u context%s created at %s:%u (%s) %s detached from %s with context.WithoutCancel: "
+			 "not cancelled with it, which is fine if that is the intent.",
+			 a->count, PL(a->count), s ? file_base(s->file) : "?", s ? s->line : 0,
+			 s && s->func ? s->func : "?", ARE(a->count), scope);
 		return;
 	}
 	snprintf(a->message, sizeof(a->message),
-		 "%u contexts created at %s:%u (%s) start a new root from context.%s while their goroutine "
-		 "runs in %s, whose cancellation will never reach them: derive them from that context instead.",
-		 a->count, s ? file_base(s->file) : "?", s ? s->line : 0, s && s->func ? s->func : "?",
+		 "%u context%s created at %s:%u (%s) %s new roots from context.%s while the goroutine "
+		 "runs in %s, whose cancellation will never reach them: derive from that context instead.",
+		 a->count, PL(a->count), s ? file_base(s->file) : "?", s ? s->line : 0,
+		 s && s->func ? s->func : "?", ARE(a->count),
 		 a->ctx.parent_kind == CTX_TODO ? "TODO()" : "Background()", scope);
 }

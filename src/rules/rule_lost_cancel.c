@@ -310,10 +310,11 @@ void rule_lost_cancel_message(struct alert *a)
 		const struct alert_waiter *w = &a->waiters[0];
 
 		if (w->block.site)
-			snprintf(waiters, sizeof(waiters), "; %u goroutines wait on their Done, e.g. at %s:%u",
-				 a->nwaiters_total, file_base(w->block.site->file), w->block.site->line);
+			snprintf(waiters, sizeof(waiters), "; %u goroutine%s wait%s on their Done, e.g. at %s:%u",
+				 a->nwaiters_total, PL(a->nwaiters_total), a->nwaiters_total == 1 ? "s" : "", file_base(w->block.site->file), w->block.site->line);
 		else
-			snprintf(waiters, sizeof(waiters), "; %u goroutines wait on their Done", a->nwaiters_total);
+			snprintf(waiters, sizeof(waiters), "; %u goroutine%s wait%s on their Done",
+				 a->nwaiters_total, PL(a->nwaiters_total), a->nwaiters_total == 1 ? "s" : "");
 	}
 	if (a->live && a->expired)
 		snprintf(state, sizeof(state), "%u still live, %u expired by deadline", a->live, a->expired);
@@ -322,8 +323,9 @@ void rule_lost_cancel_message(struct alert *a)
 	else
 		snprintf(state, sizeof(state), "they expired by deadline");
 	snprintf(a->message, sizeof(a->message),
-		 "%u contexts created by %s at %s:%u in %s were never cancelled by their cancel func "
-		 "(%s%s): call cancel on every path, e.g. defer cancel() right after creating them.",
-		 a->count, api ? api : "context", s ? file_base(s->file) : "?", s ? s->line : 0,
-		 s && s->func ? s->func : "?", state, waiters);
+		 "%u context%s created by %s at %s:%u in %s %s never cancelled by %s cancel func "
+		 "(%s%s): call cancel on every path, e.g. defer cancel() right after creating it.",
+		 a->count, PL(a->count), api ? api : "context", s ? file_base(s->file) : "?", s ? s->line : 0,
+		 s && s->func ? s->func : "?", a->count == 1 ? "was" : "were", a->count == 1 ? "its" : "their",
+		 state, waiters);
 }

@@ -132,11 +132,11 @@ void rule_outlived_message(struct alert *a)
 			advice = "use a descriptor the runtime can poll (os.File, net.Conn with deadlines) "
 				 "or close it when ctx.Done() is closed";
 		snprintf(a->message, sizeof(a->message),
-			 "%u goroutines started at %s:%u (%s) are %s%s, where cancelling their context "
+			 "%u goroutine%s started at %s:%u (%s) %s %s%s, where cancelling the context "
 			 "from %s:%u (cancelled %s ago) cannot reach them: %s.",
-			 a->count, gs ? file_base(gs->file) : "?", gs ? gs->line : 0,
-			 gs && gs->func ? gs->func : "?", how, where, cs ? file_base(cs->file) : "?",
-			 cs ? cs->line : 0, outl, advice);
+			 a->count, PL(a->count), gs ? file_base(gs->file) : "?", gs ? gs->line : 0,
+			 gs && gs->func ? gs->func : "?", ARE(a->count), how, where,
+			 cs ? file_base(cs->file) : "?", cs ? cs->line : 0, outl, advice);
 		return;
 	}
 	if (!b || !strcmp(b->wait_reason, "unknown"))
@@ -146,10 +146,10 @@ void rule_outlived_message(struct alert *a)
 	else
 		snprintf(how, sizeof(how), "still blocked in %s", b->wait_reason);
 	snprintf(a->message, sizeof(a->message),
-		 "%u goroutines started at %s:%u (%s) are %s%s %s after their context from %s:%u "
+		 "%u goroutine%s started at %s:%u (%s) %s %s%s %s after the context from %s:%u "
 		 "was cancelled (%s): make them return when ctx.Done() is closed, with a select on it "
 		 "beside the operation that blocks.",
-		 a->count, gs ? file_base(gs->file) : "?", gs ? gs->line : 0,
-		 gs && gs->func ? gs->func : "?", how, where, outl, cs ? file_base(cs->file) : "?",
+		 a->count, PL(a->count), gs ? file_base(gs->file) : "?", gs ? gs->line : 0,
+		 gs && gs->func ? gs->func : "?", ARE(a->count), how, where, outl, cs ? file_base(cs->file) : "?",
 		 cs ? cs->line : 0, cancel_reason_name(a->ctx.reason));
 }

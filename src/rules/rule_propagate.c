@@ -48,8 +48,8 @@ void rule_propagate_message(struct alert *a)
 	const char *type = a->scope.type_name ? a->scope.type_name : "a custom Context type";
 
 	snprintf(a->message, sizeof(a->message),
-		 "%u watcher goroutines of the context package are alive for contexts derived at %s:%u "
+		 "%u watcher goroutine%s of the context package %s alive for contexts derived at %s:%u "
 		 "(%s) from %s: cancel the derived contexts when done, or derive them from a context of "
 		 "the context package (on Go 1.21+, an AfterFunc method on the type also avoids them).",
-		 a->count, s ? file_base(s->file) : "?", s ? s->line : 0, s && s->func ? s->func : "?", type);
+		 a->count, PL(a->count), ARE(a->count), s ? file_base(s->file) : "?", s ? s->line : 0, s && s->func ? s->func : "?", type);
 }

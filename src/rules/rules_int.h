@@ -98,6 +98,8 @@ void rule_propagate_go(struct rules *r, const struct lineage *lg, const struct l
 int rule_lineage_break_event(struct rules *r, const struct lineage *lg, const struct ct_event *ev);
 
 /* Messages: one sentence each, written when an alert is emitted. */
+#define PL(n) ((n) == 1 ? "" : "s")
+#define ARE(n) ((n) == 1 ? "is" : "are")
 void rule_lost_cancel_message(struct alert *a);
 void rule_outlived_message(struct alert *a);
 void rule_lineage_break_message(struct alert *a);
