@@ -92,7 +92,7 @@ KEEP_ALERTS=$tmp/json tests/eval/run_one.sh "$(go_bin "$newest" plain leak_waitg
 "$(go_bin "$newest" plain leak_waitgroup)" -life 30s >"$tmp/truth2" &
 pid=$!
 "$CTXTRACE" watch -p $pid --grace ${GRACE}s --duration 6s >"$tmp/text" 2>/dev/null
-kill $pid; wait $pid 2>/dev/null
+kill -KILL $pid; wait $pid 2>/dev/null
 json_ids=$(jq -r 'select(.type == "alert") | .id' "$tmp/json" | sort -u | tr '\n' ' ')
 text_ids=$(sed -n 's/^\[[a-z]*\] [a-z-]* x[0-9]*  id \([0-9a-f]\{16\}\) .*/\1/p' "$tmp/text" | sort -u | tr '\n' ' ')
 block=$(jq -r 'select(.type == "truth") | .expect[] | select(.rule == "outlived-context") | .sites.block' "$tmp/truth2" | head -1)

@@ -10,7 +10,7 @@ bin=$1 grace=${2:-1} secs=${3:-7}
 shift $(($# < 3 ? $# : 3))
 ctxtrace=${CTXTRACE:-build/ctxtrace}
 tmp=$(mktemp -d)
-trap 'kill $ppid 2>/dev/null; wait $ppid 2>/dev/null; rm -rf "$tmp"' EXIT
+trap 'kill -KILL $ppid 2>/dev/null; wait $ppid 2>/dev/null; rm -rf "$tmp"' EXIT
 
 emit_status() { jq -cn --arg s "$1" --arg r "$2" --arg b "$bin" '{status: $s, reason: $r, binary: $b}'; }
 
