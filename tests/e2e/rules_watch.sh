@@ -46,6 +46,7 @@ check_run() { # VERSION MODE PROGRAM [RUN_ONE_ENV...]
 		(.results[] | select(.found | not) | "missed \(.rule) \(.sites | tostring) (\(.what))"),
 		(.results[] | select(.found and (.count < ((.expected_count * 9 + 9) / 10 | floor) or .count > .expected_count))
 		 | "\(.rule) \(.sites | tostring): count \(.count), the program made \(.expected_count)"),
+		(.results[] | select(.found and (.wait_ok | not)) | "\(.rule) \(.sites | tostring): not blocked in \(.wait | join(" or "))"),
 		(.results[] | select(.found and .latency_ms > $lim) | "\(.rule) \(.sites | tostring): arrived \(.latency_ms)ms after its condition"),
 		(.false_alerts[] | "false \(.rule) x\(.count): \(.message)")' <<<"$res")
 	if [ -z "$problems" ]; then

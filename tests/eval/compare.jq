@@ -14,6 +14,9 @@ def sites_of:
     go: ([.goroutine.go_site | loc] + [.waiters.groups[]?.go_site | loc]),
     block: ([.blocking[]?.site | loc] + [.waiters.groups[]?.site | loc]) };
 
+# What the group's goroutines are blocked in: wait reasons and system calls.
+def waits_of: [.blocking[]? | .wait_reason, .syscall] + [.waiters.groups[]?.wait_reason] | map(select(. != null));
+
 # Lineage breaks are warnings unless the program says otherwise (WithoutCancel: info).
 def want_severity: .severity // (if .rule == "lineage-break" then "warning" else null end);
 
@@ -31,9 +34,12 @@ def matches($e):
 | . as $alerts
 | [$t.expect[] | . as $e
     | [$alerts[] | select(.last | matches($e))] as $m
-    | {rule, what, sites, expected_count: .count, found: ($m | length > 0),
+    | {rule, what, sites, wait, expected_count: .count, found: ($m | length > 0),
        count: ($m | map(.count) | add // 0),
        latency_ms: (if ($m | length) > 0 then (($m | map(.first_ms) | min) - .last_ms) else null end),
+       # the expected wait shows among the group's (rules that report one)
+       wait_ok: (if (.wait // []) == [] or ($m | length) == 0 or .rule == "propagate-goroutine" then true
+                 else ([$m[].last | waits_of[]] as $w | [.wait[] | . as $x | $w | index($x) != null] | any) end),
        ids: ($m | map(.id))}] as $res
 | ($res | map(.ids[]) ) as $used
 | [$alerts[] | select(.id as $id | $used | index($id) | not)
