@@ -14,6 +14,8 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .DELETE_ON_ERROR:
+# Skeletons and BPF objects are intermediates of a chain: keep them so a rebuild is incremental.
+.SECONDARY:
 .SUFFIXES:
 
 PKGS := libbpf libelf capstone libdw zlib libsystemd
