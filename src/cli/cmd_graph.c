@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "cli/commands.h"
+#include "daemon/client.h"
 #include "events/event.h"
 #include "graph/lineage.h"
 #include "output/graph_out.h"
@@ -26,6 +27,8 @@ struct graph_opts {
 	const char *out;
 	const char *record;
 	struct lineage_opts lg;
+	bool daemon;
+	const char *socket;
 };
 
 struct graph_run {
@@ -44,8 +47,10 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: ctxtrace graph -p PID [--duration DUR] [--format tree|json|dot|svg] [-o FILE]\n"
 		   "                     [--record FILE] [--retention DUR] [--max-nodes N]\n"
+		   "       ctxtrace graph -p PID --daemon [--format tree|json] [--socket PATH]\n"
 		   "Observes the process for DUR (default 10s, or until Ctrl-C) and prints how its\n"
-		   "contexts derive from each other and which goroutines run under each.\n");
+		   "contexts derive from each other and which goroutines run under each. With\n"
+		   "--daemon, asks a running ctxtraced for the graph it keeps of that process.\n");
 }
 
 static int parse_args(int argc, char **argv, struct graph_opts *o)
@@ -58,6 +63,8 @@ static int parse_args(int argc, char **argv, struct graph_opts *o)
 		{ "record", required_argument, NULL, 'R' },
 		{ "retention", required_argument, NULL, 'r' },
 		{ "max-nodes", required_argument, NULL, 'm' },
+		{ "daemon", no_argument, NULL, 'D' },
+		{ "socket", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -65,6 +72,7 @@ static int parse_args(int argc, char **argv, struct graph_opts *o)
 	int c;
 
 	optind = 1;
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+p:d:f:o:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
@@ -104,13 +112,24 @@ static int parse_args(int argc, char **argv, struct graph_opts *o)
 			}
 			o->lg.max_nodes = (uint32_t)n;
 			break;
+		case 'D':
+			o->daemon = true;
+			break;
+		case 'S':
+			o->socket = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 1;
 		default:
-			usage(stderr);
+			error("graph: unknown option or missing value: '%s' (see ctxtrace graph --help)",
+			      argv[optind - 1]);
 			return -EINVAL;
 		}
+	}
+	if (o->daemon && o->format != GRAPH_TREE && o->format != GRAPH_JSON) {
+		error("--daemon gives the graph as tree or json only");
+		return -EINVAL;
 	}
 	if (optind != argc) {
 		error("unexpected argument '%s' (see ctxtrace graph --help)", argv[optind]);
@@ -139,6 +158,31 @@ static uint64_t mono_ns(clockid_t clk)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/* The graph a running ctxtraced keeps of the process. */
+static int graph_from_daemon(const struct graph_opts *o)
+{
+	const char *sock = o->socket ? o->socket : daemon_client__socket();
+	char req[64];
+	FILE *out = stdout;
+	int err;
+
+	if (o->out && !(out = fopen(o->out, "w"))) {
+		error("cannot write %s: %s", o->out, strerror(errno));
+		return EXIT_CANNOT;
+	}
+	snprintf(req, sizeof(req), "graph %d%s", o->pid, o->format == GRAPH_TREE ? " text" : "");
+	err = daemon_client__request(sock, req, out);
+	if (out != stdout && fclose(out) && !err) {
+		error("cannot write %s: %s", o->out, strerror(errno));
+		return EXIT_CANNOT;
+	}
+	if (err) {
+		error("%s", ct_errmsg());
+		return EXIT_CANNOT;
+	}
+	return 0;
+}
+
 int cmd_graph(int argc, char **argv)
 {
 	struct graph_opts o = { .duration_ns = DEFAULT_DURATION_NS, .format = GRAPH_TREE };
@@ -154,6 +198,8 @@ int cmd_graph(int argc, char **argv)
 	err = parse_args(argc, argv, &o);
 	if (err)
 		return err > 0 ? 0 : EXIT_USAGE;
+	if (o.daemon)
+		return graph_from_daemon(&o);
 	/* open the output first: a bad -o should not cost a whole observation */
 	if (o.out && !(out = fopen(o.out, "w"))) {
 		error("cannot write %s: %s", o.out, strerror(errno));

@@ -234,6 +234,14 @@ if command -v python3 >/dev/null; then
 	else
 		not_ok "daemon: graph requests" "$(echo "$g" | head -c 300)" "$(echo "$tree" | head -3)" "$n"
 	fi
+	cg=$("$CTXTRACE" graph -p "$t2" --daemon --format json --socket "$tmp/d.sock")
+	if echo "$cg" | jq -e --argjson pid "$t2" '.pid == $pid and (.contexts | length) > 0' >/dev/null &&
+		"$CTXTRACE" graph -p "$t2" --daemon --socket "$tmp/d.sock" | grep -q . &&
+		! "$CTXTRACE" graph -p 1 --daemon --socket "$tmp/d.sock" 2>/dev/null; then
+		ok "daemon: ctxtrace graph --daemon: json and tree of pid $t2; an untraced pid fails"
+	else
+		not_ok "daemon: ctxtrace graph --daemon" "$(echo "$cg" | head -c 300)"
+	fi
 	if metrics | grep -q "^ctxtrace_contexts{target=\"tgt\",pid=\"$t2\",state=\"live\"} [0-9]"; then
 		ok "daemon: metrics: the graph's live contexts of pid $t2"
 	else
