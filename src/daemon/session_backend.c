@@ -37,9 +37,15 @@ static const struct lineage *session_lineage(void *h)
 	return session__lineage(h);
 }
 
+static uint64_t session_probe_hits(void *h)
+{
+	return session__probe_hits(h);
+}
+
 const struct target_backend session_backend = {
 	.open = open_session,
 	.poll = poll_session,
 	.free = free_session,
 	.lineage = session_lineage,
+	.probe_hits = session_probe_hits,
 };

@@ -946,6 +946,14 @@ void targets__write_metrics(const struct targets *ts, FILE *f)
 		prom__sample(f, "ctxtrace_contexts", l[1], 3, gs.ctx_cancelled);
 	}
 
+	prom__family(f, "ctxtrace_probe_hits_total", "counter", "Probe hits in a traced process since attach.");
+	for (g = ts->list; g && ts->be.probe_hits; g = g->next) {
+		struct prom_label l[] = { { "target", g->name }, { "pid", pid } };
+
+		snprintf(pid, sizeof(pid), "%d", g->pid);
+		prom__sample(f, "ctxtrace_probe_hits_total", l, 2, ts->be.probe_hits(g->h));
+	}
+
 #define PER_NAME(metric, help, field)                                      \
 	do {                                                               \
 		prom__family(f, metric, "counter", help);                  \

@@ -52,6 +52,8 @@ struct target_backend {
 	void (*free)(void *h);
 	/* Optional: the target's live lineage graph, NULL when it keeps none. */
 	const struct lineage *(*lineage)(void *h);
+	/* Optional: probe hits in the target since attach. */
+	uint64_t (*probe_hits)(void *h);
 };
 
 struct targets_stats {

@@ -144,6 +144,15 @@ static int open_analysis(struct session *s)
 	return s->rules ? 0 : -errno;
 }
 
+uint64_t session__probe_hits(const struct session *s)
+{
+	struct tracer_counters c;
+
+	if (!s || !s->tr || tracer__counters(s->tr, &c))
+		return 0;
+	return c.v[CT_CNT_HITS];
+}
+
 const struct lineage *session__lineage(const struct session *s)
 {
 	return s ? s->lg : NULL;

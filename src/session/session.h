@@ -35,6 +35,8 @@ int session__poll(struct session *s, int timeout_ms);
  * anything was lost. The target-exit path of session__poll does this itself. */
 int session__finish(struct session *s);
 void session__free(struct session *s); /* detaches; takes NULL */
+/* Probe hits in the target since attach (the BPF side's counter). */
+uint64_t session__probe_hits(const struct session *s);
 /* The live graph (with opts.rules or opts.graph), NULL otherwise. */
 struct lineage;
 const struct lineage *session__lineage(const struct session *s);

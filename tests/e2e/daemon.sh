@@ -242,6 +242,11 @@ if command -v python3 >/dev/null; then
 	else
 		not_ok "daemon: ctxtrace graph --daemon" "$(echo "$cg" | head -c 300)"
 	fi
+	if metrics | grep -qE "^ctxtrace_probe_hits_total\{target=\"tgt\",pid=\"$t2\"\} [1-9]"; then
+		ok "daemon: metrics: probe hits of pid $t2"
+	else
+		not_ok "daemon: metrics: ctxtrace_probe_hits_total" "$(metrics | grep probe_hits)"
+	fi
 	if metrics | grep -q "^ctxtrace_contexts{target=\"tgt\",pid=\"$t2\",state=\"live\"} [0-9]"; then
 		ok "daemon: metrics: the graph's live contexts of pid $t2"
 	else
