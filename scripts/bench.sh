@@ -33,12 +33,21 @@ ctxheavy() { # LABEL WORK MODE(untraced|events|alerts)
 	"$bin" -seconds "${BENCH_SECONDS:-3}" -work "$2" >"$out" & pid=$!
 	for _ in $(seq 50); do grep -q ready "$out" && break; sleep 0.1; done
 	case $3 in
-	events) "$CT" watch -p "$pid" --events --json >/dev/null 2>"$out.ct" & tp=$! ;;
+	events)
+		# The reader's own rate: events decoded and printed, and drops (to tmpfs).
+		"$CT" watch -p "$pid" --events --json >"/dev/shm/ctxtrace-bench.$$" 2>"$out.ct" & tp=$! ;;
 	alerts) "$CT" watch -p "$pid" --json >/dev/null 2>"$out.ct" & tp=$! ;;
 	esac
 	[ -n "$tp" ] && sleep 1.5
 	kill -USR1 "$pid"; wait "$pid"
 	[ -n "$tp" ] && { kill -INT "$tp" 2>/dev/null; wait "$tp" 2>/dev/null; }
+	if [ -f "/dev/shm/ctxtrace-bench.$$" ]; then
+		nev=$(wc -l < "/dev/shm/ctxtrace-bench.$$")
+		ndrop=$(grep -o '"ringbuf_drops":[0-9]*' "/dev/shm/ctxtrace-bench.$$" | awk -F: '{ d += $2 } END { print d + 0 }')
+		rm -f "/dev/shm/ctxtrace-bench.$$"
+		secs=$(grep -o '"seconds": [0-9.]*' "$out" | awk '{print $2}')
+		echo "    reader: $nev events in the ${secs}s measured run and its warm-up (~$(echo "$nev / ($secs + 1.5)" | bc) events/s), $ndrop ring-buffer drops" >&2
+	fi
 	grep -o '"ops_per_sec": [0-9]*' "$out" | awk '{print $2}'
 	rm -f "$out" "$out.ct"
 }
