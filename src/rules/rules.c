@@ -11,7 +11,7 @@
 #include "rules/systrace.h"
 #include "util/log.h"
 
-#define REEMIT_QUIET_NS (60ULL * 1000000000ULL)
+#define REEMIT_QUIET_NS (10ULL * 1000000000ULL)
 #define PENDING_CAP 65536
 
 static const char *const rule_names[RULE_MAX] = {
@@ -376,7 +376,8 @@ static uint32_t group_count(const struct group *g)
 }
 
 /* Re-emission: when the group grew by a tenth (at least one), or grew at all
- * after a quiet minute; a slowly growing leak then does not flood the stream. */
+ * 10 s after the last report; a slowly growing leak then does not flood the
+ * stream, and the last count shows at most 10 s after the group stopped growing. */
 static bool should_emit(const struct rules *r, const struct group *g, uint32_t count, uint64_t now)
 {
 	uint32_t step;

@@ -796,7 +796,7 @@ static void test_min_count_and_ids(void **state)
 	world_free(&w2);
 }
 
-/* Growth below a tenth of the last count waits for a quiet minute. */
+/* Growth below a tenth of the last count waits 10 s after the last report. */
 static void test_reemit_backoff(void **state)
 {
 	struct world w;
@@ -816,7 +816,8 @@ static void test_reemit_backoff(void **state)
 	assert_int_equal(w.got[w.ngot - 1].count, 44);
 	handle_once(&w, 2000 + n, 0x100000 + 0x100 * n, 3000 + n), n++;
 	assert_int_equal(tick(&w, GRACE + SEC), 0);
-	assert_int_equal(tick(&w, 61 * SEC), 1); /* 45, after a quiet minute */
+	assert_int_equal(tick(&w, 5 * SEC), 0);
+	assert_int_equal(tick(&w, 3 * SEC), 1); /* 45, 11 s after the report of 44 */
 	world_free(&w);
 }
 
