@@ -54,7 +54,7 @@ TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(OUT)/tools/%)
 
 BINS := $(OUT)/ctxtrace $(if $(DAEMON_MAIN),$(OUT)/ctxtraced)
 
-.PHONY: all deps check test unit e2e go-tests fuzz fuzz-check bench eval clean demo deb install offsets-table
+.PHONY: all deps check unit go-tests fuzz bench eval clean demo deb offsets-table
 all: $(BINS)
 
 deps:
@@ -107,7 +107,7 @@ $(OUT)/tools/%: tests/tools/%.c $(LIB)
 # Fuzzers: clang with libFuzzer, ASan and UBSan, over the parsers' sources only.
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	-std=gnu11 -D_GNU_SOURCE -Iinclude -Isrc -I$(OUT) $(PKG_CFLAGS)
-FUZZ_LIB_SRCS := $(filter src/binary/% src/util/% src/events/record.c,$(LIB_SRCS))
+FUZZ_LIB_SRCS := $(filter src/binary/% src/util/% src/events/record.c src/daemon/config.c,$(LIB_SRCS))
 $(OUT)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS)
 	$(call msg,FUZZ-CC,$@)
 	$(Q)mkdir -p $(@D)

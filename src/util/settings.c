@@ -270,21 +270,23 @@ static const char *what(const struct setting *s)
 	}
 }
 
-/* Value for messages: printable and short. */
+/* Value for messages: printable and short ("..." when cut). */
 static void quote(char *buf, size_t size, const char *v)
 {
+	const char *p = v;
 	size_t o = 0;
 
-	for (const char *p = v; *p && o + 5 < size; p++) {
+	/* Room for one escape (4) and "..." (3) and the NUL. */
+	for (; *p && o + 8 <= size; p++) {
 		unsigned char c = (unsigned char)*p;
 
 		if (c < 0x20 || c == 0x7f)
-			o += snprintf(buf + o, size - o, "\\x%02x", c);
+			o += (size_t)snprintf(buf + o, size - o, "\\x%02x", c);
 		else
 			buf[o++] = (char)c;
 	}
-	if (o + 5 >= size && strlen(v) > o)
-		o += snprintf(buf + o, size - o, "...");
+	if (*p)
+		o += (size_t)snprintf(buf + o, size - o, "...");
 	buf[o] = '\0';
 }
 

@@ -50,6 +50,24 @@ static const struct setting tab[] = {
 };
 #define NTAB (sizeof(tab) / sizeof(tab[0]))
 
+/* A long bad value full of control bytes is quoted into the message, escaped and
+ * cut with "...", without overrunning the quoting buffer (found by fuzz_config). */
+static void test_long_bad_value_quoted(void **state)
+{
+	struct cfg c = { 0 };
+	char v[301], err[512];
+
+	for (int len = 1; len < 300; len++) {
+		memset(v, 0x01, (size_t)len);
+		v[len] = '\0';
+		assert_int_equal(settings__set(&tab[1], &c, v, err, sizeof(err)), -EINVAL);
+		assert_non_null(strstr(err, "min_count"));
+		assert_non_null(strstr(err, "\\x01"));
+		if (len > 30)
+			assert_non_null(strstr(err, "..."));
+	}
+}
+
 static void test_durations(void **state)
 {
 	static const struct {
@@ -353,6 +371,7 @@ static void test_ini_callback_error_line(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_long_bad_value_quoted),
 		cmocka_unit_test(test_durations),
 		cmocka_unit_test(test_duration_roundtrip),
 		cmocka_unit_test(test_sizes),
