@@ -16,7 +16,7 @@ emit_status() { jq -cn --arg s "$1" --arg r "$2" --arg b "$bin" '{status: $s, re
 
 "$bin" -life $((secs + 20))s "$@" >"$tmp/truth" 2>"$tmp/prog.err" &
 ppid=$!
-for _ in $(seq 50); do grep -q '"type":"start"' "$tmp/truth" && break; sleep 0.05; done
+for _ in $(seq 50); do grep -qs '"type":"start"' "$tmp/truth" && break; sleep 0.05; done
 if ! grep -q '"type":"start"' "$tmp/truth"; then
 	emit_status error "the program did not start: $(head -c 300 "$tmp/prog.err")"
 	exit 0
