@@ -24,7 +24,7 @@
 
 struct stk {
 	uint32_t n, hash;
-	struct ct_frame frames[4];
+	struct ct_frame frames[6];
 };
 #define STK(s) ((const struct ct_stack *)&(s))
 
@@ -692,6 +692,50 @@ static void test_lineage_break(void **state)
 	world_free(&w);
 }
 
+/* demo_leaky's loop in main.main: req := WithCancel(base); audit(base) makes a
+ * context and returns (dropping it); notify() makes a root from Background. The
+ * root broke away from req, whose creator (main.main) still runs, not from the
+ * context the returned audit() leaked. Stacks are complete (end in goexit). */
+static void test_lineage_break_scope_on_stack(void **state)
+{
+	static const struct stk req = { 4, 60, {
+		{ "context.WithCancel", "/go/src/context/context.go", 237, false },
+		{ "main.main", "/app/main.go", 66, false },
+		{ "runtime.main", "/go/src/runtime/proc.go", 271, false },
+		{ "runtime.goexit", "/go/src/runtime/asm_amd64.s", 1700, false } } };
+	static const struct stk audit = { 5, 61, {
+		{ "context.WithCancel", "/go/src/context/context.go", 237, false },
+		{ "main.audit", "/app/main.go", 41, false },
+		{ "main.main", "/app/main.go", 69, false },
+		{ "runtime.main", "/go/src/runtime/proc.go", 271, false },
+		{ "runtime.goexit", "/go/src/runtime/asm_amd64.s", 1700, false } } };
+	static const struct stk notify = { 5, 62, {
+		{ "context.WithCancel", "/go/src/context/context.go", 237, false },
+		{ "main.notify", "/app/main.go", 48, false },
+		{ "main.main", "/app/main.go", 71, false },
+		{ "runtime.main", "/go/src/runtime/proc.go", 271, false },
+		{ "runtime.goexit", "/go/src/runtime/asm_amd64.s", 1700, false } } };
+	struct world w;
+	const struct alert *a;
+
+	(void)state;
+	world_init(&w, 3, true);
+	start_main(&w);
+	for (uint64_t i = 0; i < 3; i++) {
+		create(&w, MAIN_G, 0x300000 + 0x100 * i, CTX_CANCEL, BASE, CTX_CANCEL, STK(req));
+		create(&w, MAIN_G, 0x310000 + 0x100 * i, CTX_CANCEL, BASE, CTX_CANCEL, STK(audit));
+		create(&w, MAIN_G, 0x320000 + 0x100 * i, CTX_CANCEL, 0, CTX_BACKGROUND, STK(notify));
+		cancel(&w, MAIN_G, 0x300000 + 0x100 * i, CANCEL_EXPLICIT, true);
+	}
+	tick(&w, GRACE + SEC);
+	a = find(&w, RULE_LINEAGE_BREAK);
+	assert_non_null(a);
+	assert_int_equal(a->count, 3);
+	assert_site(a->ctx.site, "main.go", 48);
+	assert_site(a->scope.site, "main.go", 66);
+	world_free(&w);
+}
+
 /* req := WithCancel(base); ctx, cancel := WithTimeout(WithoutCancel(req)); go
  * writeAudit(ctx); req is cancelled, the audit goroutine goes on: lineage
  * information, never a leak. */
@@ -924,6 +968,7 @@ int main(void)
 		cmocka_unit_test(test_outlived_without_state),
 		cmocka_unit_test(test_reads_budget),
 		cmocka_unit_test(test_lineage_break),
+		cmocka_unit_test(test_lineage_break_scope_on_stack),
 		cmocka_unit_test(test_without_cancel),
 		cmocka_unit_test(test_propagate),
 		cmocka_unit_test(test_min_count_and_ids),
