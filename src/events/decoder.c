@@ -722,7 +722,10 @@ static int on_value(struct decoder *d, const struct ct_value_create *r)
 /* Why a context was cancelled, from who called the probed cancel method (frame 1
  * of the stack; frame 0 is the method itself) and the error:
  * - (*cancelCtx).cancel called by (*timerCtx).cancel is the timer's own
- *   embedded cancel: the timer's hit already reported it (dropped);
+ *   embedded cancel: when (*timerCtx).cancel has a probe of its own, its hit
+ *   already reported it (dropped); when it has none (the plan leaves it out: one
+ *   probe hit less per timer cancel), this is the timer's cancel: look one
+ *   frame further;
  * - called by (*afterFuncCtx).cancel: the same for an AfterFunc context, which
  *   has no probe of its own: look one frame further;
  * - by a cancel method (of the parent) or propagateCancel (and its closures):
@@ -737,15 +740,20 @@ static int on_value(struct decoder *d, const struct ct_value_create *r)
  * (1.21+). */
 static enum cancel_reason classify(struct decoder *d, const struct ct_ctx_cancel *r,
 				   const struct ct_stack *st, bool deadline_err, bool *drop,
-				   bool *afterfunc)
+				   bool *afterfunc, bool *timer)
 {
 	const struct ct_frame *f = frame_at(st, 1);
 
 	*drop = false;
 	*afterfunc = false;
+	*timer = r->timer;
 	if (!r->timer && func_is(f, "context.(*timerCtx).cancel")) {
-		*drop = true;
-		return CANCEL_UNKNOWN;
+		if (!d->o.timer_unprobed) {
+			*drop = true;
+			return CANCEL_UNKNOWN;
+		}
+		*timer = true;
+		f = frame_at(st, 2);
 	}
 	if (!r->timer && func_is(f, "context.(*afterFuncCtx).cancel")) {
 		*afterfunc = true;
@@ -767,7 +775,7 @@ static int on_ctx_cancel(struct decoder *d, const struct ct_ctx_cancel *r)
 	struct ct_event ev = { 0 };
 	struct ev_ctx_cancel *c = &ev.ctx_cancel;
 	const char *errname;
-	bool drop, afterfunc, deadline_err;
+	bool drop, afterfunc, deadline_err, timer;
 
 	if (!r->ctx)
 		return -EINVAL;
@@ -776,7 +784,7 @@ static int on_ctx_cancel(struct decoder *d, const struct ct_ctx_cancel *r)
 	c->stack = decoder__stack(d, (const uint64_t *)r->stack, r->h.nstack, true);
 	errname = gotypes__itab_name(d->o.types, r->err.tab);
 	deadline_err = errname && !strcmp(errname, "context.deadlineExceededError");
-	c->reason = classify(d, r, c->stack, deadline_err, &drop, &afterfunc);
+	c->reason = classify(d, r, c->stack, deadline_err, &drop, &afterfunc, &timer);
 	if (!drop && !c->stack && !r->timer && d->last_timer_ctx == r->ctx &&
 	    d->last_timer_goid == r->h.goid)
 		drop = true;
@@ -790,7 +798,7 @@ static int on_ctx_cancel(struct decoder *d, const struct ct_ctx_cancel *r)
 		d->st.dup_cancels++;
 		return 0;
 	}
-	ensure_cancelled_known(d, r->ctx, r->timer ? CTX_TIMER : afterfunc ? CTX_AFTERFUNC : CTX_CANCEL,
+	ensure_cancelled_known(d, r->ctx, timer ? CTX_TIMER : afterfunc ? CTX_AFTERFUNC : CTX_CANCEL,
 			       r->h.ts_ns);
 	c->effective = r->already_err == 0;
 	c->err = error_text(d, r->err.tab, r->err.data, r->h.ts_ns);

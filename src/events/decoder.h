@@ -40,6 +40,9 @@ struct decoder_opts {
 	uint32_t value_pending_max;   /* WithValue calls waiting for their address; 0: 4096 */
 	uint32_t known_max;           /* contexts remembered (two generations of this many); 0: 1<<18 */
 	uint32_t stack_cache;         /* raw stack -> symbolized stack cache entries; 0: 16384 */
+	/* (*timerCtx).cancel has no probe: a timer's cancel is seen at its embedded
+	 * (*cancelCtx).cancel, whose caller frame names it. */
+	bool timer_unprobed;
 };
 
 /* NULL with errno. The options' objects must outlive the decoder. */
