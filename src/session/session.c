@@ -120,7 +120,8 @@ static void rules_tick(struct session *s, uint64_t now, bool force)
 static int open_analysis(struct session *s)
 {
 	struct lineage_opts lo = { .retention_ns = s->o.retention_ns };
-	struct gstate_src_opts gso = { .gs = s->gs, .mem = s->mem, .off = &s->off, .dec = s->dec };
+	struct gstate_src_opts gso = { .gs = s->gs, .mem = s->mem, .off = &s->off, .dec = s->dec,
+				       .go_minor = goelf__buildinfo(s->ge)->minor };
 	struct rules_opts ro = { .pid = s->o.pid, .grace_ns = s->o.grace_ns, .min_count = s->o.min_count };
 
 	if (!s->o.rules && !s->o.graph)
