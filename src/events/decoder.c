@@ -9,6 +9,7 @@
 #include "events/event.h"
 #include "events/gotypes.h"
 #include "events/procmem.h"
+#include "util/hash.h"
 #include "util/intern.h"
 
 #define DEF_VALUE_AGE_NS (2ULL * 1000000000ULL)
@@ -89,16 +90,6 @@ struct decoder {
 	struct decoder_stats st;
 };
 
-static uint64_t mix64(uint64_t h)
-{
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	h ^= h >> 33;
-	return h;
-}
-
 static uint32_t pow2_at_least(uint64_t n)
 {
 	uint32_t p = 16;
@@ -147,7 +138,7 @@ static struct known *kgen_find(struct decoder *d, struct kgen *g, uint64_t id)
 {
 	uint32_t mask = d->kcap - 1;
 
-	for (uint32_t i = mix64(id) & mask;; i = (i + 1) & mask) {
+	for (uint32_t i = ct_mix64(id) & mask;; i = (i + 1) & mask) {
 		if (g->slots[i].id == id)
 			return &g->slots[i];
 		if (!g->slots[i].id)
@@ -160,7 +151,7 @@ static struct known *known_put(struct decoder *d, uint64_t id)
 	struct kgen *g = &d->gen[d->cur];
 	uint32_t mask = d->kcap - 1, i;
 
-	for (i = mix64(id) & mask; g->slots[i].id && g->slots[i].id != id; i = (i + 1) & mask)
+	for (i = ct_mix64(id) & mask; g->slots[i].id && g->slots[i].id != id; i = (i + 1) & mask)
 		;
 	if (!g->slots[i].id) {
 		if (g->count + 1 > d->kcap / 2) {
@@ -169,7 +160,7 @@ static struct known *known_put(struct decoder *d, uint64_t id)
 			g = &d->gen[d->cur];
 			memset(g->slots, 0, d->kcap * sizeof(*g->slots));
 			g->count = 0;
-			for (i = mix64(id) & mask; g->slots[i].id; i = (i + 1) & mask)
+			for (i = ct_mix64(id) & mask; g->slots[i].id; i = (i + 1) & mask)
 				;
 		}
 		g->count++;
@@ -249,7 +240,7 @@ static uint32_t pv_bucket(const struct decoder *d, const uint64_t *w)
 	uint64_t h = 0;
 
 	for (int i = 0; i < 6; i++)
-		h = mix64(h ^ w[i]) + i;
+		h = ct_mix64(h ^ w[i]) + i;
 	return h & (d->pv_nbuckets - 1);
 }
 
@@ -360,9 +351,9 @@ const struct ct_stack *decoder__stack(struct decoder *d, const uint64_t *pcs, in
 		n--;
 	if (n <= 0)
 		return NULL;
-	key = mix64(n ^ ((uint64_t)first_is_ip << 8));
+	key = ct_mix64(n ^ ((uint64_t)first_is_ip << 8));
 	for (int i = 0; i < n; i++)
-		key = mix64(key ^ pcs[i]) + i;
+		key = ct_mix64(key ^ pcs[i]) + i;
 	e = &d->sc[key & (d->sc_cap - 1)];
 	if (e->key == key && e->st) {
 		d->st.stack_hits++;
@@ -430,7 +421,7 @@ static uint64_t value_sig(const uint64_t *w)
 	uint64_t h = 0x77;
 
 	for (int i = 0; i < 6; i++)
-		h = mix64(h ^ w[i]);
+		h = ct_mix64(h ^ w[i]);
 	return h | 1;
 }
 
@@ -633,7 +624,7 @@ static const char *error_text(struct decoder *d, uint64_t tab, uint64_t data, ui
 		return d->s_deadline;
 	if (strcmp(name, "*errors.errorString") || !data)
 		return name;
-	e = &d->errtext[mix64(data) % ERRTEXT_SLOTS];
+	e = &d->errtext[ct_mix64(data) % ERRTEXT_SLOTS];
 	if (e->text && e->data == data && ts >= e->checked && ts - e->checked < ERRTEXT_RECHECK_NS)
 		return e->text;
 	if (read_words(d, data, hdr, 2))
@@ -826,7 +817,7 @@ static bool snap_has(const struct decoder *d, uint64_t goid)
 {
 	if (!d->snap_count || !goid)
 		return false;
-	for (size_t i = mix64(goid) & (d->snap_cap - 1);; i = (i + 1) & (d->snap_cap - 1)) {
+	for (size_t i = ct_mix64(goid) & (d->snap_cap - 1);; i = (i + 1) & (d->snap_cap - 1)) {
 		if (d->snap[i] == goid)
 			return true;
 		if (!d->snap[i])
@@ -849,7 +840,7 @@ static int snap_add(struct decoder *d, uint64_t goid)
 
 			if (!d->snap[i])
 				continue;
-			for (j = mix64(d->snap[i]) & (ncap - 1); n[j]; j = (j + 1) & (ncap - 1))
+			for (j = ct_mix64(d->snap[i]) & (ncap - 1); n[j]; j = (j + 1) & (ncap - 1))
 				;
 			n[j] = d->snap[i];
 		}
@@ -857,7 +848,7 @@ static int snap_add(struct decoder *d, uint64_t goid)
 		d->snap = n;
 		d->snap_cap = ncap;
 	}
-	for (size_t i = mix64(goid) & (d->snap_cap - 1);; i = (i + 1) & (d->snap_cap - 1)) {
+	for (size_t i = ct_mix64(goid) & (d->snap_cap - 1);; i = (i + 1) & (d->snap_cap - 1)) {
 		if (!d->snap[i]) {
 			d->snap[i] = goid;
 			break;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "events/event.h"
+#include "util/hash.h"
 #include "util/intern.h"
 
 #define DEFAULT_BUDGET (64u << 20)
@@ -35,16 +36,6 @@ struct intern {
 	struct table strs, stacks;
 };
 
-static uint64_t mix(uint64_t h)
-{
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	h ^= h >> 33;
-	return h;
-}
-
 static uint64_t hash_bytes(const void *p, size_t n, uint64_t seed)
 {
 	const unsigned char *s = p;
@@ -53,11 +44,11 @@ static uint64_t hash_bytes(const void *p, size_t n, uint64_t seed)
 
 	for (; n >= 8; n -= 8, s += 8) {
 		memcpy(&w, s, 8);
-		h = (h ^ mix(w)) * 0x9e3779b97f4a7c15ULL;
+		h = (h ^ ct_mix64(w)) * 0x9e3779b97f4a7c15ULL;
 	}
 	w = 0;
 	memcpy(&w, s, n);
-	return mix(h ^ mix(w ^ n));
+	return ct_mix64(h ^ ct_mix64(w ^ n));
 }
 
 static void *arena_alloc(struct intern *in, size_t size)
@@ -201,8 +192,8 @@ static uint64_t hash_frames(const struct ct_frame *f, uint32_t n)
 	uint64_t h = 0x1234567 ^ n;
 
 	for (uint32_t i = 0; i < n; i++) {
-		h = mix(h ^ (uintptr_t)f[i].func) * 31;
-		h = mix(h ^ (uintptr_t)f[i].file ^ ((uint64_t)f[i].line << 1) ^ f[i].inlined);
+		h = ct_mix64(h ^ (uintptr_t)f[i].func) * 31;
+		h = ct_mix64(h ^ (uintptr_t)f[i].file ^ ((uint64_t)f[i].line << 1) ^ f[i].inlined);
 	}
 	return h;
 }
