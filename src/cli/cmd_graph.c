@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "cli/commands.h"
+#include "cli/run_loop.h"
 #include "daemon/client.h"
 #include "events/event.h"
 #include "graph/lineage.h"
@@ -35,13 +36,6 @@ struct graph_run {
 	struct lineage *lg;
 	int err;
 };
-
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	stop = 1;
-}
 
 static void usage(FILE *f)
 {
@@ -183,6 +177,14 @@ static int graph_from_daemon(const struct graph_opts *o)
 	return 0;
 }
 
+static int expire_graph(void *cookie)
+{
+	struct graph_run *run = cookie;
+
+	lineage__expire(run->lg, mono_ns(CLOCK_MONOTONIC));
+	return run->err;
+}
+
 int cmd_graph(int argc, char **argv)
 {
 	struct graph_opts o = { .duration_ns = DEFAULT_DURATION_NS, .format = GRAPH_TREE };
@@ -190,8 +192,6 @@ int cmd_graph(int argc, char **argv)
 	struct graph_out_opts go = { 0 };
 	struct graph_run run = { 0 };
 	struct session *s = NULL;
-	struct sigaction sa = { .sa_handler = on_signal };
-	uint64_t end;
 	FILE *out = stdout;
 	int rc = EXIT_CANNOT, err;
 
@@ -216,31 +216,18 @@ int cmd_graph(int argc, char **argv)
 	so.record_path = o.record;
 	so.on_event = on_event;
 	so.cookie = &run;
+	run_loop__signals();
 	s = session__open(&so);
 	if (!s) {
 		error("%s", ct_errmsg());
 		goto cleanup;
 	}
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	end = mono_ns(CLOCK_MONOTONIC) + o.duration_ns;
-	while (!stop && !run.err) {
-		uint64_t now = mono_ns(CLOCK_MONOTONIC);
-
-		if (now >= end)
-			break;
-		err = session__poll(s, (int)((end - now) / 1000000 < 200 ? (end - now) / 1000000 + 1 : 200));
-		if (err == -ESRCH) {
-			info("process %d exited; the graph is as it was at exit", o.pid);
-			break;
-		}
-		if (err == -EINTR)
-			continue;
-		if (err) {
-			error("%s", ct_errmsg());
-			goto cleanup;
-		}
-		lineage__expire(run.lg, mono_ns(CLOCK_MONOTONIC));
+	err = run_loop__run(s, o.duration_ns, expire_graph, &run);
+	if (err == -ESRCH) {
+		info("process %d exited; the graph is as it was at exit", o.pid);
+	} else if (err && !run.err) {
+		error("%s", ct_errmsg());
+		goto cleanup;
 	}
 	/* what the target did up to now: records still queued, unreferenced values */
 	if (!run.err)

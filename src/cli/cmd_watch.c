@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/run_loop.h"
 #include "daemon/config.h"
 #include "events/event.h"
 #include "output/events_out.h"
@@ -37,13 +38,6 @@ struct watch_run {
 	uint64_t alerts;
 	int err;
 };
-
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	stop = 1;
-}
 
 static void usage(FILE *f)
 {
@@ -188,12 +182,16 @@ static bool stdout_closed(void)
 	return poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP));
 }
 
-static uint64_t mono_ns(void)
+/* After every poll: what was printed goes out; a reader that went away ends it. */
+static int after_poll(void *cookie)
 {
-	struct timespec ts;
+	struct watch_run *run = cookie;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	if (!run->err)
+		run->err = events_out__flush(run->out);
+	if (!run->err && stdout_closed())
+		run->err = -EPIPE;
+	return run->err;
 }
 
 int cmd_watch(int argc, char **argv)
@@ -202,8 +200,6 @@ int cmd_watch(int argc, char **argv)
 	struct watch_run run = { 0 };
 	struct session_opts so = { 0 };
 	struct session *s = NULL;
-	struct sigaction sa = { .sa_handler = on_signal };
-	uint64_t end = 0;
 	int rc = EXIT_CANNOT, err;
 
 	/* opterr is reset so that getopt's own messages never appear. */
@@ -226,9 +222,8 @@ int cmd_watch(int argc, char **argv)
 	so.on_event = on_event;
 	so.on_alert = on_alert;
 	so.cookie = &run;
-	/* No SA_RESTART: a signal wakes the poll. A closed stdout ends the watch. */
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	/* A closed stdout ends the watch (after_poll), not SIGPIPE. */
+	run_loop__signals();
 	signal(SIGPIPE, SIG_IGN);
 	s = session__open(&so);
 	if (!s) {
@@ -236,30 +231,10 @@ int cmd_watch(int argc, char **argv)
 		goto cleanup;
 	}
 	events_out__flush(run.out);
-	if (o.duration_ns)
-		end = mono_ns() + o.duration_ns;
-	while (!stop && !run.err) {
-		int timeout = 200;
-
-		if (end) {
-			uint64_t now = mono_ns();
-
-			if (now >= end)
-				break;
-			if ((end - now) / 1000000 < 200)
-				timeout = (int)((end - now) / 1000000) + 1;
-		}
-		err = session__poll(s, timeout);
-		if (!run.err)
-			run.err = events_out__flush(run.out);
-		if (!run.err && stdout_closed())
-			run.err = -EPIPE;
-		if (err == -ESRCH) {
-			info("target %d exited", o.pid);
-			break;
-		}
-		if (err == -EINTR || !err)
-			continue;
+	err = run_loop__run(s, o.duration_ns, after_poll, &run);
+	if (err == -ESRCH) {
+		info("target %d exited", o.pid);
+	} else if (err && err != run.err) {
 		error("%s", ct_errmsg());
 		goto cleanup;
 	}
