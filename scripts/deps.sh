@@ -13,7 +13,7 @@ GO_PKGS=(golang-1.19-go golang-1.21-go/bookworm-backports golang-1.22-go/bookwor
 PKGS=(clang llvm make gcc pkg-config bpftool libbpf-dev/bookworm-backports libbpf1/bookworm-backports
 	libelf-dev zlib1g-dev libcapstone-dev libdw-dev libsystemd-dev libcmocka-dev
 	libgraphviz-dev libmicrohttpd-dev libclang-rt-14-dev jq util-linux libcap2-bin
-	python3 bc dpkg-dev lintian systemd fakeroot curl "${GO_PKGS[@]}")
+	python3 bc dpkg-dev lintian systemd fakeroot curl xxd libxml2-utils binutils "${GO_PKGS[@]}")
 
 SOURCES=/etc/apt/sources.list.d/ctxtrace-extra.sources
 PREFS=/etc/apt/preferences.d/ctxtrace-extra
