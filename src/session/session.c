@@ -297,8 +297,12 @@ struct session *session__open(const struct session_opts *opts)
 	s->pidfd = (int)syscall(SYS_pidfd_open, opts->pid, 0);
 	s->ge = goelf__open(s->exe_path);
 	if (!s->ge) {
+		char why[600];
+
 		err = -errno;
-		attach_error(opts->pid, ct_errmsg());
+		/* Name the executable: a pid caught between fork and exec is the shell. */
+		snprintf(why, sizeof(why), "%.300s: %.280s", s->exe_name, ct_errmsg());
+		attach_error(opts->pid, why);
 		goto cleanup;
 	}
 	bi = goelf__buildinfo(s->ge);

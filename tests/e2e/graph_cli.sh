@@ -70,7 +70,7 @@ expect() { # NAME EXIT REGEX CMD...
 sleep 30 & sp=$!
 wait_exec "$sp" "$(command -v sleep)"
 expect "dead pid" 1 'cannot attach to pid 999999: no such process' "$CTXTRACE" graph -p 999999 --duration 1s
-expect "non-Go pid" 1 "cannot attach to pid $sp: not a Go program" "$CTXTRACE" graph -p "$sp" --duration 1s
+expect "non-Go pid" 1 "cannot attach to pid $sp: /usr/bin/sleep: not a Go program" "$CTXTRACE" graph -p "$sp" --duration 1s
 kill $sp
 expect "missing -p" 2 'missing -p PID' "$CTXTRACE" graph
 expect "bad duration" 2 "--duration: 'soon' is not a duration" "$CTXTRACE" graph -p 1 --duration soon

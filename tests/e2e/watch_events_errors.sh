@@ -47,7 +47,7 @@ expect "dead pid: exit 1" 1 "^ctxtrace: cannot attach to pid $dead: no such proc
 	"$CTXTRACE" watch -p "$dead" --events
 
 start_exec sleep 100
-expect "non-Go process: exit 1" 1 "^ctxtrace: cannot attach to pid $started: not a Go program" \
+expect "non-Go process: exit 1" 1 "^ctxtrace: cannot attach to pid $started: [^ ]*sleep: not a Go program" \
 	"$CTXTRACE" watch -p "$started" --events
 
 start_exec "$target" "$tmp/never"
