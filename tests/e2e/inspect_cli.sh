@@ -87,6 +87,7 @@ expect "truncated Go binary" 1 "cannot inspect" "$CTXTRACE" inspect "$tmp/trunca
 expect "corrupt pclntab" 1 "cannot inspect" "$CTXTRACE" inspect "$tmp/corrupt"
 expect "dead pid" 1 "no such process" "$CTXTRACE" inspect -p 999999999
 sleep 30 & sp=$!
+for _ in $(seq 100); do [ "$(readlink /proc/$sp/exe)" = "$(realpath "$(command -v sleep)")" ] && break; sleep 0.05; done
 expect "non-Go pid" 1 "not a Go program" "$CTXTRACE" inspect -p $sp
 kill $sp
 expect "no argument" 2 "missing" "$CTXTRACE" inspect
@@ -96,7 +97,7 @@ expect "json error" 1 '"type":"error"' "$CTXTRACE" inspect --json /bin/ls
 # A live Go process is inspected through /proc/PID/exe.
 live=$(go_bin "$v" pie demo_leaky)
 "$live" >/dev/null 2>&1 & gp=$!
-sleep 0.3
+for _ in $(seq 100); do [ "$(readlink /proc/$gp/exe)" = "$(realpath "$live")" ] && break; sleep 0.05; done
 got=$("$CTXTRACE" inspect --json -p $gp | jq -r .go_version)
 kill $gp 2>/dev/null; wait $gp 2>/dev/null
 check "inspect -p of a live Go process" test "$got" = "$("$(go_tool "$v")" version "$live" | awk '{print $2}')"
