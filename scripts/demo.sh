@@ -11,7 +11,7 @@ bin=$OUT/go/$v/plain/demo_leaky
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null || true' EXIT
 sleep 0.5
 echo "== ctxtrace inspect -p $pid (what will be probed)"
-"$OUT/ctxtrace" inspect -p "$pid" | sed -n '1,/^offsets/p' | head -40
+"$OUT/ctxtrace" inspect -p "$pid" | sed '/^offsets/,$d'
 echo
 echo "== ctxtrace watch -p $pid --duration ${DEMO_SECONDS}s (leak alerts)"
 "$OUT/ctxtrace" watch -p "$pid" --duration "${DEMO_SECONDS}s"

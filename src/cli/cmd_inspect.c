@@ -153,13 +153,15 @@ static void print_text(const char *shown, struct goelf *ge, const struct probe_p
 		printf("  %-16s %-44s %-10s %s\n", "ROLE", "FUNCTION", "ADDRESS", "PROBE");
 		for (int i = 0; i < plan->n; i++) {
 			const struct probe_site *s = &plan->sites[i];
-			char addr[32] = "-", probe[96];
+			char addr[32] = "-", probe[256];
 
 			if (s->func_addr)
 				snprintf(addr, sizeof(addr), "0x%" PRIx64, s->func_addr);
 			if (s->status == PROBE_OK)
 				snprintf(probe, sizeof(probe), "+0x%x %s (file offset 0x%" PRIx64 ")", s->insn_offset,
 					 s->insn, s->file_offset);
+			else if (s->status == PROBE_COVERED && s->note[0])
+				snprintf(probe, sizeof(probe), "%s", s->note); /* says what covers it */
 			else
 				snprintf(probe, sizeof(probe), "%s%s%s", probe_status_name(s->status),
 					 s->note[0] ? ": " : "", s->note);
