@@ -303,9 +303,14 @@ enum ctx_kind gotypes__ctx_kind(struct gotypes *gt, uint64_t itab, uint64_t data
 	if (type_name)
 		*type_name = n;
 	/* Go 1.19/1.20: Background() and TODO() are two *emptyCtx objects. */
-	if (k == CTX_BACKGROUND && n && n[1] == 'c' && !strcmp(n, "*context.emptyCtx") &&
-	    data && data == gt->o.todo_obj)
-		k = CTX_TODO;
+	if (k == CTX_BACKGROUND && n && n[1] == 'c' && !strcmp(n, "*context.emptyCtx") && data) {
+		/* context.todo is set by the context package's init, which may not have
+		 * run yet when ctxtrace attaches to a process just started. */
+		if (!gt->o.todo_obj && gt->o.todo_var)
+			procmem__read_u64(gt->o.mem, gt->o.todo_var, &gt->o.todo_obj);
+		if (data == gt->o.todo_obj)
+			k = CTX_TODO;
+	}
 	return k;
 }
 

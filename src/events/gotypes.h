@@ -35,6 +35,9 @@ struct gotypes_opts {
 	 * the object they point to: the runtime addresses of those objects (the values of
 	 * context.background and context.todo), 0 when unknown. */
 	uint64_t background_obj, todo_obj;
+	/* Runtime address of the context.todo variable: todo_obj is read from it when
+	 * still 0 (the package's init had not run at attach). 0 when unknown. */
+	uint64_t todo_var;
 };
 
 struct gotypes *gotypes__new(const struct gotypes_opts *opts);

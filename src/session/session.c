@@ -243,6 +243,7 @@ static void empty_ctx_objects(struct session *s, struct gotypes_opts *go)
 	}
 	procmem__read_u64(s->mem, vars[0] + s->bias, &go->background_obj);
 	procmem__read_u64(s->mem, vars[1] + s->bias, &go->todo_obj);
+	go->todo_var = vars[1] + s->bias;
 }
 
 static const void *image_at(void *cookie, uint64_t addr, size_t len)
