@@ -62,12 +62,17 @@ static int parse_args(int argc, char **argv, struct graph_opts *o)
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	int64_t n;
 	int c;
 
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+p:d:f:o:h", longopts, NULL)) != -1) {
+		int g = graph_out__parse_opt(c, optarg, &o->format, &o->lg);
+
+		if (g < 0)
+			return -EINVAL;
+		if (g > 0)
+			continue;
 		switch (c) {
 		case 'p':
 			if (proc_parse_pid(optarg, &o->pid)) {
@@ -81,30 +86,11 @@ static int parse_args(int argc, char **argv, struct graph_opts *o)
 				return -EINVAL;
 			}
 			break;
-		case 'f':
-			if (graph_format_parse(optarg, &o->format)) {
-				error("--format: '%s' is not one of tree, json, dot, svg", optarg);
-				return -EINVAL;
-			}
-			break;
 		case 'o':
 			o->out = optarg;
 			break;
 		case 'R':
 			o->record = optarg;
-			break;
-		case 'r':
-			if (parse_duration(optarg, &o->lg.retention_ns) || o->lg.retention_ns == 0) {
-				error("--retention: '%s' is not a duration above 0 (e.g. 30s, 5m)", optarg);
-				return -EINVAL;
-			}
-			break;
-		case 'm':
-			if (parse_int(optarg, &n, 10) || n < 16 || n > 100000000) {
-				error("--max-nodes: '%s' is out of range 16..100000000", optarg);
-				return -EINVAL;
-			}
-			o->lg.max_nodes = (uint32_t)n;
 			break;
 		case 'D':
 			o->daemon = true;
