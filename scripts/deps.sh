@@ -4,11 +4,11 @@
 set -euo pipefail
 
 # Go toolchains the tests build with: bookworm has 1.19, bookworm-backports 1.21-1.23,
-# trixie 1.24, trixie-backports 1.25 and 1.26. Those suites get a low pin priority so
+# trixie 1.24, trixie-backports 1.25 to 1.27. Those suites get a low pin priority so
 # nothing else on the machine is upgraded from them.
 GO_PKGS=(golang-1.19-go golang-1.21-go/bookworm-backports golang-1.22-go/bookworm-backports
 	golang-1.23-go/bookworm-backports golang-1.24-go/trixie golang-1.25-go/trixie-backports
-	golang-1.26-go/trixie-backports)
+	golang-1.26-go/trixie-backports golang-1.27-go/trixie-backports)
 # libbpf 1.4 (bookworm-backports) for uprobe_multi links.
 PKGS=(clang llvm make gcc pkg-config bpftool libbpf-dev/bookworm-backports libbpf1/bookworm-backports
 	libelf-dev zlib1g-dev libcapstone-dev libdw-dev libsystemd-dev libcmocka-dev
