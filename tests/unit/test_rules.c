@@ -736,6 +736,118 @@ static void test_lineage_break_scope_on_stack(void **state)
 	world_free(&w);
 }
 
+#define GOEXIT_F { "runtime.goexit", "/go/src/runtime/asm_amd64.s", 1700, false }
+
+/* Issue 14's reproductions: an earlier pass of a loop, or an earlier call of the
+ * same function, is never the scope of the next one. */
+static void test_lineage_break_not_sibling(void **state)
+{
+	/* for { mk() } where mk does ctx, _ := WithCancel(Background()) (a true lost-cancel) */
+	static const struct stk mk = { 4, 70, {
+		{ "context.WithCancel", "/go/src/context/context.go", 237, false },
+		{ "main.mk", "/app/main.go", 12, false },
+		{ "main.main", "/app/main.go", 30, false }, GOEXIT_F } };
+	/* grpc's reader loop: operateHeaders makes each stream's root at one line */
+	static const struct stk oh = { 5, 71, {
+		{ "context.WithCancel", "/go/src/context/context.go", 237, false },
+		{ "google.golang.org/grpc/internal/transport.(*http2Server).operateHeaders", "/grpc/http2_server.go", 338, false },
+		{ "google.golang.org/grpc/internal/transport.(*http2Server).HandleStreams", "/grpc/http2_server.go", 460, false },
+		{ "google.golang.org/grpc.(*Server).serveStreams", "/grpc/server.go", 700, false }, GOEXIT_F } };
+	/* TestChildFinishesFirst: a loop in the test function, one line */
+	static const struct stk tl = { 4, 72, {
+		{ "context.WithCancel", "/go/src/context/context.go", 237, false },
+		{ "context.TestChildFinishesFirst", "/go/src/context/context_test.go", 120, false },
+		{ "testing.tRunner", "/go/src/testing/testing.go", 1689, false }, GOEXIT_F } };
+	/* main calls f() at line 40 (f leaks a context, returns), then f() at line 41,
+	 * where f's callee g makes a root: the first f is not a caller of g */
+	static const struct stk f1 = { 4, 73, {
+		{ "context.WithCancel", "/go/src/context/context.go", 237, false },
+		{ "main.f", "/app/main.go", 10, false },
+		{ "main.main", "/app/main.go", 40, false }, GOEXIT_F } };
+	static const struct stk g2 = { 5, 74, {
+		{ "context.WithCancel", "/go/src/context/context.go", 237, false },
+		{ "main.g", "/app/main.go", 20, false },
+		{ "main.f", "/app/main.go", 11, false },
+		{ "main.main", "/app/main.go", 41, false }, GOEXIT_F } };
+	const struct ct_stack *roots[] = { STK(mk), STK(oh), STK(tl) };
+	struct world w;
+
+	(void)state;
+	world_init(&w, 1, true);
+	for (uint64_t k = 0; k < 3; k++) {
+		for (uint64_t i = 0; i < 5; i++)
+			create(&w, 10 + k, 0x400000 + 0x10000 * k + 0x100 * i, CTX_CANCEL, 0,
+			       CTX_BACKGROUND, roots[k]);
+	}
+	for (uint64_t i = 0; i < 5; i++) {
+		create(&w, 20, 0x480000 + 0x100 * i, CTX_CANCEL, 0, CTX_BACKGROUND, STK(f1));
+		create(&w, 20, 0x490000 + 0x100 * i, CTX_CANCEL, 0, CTX_BACKGROUND, STK(g2));
+	}
+	tick(&w, GRACE + SEC);
+	assert_null(find(&w, RULE_LINEAGE_BREAK));
+	world_free(&w);
+}
+
+/* What is a scope: a live caller's context, through recursion; and what is not:
+ * t.Context() (made by package testing), or a frame a cut stack cannot place. */
+static void test_lineage_break_caller(void **state)
+{
+	/* walk(n) makes ctx from Background, then calls walk(n-1), which makes another */
+	static const struct stk w1 = { 4, 80, {
+		{ "context.WithCancel", "/go/src/context/context.go", 237, false },
+		{ "main.walk", "/app/tree.go", 7, false },
+		{ "main.main", "/app/tree.go", 30, false }, GOEXIT_F } };
+	static const struct stk w2 = { 5, 81, {
+		{ "context.WithCancel", "/go/src/context/context.go", 237, false },
+		{ "main.walk", "/app/tree.go", 7, false },
+		{ "main.walk", "/app/tree.go", 9, false },
+		{ "main.main", "/app/tree.go", 30, false }, GOEXIT_F } };
+	/* t.Run made the test's context in the parent goroutine; the test uses Background */
+	static const struct stk trun = { 3, 82, {
+		{ "context.WithCancel", "/go/src/context/context.go", 237, false },
+		{ "testing.(*T).Run", "/go/src/testing/testing.go", 1820, false }, GOEXIT_F } };
+	static const struct stk tbg = { 4, 83, {
+		{ "context.WithTimeout", "/go/src/context/context.go", 690, false },
+		{ "main.TestFetch", "/app/fetch_test.go", 15, false },
+		{ "testing.tRunner", "/go/src/testing/testing.go", 1689, false }, GOEXIT_F } };
+	/* cut: no runtime.goexit at the end */
+	static const struct stk c1 = { 2, 84, {
+		{ "context.WithCancel", "/go/src/context/context.go", 237, false },
+		{ "main.deep", "/app/deep.go", 5, false } } };
+	static const struct stk c2 = { 3, 85, {
+		{ "context.WithCancel", "/go/src/context/context.go", 237, false },
+		{ "main.deeper", "/app/deep.go", 9, false },
+		{ "main.deep", "/app/deep.go", 6, false } } };
+	struct world w;
+	const struct alert *a;
+
+	(void)state;
+	world_init(&w, 3, true);
+	for (uint64_t i = 0; i < 3; i++) {
+		uint64_t g = 30 + i, tg = 40 + i, cg = 50 + i, tp = 60 + i;
+
+		create(&w, g, 0x500000 + 0x100 * i, CTX_CANCEL, 0, CTX_BACKGROUND, STK(w1));
+		create(&w, g, 0x510000 + 0x100 * i, CTX_CANCEL, 0, CTX_BACKGROUND, STK(w2));
+		create(&w, tp, 0x520000 + 0x100 * i, CTX_CANCEL, 0, CTX_BACKGROUND, STK(trun));
+		go(&w, tp, tg, STK(s_go_worker), "testing.tRunner");
+		create(&w, tg, 0x530000 + 0x100 * i, CTX_TIMER, 0, CTX_BACKGROUND, STK(tbg));
+		create(&w, cg, 0x540000 + 0x100 * i, CTX_CANCEL, 0, CTX_BACKGROUND, STK(c1));
+		create(&w, cg, 0x550000 + 0x100 * i, CTX_CANCEL, 0, CTX_BACKGROUND, STK(c2));
+	}
+	tick(&w, GRACE + SEC);
+	a = find(&w, RULE_LINEAGE_BREAK);
+	assert_non_null(a);
+	assert_int_equal(a->count, 3);
+	assert_site(a->ctx.site, "tree.go", 7);
+	assert_non_null(a->ctx.stack);
+	assert_int_equal(a->ctx.stack->n, 5); /* the inner walk's root */
+	assert_site(a->scope.site, "tree.go", 7);
+	assert_int_equal(a->scope.stack->n, 4);
+	for (int i = 0; i < w.ngot; i++)
+		assert_false(w.got[i].rule == RULE_LINEAGE_BREAK && w.got[i].ctx.site != a->ctx.site);
+	world_free(&w);
+}
+
 /* req := WithCancel(base); ctx, cancel := WithTimeout(WithoutCancel(req)); go
  * writeAudit(ctx); req is cancelled, the audit goroutine goes on: lineage
  * information, never a leak. */
@@ -969,6 +1081,8 @@ int main(void)
 		cmocka_unit_test(test_reads_budget),
 		cmocka_unit_test(test_lineage_break),
 		cmocka_unit_test(test_lineage_break_scope_on_stack),
+		cmocka_unit_test(test_lineage_break_not_sibling),
+		cmocka_unit_test(test_lineage_break_caller),
 		cmocka_unit_test(test_without_cancel),
 		cmocka_unit_test(test_propagate),
 		cmocka_unit_test(test_min_count_and_ids),
