@@ -89,8 +89,8 @@ static bool scope_of(const struct lg_ctx *sc, uint64_t goid, const struct ct_sta
 
 /* The innermost live context of goid's current scope other than skip (the new
  * one) that is a scope of the code at cur (scope_of). */
-static bool live_scope(const struct lineage *lg, uint64_t goid, uint64_t skip, const struct ct_stack *cur,
-		       struct lg_ctx *out)
+static bool live_scope(struct rules *r, const struct lineage *lg, uint64_t goid, uint64_t skip,
+		       const struct ct_stack *cur, uint64_t now, struct lg_ctx *out, bool *confirmed)
 {
 	struct lg_ctx sc[LINEAGE_SCOPE_MAX + 1];
 	int n = lineage__go_scope(lg, goid, LG_SCOPE_NOW, sc, LINEAGE_SCOPE_MAX + 1);
@@ -99,6 +99,15 @@ static bool live_scope(const struct lineage *lg, uint64_t goid, uint64_t skip, c
 		if (sc[i].id == skip || sc[i].kind == CTX_WITHOUTCANCEL || sc[i].state != LG_CTX_LIVE ||
 		    !scope_of(&sc[i], goid, cur))
 			continue;
+		/* live as far as the records tell: its cancel may be in a lost record */
+		if (rules_in_doubt(r, sc[i].created_ns, now)) {
+			if (!rules_confirm_uncancelled(r, &sc[i])) {
+				r->st.unconfirmed++;
+				continue;
+			}
+			r->st.confirmed++;
+			*confirmed = true;
+		}
 		*out = sc[i];
 		return true;
 	}
@@ -125,7 +134,7 @@ int rule_lineage_break_event(struct rules *r, const struct lineage *lg, const st
 	const struct ct_frame *site;
 	struct lg_ctx scope, self;
 	struct group *g;
-	bool info;
+	bool info, confirmed = false;
 
 	if (e->discovered || e->preexisting || !e->stack || !ev->goid)
 		return 0;
@@ -136,9 +145,9 @@ int rule_lineage_break_event(struct rules *r, const struct lineage *lg, const st
 	if (!site)
 		return 0;
 	if (info) {
-		if (!detached_from(lg, e->parent, &scope) && !live_scope(lg, ev->goid, e->id, e->stack, &scope))
+		if (!detached_from(lg, e->parent, &scope) && !live_scope(r, lg, ev->goid, e->id, e->stack, ev->ts_ns, &scope, &confirmed))
 			memset(&scope, 0, sizeof(scope));
-	} else if (!live_scope(lg, ev->goid, e->id, e->stack, &scope)) {
+	} else if (!live_scope(r, lg, ev->goid, e->id, e->stack, ev->ts_ns, &scope, &confirmed)) {
 		return 0;
 	}
 	g = group_get(r, RULE_LINEAGE_BREAK, site, scope.stack ? site_ctx_display(scope.stack) : NULL, NULL);
@@ -160,7 +169,7 @@ int rule_lineage_break_event(struct rules *r, const struct lineage *lg, const st
 		g->a.ctx.site = site;
 	}
 	g->a.ctx.site = site;
-	return pending_push(r, group_index(r, g), ev->ts_ns);
+	return pending_push(r, group_index(r, g), ev->ts_ns, info ? 0 : scope.created_ns, confirmed);
 }
 
 void rule_lineage_break_message(struct alert *a)

@@ -404,6 +404,11 @@ struct session *session__open(const struct session_opts *opts)
 		attach_error(opts->pid, ct_errmsg());
 		goto cleanup;
 	}
+	/* Probes went live one by one: a context created before the last did may
+	 * have been cancelled unseen (its create probe was live, its cancel probe not
+	 * yet). What began before this is unknown, not leaked, unless memory says. */
+	if (s->rules)
+		rules__set_attached(s->rules, now_ns());
 	/* Goroutines that exist already: after attach, so none is missed; the ones
 	 * created in between are reported once (the decoder drops their records). */
 	sn.s = s;
