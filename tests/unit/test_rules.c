@@ -462,6 +462,155 @@ static void test_lost_cancel_not_reported(void **state)
 	world_free(&w);
 }
 
+/* The allocator reuses addresses: a healthy context made at a leaked one's
+ * address must not erase the leak. go func() { ctx, _ := WithCancel(base) }()
+ * twenty times, each address then reused by a healthy request context. */
+static void test_lost_cancel_collected(void **state)
+{
+	struct world w;
+	const struct alert *a;
+	struct rules_stats st;
+
+	(void)state;
+	world_init(&w, 3, true);
+	start_main(&w);
+	for (uint64_t i = 0; i < 20; i++) {
+		uint64_t addr = 0x7000 + 0x100 * (i % 4), lg = 500 + i, hg = 600 + i;
+
+		go(&w, MAIN_G, lg, STK(s_go_worker), "main.request");
+		create(&w, lg, addr, CTX_CANCEL, BASE, CTX_CANCEL, STK(s_create_cancel));
+		go_exit(&w, lg);
+		go(&w, MAIN_G, hg, STK(s_go_worker), "main.serve");
+		create(&w, hg, addr, CTX_CANCEL, BASE, CTX_CANCEL, STK(s_create_req));
+		cancel(&w, hg, addr, CANCEL_EXPLICIT, true);
+		go_exit(&w, hg);
+		if (i == 9)
+			tick(&w, SEC); /* counted once whichever tick sees it */
+	}
+	tick(&w, GRACE + SEC);
+	a = find(&w, RULE_LOST_CANCEL);
+	assert_non_null(a);
+	assert_int_equal(a->count, 20);
+	assert_int_equal(a->collected, 20);
+	assert_int_equal(a->live, 0);
+	assert_non_null(strstr(a->message, "since collected by the GC"));
+	assert_null(strstr(a->message, "live"));
+	assert_int_equal(tick(&w, SEC), 0);
+	/* four more, never reused: live */
+	for (uint64_t i = 0; i < 4; i++) {
+		go(&w, MAIN_G, 700 + i, STK(s_go_worker), "main.request");
+		create(&w, 700 + i, 0x9000 + 0x100 * i, CTX_CANCEL, BASE, CTX_CANCEL, STK(s_create_cancel));
+		go_exit(&w, 700 + i);
+	}
+	tick(&w, GRACE + SEC);
+	a = find(&w, RULE_LOST_CANCEL);
+	assert_int_equal(a->count, 24);
+	assert_int_equal(a->live, 4);
+	assert_non_null(strstr(a->message, "4 still live, 20 collected by the GC"));
+	rules__stats(w.r, &st);
+	assert_int_equal(st.unconfirmed, 0);
+	world_free(&w);
+}
+
+static int fake_ctxstate_calls;
+static int fake_ctxstate(void *cookie, uint64_t id, enum ctx_kind kind, bool *cancelled)
+{
+	(void)cookie;
+	(void)kind;
+	fake_ctxstate_calls++;
+	*cancelled = id >= 0xa200; /* the last two of each batch were cancelled unseen */
+	return 0;
+}
+
+static void lost_records(struct world *w, uint64_t n)
+{
+	struct ct_event e = { .type = EV_LOST };
+
+	e.lost.ringbuf_drops = n;
+	apply(w, &e);
+}
+
+/* A cancel in a lost record, or before every probe was live, must not make a
+ * lost-cancel: confirmed from memory (err still nil) or dropped and counted. */
+static void test_lost_cancel_doubt(void **state)
+{
+	struct world w;
+	struct rules_stats st;
+	const struct alert *a;
+
+	(void)state;
+	/* 1: records lost after the creations, no memory reader: nothing raised */
+	world_init(&w, 3, true);
+	start_main(&w);
+	for (uint64_t i = 0; i < 4; i++) {
+		go(&w, MAIN_G, 800 + i, STK(s_go_worker), "main.request");
+		create(&w, 800 + i, 0xa000 + 0x100 * i, CTX_CANCEL, BASE, CTX_CANCEL, STK(s_create_cancel));
+		go_exit(&w, 800 + i);
+	}
+	lost_records(&w, 12);
+	tick(&w, GRACE + SEC);
+	assert_null(find(&w, RULE_LOST_CANCEL));
+	rules__stats(w.r, &st);
+	assert_int_equal(st.unconfirmed, 4);
+	assert_int_equal(st.loss_windows, 1);
+	/* created after the loss report: not in doubt */
+	for (uint64_t i = 0; i < 3; i++) {
+		go(&w, MAIN_G, 900 + i, STK(s_go_worker), "main.request");
+		create(&w, 900 + i, 0xb000 + 0x100 * i, CTX_CANCEL, BASE, CTX_CANCEL, STK(s_create_cancel));
+		go_exit(&w, 900 + i);
+	}
+	tick(&w, GRACE + SEC);
+	a = find(&w, RULE_LOST_CANCEL);
+	assert_non_null(a);
+	assert_int_equal(a->count, 3);
+	world_free(&w);
+
+	/* 2: with a memory reader: the ones still uncancelled in memory are raised */
+	{
+		struct lineage_opts lo = { .retention_ns = 600 * SEC };
+		struct rules_opts ro = { .pid = 4242, .grace_ns = GRACE, .min_count = 1,
+					 .gstate = fake_gstate, .ctxstate = fake_ctxstate };
+
+		memset(&w, 0, sizeof(w));
+		w.lg = lineage__new(&lo);
+		w.r = rules__new(&ro);
+		clk = 1000 * SEC;
+		ngtab = 0;
+	}
+	start_main(&w);
+	fake_ctxstate_calls = 0;
+	for (uint64_t i = 0; i < 4; i++) {
+		go(&w, MAIN_G, 800 + i, STK(s_go_worker), "main.request");
+		create(&w, 800 + i, 0xa000 + 0x100 * i, CTX_CANCEL, BASE, CTX_CANCEL, STK(s_create_cancel));
+		go_exit(&w, 800 + i);
+	}
+	lost_records(&w, 3);
+	tick(&w, GRACE + SEC);
+	a = find(&w, RULE_LOST_CANCEL);
+	assert_non_null(a);
+	assert_int_equal(a->count, 2);
+	rules__stats(w.r, &st);
+	assert_int_equal(st.confirmed, 2);
+	assert_int_equal(st.unconfirmed, 2);
+	assert_true(fake_ctxstate_calls >= 4);
+	world_free(&w);
+
+	/* 3: the attach window: created before every probe was live */
+	world_init(&w, 3, true);
+	start_main(&w);
+	for (uint64_t i = 0; i < 4; i++) {
+		go(&w, MAIN_G, 800 + i, STK(s_go_worker), "main.request");
+		create(&w, 800 + i, 0xa000 + 0x100 * i, CTX_CANCEL, BASE, CTX_CANCEL, STK(s_create_cancel));
+		go_exit(&w, 800 + i);
+	}
+	rules__set_attached(w.r, clk + 1);
+	tick(&w, GRACE + SEC);
+	assert_null(find(&w, RULE_LOST_CANCEL));
+	rules__stats(w.r, &st);
+	assert_int_equal(st.unconfirmed, 4);
+	world_free(&w);
+}
+
 /* ---- outlived-context / unreachable-cancel ---- */
 
 /* handle(): ctx := WithTimeout(base); go fetch's producer (blocks on send); cancel */
@@ -522,6 +671,35 @@ static void test_outlived(void **state)
 	assert_int_equal(a->count, 6);
 	assert_false(a->first);
 	assert_string_equal(a->id, id);
+	world_free(&w);
+}
+
+/* The leaked goroutines' contexts are collected and their addresses reused by
+ * healthy requests (issue 14's undercount): every leaked goroutine still counts. */
+static void test_outlived_address_reuse(void **state)
+{
+	struct world w;
+	const struct alert *a;
+
+	(void)state;
+	world_init(&w, 3, true);
+	start_main(&w);
+	for (uint64_t i = 0; i < 6; i++) {
+		handle_once(&w, 500 + i, 0x7000 + 0x100 * (i % 2), 600 + i);
+		set_state(600 + i, RULES_G_WAITING, "chan send", STK(s_blk_send), -1);
+		for (uint64_t k = 0; k < 3; k++) {
+			go(&w, MAIN_G, 700 + 10 * i + k, STK(s_go_worker), "main.serve");
+			create(&w, 700 + 10 * i + k, 0x7000 + 0x100 * (k % 2), CTX_CANCEL, BASE, CTX_CANCEL,
+			       STK(s_create_req));
+			cancel(&w, 700 + 10 * i + k, 0x7000 + 0x100 * (k % 2), CANCEL_EXPLICIT, true);
+			go_exit(&w, 700 + 10 * i + k);
+		}
+	}
+	tick(&w, GRACE + SEC);
+	a = find(&w, RULE_OUTLIVED_CONTEXT);
+	assert_non_null(a);
+	assert_int_equal(a->count, 6);
+	assert_site(a->ctx.site, "main.go", 30);
 	world_free(&w);
 }
 
@@ -1071,10 +1249,13 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lost_cancel_live),
 		cmocka_unit_test(test_lost_cancel_creator_alive),
+		cmocka_unit_test(test_lost_cancel_collected),
+		cmocka_unit_test(test_lost_cancel_doubt),
 		cmocka_unit_test(test_lost_cancel_expired),
 		cmocka_unit_test(test_lost_cancel_held),
 		cmocka_unit_test(test_lost_cancel_not_reported),
 		cmocka_unit_test(test_outlived),
+		cmocka_unit_test(test_outlived_address_reuse),
 		cmocka_unit_test(test_outlived_not_reported),
 		cmocka_unit_test(test_unreachable),
 		cmocka_unit_test(test_outlived_without_state),
