@@ -17,6 +17,7 @@
 #include "events/event.h"
 #include "events/goroutines.h"
 #include "events/gotypes.h"
+#include "events/ctxmem.h"
 #include "events/procmem.h"
 #include "events/record.h"
 #include "graph/lineage.h"
@@ -56,6 +57,8 @@ struct session {
 	struct systrace *st;
 	struct gstate_src *gsrc;
 	struct rules *rules;
+	struct ctxmem *cm;
+	uint64_t ctx_itab[CTX_KIND_MAX]; /* a context.Context itab per kind; 1: none found */
 	uint64_t last_tick;
 	int pidfd;
 	bool exited;
@@ -115,6 +118,40 @@ static void rules_tick(struct session *s, uint64_t now, bool force)
 		rules__tick(s->rules, s->lg, now, emit_alert, s);
 }
 
+/* A context's state from memory, for the rules' confirmation (rules.h). */
+static int ctx_state(void *cookie, uint64_t id, enum ctx_kind kind, bool *cancelled)
+{
+	struct session *s = cookie;
+	struct ctxmem_state st;
+	int err;
+
+	if (!s->cm || (unsigned)kind >= CTX_KIND_MAX)
+		return -ENOTSUP;
+	if (!s->ctx_itab[kind]) {
+		uint64_t itabs[512];
+		int n = ctxmem__ctx_itabs(s->cm, itabs, 512);
+
+		s->ctx_itab[kind] = 1;
+		for (int i = 0; i < n; i++) {
+			const char *tn = NULL;
+
+			if (gotypes__ctx_kind(s->gt, itabs[i], 0, &tn) == kind && tn && !strncmp(tn, "*context.", 9)) {
+				s->ctx_itab[kind] = itabs[i];
+				break;
+			}
+		}
+	}
+	if (s->ctx_itab[kind] == 1)
+		return -ENOTSUP;
+	err = ctxmem__read(s->cm, s->ctx_itab[kind], id, &st);
+	if (err)
+		return err == -EINVAL ? -ENOENT : err;
+	if (st.kind != kind)
+		return -ENOENT;
+	*cancelled = st.cancelled;
+	return 0;
+}
+
 /* The graph and the rules, when asked for. Syscall tracing is optional: without
  * it unreachable-cancel cannot name the call, and the user is told so. */
 static int open_analysis(struct session *s)
@@ -141,6 +178,10 @@ static int open_analysis(struct session *s)
 	ro.gstate = gstate_src__read;
 	ro.gstate_cookie = s->gsrc;
 	ro.systrace = s->st;
+	if (s->cm) {
+		ro.ctxstate = ctx_state;
+		ro.ctxstate_cookie = s;
+	}
 	s->rules = rules__new(&ro);
 	return s->rules ? 0 : -errno;
 }
@@ -368,6 +409,12 @@ struct session *session__open(const struct session_opts *opts)
 	dopts.emit = deliver;
 	dopts.cookie = s;
 	s->dec = s->gt ? decoder__new(&dopts) : NULL;
+	if (s->gt) {
+		struct ctxmem_opts co = { .mem = s->mem, .types = s->gt, .off = &s->off,
+					  .go_minor = bi->minor, .moduledata = md.addr };
+
+		s->cm = ctxmem__new(&co); /* NULL: findings in doubt are dropped, not confirmed */
+	}
 	if (!s->gt || !s->gs || !s->dec) {
 		err = -ENOMEM;
 		attach_error(opts->pid, "out of memory");
@@ -560,6 +607,7 @@ void session__free(struct session *s)
 		record__close(s->rec);
 	rules__free(s->rules);
 	gstate_src__free(s->gsrc);
+	ctxmem__free(s->cm);
 	lineage__free(s->lg);
 	decoder__free(s->dec);
 	goroutines__free(s->gs);
