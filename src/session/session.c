@@ -85,7 +85,8 @@ static void deliver(void *cookie, const struct ct_event *ev)
 		if (s->rec_err)
 			error("recording stopped: %s", ct_errmsg());
 	}
-	if (s->o.events && s->o.on_event)
+	/* losses are part of the alert stream too (README): an alert may be missing */
+	if ((s->o.events || ev->type == EV_LOST) && s->o.on_event)
 		s->o.on_event(s->o.cookie, ev);
 	if (s->lg && lineage__apply(s->lg, ev) == 0 && s->rules)
 		rules__on_event(s->rules, s->lg, ev);
