@@ -100,7 +100,7 @@ static bool live_scope(struct rules *r, const struct lineage *lg, uint64_t goid,
 		    !scope_of(&sc[i], goid, cur))
 			continue;
 		/* live as far as the records tell: its cancel may be in a lost record */
-		if (rules_in_doubt(r, sc[i].created_ns, now)) {
+		if (rules_in_doubt(r, sc[i].created_ns, now, false)) {
 			if (!rules_confirm_uncancelled(r, &sc[i])) {
 				r->st.unconfirmed++;
 				continue;

@@ -172,7 +172,7 @@ int rule_lost_cancel_tick(struct rules *r, const struct lineage *lg, uint64_t no
 			    (r->last_tick_ns && due <= r->last_tick_ns))
 				continue;
 			/* the cancel func's call may be in a lost record: memory cannot tell now */
-			if (rules_in_doubt(r, c.created_ns, due)) {
+			if (rules_in_doubt(r, c.created_ns, due, false)) {
 				r->st.unconfirmed++;
 				continue;
 			}
@@ -191,7 +191,7 @@ int rule_lost_cancel_tick(struct rules *r, const struct lineage *lg, uint64_t no
 			 * held its cancel func any more. Counted once, when seen. */
 			if (r->last_tick_ns && c.collected_ns <= r->last_tick_ns)
 				continue;
-			if (rules_in_doubt(r, c.created_ns, c.collected_ns)) {
+			if (rules_in_doubt(r, c.created_ns, c.collected_ns, false)) {
 				r->st.unconfirmed++;
 				continue;
 			}
@@ -245,7 +245,7 @@ int rule_lost_cancel_tick(struct rules *r, const struct lineage *lg, uint64_t no
 			cd->accepted = !cd->held && (!cd->creator_alive || unheld >= loop_min);
 			if (!cd->accepted)
 				continue;
-			if (lineage__ctx_at(lg, cd->ref, &c) == 0 && rules_in_doubt(r, c.created_ns, now)) {
+			if (lineage__ctx_at(lg, cd->ref, &c) == 0 && rules_in_doubt(r, c.created_ns, now, false)) {
 				if (!rules_confirm_uncancelled(r, &c)) {
 					cd->accepted = false;
 					r->st.unconfirmed++;
@@ -369,7 +369,7 @@ void rule_lost_cancel_message(struct alert *a)
 		else if (np == 1 && a->expired)
 			snprintf(state, sizeof(state), "they expired by deadline");
 		else if (np == 1)
-			snprintf(state, sizeof(state), "%s since collected by the GC",
+			snprintf(state, sizeof(state), "%s since been collected by the GC",
 				 a->count == 1 ? "it has" : "all have");
 		else
 			snprintf(state, sizeof(state), "%s, %s%s%s", parts[0], parts[1], np > 2 ? ", " : "",

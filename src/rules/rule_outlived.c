@@ -56,7 +56,7 @@ void rule_outlived_go(struct rules *r, const struct lineage *lg, const struct lg
 		return; /* exited; its exit event is on its way */
 	have = err == 0;
 	/* its exit may be in a lost record: only memory can say it is alive */
-	if (!have && rules_in_doubt(r, g->created_ns, now)) {
+	if (!have && rules_in_doubt(r, g->created_ns, now, true)) {
 		r->st.unconfirmed++;
 		return;
 	}

@@ -339,25 +339,27 @@ void rules__set_attached(struct rules *r, uint64_t ns)
 	r->attach_ns = ns;
 }
 
-static void loss_add(struct rules *r, uint64_t hi)
+static void loss_add(struct rules *r, uint64_t hi, bool reads_only)
 {
 	if (r->nloss == LOSS_WINDOWS) {
 		r->loss[1].lo = r->loss[0].lo;
+		r->loss[1].reads_only = r->loss[1].reads_only && r->loss[0].reads_only;
 		memmove(&r->loss[0], &r->loss[1], (LOSS_WINDOWS - 1) * sizeof(r->loss[0]));
 		r->nloss--;
 	}
 	r->loss[r->nloss].lo = r->last_loss_ns;
 	r->loss[r->nloss].hi = hi;
+	r->loss[r->nloss].reads_only = reads_only;
 	r->nloss++;
 	r->st.loss_windows++;
 }
 
-bool rules_in_doubt(const struct rules *r, uint64_t lo, uint64_t hi)
+bool rules_in_doubt(const struct rules *r, uint64_t lo, uint64_t hi, bool reads)
 {
 	if (r->attach_ns && lo < r->attach_ns)
 		return true;
 	for (uint32_t i = 0; i < r->nloss; i++) {
-		if (r->loss[i].lo < hi && r->loss[i].hi >= lo)
+		if ((reads || !r->loss[i].reads_only) && r->loss[i].lo < hi && r->loss[i].hi >= lo)
 			return true;
 	}
 	return false;
@@ -378,7 +380,7 @@ int rules__on_event(struct rules *r, const struct lineage *lg, const struct ct_e
 	if (ev->type == EV_LOST) {
 		/* a loss is reported after the fact: it lies between the previous report and this */
 		if (ev->lost.ringbuf_drops || ev->lost.read_errors || ev->lost.decode_errors)
-			loss_add(r, ev->ts_ns);
+			loss_add(r, ev->ts_ns, !ev->lost.ringbuf_drops && !ev->lost.decode_errors);
 		r->last_loss_ns = ev->ts_ns;
 		return 0;
 	}
@@ -490,7 +492,7 @@ int rules__tick(struct rules *r, const struct lineage *lg, uint64_t now_ns,
 		if (p->since_ns + r->o.grace_ns > now_ns)
 			break;
 		/* records lost around the creation are reported after it: look again */
-		if (p->scope_ns && !p->confirmed && rules_in_doubt(r, p->scope_ns, p->since_ns))
+		if (p->scope_ns && !p->confirmed && rules_in_doubt(r, p->scope_ns, p->since_ns, false))
 			r->st.unconfirmed++;
 		else
 			r->groups[p->group].cum++;

@@ -68,7 +68,7 @@ struct rules {
 	uint32_t lost_cap;
 	/* Windows (lo, hi] in which records were lost (EV_LOST), oldest first; when
 	 * full, the two oldest merge, so a window is never forgotten, only widened. */
-	struct { uint64_t lo, hi; } loss[LOSS_WINDOWS];
+	struct { uint64_t lo, hi; bool reads_only; } loss[LOSS_WINDOWS];
 	uint32_t nloss;
 	uint64_t last_loss_ns;
 	uint64_t attach_ns;    /* all probes live since (rules__set_attached); 0: unknown */
@@ -76,8 +76,10 @@ struct rules {
 };
 
 /* Whether what happened in [lo, hi] may be missing from the graph: records were
- * lost then, or it began before every probe was live. */
-bool rules_in_doubt(const struct rules *r, uint64_t lo, uint64_t hi);
+ * lost then (ring buffer full, undecodable), or it began before every probe was
+ * live. With reads, probe-side reads that failed count too: such a record still
+ * arrives, but may name no goroutine (an exit of goid 0). */
+bool rules_in_doubt(const struct rules *r, uint64_t lo, uint64_t hi, bool reads);
 /* Whether memory confirms the context has not been cancelled (ctx_state). */
 bool rules_confirm_uncancelled(struct rules *r, const struct lg_ctx *c);
 

@@ -493,7 +493,7 @@ static void test_lost_cancel_collected(void **state)
 	assert_int_equal(a->count, 20);
 	assert_int_equal(a->collected, 20);
 	assert_int_equal(a->live, 0);
-	assert_non_null(strstr(a->message, "since collected by the GC"));
+	assert_non_null(strstr(a->message, "since been collected by the GC"));
 	assert_null(strstr(a->message, "live"));
 	assert_int_equal(tick(&w, SEC), 0);
 	/* four more, never reused: live */
