@@ -354,18 +354,20 @@ void rule_lost_cancel_message(struct alert *a)
 				 a->nwaiters_total, PL(a->nwaiters_total), a->nwaiters_total == 1 ? "s" : "");
 	}
 	{
-		/* say only what is known: a collected context was never cancelled, no more */
+		/* say only what is known: never cancelled so far (a context whose memory
+		 * was freed but not reused yet is not known to be gone), expired by its
+		 * deadline, or collected (its address was reused) */
 		char parts[3][48];
 		int np = 0;
 
 		if (a->live)
-			snprintf(parts[np++], sizeof(parts[0]), "%u still live", a->live);
+			snprintf(parts[np++], sizeof(parts[0]), "%u not cancelled so far", a->live);
 		if (a->expired)
 			snprintf(parts[np++], sizeof(parts[0]), "%u expired by deadline", a->expired);
 		if (a->collected)
 			snprintf(parts[np++], sizeof(parts[0]), "%u collected by the GC", a->collected);
 		if (np == 1 && a->live)
-			snprintf(state, sizeof(state), "all still live");
+			snprintf(state, sizeof(state), "%s so far", a->count == 1 ? "not cancelled" : "none cancelled");
 		else if (np == 1 && a->expired)
 			snprintf(state, sizeof(state), "they expired by deadline");
 		else if (np == 1)

@@ -370,7 +370,8 @@ bool rules_confirm_uncancelled(struct rules *r, const struct lg_ctx *c)
 	bool cancelled = true;
 
 	if (!r->o.ctxstate || c->collected ||
-	    r->o.ctxstate(r->o.ctxstate_cookie, c->id, c->kind, &cancelled) || cancelled)
+	    r->o.ctxstate(r->o.ctxstate_cookie, c->id, c->kind, c->parent_id, c->parent_kind, &cancelled) ||
+	    cancelled)
 		return false;
 	return true;
 }

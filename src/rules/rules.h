@@ -69,9 +69,12 @@ struct rules_gstate {
 };
 
 /* A context's state read from the target's memory (events/ctxmem.h): 0 with
- * *cancelled set; -ENOENT when the address holds no such context any more;
+ * *cancelled set; -ENOENT when the address holds no such context any more, or
+ * holds another one (its parent is not parent_id, or not a root of parent_kind:
+ * the allocator reuses addresses, and the new one's create may be lost too);
  * -errno when it cannot be read. */
-typedef int (*rules_ctxstate_fn)(void *cookie, uint64_t id, enum ctx_kind kind, bool *cancelled);
+typedef int (*rules_ctxstate_fn)(void *cookie, uint64_t id, enum ctx_kind kind, uint64_t parent_id,
+				 enum ctx_kind parent_kind, bool *cancelled);
 
 /* 0; -ENOENT when the goroutine no longer exists; -errno when it cannot be read.
  * Must set syscall_nr to -1 when it does not know it. */

@@ -120,7 +120,8 @@ static void rules_tick(struct session *s, uint64_t now, bool force)
 }
 
 /* A context's state from memory, for the rules' confirmation (rules.h). */
-static int ctx_state(void *cookie, uint64_t id, enum ctx_kind kind, bool *cancelled)
+static int ctx_state(void *cookie, uint64_t id, enum ctx_kind kind, uint64_t parent_id,
+		     enum ctx_kind parent_kind, bool *cancelled)
 {
 	struct session *s = cookie;
 	struct ctxmem_state st;
@@ -149,6 +150,15 @@ static int ctx_state(void *cookie, uint64_t id, enum ctx_kind kind, bool *cancel
 		return err == -EINVAL ? -ENOENT : err;
 	if (st.kind != kind)
 		return -ENOENT;
+	/* the same context, not a new one at its address: the same parent */
+	if (parent_kind == CTX_BACKGROUND || parent_kind == CTX_TODO) {
+		enum ctx_kind pk = gotypes__ctx_kind(s->gt, st.parent_itab, st.parent_data, NULL);
+
+		if (pk != CTX_BACKGROUND && pk != CTX_TODO)
+			return -ENOENT;
+	} else if (!parent_id || st.parent_data != parent_id) {
+		return -ENOENT;
+	}
 	*cancelled = st.cancelled;
 	return 0;
 }
