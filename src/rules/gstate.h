@@ -1,7 +1,7 @@
 /* The goroutine-state provider the rules use in a live session: wraps
  * events/goroutines.h (status, wait reason, frame-pointer stack), symbolizes the
  * stack through the decoder, and finds the thread of a goroutine in a syscall
- * (g.m.procid) so rules/systrace.h can name the call. Read-only. */
+ * (g.m.procid) so probes/systrace.h can name the call. Read-only. */
 #ifndef CT_RULES_GSTATE_H
 #define CT_RULES_GSTATE_H
 

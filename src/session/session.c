@@ -25,7 +25,7 @@
 #include "probes/tracer.h"
 #include "rules/gstate.h"
 #include "rules/rules.h"
-#include "rules/systrace.h"
+#include "probes/systrace.h"
 #include "session/session.h"
 #include "util/intern.h"
 #include "util/log.h"
