@@ -23,7 +23,7 @@
 #include "output/alert_out.h"
 #include "probes/probe_plan.h"
 #include "probes/tracer.h"
-#include "rules/gstate.h"
+#include "events/gstate.h"
 #include "rules/rules.h"
 #include "probes/systrace.h"
 #include "session/session.h"

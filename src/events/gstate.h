@@ -2,8 +2,8 @@
  * events/goroutines.h (status, wait reason, frame-pointer stack), symbolizes the
  * stack through the decoder, and finds the thread of a goroutine in a syscall
  * (g.m.procid) so probes/systrace.h can name the call. Read-only. */
-#ifndef CT_RULES_GSTATE_H
-#define CT_RULES_GSTATE_H
+#ifndef CT_EVENTS_GSTATE_H
+#define CT_EVENTS_GSTATE_H
 
 #include <stdint.h>
 

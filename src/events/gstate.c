@@ -8,7 +8,7 @@
 #include "events/decoder.h"
 #include "events/goroutines.h"
 #include "events/procmem.h"
-#include "rules/gstate.h"
+#include "events/gstate.h"
 #include "rules/rules.h"
 
 #define STACK_MAX 32
