@@ -56,27 +56,31 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-static void daemon_event(struct daemon *d, int prio, const char *what, const char *message)
-{
-	char *json = NULL, now[40], *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&json, &len);
-	struct json_w *w;
-	struct out_event ev = { .kind = OUT_DAEMON, .priority = prio };
+struct daemon_record {
+	const char *what, *message;
+};
 
-	if (!f)
-		return;
-	w = json_w__new(f, false);
+static void daemon_members(struct json_w *w, const void *arg)
+{
+	const struct daemon_record *r = arg;
+	char now[40];
+
 	outputs__timestamp(now, sizeof(now));
-	json_w__obj_open(w);
 	json_w__kv_str(w, "type", "daemon");
 	json_w__kv_str(w, "time", now);
-	json_w__kv_str(w, "event", what);
-	if (message)
-		json_w__kv_str(w, "message", message);
-	json_w__obj_close(w);
-	json_w__free(w);
-	fclose(f);
+	json_w__kv_str(w, "event", r->what);
+	if (r->message)
+		json_w__kv_str(w, "message", r->message);
+}
+
+static void daemon_event(struct daemon *d, int prio, const char *what, const char *message)
+{
+	struct daemon_record r = { what, message };
+	char *json = json_w__object_str(daemon_members, &r), *text = NULL;
+	struct out_event ev = { .kind = OUT_DAEMON, .priority = prio };
+
+	if (!json)
+		return;
 	if (asprintf(&text, "%s%s%s", what, message ? ": " : "", message ? message : "") < 0)
 		text = NULL;
 	ev.json = json;

@@ -21,7 +21,9 @@
 #include "daemon/targets.h"
 #include "events/event.h"
 #include "graph/lineage.h"
+#include "output/alert_out.h"
 #include "output/graph_out.h"
+#include "rules/rules.h"
 #include "util/json.h"
 #include "util/log.h"
 
@@ -275,44 +277,48 @@ static void rules_json(struct json_w *w, const struct rule_cfg *r)
 	json_w__obj_close(w);
 }
 
-/* Emits one lifecycle record built by the caller's JSON members. */
+struct lifecycle {
+	const struct tgt *g;
+	enum out_kind kind;
+	const char *name, *exe, *type, *extra_key, *extra_val;
+	int pid;
+};
+
+static void lifecycle_members(struct json_w *w, const void *arg)
+{
+	const struct lifecycle *l = arg;
+	char now[40];
+
+	outputs__timestamp(now, sizeof(now));
+	json_w__kv_str(w, "type", l->type);
+	json_w__kv_str(w, "time", now);
+	json_w__kv_str(w, "target", l->name);
+	json_w__kv_int(w, "pid", l->pid);
+	if (l->exe)
+		json_w__kv_str(w, "exe", l->exe);
+	if (l->extra_key)
+		json_w__kv_str(w, l->extra_key, l->extra_val);
+	if (l->g && l->kind == OUT_ATTACH)
+		rules_json(w, &l->g->rules);
+	if (l->g && l->kind == OUT_DETACH) {
+		json_w__kv_double(w, "attached_seconds", (double)(mono_ns() - l->g->attached_mono_ns) / 1e9);
+		json_w__kv_uint(w, "events", l->g->events);
+		json_w__kv_uint(w, "alerts", l->g->alerts);
+	}
+}
+
+/* Emits one target lifecycle record (docs/daemon.md). */
 static void emit(struct targets *ts, enum out_kind kind, int prio, const struct tgt *g, const char *name, int pid,
 		 const char *exe, const char *type, const char *extra_key, const char *extra_val, const char *text)
 {
-	char *json = NULL, now[40];
-	size_t len = 0;
-	FILE *f = open_memstream(&json, &len);
-	struct json_w *w;
+	struct lifecycle l = { g, kind, name, exe, type, extra_key, extra_val, pid };
 	struct out_event ev = { .kind = kind, .text = text, .priority = prio, .target = name, .pid = pid };
+	char *json = json_w__object_str(lifecycle_members, &l);
 
-	if (!f)
-		return;
-	w = json_w__new(f, false);
-	if (!w) {
-		fclose(f);
-		free(json);
+	if (!json) {
+		error("%s: lost (out of memory)", text);
 		return;
 	}
-	outputs__timestamp(now, sizeof(now));
-	json_w__obj_open(w);
-	json_w__kv_str(w, "type", type);
-	json_w__kv_str(w, "time", now);
-	json_w__kv_str(w, "target", name);
-	json_w__kv_int(w, "pid", pid);
-	if (exe)
-		json_w__kv_str(w, "exe", exe);
-	if (extra_key)
-		json_w__kv_str(w, extra_key, extra_val);
-	if (g && kind == OUT_ATTACH)
-		rules_json(w, &g->rules);
-	if (g && kind == OUT_DETACH) {
-		json_w__kv_double(w, "attached_seconds", (double)(mono_ns() - g->attached_mono_ns) / 1e9);
-		json_w__kv_uint(w, "events", g->events);
-		json_w__kv_uint(w, "alerts", g->alerts);
-	}
-	json_w__obj_close(w);
-	json_w__free(w);
-	fclose(f);
 	ev.json = json;
 	outputs__emit(ts->out, &ev);
 	free(json);
@@ -379,65 +385,59 @@ static void on_event(void *cookie, const struct ct_event *ev)
 	}
 }
 
-/* The value of a top-level "key":"value" string member, enough for "rule". */
-static void json_str_member(const char *json, const char *key, char *out, size_t size)
-{
-	char pat[64];
-	const char *p;
-	size_t o = 0;
+struct alert_record {
+	const struct tgt *g;
+	const struct alert *a;
+};
 
-	out[0] = '\0';
-	snprintf(pat, sizeof(pat), "\"%s\":\"", key);
-	p = strstr(json, pat);
-	if (!p)
-		return;
-	for (p += strlen(pat); *p && *p != '"' && o + 1 < size; p++) {
-		if (*p == '\\')
-			break;
-		out[o++] = *p;
-	}
-	out[o] = '\0';
+/* The alert's object with the [target] name it was selected by in front. */
+static void alert_members(struct json_w *w, const void *arg)
+{
+	const struct alert_record *r = arg;
+
+	json_w__kv_str(w, "target", r->g->name);
+	alert_out__json_members(w, r->a);
 }
 
-static void on_alert(void *cookie, const char *json, const char *text)
+static void count_alert(struct name_stats *ns, const char *rule)
+{
+	int i;
+
+	ns->alerts_total++;
+	for (i = 0; i < ns->nrules; i++) {
+		if (!strcmp(ns->alerts[i].rule, rule))
+			break;
+	}
+	if (i == ns->nrules && ns->nrules < RULES_MAX)
+		snprintf(ns->alerts[ns->nrules++].rule, sizeof(ns->alerts[0].rule), "%s", rule);
+	if (i < ns->nrules)
+		ns->alerts[i].n++;
+}
+
+static void on_alert(void *cookie, const struct alert *a)
 {
 	struct tgt *g = cookie;
-	struct targets *ts = g->ts;
-	char rule[48], *line = NULL, *txt = NULL, esc[160];
-	struct out_event ev = { .kind = OUT_ALERT, .priority = LOG_WARNING, .target = g->name, .pid = g->pid };
-	struct name_stats *ns = g->ns;
+	struct alert_record r = { g, a };
+	const char *rule = rule_name(a->rule);
+	char *json, *text, *txt = NULL;
+	struct out_event ev = { .kind = OUT_ALERT, .priority = LOG_WARNING, .target = g->name, .pid = g->pid,
+				.rule = rule };
 
-	while (*json == ' ' || *json == '\n')
-		json++;
-	if (*json != '{')
-		return;
-	json_str_member(json, "rule", rule, sizeof(rule));
 	g->alerts++;
-	if (ns) {
-		int i;
-
-		ns->alerts_total++;
-		for (i = 0; i < ns->nrules; i++) {
-			if (!strcmp(ns->alerts[i].rule, rule[0] ? rule : "unknown"))
-				break;
-		}
-		if (i == ns->nrules && ns->nrules < RULES_MAX)
-			snprintf(ns->alerts[ns->nrules++].rule, sizeof(ns->alerts[0].rule), "%s",
-				 rule[0] ? rule : "unknown");
-		if (i < ns->nrules)
-			ns->alerts[i].n++;
-	}
-	/* The session's object, with the [target] name it was selected by in front. */
-	json_escape(esc, sizeof(esc), g->name, strlen(g->name));
-	if (asprintf(&line, "{\"target\":\"%s\"%s%s", esc, json[1] == '}' ? "" : ",", json + 1) < 0)
-		return;
-	if (asprintf(&txt, "target %s pid %d: %s", g->name, g->pid, text ? text : rule) < 0)
+	if (g->ns)
+		count_alert(g->ns, rule);
+	json = json_w__object_str(alert_members, &r);
+	text = alert_out__text_str(a);
+	if (!json || !text || asprintf(&txt, "target %s pid %d: %s", g->name, g->pid, text) < 0) {
+		error("target %s pid %d: %s alert %s lost: out of memory", g->name, g->pid, rule, a->id);
 		txt = NULL;
-	ev.json = line;
-	ev.text = txt ? txt : (text ? text : "alert");
-	ev.rule = rule[0] ? rule : NULL;
-	outputs__emit(ts->out, &ev);
-	free(line);
+	} else {
+		ev.json = json;
+		ev.text = txt;
+		outputs__emit(g->ts->out, &ev);
+	}
+	free(json);
+	free(text);
 	free(txt);
 }
 

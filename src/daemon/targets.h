@@ -18,6 +18,7 @@ struct rule_cfg;
 struct json_w;
 struct ct_event;
 struct lineage;
+struct alert;
 
 /* What the selectors look at, read from /proc/PID. */
 struct proc_info {
@@ -44,7 +45,7 @@ struct target_backend {
 	/* Returns a handle, or NULL with errno and ct_errmsg(). */
 	void *(*open)(int pid, const struct target_cfg *t, const struct rule_cfg *rules,
 		      void (*on_event)(void *cookie, const struct ct_event *ev),
-		      void (*on_alert)(void *cookie, const char *json, const char *text), void *cookie);
+		      void (*on_alert)(void *cookie, const struct alert *a), void *cookie);
 	int (*poll)(void *h);  /* 0, -ESRCH when the target exited, -errno */
 	/* Optional: new rule settings for a running target; 0, or -errno to
 	 * have it re-opened instead. */

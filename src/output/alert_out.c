@@ -120,11 +120,10 @@ static void block_json(struct json_w *w, const struct alert_block *b)
 	json_w__obj_close(w);
 }
 
-static void write_json(struct json_w *w, const struct alert *a)
+void alert_out__json_members(struct json_w *w, const struct alert *a)
 {
 	char t[48];
 
-	json_w__obj_open(w);
 	json_w__kv_str(w, "type", "alert");
 	json_w__kv_int(w, "version", ALERT_JSON_VERSION);
 	json_w__kv_str(w, "rule", rule_name(a->rule));
@@ -189,7 +188,6 @@ static void write_json(struct json_w *w, const struct alert *a)
 		json_w__arr_close(w);
 		json_w__obj_close(w);
 	}
-	json_w__obj_close(w);
 }
 
 int alert_out__json(FILE *f, const struct alert *a, bool pretty)
@@ -198,7 +196,9 @@ int alert_out__json(FILE *f, const struct alert *a, bool pretty)
 
 	if (!w)
 		return -ENOMEM;
-	write_json(w, a);
+	json_w__obj_open(w);
+	alert_out__json_members(w, a);
+	json_w__obj_close(w);
 	json_w__free(w);
 	return ferror(f) ? -EIO : 0;
 }

@@ -21,7 +21,6 @@
 #include "events/procmem.h"
 #include "events/record.h"
 #include "graph/lineage.h"
-#include "output/alert_out.h"
 #include "probes/probe_plan.h"
 #include "probes/tracer.h"
 #include "events/gstate.h"
@@ -92,16 +91,9 @@ static void deliver(void *cookie, const struct ct_event *ev)
 static void emit_alert(void *cookie, const struct alert *a)
 {
 	struct session *s = cookie;
-	char *json, *text;
 
-	if (!s->o.on_alert)
-		return;
-	json = alert_out__json_str(a);
-	text = alert_out__text_str(a);
-	if (json && text)
-		s->o.on_alert(s->o.cookie, json, text);
-	free(json);
-	free(text);
+	if (s->o.on_alert)
+		s->o.on_alert(s->o.cookie, a);
 }
 
 static void rules_tick(struct session *s, uint64_t now, bool force)
