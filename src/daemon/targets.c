@@ -18,6 +18,7 @@
 #include "daemon/loop.h"
 #include "daemon/metrics.h"
 #include "daemon/outputs.h"
+#include "daemon/selectors.h"
 #include "daemon/targets.h"
 #include "events/event.h"
 #include "graph/lineage.h"
@@ -26,6 +27,7 @@
 #include "rules/rules.h"
 #include "util/json.h"
 #include "util/log.h"
+#include "util/proc.h"
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
@@ -95,148 +97,6 @@ static uint64_t mono_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-static int read_file(const char *path, char *buf, size_t size)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-	size_t off = 0;
-
-	if (fd < 0)
-		return -errno;
-	while (off + 1 < size) {
-		n = read(fd, buf + off, size - 1 - off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			n = -errno;
-			close(fd);
-			return (int)n;
-		}
-		if (n == 0)
-			break;
-		off += (size_t)n;
-	}
-	buf[off] = '\0';
-	close(fd);
-	return (int)off;
-}
-
-/* In the effective set, as /proc/self/status tells. */
-static bool have_cap(int cap)
-{
-	char buf[4096], *p;
-	unsigned long long eff;
-
-	if (read_file("/proc/self/status", buf, sizeof(buf)) < 0 || !(p = strstr(buf, "\nCapEff:")))
-		return false;
-	eff = strtoull(p + 9, NULL, 16);
-	return (eff >> cap) & 1;
-}
-
-static int read_start_time(int pid, uint64_t *start)
-{
-	char path[64], buf[1024], *p;
-	int n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	n = read_file(path, buf, sizeof(buf));
-	if (n < 0)
-		return n;
-	/* comm may hold spaces and parentheses: fields restart after the last ')'. */
-	p = strrchr(buf, ')');
-	if (!p)
-		return -EINVAL;
-	p++;
-	for (int field = 3; field < 22; field++) {
-		p = strchr(p + 1, ' ');
-		if (!p)
-			return -EINVAL;
-	}
-	*start = strtoull(p + 1, NULL, 10);
-	return 0;
-}
-
-int proc_info__read(int pid, struct proc_info *pi)
-{
-	char path[64];
-	ssize_t n;
-	int r;
-
-	memset(pi, 0, sizeof(*pi));
-	pi->pid = pid;
-	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
-	n = readlink(path, pi->exe, sizeof(pi->exe) - 1);
-	if (n < 0 && errno != EACCES && errno != EPERM)
-		return -errno;
-	if (n < 0) {
-		pi->exe_unreadable = true;
-		n = 0;
-	}
-	pi->exe[n] = '\0';
-	if (n > 10 && !strcmp(pi->exe + n - 10, " (deleted)"))
-		pi->exe[n - 10] = '\0';
-	r = read_start_time(pid, &pi->start_time);
-	if (r)
-		return r;
-	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
-	r = read_file(path, pi->cgroup, sizeof(pi->cgroup));
-	return r < 0 ? r : 0;
-}
-
-bool cgroup_match_unit(const char *cgroup, const char *unit)
-{
-	char withsvc[300];
-	const char *line = cgroup;
-
-	snprintf(withsvc, sizeof(withsvc), "%s.service", unit);
-	while (line && *line) {
-		const char *eol = strchr(line, '\n'), *path;
-		size_t len = eol ? (size_t)(eol - line) : strlen(line);
-		char buf[1024], *comp, *save = NULL;
-
-		/* "ID:controllers:/path" */
-		path = memchr(line, ':', len);
-		path = path ? memchr(path + 1, ':', len - (size_t)(path + 1 - line)) : NULL;
-		if (path && (size_t)(line + len - path - 1) < sizeof(buf)) {
-			memcpy(buf, path + 1, line + len - path - 1);
-			buf[line + len - path - 1] = '\0';
-			for (comp = strtok_r(buf, "/", &save); comp; comp = strtok_r(NULL, "/", &save)) {
-				if (!fnmatch(unit, comp, 0) || !fnmatch(withsvc, comp, 0))
-					return true;
-			}
-		}
-		line = eol ? eol + 1 : NULL;
-	}
-	return false;
-}
-
-bool target_cfg__match(const struct target_cfg *t, const struct proc_info *pi)
-{
-	if (!t->exe && !t->unit && !t->pid)
-		return false;
-	if (t->pid && t->pid != pi->pid)
-		return false;
-	if (t->exe) {
-		const char *base = strrchr(pi->exe, '/');
-
-		base = base ? base + 1 : pi->exe;
-		if (pi->exe_unreadable || !pi->exe[0] || (fnmatch(t->exe, base, 0) && fnmatch(t->exe, pi->exe, 0)))
-			return false;
-	}
-	if (t->unit && !cgroup_match_unit(pi->cgroup, t->unit))
-		return false;
-	return true;
-}
-
-const struct target_cfg *targets__select(const struct config *c, const struct proc_info *pi)
-{
-	for (size_t i = 0; c && i < c->ntargets; i++) {
-		if (target_cfg__match(&c->targets[i], pi))
-			return &c->targets[i];
-	}
-	return NULL;
 }
 
 static struct name_stats *name_stats(struct targets *ts, const char *name)
@@ -606,7 +466,7 @@ static void attach(struct targets *ts, const struct target_cfg *sel, const struc
 		return; /* ESRCH: gone already */
 	}
 	/* The pidfd pins the process; make sure it is the one we looked at. */
-	if (read_start_time(pi->pid, &start) || start != pi->start_time) {
+	if (proc_start_time(pi->pid, &start) || start != pi->start_time) {
 		close(fd);
 		return;
 	}
@@ -672,7 +532,7 @@ static void consider(struct targets *ts, int pid, const char *via)
 	if (pi.exe_unreadable) {
 		ts->st.exe_unreadable++;
 		/* Once: without CAP_SYS_PTRACE every other user's process looks like this. */
-		if (ts->st.exe_unreadable == 1 && !have_cap(CAP_SYS_PTRACE))
+		if (ts->st.exe_unreadable == 1 && !proc_have_cap(CAP_SYS_PTRACE))
 			error("cannot read the executable of pid %d: permission denied; processes of other users "
 			      "cannot be selected by exe (the daemon needs CAP_SYS_PTRACE)", pid);
 		else

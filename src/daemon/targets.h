@@ -20,26 +20,6 @@ struct ct_event;
 struct lineage;
 struct alert;
 
-/* What the selectors look at, read from /proc/PID. */
-struct proc_info {
-	int pid;
-	uint64_t start_time;   /* /proc/PID/stat field 22: tells a reused pid apart */
-	char exe[PATH_MAX];    /* readlink of /proc/PID/exe, " (deleted)" removed; "" when unreadable */
-	bool exe_unreadable;   /* not allowed to look (another user's process, no CAP_SYS_PTRACE) */
-	char cgroup[1024];     /* /proc/PID/cgroup, as read (one or more lines) */
-};
-
-/* 0, or -errno (-ENOENT: the process is gone). A process whose executable the
- * daemon may not see is still read (its cgroup), with exe_unreadable set. */
-int proc_info__read(int pid, struct proc_info *pi);
-/* Does one [target] section select this process? Every selector it sets must match. */
-bool target_cfg__match(const struct target_cfg *t, const struct proc_info *pi);
-/* The first [target] section that selects the process, or NULL. */
-const struct target_cfg *targets__select(const struct config *c, const struct proc_info *pi);
-/* The unit selector against /proc/PID/cgroup text: a path component equal to (or
- * matching the glob) unit, or unit.service. */
-bool cgroup_match_unit(const char *cgroup, const char *unit);
-
 /* The pipeline a target runs: the session by default; tests put in a fake. */
 struct target_backend {
 	/* Returns a handle, or NULL with errno and ct_errmsg(). */
