@@ -21,6 +21,7 @@
 #include "daemon/outputs.h"
 #include "daemon/server.h"
 #include "daemon/session_backend.h"
+#include "daemon/status.h"
 #include "daemon/targets.h"
 #include "util/json.h"
 #include "util/log.h"

@@ -1,8 +1,5 @@
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <fnmatch.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,9 +13,9 @@
 #include "daemon/config.h"
 #include "daemon/execwatch.h"
 #include "daemon/loop.h"
-#include "daemon/metrics.h"
 #include "daemon/outputs.h"
 #include "daemon/selectors.h"
+#include "daemon/status.h"
 #include "daemon/targets.h"
 #include "events/event.h"
 #include "graph/lineage.h"
@@ -34,23 +31,7 @@
 #endif
 
 #define NAME_STATS_MAX 1024 /* distinct [target] names remembered for metrics */
-#define RULES_MAX 16        /* distinct rule names counted per target name */
 #define FAILED_MAX 1024     /* processes not retried until the next reload */
-
-struct name_stats {
-	struct name_stats *next;
-	char name[72];
-	uint64_t attaches, detaches, failures;
-	uint64_t events[EV_TYPE_MAX];
-	uint64_t ctx_created, ctx_cancelled, go_created, go_exited;
-	uint64_t lost_ringbuf, lost_read, lost_decode;
-	struct {
-		char rule[48];
-		uint64_t n;
-	} alerts[RULES_MAX];
-	int nrules;
-	uint64_t alerts_total;
-};
 
 struct tgt {
 	struct loop_watch w; /* the pidfd: readable when the process exits */
@@ -62,7 +43,7 @@ struct tgt {
 	char name[72];
 	struct rule_cfg rules;
 	void *h;
-	struct name_stats *ns;
+	struct target_counts *ns;
 	char attached_at[40];
 	uint64_t attached_mono_ns;
 	uint64_t events, alerts, ctx_created, ctx_cancelled, go_created, go_exited, lost;
@@ -80,7 +61,7 @@ struct targets {
 	struct target_backend be;
 	const struct config *cfg;
 	struct tgt *list;
-	struct name_stats *names;
+	struct target_counts *names;
 	int nnames;
 	struct execwatch *ew;
 	struct loop_watch ew_w;
@@ -99,9 +80,9 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-static struct name_stats *name_stats(struct targets *ts, const char *name)
+static struct target_counts *counts_of(struct targets *ts, const char *name)
 {
-	struct name_stats *ns;
+	struct target_counts *ns;
 
 	for (ns = ts->names; ns; ns = ns->next) {
 		if (!strcmp(ns->name, name))
@@ -117,24 +98,6 @@ static struct name_stats *name_stats(struct targets *ts, const char *name)
 	ts->names = ns;
 	ts->nnames++;
 	return ns;
-}
-
-static void rules_json(struct json_w *w, const struct rule_cfg *r)
-{
-	char buf[64];
-
-	json_w__key(w, "rules");
-	json_w__obj_open(w);
-	for (size_t i = 0; i < rule_settings_n; i++) {
-		const struct setting *s = &rule_settings[i];
-
-		settings__format(s, r, buf, sizeof(buf));
-		if (s->type == SET_INT)
-			json_w__kv_int(w, s->name, *(const int64_t *)((const char *)r + s->offset));
-		else
-			json_w__kv_str(w, s->name, buf);
-	}
-	json_w__obj_close(w);
 }
 
 struct lifecycle {
@@ -159,7 +122,7 @@ static void lifecycle_members(struct json_w *w, const void *arg)
 	if (l->extra_key)
 		json_w__kv_str(w, l->extra_key, l->extra_val);
 	if (l->g && l->kind == OUT_ATTACH)
-		rules_json(w, &l->g->rules);
+		status__rules_json(w, &l->g->rules);
 	if (l->g && l->kind == OUT_DETACH) {
 		json_w__kv_double(w, "attached_seconds", (double)(mono_ns() - l->g->attached_mono_ns) / 1e9);
 		json_w__kv_uint(w, "events", l->g->events);
@@ -204,7 +167,7 @@ static void add_failed(struct targets *ts, int pid, uint64_t start)
 static void on_event(void *cookie, const struct ct_event *ev)
 {
 	struct tgt *g = cookie;
-	struct name_stats *ns = g->ns;
+	struct target_counts *ns = g->ns;
 
 	g->events++;
 	if (ns && ev->type > 0 && ev->type < EV_TYPE_MAX)
@@ -259,7 +222,7 @@ static void alert_members(struct json_w *w, const void *arg)
 	alert_out__json_members(w, r->a);
 }
 
-static void count_alert(struct name_stats *ns, const char *rule)
+static void count_alert(struct target_counts *ns, const char *rule)
 {
 	int i;
 
@@ -268,7 +231,7 @@ static void count_alert(struct name_stats *ns, const char *rule)
 		if (!strcmp(ns->alerts[i].rule, rule))
 			break;
 	}
-	if (i == ns->nrules && ns->nrules < RULES_MAX)
+	if (i == ns->nrules && ns->nrules < TARGET_COUNTS_RULES_MAX)
 		snprintf(ns->alerts[ns->nrules++].rule, sizeof(ns->alerts[0].rule), "%s", rule);
 	if (i < ns->nrules)
 		ns->alerts[i].n++;
@@ -374,6 +337,40 @@ static uint64_t goroutines_alive(const struct targets *ts, const struct tgt *g)
 	return g->go_created > g->go_exited ? g->go_created - g->go_exited : 0;
 }
 
+const struct tgt *targets__next(const struct targets *ts, const struct tgt *prev, struct target_view *v)
+{
+	const struct tgt *g = prev ? prev->next : ts->list;
+	struct lineage_stats gs;
+
+	if (!g)
+		return NULL;
+	*v = (struct target_view){
+		.name = g->name, .exe = g->exe, .attached_at = g->attached_at, .pid = g->pid, .rules = &g->rules,
+		.events = g->events, .alerts = g->alerts, .ctx_created = g->ctx_created,
+		.ctx_cancelled = g->ctx_cancelled, .lost = g->lost, .goroutines = goroutines_alive(ts, g),
+	};
+	if (graph_stats(ts, g, &gs)) {
+		v->has_graph = true;
+		v->ctx_live = gs.ctx_live;
+		v->ctx_cancelled_in_graph = gs.ctx_cancelled;
+	}
+	if (ts->be.probe_hits) {
+		v->has_probe_hits = true;
+		v->probe_hits = ts->be.probe_hits(g->h);
+	}
+	return g;
+}
+
+const struct target_counts *targets__counts(const struct targets *ts)
+{
+	return ts->names;
+}
+
+const struct config *targets__config(const struct targets *ts)
+{
+	return ts->cfg;
+}
+
 static uint64_t clock_ns(clockid_t c)
 {
 	struct timespec ts;
@@ -431,7 +428,7 @@ static void attach_failed(struct targets *ts, const struct target_cfg *sel, cons
 			  const char *why)
 {
 	char text[PATH_MAX + 600];
-	struct name_stats *ns = name_stats(ts, sel->name);
+	struct target_counts *ns = counts_of(ts, sel->name);
 
 	ts->st.attach_failures++;
 	if (ns)
@@ -484,7 +481,7 @@ static void attach(struct targets *ts, const struct target_cfg *sel, const struc
 	snprintf(g->exe, sizeof(g->exe), "%s", pi->exe);
 	snprintf(g->name, sizeof(g->name), "%s", sel->name);
 	config__target_rules(ts->cfg, sel, &g->rules);
-	g->ns = name_stats(ts, sel->name);
+	g->ns = counts_of(ts, sel->name);
 	outputs__timestamp(g->attached_at, sizeof(g->attached_at));
 	g->attached_mono_ns = mono_ns();
 	g->h = ts->be.open(pi->pid, sel, &g->rules, on_event, on_alert, g);
@@ -690,185 +687,9 @@ void targets__stats(const struct targets *ts, struct targets_stats *st)
 	*st = ts->st;
 }
 
-void targets__write_status(const struct targets *ts, struct json_w *w)
-{
-	json_w__key(w, "targets");
-	json_w__arr_open(w);
-	for (const struct tgt *g = ts->list; g; g = g->next) {
-		struct lineage_stats gs;
-
-		json_w__obj_open(w);
-		json_w__kv_str(w, "target", g->name);
-		json_w__kv_int(w, "pid", g->pid);
-		json_w__kv_str(w, "exe", g->exe);
-		json_w__kv_str(w, "attached", g->attached_at);
-		rules_json(w, &g->rules);
-		json_w__kv_uint(w, "events", g->events);
-		json_w__kv_uint(w, "contexts_created", g->ctx_created);
-		json_w__kv_uint(w, "contexts_cancelled", g->ctx_cancelled);
-		json_w__kv_uint(w, "goroutines", goroutines_alive(ts, g));
-		if (graph_stats(ts, g, &gs)) {
-			json_w__kv_uint(w, "contexts_live", gs.ctx_live);
-			json_w__kv_uint(w, "contexts_cancelled_in_graph", gs.ctx_cancelled);
-		}
-		json_w__kv_uint(w, "alerts", g->alerts);
-		json_w__kv_uint(w, "lost", g->lost);
-		json_w__obj_close(w);
-	}
-	json_w__arr_close(w);
-	json_w__key(w, "selectors");
-	json_w__arr_open(w);
-	for (size_t i = 0; ts->cfg && i < ts->cfg->ntargets; i++) {
-		const struct target_cfg *t = &ts->cfg->targets[i];
-		struct rule_cfg r;
-
-		config__target_rules(ts->cfg, t, &r);
-		json_w__obj_open(w);
-		json_w__kv_str(w, "target", t->name);
-		if (t->exe)
-			json_w__kv_str(w, "exe", t->exe);
-		if (t->unit)
-			json_w__kv_str(w, "unit", t->unit);
-		if (t->pid)
-			json_w__kv_int(w, "pid", t->pid);
-		rules_json(w, &r);
-		json_w__obj_close(w);
-	}
-	json_w__arr_close(w);
-}
-
-void targets__write_status_text(const struct targets *ts, FILE *f)
-{
-	char grace[32], ret[32];
-	int n = 0;
-
-	for (const struct tgt *g = ts->list; g; g = g->next)
-		n++;
-	fprintf(f, "%d target%s attached\n", n, n == 1 ? "" : "s");
-	if (n)
-		fprintf(f, "%-16s %8s %10s %10s %8s %8s  %s\n", "TARGET", "PID", "CONTEXTS", "GOROUTINES", "ALERTS",
-			"LOST", "EXE");
-	for (const struct tgt *g = ts->list; g; g = g->next)
-		fprintf(f, "%-16s %8d %10" PRIu64 " %10" PRIu64 " %8" PRIu64 " %8" PRIu64 "  %s\n", g->name, g->pid,
-			g->ctx_created, goroutines_alive(ts, g), g->alerts, g->lost, g->exe);
-	fprintf(f, "selectors:\n");
-	for (size_t i = 0; ts->cfg && i < ts->cfg->ntargets; i++) {
-		const struct target_cfg *t = &ts->cfg->targets[i];
-		struct rule_cfg r;
-
-		config__target_rules(ts->cfg, t, &r);
-		format_duration(grace, sizeof(grace), r.grace);
-		format_duration(ret, sizeof(ret), r.retention);
-		fprintf(f, "  [target %s]", t->name);
-		if (t->exe)
-			fprintf(f, " exe=%s", t->exe);
-		if (t->unit)
-			fprintf(f, " unit=%s", t->unit);
-		if (t->pid)
-			fprintf(f, " pid=%" PRId64, t->pid);
-		fprintf(f, " grace=%s min_count=%" PRId64 " retention=%s\n", grace, r.min_count, ret);
-	}
-}
-
-void targets__write_metrics(const struct targets *ts, FILE *f)
-{
-	const struct name_stats *ns;
-	const struct tgt *g;
-	char pid[16];
-
-	prom__family(f, "ctxtrace_targets", "gauge", "Processes traced now.");
-	prom__sample(f, "ctxtrace_targets", NULL, 0, ts->st.attached);
-	prom__family(f, "ctxtrace_target_info", "gauge", "One series per traced process.");
-	for (g = ts->list; g; g = g->next) {
-		struct prom_label l[] = { { "target", g->name }, { "pid", pid }, { "exe", g->exe } };
-
-		snprintf(pid, sizeof(pid), "%d", g->pid);
-		prom__sample(f, "ctxtrace_target_info", l, 3, 1);
-	}
-	prom__family(f, "ctxtrace_goroutines", "gauge", "Goroutines alive in a traced process.");
-	for (g = ts->list; g; g = g->next) {
-		struct prom_label l[] = { { "target", g->name }, { "pid", pid } };
-
-		snprintf(pid, sizeof(pid), "%d", g->pid);
-		prom__sample(f, "ctxtrace_goroutines", l, 2, goroutines_alive(ts, g));
-	}
-	prom__family(f, "ctxtrace_contexts", "gauge",
-		     "Contexts in a traced process's graph: live, or cancelled and still retained.");
-	for (g = ts->list; g; g = g->next) {
-		struct lineage_stats gs;
-		struct prom_label l[2][3] = { { { "target", g->name }, { "pid", pid }, { "state", "live" } },
-					      { { "target", g->name }, { "pid", pid }, { "state", "cancelled" } } };
-
-		if (!graph_stats(ts, g, &gs))
-			continue;
-		snprintf(pid, sizeof(pid), "%d", g->pid);
-		prom__sample(f, "ctxtrace_contexts", l[0], 3, gs.ctx_live);
-		prom__sample(f, "ctxtrace_contexts", l[1], 3, gs.ctx_cancelled);
-	}
-
-	prom__family(f, "ctxtrace_probe_hits_total", "counter", "Probe hits in a traced process since attach.");
-	for (g = ts->list; g && ts->be.probe_hits; g = g->next) {
-		struct prom_label l[] = { { "target", g->name }, { "pid", pid } };
-
-		snprintf(pid, sizeof(pid), "%d", g->pid);
-		prom__sample(f, "ctxtrace_probe_hits_total", l, 2, ts->be.probe_hits(g->h));
-	}
-
-#define PER_NAME(metric, help, field)                                      \
-	do {                                                               \
-		prom__family(f, metric, "counter", help);                  \
-		for (ns = ts->names; ns; ns = ns->next) {                  \
-			struct prom_label l[] = { { "target", ns->name } }; \
-			prom__sample(f, metric, l, 1, ns->field);          \
-		}                                                          \
-	} while (0)
-	PER_NAME("ctxtrace_attaches_total", "Processes attached.", attaches);
-	PER_NAME("ctxtrace_attach_failures_total", "Selected processes that could not be attached.", failures);
-	PER_NAME("ctxtrace_detaches_total", "Processes detached.", detaches);
-	PER_NAME("ctxtrace_contexts_created_total", "Contexts created in traced processes.", ctx_created);
-	PER_NAME("ctxtrace_contexts_cancelled_total", "Contexts cancelled in traced processes.", ctx_cancelled);
-	PER_NAME("ctxtrace_goroutines_created_total", "Goroutines created (or found at attach).", go_created);
-	PER_NAME("ctxtrace_goroutines_exited_total", "Goroutines exited.", go_exited);
-#undef PER_NAME
-
-	prom__family(f, "ctxtrace_alerts_total", "counter", "Alerts, by rule.");
-	for (ns = ts->names; ns; ns = ns->next) {
-		for (int i = 0; i < ns->nrules; i++) {
-			struct prom_label l[] = { { "target", ns->name }, { "rule", ns->alerts[i].rule } };
-
-			prom__sample(f, "ctxtrace_alerts_total", l, 2, ns->alerts[i].n);
-		}
-	}
-	prom__family(f, "ctxtrace_events_total", "counter", "Decoded events, by type.");
-	for (ns = ts->names; ns; ns = ns->next) {
-		for (int t = 1; t < EV_TYPE_MAX; t++) {
-			struct prom_label l[] = { { "target", ns->name }, { "type", ev_type_name(t) } };
-
-			prom__sample(f, "ctxtrace_events_total", l, 2, ns->events[t]);
-		}
-	}
-	prom__family(f, "ctxtrace_dropped_total", "counter",
-		     "Records lost: ringbuf (kernel queue full), read (target memory unreadable), decode.");
-	for (ns = ts->names; ns; ns = ns->next) {
-		struct prom_label l[3][2] = { { { "target", ns->name }, { "kind", "ringbuf" } },
-					      { { "target", ns->name }, { "kind", "read" } },
-					      { { "target", ns->name }, { "kind", "decode" } } };
-
-		prom__sample(f, "ctxtrace_dropped_total", l[0], 2, ns->lost_ringbuf);
-		prom__sample(f, "ctxtrace_dropped_total", l[1], 2, ns->lost_read);
-		prom__sample(f, "ctxtrace_dropped_total", l[2], 2, ns->lost_decode);
-	}
-	prom__family(f, "ctxtrace_execs_total", "counter", "Execs on the host the daemon saw.");
-	prom__sample(f, "ctxtrace_execs_total", NULL, 0, ts->st.execs_seen);
-	prom__family(f, "ctxtrace_execs_lost_total", "counter", "Execs not reported (exec ring buffer full).");
-	prom__sample(f, "ctxtrace_execs_lost_total", NULL, 0, ts->st.execs_lost);
-	prom__family(f, "ctxtrace_refused_max_targets_total", "counter", "Matches refused by max_targets.");
-	prom__sample(f, "ctxtrace_refused_max_targets_total", NULL, 0, ts->st.refused_max);
-}
-
 void targets__free(struct targets *ts)
 {
-	struct name_stats *ns, *next;
+	struct target_counts *ns, *next;
 
 	if (!ts)
 		return;

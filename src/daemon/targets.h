@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "events/event.h"
+
 struct targets;
 struct loop;
 struct outputs;
@@ -61,9 +63,47 @@ void targets__tick(struct targets *t);
 void targets__detach_all(struct targets *t, const char *reason);
 
 void targets__stats(const struct targets *t, struct targets_stats *st);
-/* Status: {"targets":[...],"selectors":[...]} members into an open object. */
-void targets__write_status(const struct targets *t, struct json_w *w);
-void targets__write_status_text(const struct targets *t, FILE *f);
+
+/* One attached process, as status and metrics show it. */
+struct target_view {
+	const char *name, *exe, *attached_at;
+	int pid;
+	const struct rule_cfg *rules;
+	uint64_t events, alerts, ctx_created, ctx_cancelled, lost;
+	uint64_t goroutines;      /* alive: the graph's count, else created minus exited */
+	bool has_graph;           /* the session keeps a graph, whose counts follow */
+	uint64_t ctx_live, ctx_cancelled_in_graph;
+	bool has_probe_hits;      /* the backend counts probe hits */
+	uint64_t probe_hits;
+};
+
+#define TARGET_COUNTS_RULES_MAX 16 /* distinct rule names counted per target name */
+
+/* Counters of one [target] name over every process it selected, for metrics. */
+struct target_counts {
+	struct target_counts *next;
+	char name[72];
+	uint64_t attaches, detaches, failures;
+	uint64_t events[EV_TYPE_MAX];
+	uint64_t ctx_created, ctx_cancelled, go_created, go_exited;
+	uint64_t lost_ringbuf, lost_read, lost_decode;
+	struct {
+		char rule[48];
+		uint64_t n;
+	} alerts[TARGET_COUNTS_RULES_MAX];
+	int nrules;
+	uint64_t alerts_total;
+};
+
+/* The attached processes, newest first: prev NULL for the first, then the
+ * value returned; fills v; NULL at the end. */
+struct tgt;
+const struct tgt *targets__next(const struct targets *t, const struct tgt *prev, struct target_view *v);
+/* Every [target] name's counters (a list through ->next). */
+const struct target_counts *targets__counts(const struct targets *t);
+/* The config last applied; NULL before the first. */
+const struct config *targets__config(const struct targets *t);
+/* Prometheus text of the targets (daemon/metrics.c). */
 void targets__write_metrics(const struct targets *t, FILE *f);
 /* A target's lineage graph into f: JSON (one line), or the tree when text.
  * 0, or -errno with msg: -ESRCH not a target, -ENOTSUP no graph kept. */

@@ -19,6 +19,7 @@
 #include "daemon/config.h"
 #include "daemon/loop.h"
 #include "daemon/outputs.h"
+#include "daemon/status.h"
 #include "daemon/targets.h"
 #include "graph/lineage.h"
 #include "rules/rules.h"
