@@ -23,6 +23,7 @@
 #include "daemon/session_backend.h"
 #include "daemon/status.h"
 #include "daemon/targets.h"
+#include "util/clock.h"
 #include "util/json.h"
 #include "util/log.h"
 
@@ -48,14 +49,6 @@ struct daemon {
 	time_t started_unix;
 	uint64_t reloads_ok, reloads_refused;
 };
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 struct daemon_record {
 	const char *what, *message;
@@ -97,7 +90,7 @@ static void write_status(struct daemon *d, FILE *f, bool text)
 	struct targets_stats ts;
 	struct outputs_stats os;
 	struct server_stats ss = { 0 };
-	double uptime = (double)(mono_ns() - d->started_mono) / 1e9;
+	double uptime = (double)(ct_mono_ns() - d->started_mono) / 1e9;
 
 	targets__stats(d->targets, &ts);
 	outputs__stats(d->out, &os);
@@ -240,7 +233,7 @@ static int reload(struct daemon *d)
 	struct metrics_http *nm = NULL;
 	bool new_srv, new_metrics;
 
-	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64 "\nSTATUS=reloading", mono_ns() / 1000);
+	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64 "\nSTATUS=reloading", ct_mono_ns() / 1000);
 	nc = config__load(d->config_path, d->config_optional, d->flags, d->nflags, err, sizeof(err));
 	if (!nc)
 		goto refused;
@@ -438,7 +431,7 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	outputs__timestamp(d.started, sizeof(d.started));
-	d.started_mono = mono_ns();
+	d.started_mono = ct_mono_ns();
 	d.started_unix = time(NULL);
 	if (d.cfg->output.socket && *d.cfg->output.socket) {
 		d.srv = make_server(&d, d.cfg);
@@ -479,10 +472,10 @@ int main(int argc, char **argv)
 		watchdog_usec = 0;
 	sd_notifyf(0, "READY=1\nSTATUS=tracing; config %s", d.cfg->path ? d.cfg->path : "(none)");
 
-	next_tick = mono_ns() + d.cfg->daemon.poll_interval;
-	next_watchdog = mono_ns();
+	next_tick = ct_mono_ns() + d.cfg->daemon.poll_interval;
+	next_watchdog = ct_mono_ns();
 	while (!d.stop) {
-		uint64_t now = mono_ns();
+		uint64_t now = ct_mono_ns();
 		int timeout = now >= next_tick ? 0 : (int)((next_tick - now + 999999) / 1000000);
 		int r = loop__run_once(d.loop, timeout);
 
@@ -490,7 +483,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "ctxtraced: event loop failed: %s\n", strerror(-r));
 			goto cleanup;
 		}
-		now = mono_ns();
+		now = ct_mono_ns();
 		if (now >= next_tick) {
 			targets__tick(d.targets);
 			metrics_http__tick(d.metrics);

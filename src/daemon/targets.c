@@ -22,6 +22,7 @@
 #include "output/alert_out.h"
 #include "output/graph_out.h"
 #include "rules/rules.h"
+#include "util/clock.h"
 #include "util/json.h"
 #include "util/log.h"
 #include "util/proc.h"
@@ -72,14 +73,6 @@ struct targets {
 	bool applied; /* once: later scans are reloads */
 };
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 static struct target_counts *counts_of(struct targets *ts, const char *name)
 {
 	struct target_counts *ns;
@@ -124,7 +117,7 @@ static void lifecycle_members(struct json_w *w, const void *arg)
 	if (l->g && l->kind == OUT_ATTACH)
 		status__rules_json(w, &l->g->rules);
 	if (l->g && l->kind == OUT_DETACH) {
-		json_w__kv_double(w, "attached_seconds", (double)(mono_ns() - l->g->attached_mono_ns) / 1e9);
+		json_w__kv_double(w, "attached_seconds", (double)(ct_mono_ns() - l->g->attached_mono_ns) / 1e9);
 		json_w__kv_uint(w, "events", l->g->events);
 		json_w__kv_uint(w, "alerts", l->g->alerts);
 	}
@@ -371,14 +364,6 @@ const struct config *targets__config(const struct targets *ts)
 	return ts->cfg;
 }
 
-static uint64_t clock_ns(clockid_t c)
-{
-	struct timespec ts;
-
-	clock_gettime(c, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 int targets__graph(const struct targets *ts, int pid, bool text, FILE *f, char *msg, size_t msglen)
 {
 	const struct tgt *g = find_pid(ts, pid);
@@ -397,8 +382,8 @@ int targets__graph(const struct targets *ts, int pid, bool text, FILE *f, char *
 		snprintf(msg, msglen, "pid %d: its session keeps no graph", pid);
 		return -ENOTSUP;
 	}
-	o.now_ns = clock_ns(CLOCK_MONOTONIC);
-	o.mono_to_real_ns = (int64_t)(clock_ns(CLOCK_REALTIME) - o.now_ns);
+	o.now_ns = ct_mono_ns();
+	o.mono_to_real_ns = (int64_t)(ct_clock_ns(CLOCK_REALTIME) - o.now_ns);
 	/* Through a buffer: the reply must end with exactly one newline. */
 	mf = open_memstream(&buf, &len);
 	if (!mf) {
@@ -483,7 +468,7 @@ static void attach(struct targets *ts, const struct target_cfg *sel, const struc
 	config__target_rules(ts->cfg, sel, &g->rules);
 	g->ns = counts_of(ts, sel->name);
 	outputs__timestamp(g->attached_at, sizeof(g->attached_at));
-	g->attached_mono_ns = mono_ns();
+	g->attached_mono_ns = ct_mono_ns();
 	g->h = ts->be.open(pi->pid, sel, &g->rules, on_event, on_alert, g);
 	if (!g->h) {
 		snprintf(why, sizeof(why), "%s", ct_errmsg());

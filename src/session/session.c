@@ -27,6 +27,7 @@
 #include "rules/rules.h"
 #include "probes/systrace.h"
 #include "session/session.h"
+#include "util/clock.h"
 #include "util/intern.h"
 #include "util/log.h"
 #include "util/proc.h"
@@ -64,14 +65,6 @@ struct session {
 	/* Loss counters already reported in EV_LOST events. */
 	uint64_t rep_drops, rep_read_errors, rep_decode_errors;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 static void deliver(void *cookie, const struct ct_event *ev)
 {
@@ -334,11 +327,9 @@ struct session *session__open(const struct session_opts *opts)
 	}
 	if (opts->record_path) {
 		struct record_header h = { .pid = (uint32_t)opts->pid };
-		struct timespec rt;
 
-		clock_gettime(CLOCK_REALTIME, &rt);
-		h.start_ns = now_ns();
-		h.mono_to_real_ns = (int64_t)rt.tv_sec * 1000000000LL + rt.tv_nsec - (int64_t)h.start_ns;
+		h.start_ns = ct_mono_ns();
+		h.mono_to_real_ns = (int64_t)(ct_clock_ns(CLOCK_REALTIME) - h.start_ns);
 		snprintf(h.binary, sizeof(h.binary), "%.1000s", s->exe_name);
 		snprintf(h.go_version, sizeof(h.go_version), "%.60s", bi->version);
 		snprintf(h.tool_version, sizeof(h.tool_version), "ctxtrace %s", CTXTRACE_VERSION);
@@ -366,7 +357,7 @@ struct session *session__open(const struct session_opts *opts)
 	/* Goroutines that exist already: after attach, so none is missed; the ones
 	 * created in between are reported once (the decoder drops their records). */
 	sn.s = s;
-	sn.ts = now_ns();
+	sn.ts = ct_mono_ns();
 	err = goroutines__foreach(s->gs, snap_cb, &sn);
 	if (err < 0)
 		verbose("pid %d: goroutine list not read (%s): pre-existing goroutines not reported",
@@ -396,7 +387,7 @@ static void check_lost(struct session *s)
 	if (c.v[CT_CNT_DROPS] == s->rep_drops && reads == s->rep_read_errors &&
 	    ds.decode_errors == s->rep_decode_errors)
 		return;
-	ev.ts_ns = now_ns();
+	ev.ts_ns = ct_mono_ns();
 	ev.lost.ringbuf_drops = c.v[CT_CNT_DROPS] - s->rep_drops;
 	ev.lost.read_errors = reads - s->rep_read_errors;
 	ev.lost.decode_errors = ds.decode_errors - s->rep_decode_errors;
@@ -454,9 +445,9 @@ static void finish(struct session *s, bool exited)
 			(unsigned long long)gs.lookups, (unsigned long long)gs.read_errors,
 			(unsigned long long)ps.reads, (unsigned long long)ds.mem_errors);
 	}
-	rules_tick(s, now_ns(), true);
+	rules_tick(s, ct_mono_ns(), true);
 	if (exited) {
-		ev.ts_ns = now_ns();
+		ev.ts_ns = ct_mono_ns();
 		deliver(s, &ev);
 		s->exited = true;
 	}
@@ -485,9 +476,9 @@ int session__poll(struct session *s, int timeout_ms)
 		ct_errmsg_set("reading events of pid %d: %s", s->o.pid, strerror(-err));
 		return err;
 	}
-	decoder__expire(s->dec, now_ns());
+	decoder__expire(s->dec, ct_mono_ns());
 	check_lost(s);
-	rules_tick(s, now_ns(), false);
+	rules_tick(s, ct_mono_ns(), false);
 	if (target_gone(s)) {
 		finish(s, true);
 		return -ESRCH;
