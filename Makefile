@@ -54,7 +54,11 @@ TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(OUT)/tools/%)
 
 BINS := $(OUT)/ctxtrace $(if $(DAEMON_MAIN),$(OUT)/ctxtraced)
 
-.PHONY: all deps check unit go-tests fuzz bench eval clean demo deb offsets-table
+# The version, once: the package changelog's newest entry. $(OUT)/version.h is
+# rewritten only when it changes, so what includes it rebuilds then.
+VERSION := $(shell awk -F'[()]' 'NR == 1 { print $$2 }' packaging/deb/changelog)
+
+.PHONY: FORCE all deps check unit go-tests fuzz bench eval clean demo deb offsets-table
 all: $(BINS)
 
 deps:
@@ -72,8 +76,15 @@ $(LIB): $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-# Every userspace object waits for the skeletons, which some include.
-$(OUT)/src/%.o: src/%.c | $(SKELS)
+$(OUT)/version.h: FORCE
+	$(Q)mkdir -p $(@D)
+	$(Q)echo '#define CTXTRACE_VERSION "$(VERSION)"' | cmp -s - $@ || \
+		echo '#define CTXTRACE_VERSION "$(VERSION)"' > $@
+
+FORCE:
+
+# Every userspace object waits for the skeletons and version.h, which some include.
+$(OUT)/src/%.o: src/%.c | $(SKELS) $(OUT)/version.h
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@

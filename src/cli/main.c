@@ -3,10 +3,7 @@
 
 #include "cli/commands.h"
 #include "util/log.h"
-
-#ifndef CTXTRACE_VERSION
-#define CTXTRACE_VERSION "0.1.0"
-#endif
+#include "version.h"
 
 static const struct {
 	const char *name;

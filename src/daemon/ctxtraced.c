@@ -26,10 +26,7 @@
 #include "util/clock.h"
 #include "util/json.h"
 #include "util/log.h"
-
-#ifndef CTXTRACE_VERSION
-#define CTXTRACE_VERSION "0.1.0"
-#endif
+#include "version.h"
 
 struct daemon {
 	struct loop *loop;

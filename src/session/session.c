@@ -31,13 +31,10 @@
 #include "util/intern.h"
 #include "util/log.h"
 #include "util/proc.h"
+#include "version.h"
 
 #define POLL_MS 10
 #define RULES_TICK_NS 500000000ULL /* alerts come within --grace + 0.5 s */
-
-#ifndef CTXTRACE_VERSION
-#define CTXTRACE_VERSION "0.1.0"
-#endif
 
 struct session {
 	struct session_opts o;
