@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "probes/bpf_log.h"
 #include "util/log.h"
 #include "version.h"
 
@@ -30,6 +31,7 @@ int main(int argc, char **argv)
 {
 	int i = 1;
 
+	bpf_log__install();
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) {
 			ct_verbosity++;

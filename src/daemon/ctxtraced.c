@@ -12,7 +12,6 @@
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
-#include <bpf/libbpf.h>
 #include <systemd/sd-daemon.h>
 
 #include "daemon/config.h"
@@ -23,6 +22,7 @@
 #include "daemon/session_backend.h"
 #include "daemon/status.h"
 #include "daemon/targets.h"
+#include "probes/bpf_log.h"
 #include "util/clock.h"
 #include "util/json.h"
 #include "util/log.h"
@@ -311,15 +311,6 @@ static void on_signal(struct loop_watch *w, uint32_t events)
 	}
 }
 
-static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	if (ct_verbosity < CT_LOG_DEBUG && level == LIBBPF_DEBUG)
-		return 0;
-	if (ct_verbosity < CT_LOG_VERBOSE)
-		return 0;
-	return vfprintf(stderr, fmt, ap);
-}
-
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: ctxtraced [--config FILE] [--check-config] [-v] [SETTING FLAGS]\n\n"
@@ -408,7 +399,7 @@ int main(int argc, char **argv)
 		rc = 0;
 		goto cleanup;
 	}
-	libbpf_set_print(libbpf_print);
+	bpf_log__install();
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGHUP);
