@@ -5,6 +5,7 @@
 
 #include "daemon/config.h"
 #include "daemon/selectors.h"
+#include "util/fmt.h"
 #include "util/proc.h"
 
 bool cgroup_match_unit(const char *cgroup, const char *unit)
@@ -41,10 +42,8 @@ bool target_cfg__match(const struct target_cfg *t, const struct proc_info *pi)
 	if (t->pid && t->pid != pi->pid)
 		return false;
 	if (t->exe) {
-		const char *base = strrchr(pi->exe, '/');
-
-		base = base ? base + 1 : pi->exe;
-		if (pi->exe_unreadable || !pi->exe[0] || (fnmatch(t->exe, base, 0) && fnmatch(t->exe, pi->exe, 0)))
+		if (pi->exe_unreadable || !pi->exe[0] ||
+		    (fnmatch(t->exe, file_base(pi->exe), 0) && fnmatch(t->exe, pi->exe, 0)))
 			return false;
 	}
 	if (t->unit && !cgroup_match_unit(pi->cgroup, t->unit))

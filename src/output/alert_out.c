@@ -7,6 +7,7 @@
 
 #include "output/alert_out.h"
 #include "rules/rules.h"
+#include "util/fmt.h"
 #include "util/json.h"
 #include "util/stack.h"
 
@@ -170,19 +171,12 @@ int alert_out__json(FILE *f, const struct alert *a, bool pretty)
 	return ferror(f) ? -EIO : 0;
 }
 
-static const char *base(const char *path)
-{
-	const char *s = path ? strrchr(path, '/') : NULL;
-
-	return s ? s + 1 : path ? path : "?";
-}
-
 static void frame_text(FILE *f, const struct ct_frame *fr)
 {
 	if (!fr)
 		fputs("?", f);
 	else
-		fprintf(f, "%s:%u (%s)", base(fr->file), fr->line, fr->func ? fr->func : "?");
+		fprintf(f, "%s:%u (%s)", file_base(fr->file), fr->line, fr->func ? fr->func : "?");
 }
 
 static void ctx_text(FILE *f, const char *label, const struct alert_ctx *c, int64_t now)

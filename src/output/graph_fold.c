@@ -8,16 +8,7 @@
 #include "graph/lineage.h"
 #include "output/graph_fold.h"
 #include "output/graph_out.h"
-
-static const char *base(const char *path)
-{
-	const char *s;
-
-	if (!path)
-		return "?";
-	s = strrchr(path, '/');
-	return s ? s + 1 : path;
-}
+#include "util/fmt.h"
 
 /* ---- snapshot and analysis ---- */
 
@@ -346,22 +337,6 @@ int fold__child_groups(const struct fold *s, const uint32_t *members, uint32_t n
 	return err;
 }
 
-static void fmt_dur(char *buf, size_t size, uint64_t ns)
-{
-	double v = (double)ns;
-
-	if (ns < 1000000ULL)
-		snprintf(buf, size, "%.0fus", v / 1e3);
-	else if (ns < 1000000000ULL)
-		snprintf(buf, size, "%.0fms", v / 1e6);
-	else if (ns < 120ULL * 1000000000ULL)
-		snprintf(buf, size, "%.1fs", v / 1e9);
-	else if (ns < 7200ULL * 1000000000ULL)
-		snprintf(buf, size, "%.1fm", v / 60e9);
-	else
-		snprintf(buf, size, "%.1fh", v / 3600e9);
-}
-
 uint64_t fold__age(const struct fold *s, uint64_t t)
 {
 	return s->now > t ? s->now - t : 0;
@@ -396,12 +371,12 @@ void fold__describe(const struct fold *s, const struct group *g, uint32_t per_pa
 			ADD("goroutines");
 		ADD(" %s", x->start_func ? x->start_func : "?");
 		if (f)
-			ADD("%sstarted at %s:%u", sep, base(f->file), f->line);
+			ADD("%sstarted at %s:%u", sep, file_base(f->file), f->line);
 		else if (x->preexisting)
 			ADD("%sstarted before attach", sep);
 		if (x->state == LG_GO_ALIVE) {
-			fmt_dur(a1, sizeof(a1), amin);
-			fmt_dur(a2, sizeof(a2), amax);
+			fmt_duration(a1, sizeof(a1), amin);
+			fmt_duration(a2, sizeof(a2), amax);
 			if (amin == amax)
 				ADD("%salive %s", sep, a1);
 			else
@@ -425,7 +400,7 @@ void fold__describe(const struct fold *s, const struct group *g, uint32_t per_pa
 		if (x->kind == CTX_CUSTOM && x->type_name)
 			ADD(" %s", x->type_name);
 		if (f)
-			ADD(" %s%s%s:%u", f->func ? f->func : "?", sep, base(f->file), f->line);
+			ADD(" %s%s%s:%u", f->func ? f->func : "?", sep, file_base(f->file), f->line);
 		else if (x->preexisting)
 			ADD(" (before attach)");
 		if (g->n == 1)
@@ -433,8 +408,8 @@ void fold__describe(const struct fold *s, const struct group *g, uint32_t per_pa
 		if (x->kind == CTX_BACKGROUND || x->kind == CTX_TODO) {
 			/* fold__roots: no state worth printing */
 		} else if (x->state == LG_CTX_LIVE) {
-			fmt_dur(a1, sizeof(a1), amin);
-			fmt_dur(a2, sizeof(a2), amax);
+			fmt_duration(a1, sizeof(a1), amin);
+			fmt_duration(a2, sizeof(a2), amax);
 			ADD("%slive, fold__age %s", sep, a1);
 			if (amin != amax)
 				ADD("-%s", a2);
@@ -447,8 +422,8 @@ void fold__describe(const struct fold *s, const struct group *g, uint32_t per_pa
 				cmin = a < cmin ? a : cmin;
 				cmax = a > cmax ? a : cmax;
 			}
-			fmt_dur(a1, sizeof(a1), cmin);
-			fmt_dur(a2, sizeof(a2), cmax);
+			fmt_duration(a1, sizeof(a1), cmin);
+			fmt_duration(a2, sizeof(a2), cmax);
 			if (cmin == cmax)
 				ADD("%scancelled (%s) %s ago", sep, cancel_reason_name(x->reason), a1);
 			else

@@ -7,6 +7,7 @@
 
 #include "graph/lineage.h"
 #include "rules/rules.h"
+#include "util/fmt.h" /* file_base */
 
 #define GROUP_KEYS 3
 #define NONE32 UINT32_MAX
@@ -85,7 +86,6 @@ const struct ct_frame *site_go(const struct ct_stack *s);
 const struct ct_frame *site_cancel(const struct ct_stack *s);
 bool site_is_propagate_watcher(const struct ct_stack *go_site, const char *start_func);
 bool frame_equal(const struct ct_frame *a, const struct ct_frame *b);
-const char *file_base(const char *path);
 /* The frame to show for a context: the user's, else the first outside context. */
 const struct ct_frame *site_ctx_display(const struct ct_stack *s);
 
