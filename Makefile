@@ -94,10 +94,11 @@ $(VMLINUX):
 	$(Q)mkdir -p $(@D)
 	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
 
-$(OUT)/%.bpf.o: bpf/%.bpf.c include/ctxtrace.h $(VMLINUX)
+# Header dependencies through -MMD, as for userspace objects ($(OUT)/%.bpf.d).
+$(OUT)/%.bpf.o: bpf/%.bpf.c $(VMLINUX)
 	$(call msg,BPF,$@)
-	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror -Iinclude -I$(OUT) \
-		$(shell $(PKG_CONFIG) --cflags libbpf) -c $< -o $@.tmp
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Wextra -Werror -Iinclude -I$(OUT) \
+		$(shell $(PKG_CONFIG) --cflags libbpf) -MMD -MP -MT $@ -MF $(@:.o=.d) -c $< -o $@.tmp
 	$(Q)$(BPFTOOL) gen object $@ $@.tmp && rm -f $@.tmp
 
 $(OUT)/%.skel.h: $(OUT)/%.bpf.o
@@ -155,4 +156,4 @@ clean:
 	$(call msg,CLEAN,$(OUT))
 	$(Q)rm -rf $(OUT)
 
--include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(DAEMON_OBJS:.o=.d) $(TEST_BINS:=.d) $(TOOL_BINS:=.d)
+-include $(BPF_OBJS:.o=.d) $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(DAEMON_OBJS:.o=.d) $(TEST_BINS:=.d) $(TOOL_BINS:=.d)
