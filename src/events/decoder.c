@@ -797,8 +797,8 @@ static int on_ctx_cancel(struct decoder *d, const struct ct_ctx_cancel *r)
 	c->err = error_text(d, r->err.tab, r->err.data, r->h.ts_ns);
 	if (r->cause.tab)
 		c->cause = error_text(d, r->cause.tab, r->cause.data, r->h.ts_ns);
-	else if (d->o.go_minor >= 21)
-		/* Go 1.21+ stores err as the cause when none is given. */
+	else if (d->o.go_minor >= 20)
+		/* Go 1.20+ (which added the cause) store err as the cause when none is given. */
 		c->cause = c->err;
 	emit(d, &ev);
 	return 0;

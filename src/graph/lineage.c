@@ -1267,6 +1267,8 @@ int lineage__apply(struct lineage *lg, const struct ct_event *ev)
 	default:
 		break;
 	}
+	if (err)
+		lg->st.apply_failed++;
 	return err;
 }
 

@@ -419,6 +419,14 @@ static void finish(struct session *s, bool exited)
 		info("pid %d: %llu records lost (ring buffer full), %llu unreadable, %llu undecodable",
 		     s->o.pid, (unsigned long long)s->rep_drops, (unsigned long long)s->rep_read_errors,
 		     (unsigned long long)s->rep_decode_errors);
+	if (s->lg) {
+		struct lineage_stats ls;
+
+		lineage__stats(s->lg, &ls);
+		if (ls.apply_failed)
+			info("pid %d: %llu events not applied to the graph in full (out of memory): the rules did not "
+			     "see them", s->o.pid, (unsigned long long)ls.apply_failed);
+	}
 	{
 		struct decoder_stats ds;
 		struct intern_stats is;
