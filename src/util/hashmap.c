@@ -97,6 +97,20 @@ size_t hmap__bytes(const struct hmap *m)
 	return m->cap * 2 * sizeof(uint64_t);
 }
 
+int hmap__reserve(struct hmap *m, size_t n)
+{
+	size_t ncap = m->cap ? m->cap : MIN_CAP;
+
+	if (n > SIZE_MAX / 4 - m->count)
+		return -ENOMEM;
+	while ((m->count + n) * 2 > ncap) {
+		if (ncap > SIZE_MAX / 4)
+			return -ENOMEM;
+		ncap *= 2;
+	}
+	return ncap != m->cap ? resize(m, ncap) : 0;
+}
+
 int hmap__add(struct hmap *m, uint64_t hash, uint64_t val)
 {
 	size_t mask, i;

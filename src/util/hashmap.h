@@ -51,6 +51,8 @@ uint64_t *hmap__find(const struct hmap *m, uint64_t hash, hmap_eq_fn eq, const v
 /* Adds an entry; the caller made sure its key is not in the map. Grows when
  * needed: 0 or -ENOMEM (the map is unchanged then). */
 int hmap__add(struct hmap *m, uint64_t hash, uint64_t val);
+/* Room for n more entries without allocating in hmap__add. 0 or -ENOMEM. */
+int hmap__reserve(struct hmap *m, size_t n);
 /* Removes the entry found as by hmap__find; false when there is none. */
 bool hmap__remove(struct hmap *m, uint64_t hash, hmap_eq_fn eq, const void *cookie);
 

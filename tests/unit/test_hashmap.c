@@ -151,6 +151,12 @@ static void test_iteration_and_bytes(void **state)
 	hmap__clear(&m);
 	assert_int_equal(m.count, 0);
 	assert_null(hmap__get_u64(&m, 3));
+	assert_int_equal(hmap__reserve(&m, 100), 0);
+	assert_int_equal(m.cap, 256);
+	for (uint64_t k = 1; k <= 100; k++)
+		assert_int_equal(hmap__add(&m, hmap_key(k), k), 0);
+	assert_int_equal(m.cap, 256);
+	assert_int_equal(hmap__grow_bytes(&m), 0);
 	assert_int_not_equal(hmap_hash(0), 0);
 	assert_int_not_equal(hmap_key(1), hmap_key(2));
 	hmap__free(&m);
