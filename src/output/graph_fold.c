@@ -276,19 +276,32 @@ void fold__groups_free(struct groups *gs)
 	for (uint32_t i = 0; i < gs->n; i++)
 		free(gs->v[i].m);
 	free(gs->v);
+	hmap__free(&gs->by_sig);
+}
+
+struct group_key {
+	const struct groups *gs;
+	bool is_go;
+	uint64_t sig;
+};
+
+static bool group_eq(const void *cookie, uint64_t v)
+{
+	const struct group_key *k = cookie;
+	const struct group *g = &k->gs->v[v];
+
+	return g->is_go == k->is_go && g->sig == k->sig;
 }
 
 static int groups_add(struct groups *gs, bool is_go, uint64_t sig, uint32_t pos)
 {
-	struct group *g = NULL;
+	struct group_key k = { gs, is_go, sig };
+	uint64_t h = hmap_hash(sig ^ is_go), *idx = hmap__find(&gs->by_sig, h, group_eq, &k);
+	struct group *g;
 
-	for (uint32_t i = 0; i < gs->n; i++) {
-		if (gs->v[i].is_go == is_go && gs->v[i].sig == sig) {
-			g = &gs->v[i];
-			break;
-		}
-	}
-	if (!g) {
+	if (idx) {
+		g = &gs->v[*idx];
+	} else {
 		if (gs->n == gs->cap) {
 			uint32_t ncap = gs->cap ? gs->cap * 2 : 8;
 			struct group *nv = realloc(gs->v, ncap * sizeof(*nv));
@@ -298,6 +311,8 @@ static int groups_add(struct groups *gs, bool is_go, uint64_t sig, uint32_t pos)
 			gs->v = nv;
 			gs->cap = ncap;
 		}
+		if (hmap__add(&gs->by_sig, h, gs->n))
+			return -ENOMEM;
 		g = &gs->v[gs->n++];
 		memset(g, 0, sizeof(*g));
 		g->is_go = is_go;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "graph/lineage.h"
+#include "util/hashmap.h"
 #include "output/graph_out.h"
 
 #define DEPTH_MAX 64
@@ -44,6 +45,7 @@ struct group {
 struct groups {
 	struct group *v;
 	uint32_t n, cap;
+	struct hmap by_sig; /* (is_go, sig) -> index in v */
 };
 
 /* 0 or -ENOMEM; fold__free either way. */
