@@ -138,7 +138,7 @@ void rules__free(struct rules *r)
 	free(r->groups);
 	free(r->pend);
 	free(r->cands);
-	free(r->lost_map);
+	hmap__free(&r->lost_map);
 	free(r);
 }
 

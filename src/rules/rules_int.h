@@ -8,6 +8,7 @@
 #include "graph/lineage.h"
 #include "rules/rules.h"
 #include "util/fmt.h" /* file_base */
+#include "util/hashmap.h"
 
 #define GROUP_KEYS 3
 #define NONE32 UINT32_MAX
@@ -61,8 +62,7 @@ struct rules {
 	uint32_t pend_head, pend_n, pend_cap;
 	struct cand *cands;    /* lost-cancel: live candidates of this tick */
 	uint32_t ncands, cands_cap;
-	uint32_t *lost_map;    /* lineage ref idx -> cands index, open addressing; this tick */
-	uint32_t lost_cap;
+	struct hmap lost_map;  /* lineage ref -> cands index; this tick */
 	struct rules_stats st;
 };
 
