@@ -9,6 +9,7 @@
 #include "output/graph_fold.h"
 #include "output/graph_out.h"
 #include "util/fmt.h"
+#include "util/hash.h"
 
 /* ---- snapshot and analysis ---- */
 
@@ -48,29 +49,13 @@ int fold__by_created(const void *a, const void *b, void *cookie)
 	return x->ref.idx < y->ref.idx ? -1 : x->ref.idx > y->ref.idx;
 }
 
-static uint64_t mix(uint64_t h, uint64_t v)
-{
-	h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
-	h *= 0xff51afd7ed558ccdULL;
-	return h ^ (h >> 32);
-}
-
-static uint64_t str_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; s && *s; s++)
-		h = (h ^ (uint8_t)*s) * 1099511628211ULL;
-	return h;
-}
-
 static uint64_t site_hash(const struct ct_stack *st)
 {
 	const struct ct_frame *f = graph_site(st);
 
 	if (!f)
 		return 7;
-	return mix(mix(str_hash(f->func), str_hash(f->file)), f->line);
+	return ct_hash_combine(ct_hash_combine(ct_hash_str(f->func), ct_hash_str(f->file)), f->line);
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -116,7 +101,7 @@ static uint64_t go_sig(const struct fold *s, uint32_t g)
 
 	if (x->state != LG_GO_ALIVE)
 		return EXITED_SIG;
-	return mix(mix(str_hash(x->start_func), site_hash(x->go_site)), s->gleak[g]);
+	return ct_hash_combine(ct_hash_combine(ct_hash_str(x->start_func), site_hash(x->go_site)), s->gleak[g]);
 }
 
 /* Bottom-up signatures: equal signature = identical display subtree. */
@@ -128,8 +113,8 @@ static int ctx_sig(struct fold *s, uint32_t p, int depth)
 	uint32_t nb = s->bnd_off[p + 1] - s->bnd_off[p];
 	int err;
 
-	h = mix(mix(mix(x->kind, str_hash(x->kind == CTX_CUSTOM ? x->type_name : NULL)), site_hash(x->stack)),
-		mix(mix(x->state, x->reason), mix(x->cancel_called, s->cleak[p] | x->placeholder << 1)));
+	h = ct_hash_combine(ct_hash_combine(ct_hash_combine(x->kind, ct_hash_str(x->kind == CTX_CUSTOM ? x->type_name : NULL)), site_hash(x->stack)),
+		ct_hash_combine(ct_hash_combine(x->state, x->reason), ct_hash_combine(x->cancel_called, s->cleak[p] | x->placeholder << 1)));
 	if (depth >= DEPTH_MAX) {
 		s->csig[p] = h;
 		return 0;
@@ -152,7 +137,7 @@ static int ctx_sig(struct fold *s, uint32_t p, int depth)
 		ks[n + i] = s->gsig[s->bnd[s->bnd_off[p] + i]] ^ 0x5555;
 	qsort(ks, n + nb, sizeof(*ks), cmp_u64);
 	for (uint32_t i = 0; i < n + nb; i++)
-		h = mix(h, ks[i]);
+		h = ct_hash_combine(h, ks[i]);
 	s->csig[p] = h;
 cleanup:
 	free(kids);

@@ -30,21 +30,6 @@ struct intern {
 	struct hmap strs, stacks; /* hash -> entry pointer */
 };
 
-static uint64_t hash_bytes(const void *p, size_t n, uint64_t seed)
-{
-	const unsigned char *s = p;
-	uint64_t h = seed ^ (n * 0x9e3779b97f4a7c15ULL);
-	uint64_t w;
-
-	for (; n >= 8; n -= 8, s += 8) {
-		memcpy(&w, s, 8);
-		h = (h ^ ct_mix64(w)) * 0x9e3779b97f4a7c15ULL;
-	}
-	w = 0;
-	memcpy(&w, s, n);
-	return ct_mix64(h ^ ct_mix64(w ^ n));
-}
-
 static void *arena_alloc(struct intern *in, size_t size)
 {
 	struct chunk *c = in->chunks;
@@ -135,7 +120,7 @@ const char *intern__strn(struct intern *in, const char *s, size_t n)
 
 	if (!s)
 		return NULL;
-	h = hmap_hash(hash_bytes(s, n, 0x5a5a));
+	h = hmap_hash(ct_hash_bytes(s, n, 0x5a5a));
 	found = hmap__find(&in->strs, h, str_eq, &k);
 	if (found)
 		return ((struct str_entry *)(uintptr_t)*found)->s;
