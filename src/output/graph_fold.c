@@ -342,25 +342,37 @@ uint64_t fold__age(const struct fold *s, uint64_t t)
 	return s->now > t ? s->now - t : 0;
 }
 
+enum age_of { AGE_CREATED, AGE_CANCELLED };
+
+/* The youngest and oldest age of a group's members, since creation or cancel. */
+static void age_range(const struct fold *s, const struct group *g, enum age_of what, uint64_t *lo, uint64_t *hi)
+{
+	*lo = UINT64_MAX;
+	*hi = 0;
+	for (uint32_t i = 0; i < g->n; i++) {
+		uint64_t t = g->is_go ? s->g[g->m[i]].created_ns :
+			     what == AGE_CREATED ? s->c[g->m[i]].created_ns : s->c[g->m[i]].cancelled_ns;
+		uint64_t a = fold__age(s, t);
+
+		*lo = a < *lo ? a : *lo;
+		*hi = a > *hi ? a : *hi;
+	}
+}
+
 /* One line describing a group (no newline). sep separates parts: " " or "\n". */
 void fold__describe(const struct fold *s, const struct group *g, uint32_t per_parent, char *buf, size_t size,
 		     const char *sep)
 {
 	char a1[32], a2[32];
 	size_t len = 0;
-	uint64_t amin = UINT64_MAX, amax = 0;
+	uint64_t amin, amax;
 
 #define ADD(...) (len += (size_t)snprintf(buf + len, len < size ? size - len : 0, __VA_ARGS__))
 	if (g->is_go) {
 		const struct lg_go *x = &s->g[g->m[0]];
 		const struct ct_frame *f = graph_site(x->go_site);
 
-		for (uint32_t i = 0; i < g->n; i++) {
-			uint64_t a = fold__age(s, s->g[g->m[i]].created_ns);
-
-			amin = a < amin ? a : amin;
-			amax = a > amax ? a : amax;
-		}
+		age_range(s, g, AGE_CREATED, &amin, &amax);
 		if (x->state != LG_GO_ALIVE && g->n > 1) {
 			ADD("%u exited goroutine%s", per_parent, per_parent == 1 ? "" : "s");
 			return;
@@ -390,12 +402,7 @@ void fold__describe(const struct fold *s, const struct group *g, uint32_t per_pa
 		const struct lg_ctx *x = &s->c[g->m[0]];
 		const struct ct_frame *f = graph_site(x->stack);
 
-		for (uint32_t i = 0; i < g->n; i++) {
-			uint64_t a = fold__age(s, s->c[g->m[i]].created_ns);
-
-			amin = a < amin ? a : amin;
-			amax = a > amax ? a : amax;
-		}
+		age_range(s, g, AGE_CREATED, &amin, &amax);
 		ADD("%s", ctx_kind_name(x->kind));
 		if (x->kind == CTX_CUSTOM && x->type_name)
 			ADD(" %s", x->type_name);
@@ -406,22 +413,17 @@ void fold__describe(const struct fold *s, const struct group *g, uint32_t per_pa
 		if (g->n == 1)
 			ADD(" [0x%" PRIx64 "]", x->id);
 		if (x->kind == CTX_BACKGROUND || x->kind == CTX_TODO) {
-			/* fold__roots: no state worth printing */
+			/* roots: no state worth printing */
 		} else if (x->state == LG_CTX_LIVE) {
 			fmt_duration(a1, sizeof(a1), amin);
 			fmt_duration(a2, sizeof(a2), amax);
-			ADD("%slive, fold__age %s", sep, a1);
+			ADD("%slive, age %s", sep, a1);
 			if (amin != amax)
 				ADD("-%s", a2);
 		} else {
-			uint64_t cmin = UINT64_MAX, cmax = 0;
+			uint64_t cmin, cmax;
 
-			for (uint32_t i = 0; i < g->n; i++) {
-				uint64_t a = fold__age(s, s->c[g->m[i]].cancelled_ns);
-
-				cmin = a < cmin ? a : cmin;
-				cmax = a > cmax ? a : cmax;
-			}
+			age_range(s, g, AGE_CANCELLED, &cmin, &cmax);
 			fmt_duration(a1, sizeof(a1), cmin);
 			fmt_duration(a2, sizeof(a2), cmax);
 			if (cmin == cmax)

@@ -69,7 +69,7 @@ void fold__describe(const struct fold *s, const struct group *g, uint32_t per_pa
 		    const char *sep);
 
 /* The renderers: 0 or -errno (svg: with ct_errmsg()). */
-int graph_tree__write(const struct fold *s, FILE *out);
+int graph_tree__write(struct fold *s, FILE *out);
 int graph_dot__write(struct fold *s, FILE *out);
 int graph_svg__write(struct fold *s, FILE *out);
 int graph_json__write(struct fold *s, FILE *out);

@@ -51,6 +51,16 @@ static void j_id(struct json_w *w, const char *key, uint64_t id)
 	}
 }
 
+/* A goroutine id; null for 0 (none, or unknown). */
+static void j_goid(struct json_w *w, const char *key, uint64_t goid)
+{
+	json_w__key(w, key);
+	if (goid)
+		json_w__uint(w, goid);
+	else
+		json_w__null(w);
+}
+
 static int by_creator(const void *a, const void *b, void *cookie)
 {
 	const struct fold *sn = cookie;
@@ -117,12 +127,7 @@ int graph_json__write(struct fold *s, FILE *out)
 		json_w__kv_str(w, "cause", x->cause);
 		ct_frame__kv_json(w, "created_at", graph_site(x->stack));
 		ct_stack__kv_json(w, "created_stack", x->stack);
-		if (x->creator_goid)
-			json_w__kv_uint(w, "created_by", x->creator_goid);
-		else {
-			json_w__key(w, "created_by");
-			json_w__null(w);
-		}
+		j_goid(w, "created_by", x->creator_goid);
 		json_w__kv_uint(w, "created_ns", x->created_ns);
 		j_time(w, s, "created_time", x->created_ns);
 		json_w__kv_uint(w, "age_ns", fold__age(s, x->created_ns));
@@ -158,12 +163,7 @@ int graph_json__write(struct fold *s, FILE *out)
 
 		json_w__obj_open(w);
 		json_w__kv_uint(w, "goid", x->goid);
-		if (x->parent_goid)
-			json_w__kv_uint(w, "parent_goid", x->parent_goid);
-		else {
-			json_w__key(w, "parent_goid");
-			json_w__null(w);
-		}
+		j_goid(w, "parent_goid", x->parent_goid);
 		ct_frame__kv_json(w, "created_at", f);
 		ct_stack__kv_json(w, "go_stack", x->go_site);
 		json_w__kv_str(w, "start_func", x->start_func);

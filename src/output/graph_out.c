@@ -27,6 +27,13 @@ const struct ct_frame *graph_site(const struct ct_stack *st)
 	return ct_stack_user_frame(st);
 }
 
+static int (*const renderers[])(struct fold *s, FILE *out) = {
+	[GRAPH_TREE] = graph_tree__write,
+	[GRAPH_JSON] = graph_json__write,
+	[GRAPH_DOT] = graph_dot__write,
+	[GRAPH_SVG] = graph_svg__write,
+};
+
 int graph_out__write(const struct lineage *lg, const struct graph_out_opts *o, FILE *out)
 {
 	struct fold s;
@@ -37,22 +44,10 @@ int graph_out__write(const struct lineage *lg, const struct graph_out_opts *o, F
 		ct_errmsg_set("cannot print the graph: out of memory");
 		goto cleanup;
 	}
-	switch (o->format) {
-	case GRAPH_TREE:
-		err = graph_tree__write(&s, out);
-		break;
-	case GRAPH_JSON:
-		err = graph_json__write(&s, out);
-		break;
-	case GRAPH_DOT:
-		err = graph_dot__write(&s, out);
-		break;
-	case GRAPH_SVG:
-		err = graph_svg__write(&s, out);
-		break;
-	default:
+	if ((unsigned)o->format < sizeof(renderers) / sizeof(renderers[0]) && renderers[o->format])
+		err = renderers[o->format](&s, out);
+	else
 		err = -EINVAL;
-	}
 	if (err == -ENOMEM)
 		ct_errmsg_set("cannot print the graph: out of memory");
 	if (!err && (fflush(out) || ferror(out))) {

@@ -62,7 +62,7 @@ static int tree_groups(const struct fold *s, struct tree_ctx *t, struct groups *
 	return 0;
 }
 
-int graph_tree__write(const struct fold *s, FILE *out)
+int graph_tree__write(struct fold *s, FILE *out)
 {
 	struct tree_ctx t = { .out = out };
 	struct lineage_stats st;
