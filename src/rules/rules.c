@@ -31,21 +31,19 @@ static const char *const sev_names[SEV_MAX] = {
 
 const char *rule_name(enum rule_id r)
 {
-	return (unsigned)r < RULE_MAX ? rule_names[r] : "unknown";
+	return enum_name(rule_names, RULE_MAX, r, "unknown");
 }
 
 enum rule_id rule_parse(const char *s)
 {
-	for (int i = 0; s && i < RULE_MAX; i++) {
-		if (!strcmp(s, rule_names[i]))
-			return i;
-	}
-	return RULE_MAX;
+	int r = enum_parse(rule_names, RULE_MAX, s);
+
+	return r < 0 ? RULE_MAX : r;
 }
 
 const char *severity_name(enum alert_severity s)
 {
-	return (unsigned)s < SEV_MAX ? sev_names[s] : "unknown";
+	return enum_name(sev_names, SEV_MAX, s, "unknown");
 }
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n)

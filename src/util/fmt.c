@@ -28,3 +28,17 @@ void fmt_duration(char *buf, size_t size, uint64_t ns)
 	else
 		snprintf(buf, size, "%lluh%llum", (unsigned long long)(s / 3600), (unsigned long long)(s / 60 % 60));
 }
+
+const char *enum_name(const char *const *names, size_t n, unsigned v, const char *dflt)
+{
+	return v < n && names[v] ? names[v] : dflt;
+}
+
+int enum_parse(const char *const *names, size_t n, const char *s)
+{
+	for (size_t i = 0; s && i < n; i++) {
+		if (names[i] && !strcmp(s, names[i]))
+			return (int)i;
+	}
+	return -1;
+}

@@ -11,4 +11,9 @@ const char *file_base(const char *path);
  * (Exact and parseable back: format_duration in util/settings.h.) */
 void fmt_duration(char *buf, size_t size, uint64_t ns);
 
+/* Enum names from a table indexed by value: names[v] when v < n and set, else dflt. */
+const char *enum_name(const char *const *names, size_t n, unsigned v, const char *dflt);
+/* The value whose name is s, or -1. */
+int enum_parse(const char *const *names, size_t n, const char *s);
+
 #endif
