@@ -8,6 +8,7 @@
 
 #include "events/event.h"
 #include "events/record.h"
+#include "util/array.h"
 #include "util/hashmap.h"
 #include "util/intern.h"
 #include "util/log.h"
@@ -248,15 +249,8 @@ static int stack_id(struct record *r, const struct ct_stack *st, uint32_t *id)
 		put_byte(&r->chunk, st->frames[i].inlined);
 	}
 	*id = ++r->nstack;
-	if (*id >= r->stack_hash_cap) {
-		uint32_t ncap = r->stack_hash_cap ? r->stack_hash_cap * 2 : 1024;
-		uint32_t *nh = realloc(r->stack_hash, ncap * sizeof(*nh));
-
-		if (!nh)
-			return -ENOMEM;
-		r->stack_hash = nh;
-		r->stack_hash_cap = ncap;
-	}
+	if (array_reserve(&r->stack_hash, &r->stack_hash_cap, *id + 1, sizeof(*r->stack_hash), 1024))
+		return -ENOMEM;
 	r->stack_hash[*id] = st->hash;
 	return hmap__put_u64(&r->stacks, (uintptr_t)st, *id);
 }
@@ -732,22 +726,7 @@ static bool get_zig(struct record *r, int64_t *v)
 
 static int grow_tab(void *tabp, uint32_t *cap, uint32_t need)
 {
-	void **tab = tabp;
-
-	if (need < *cap)
-		return 0;
-	uint32_t ncap = *cap ? *cap * 2 : 1024;
-
-	while (ncap <= need)
-		ncap *= 2;
-	void *nt = realloc(*tab, (size_t)ncap * sizeof(void *));
-
-	if (!nt)
-		return -ENOMEM;
-	memset((char *)nt + (size_t)*cap * sizeof(void *), 0, (size_t)(ncap - *cap) * sizeof(void *));
-	*tab = nt;
-	*cap = ncap;
-	return 0;
+	return array_reserve(tabp, cap, need + 1, sizeof(void *), 1024);
 }
 
 static bool get_sref(struct record *r, const char **s)

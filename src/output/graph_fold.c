@@ -8,6 +8,7 @@
 #include "graph/lineage.h"
 #include "output/graph_fold.h"
 #include "output/graph_out.h"
+#include "util/array.h"
 #include "util/fmt.h"
 #include "util/hash.h"
 
@@ -78,15 +79,8 @@ static int collect_kids(const struct fold *s, uint32_t p, uint32_t **out, uint32
 				return err;
 			continue;
 		}
-		if (*n == *cap) {
-			uint32_t ncap = *cap ? *cap * 2 : 16;
-			uint32_t *nb = realloc(*out, ncap * sizeof(*nb));
-
-			if (!nb)
-				return -ENOMEM;
-			*out = nb;
-			*cap = ncap;
-		}
+		if (array_reserve(out, cap, *n + 1, sizeof(**out), 16))
+			return -ENOMEM;
 		(*out)[(*n)++] = ch;
 	}
 	return 0;
@@ -287,31 +281,16 @@ static int groups_add(struct groups *gs, bool is_go, uint64_t sig, uint32_t pos)
 	if (idx) {
 		g = &gs->v[*idx];
 	} else {
-		if (gs->n == gs->cap) {
-			uint32_t ncap = gs->cap ? gs->cap * 2 : 8;
-			struct group *nv = realloc(gs->v, ncap * sizeof(*nv));
-
-			if (!nv)
-				return -ENOMEM;
-			gs->v = nv;
-			gs->cap = ncap;
-		}
-		if (hmap__add(&gs->by_sig, h, gs->n))
+		if (array_reserve(&gs->v, &gs->cap, gs->n + 1, sizeof(*gs->v), 8) ||
+		    hmap__add(&gs->by_sig, h, gs->n))
 			return -ENOMEM;
 		g = &gs->v[gs->n++];
 		memset(g, 0, sizeof(*g));
 		g->is_go = is_go;
 		g->sig = sig;
 	}
-	if (g->n == g->cap) {
-		uint32_t ncap = g->cap ? g->cap * 2 : 4;
-		uint32_t *nm = realloc(g->m, ncap * sizeof(*nm));
-
-		if (!nm)
-			return -ENOMEM;
-		g->m = nm;
-		g->cap = ncap;
-	}
+	if (array_reserve(&g->m, &g->cap, g->n + 1, sizeof(*g->m), 4))
+		return -ENOMEM;
 	g->m[g->n++] = pos;
 	return 0;
 }

@@ -23,6 +23,7 @@
 
 #include "graph/lineage.h"
 #include "rules/rules_int.h"
+#include "util/array.h"
 
 static int cand_cmp(const void *a, const void *b)
 {
@@ -35,15 +36,8 @@ static int cand_cmp(const void *a, const void *b)
 
 static int cand_push(struct rules *r, const struct cand *c)
 {
-	if (r->ncands == r->cands_cap) {
-		uint32_t ncap = r->cands_cap ? 2 * r->cands_cap : 256;
-		struct cand *nc = realloc(r->cands, ncap * sizeof(*nc));
-
-		if (!nc)
-			return -ENOMEM;
-		r->cands = nc;
-		r->cands_cap = ncap;
-	}
+	if (array_reserve(&r->cands, &r->cands_cap, r->ncands + 1, sizeof(*r->cands), 256))
+		return -ENOMEM;
 	r->cands[r->ncands++] = *c;
 	return 0;
 }

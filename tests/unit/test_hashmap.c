@@ -10,6 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "util/array.h"
 #include "util/hashmap.h"
 
 #define N 4000
@@ -162,12 +163,35 @@ static void test_iteration_and_bytes(void **state)
 	hmap__free(&m);
 }
 
+/* util/array.h, the other container: doubling, zeroed growth, refusal. */
+static void test_array_reserve(void **state)
+{
+	uint64_t *a = NULL;
+	uint32_t cap = 0;
+
+	assert_int_equal(array_reserve(&a, &cap, 5, sizeof(*a), 4), 0);
+	assert_int_equal(cap, 8);
+	for (uint32_t i = 0; i < cap; i++)
+		assert_int_equal(a[i], 0);
+	a[7] = 42;
+	assert_int_equal(array_reserve(&a, &cap, 8, sizeof(*a), 4), 0);
+	assert_int_equal(cap, 8);
+	assert_int_equal(array_reserve(&a, &cap, 9, sizeof(*a), 4), 0);
+	assert_int_equal(cap, 16);
+	assert_int_equal(a[7], 42);
+	assert_int_equal(a[8], 0);
+	assert_int_equal(array_reserve(&a, &cap, UINT32_MAX, SIZE_MAX / 2, 4), -ENOMEM);
+	assert_int_equal(cap, 16);
+	free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_random_against_reference),
 		cmocka_unit_test(test_collisions_and_wraparound),
 		cmocka_unit_test(test_iteration_and_bytes),
+		cmocka_unit_test(test_array_reserve),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
