@@ -159,42 +159,37 @@ static void add_failed(struct targets *ts, int pid, uint64_t start)
 
 static void on_event(void *cookie, const struct ct_event *ev)
 {
+	static struct target_counts discard; /* names past NAME_STATS_MAX */
 	struct tgt *g = cookie;
-	struct target_counts *ns = g->ns;
+	struct target_counts *ns = g->ns ? g->ns : &discard;
 
 	g->events++;
-	if (ns && ev->type > 0 && ev->type < EV_TYPE_MAX)
+	if (ev->type > 0 && ev->type < EV_TYPE_MAX)
 		ns->events[ev->type]++;
 	switch (ev->type) {
 	case EV_CTX_CREATE:
 		g->ctx_created++;
-		if (ns)
-			ns->ctx_created++;
+		ns->ctx_created++;
 		break;
 	case EV_CTX_CANCEL:
 		if (ev->ctx_cancel.effective) {
 			g->ctx_cancelled++;
-			if (ns)
-				ns->ctx_cancelled++;
+			ns->ctx_cancelled++;
 		}
 		break;
 	case EV_GO_CREATE:
 		g->go_created++;
-		if (ns)
-			ns->go_created++;
+		ns->go_created++;
 		break;
 	case EV_GO_EXIT:
 		g->go_exited++;
-		if (ns)
-			ns->go_exited++;
+		ns->go_exited++;
 		break;
 	case EV_LOST:
 		g->lost += ev->lost.ringbuf_drops + ev->lost.read_errors + ev->lost.decode_errors;
-		if (ns) {
-			ns->lost_ringbuf += ev->lost.ringbuf_drops;
-			ns->lost_read += ev->lost.read_errors;
-			ns->lost_decode += ev->lost.decode_errors;
-		}
+		ns->lost_ringbuf += ev->lost.ringbuf_drops;
+		ns->lost_read += ev->lost.read_errors;
+		ns->lost_decode += ev->lost.decode_errors;
 		break;
 	default:
 		break;
