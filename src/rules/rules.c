@@ -7,8 +7,8 @@
 #include <time.h>
 
 #include "graph/lineage.h"
-#include "rules/rules_int.h"
 #include "probes/systrace.h"
+#include "rules/rules_int.h"
 #include "util/clock.h"
 #include "util/log.h"
 
