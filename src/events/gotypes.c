@@ -6,6 +6,7 @@
 #include "binary/moduledata.h"
 #include "events/gotypes.h"
 #include "events/procmem.h"
+#include "util/hash.h"
 #include "util/intern.h"
 
 /* abi.Type (runtime._type before 1.21), amd64, identical in 1.19 to 1.27. */
@@ -122,9 +123,7 @@ void gotypes__free(struct gotypes *gt)
 
 static struct cache_ent *cache_slot(struct gotypes *gt, uint64_t key)
 {
-	uint64_t h = key * 0x9e3779b97f4a7c15ULL;
-
-	return &gt->cache[(h >> 40) & (CACHE_SLOTS - 1)];
+	return &gt->cache[ct_mix64(key) & (CACHE_SLOTS - 1)];
 }
 
 static bool in_types(const struct gotypes *gt, uint64_t a, uint64_t len)

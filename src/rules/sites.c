@@ -141,16 +141,6 @@ bool frame_equal(const struct ct_frame *a, const struct ct_frame *b)
 	return a->file == b->file || (a->file && b->file && !strcmp(a->file, b->file));
 }
 
-const char *file_base(const char *path)
-{
-	const char *s;
-
-	if (!path)
-		return "?";
-	s = strrchr(path, '/');
-	return s ? s + 1 : path;
-}
-
 const struct ct_frame *site_ctx_display(const struct ct_stack *s)
 {
 	const struct ct_frame *f = site_creation(s);
