@@ -26,6 +26,7 @@
 #include "probes/systrace.h"
 #include "probes/tracer.h"
 #include "rules/rules.h"
+#include "session/layout_check.h"
 #include "session/session.h"
 #include "util/clock.h"
 #include "util/intern.h"
@@ -202,6 +203,29 @@ static const void *image_at(void *cookie, uint64_t addr, size_t len)
 	return addr >= s->bias ? goelf__at(s->ge, addr - s->bias, len) : NULL;
 }
 
+/* A Go newer than the offset table: the newest known layout, used only when it
+ * fits this process; one warning line when it does, the reason when not. */
+static int check_assumed_layout(struct session *s)
+{
+	struct layout_check_in in = { .ge = s->ge, .mem = s->mem, .gs = s->gs, .off = &s->off,
+				      .bias = s->bias, .pid = s->o.pid };
+	char newer[160], why[400];
+	int err;
+
+	in.allgs_addr = s->plan.allgs_addr ? s->plan.allgs_addr + s->bias : 0;
+	offsets__newer_msg(s->ge, &s->off, newer, sizeof(newer));
+	err = layout_check__run(&in);
+	if (err) {
+		snprintf(why, sizeof(why), "%s and Go 1.%d's layout does not fit it: %s", newer,
+			 s->off.assumed_minor, ct_errmsg());
+		attach_error(s->o.pid, why);
+		return err == -ESRCH ? err : -ENOTSUP;
+	}
+	info("warning: %s: Go 1.%d's layout fits pid %d (context code, goroutine list) and is used",
+	     newer, s->off.assumed_minor, s->o.pid);
+	return 0;
+}
+
 struct snap {
 	struct session *s;
 	uint64_t ts;
@@ -321,6 +345,11 @@ struct session *session__open(const struct session_opts *opts)
 		err = -ENOMEM;
 		attach_error(opts->pid, "out of memory");
 		goto cleanup;
+	}
+	if (s->off.assumed_minor) {
+		err = check_assumed_layout(s);
+		if (err)
+			goto cleanup;
 	}
 	if (opts->record_path) {
 		struct record_header h = { .pid = (uint32_t)opts->pid };
