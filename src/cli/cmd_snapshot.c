@@ -24,11 +24,13 @@
 struct snap_opts {
 	int pid;
 	bool json;
+	bool goroutines;
 	struct rule_cfg rules;
 };
 
 struct snap_run {
 	bool json;
+	bool goroutines;
 	uint64_t alerts;
 	int err;
 };
@@ -40,7 +42,8 @@ static void usage(FILE *f)
 		   "judges them as `watch` does (docs/alerts.md), with no probe. The process is never\n"
 		   "stopped. Goroutines blocked for less than --grace are looked at again --grace later.\n"
 		   "  -p, --pid PID       the process to read\n"
-		   "      --json          one JSON object per line: the alerts, then a summary\n");
+		   "      --json          one JSON object per line: the alerts, then a summary\n"
+		   "      --goroutines    also list every goroutine read (state, go site, stack)\n");
 	settings__print_help(f, rule_settings, rule_settings_n, SETTINGS_HELP_FLAGS);
 }
 
@@ -49,6 +52,7 @@ static int parse_args(int argc, char **argv, struct snap_opts *o)
 	static const struct option longopts[] = {
 		{ "pid", required_argument, NULL, 'p' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "goroutines", no_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -87,6 +91,9 @@ static int parse_args(int argc, char **argv, struct snap_opts *o)
 			o->json = true;
 			ct_log_json = true;
 			break;
+		case 'g':
+			o->goroutines = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 1;
@@ -119,6 +126,81 @@ static void on_alert(void *cookie, const char *json, const char *text)
 	printf("%s\n", run->json ? json : text);
 	if (fflush(stdout))
 		run->err = -errno;
+}
+
+static const char *base(const char *path)
+{
+	const char *s = path ? strrchr(path, '/') : NULL;
+
+	return s ? s + 1 : path ? path : "?";
+}
+
+static void frame_json(struct json_w *w, const struct ct_frame *f)
+{
+	json_w__obj_open(w);
+	json_w__kv_str(w, "func", f->func);
+	json_w__kv_str(w, "file", f->file);
+	json_w__kv_uint(w, "line", f->line);
+	if (f->inlined)
+		json_w__kv_bool(w, "inlined", true);
+	json_w__obj_close(w);
+}
+
+static void on_goroutine(void *cookie, const struct memjudge_go *g)
+{
+	struct snap_run *run = cookie;
+	/* As Go's own dump: the main goroutine has no "created by". */
+	const struct ct_frame *gs = g->go_site && g->go_site->n && g->goid != 1 ? &g->go_site->frames[0] : NULL;
+
+	if (!run->goroutines || run->err)
+		return;
+	if (run->json) {
+		struct json_w *w = json_w__new(stdout, false);
+
+		if (!w)
+			return;
+		json_w__obj_open(w);
+		json_w__kv_str(w, "type", "goroutine");
+		json_w__kv_uint(w, "goid", g->goid);
+		json_w__kv_uint(w, "parent_goid", g->parent_goid);
+		json_w__kv_str(w, "state", g->wait);
+		json_w__kv_bool(w, "runtime", g->system);
+		json_w__kv_bool(w, "judged", g->judged);
+		if (g->waiting_ns)
+			json_w__kv_uint(w, "waiting_ms", g->waiting_ns / 1000000);
+		json_w__kv_str(w, "start_func", g->start_func);
+		json_w__key(w, "go_site");
+		if (gs)
+			frame_json(w, gs);
+		else
+			json_w__null(w);
+		json_w__key(w, "stack");
+		json_w__arr_open(w);
+		for (uint32_t i = 0; g->stack && i < g->stack->n; i++)
+			frame_json(w, &g->stack->frames[i]);
+		json_w__arr_close(w);
+		json_w__kv_uint(w, "contexts_held", g->contexts_held);
+		json_w__kv_bool(w, "waits_on_done", g->waits_on_done);
+		json_w__obj_close(w);
+		json_w__free(w);
+		putchar('\n');
+		return;
+	}
+	if (g->system && ct_verbosity < 1)
+		return;
+	printf("goroutine %" PRIu64 " [%s", g->goid, g->wait ? g->wait : "?");
+	if (g->waiting_ns >= 60000000000ULL)
+		printf(", %" PRIu64 " minutes", (uint64_t)(g->waiting_ns / 60000000000ULL));
+	printf("]%s", g->system ? " (runtime)" : "");
+	if (g->stack && g->stack->n)
+		printf(" %s at %s:%u", g->stack->frames[0].func ? g->stack->frames[0].func : "?",
+		       base(g->stack->frames[0].file), g->stack->frames[0].line);
+	if (gs)
+		printf(", created by %s at %s:%u", gs->func ? gs->func : "?", base(gs->file), gs->line);
+	if (g->contexts_held || g->waits_on_done)
+		printf("; %u context%s held%s", g->contexts_held, g->contexts_held == 1 ? "" : "s",
+		       g->waits_on_done ? ", waits on a Done channel" : "");
+	putchar('\n');
 }
 
 static void summary(const struct snap_run *run, int pid, const struct memjudge_stats *st)
@@ -178,6 +260,8 @@ int cmd_snapshot(int argc, char **argv)
 	if (err)
 		return err > 0 ? 0 : EXIT_USAGE;
 	run.json = o.json;
+	run.goroutines = o.goroutines;
+	so.on_goroutine = on_goroutine;
 	so.pid = o.pid;
 	so.memory_only = true;
 	so.grace_ns = o.rules.grace;

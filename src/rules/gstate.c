@@ -169,7 +169,7 @@ int gstate_src__read_g(struct gstate_src *src, const struct go_g *gp, struct rul
 			n = k;
 	}
 	if (n > 0)
-		out->stack = decoder__stack(src->o.dec, pcs, n, true);
+		out->stack = decoder__stack(src->o.dec, pcs, n, false); /* pcs[0] is a return address too */
 	if (out->status == RULES_G_SYSCALL) {
 		out->tid = thread_of(src, &g);
 		for (uint32_t i = 0; out->stack && i < out->stack->n; i++) {

@@ -122,7 +122,7 @@ struct mgo {
 	uint64_t chans[MAX_CHANS];
 	uint32_t held[MAX_HELD];
 	uint8_t nchans, nheld;
-	bool judged;
+	bool judged, system, on_done;
 };
 
 /* When a goroutine was first seen in its current wait. */
@@ -195,6 +195,33 @@ void memjudge__free(struct memjudge *mj)
 	umap_free(&mj->chan_waiters);
 	umap_free(&mj->seen_by_goid);
 	free(mj);
+}
+
+void memjudge__report_goroutines(struct memjudge *mj)
+{
+	for (uint32_t i = 0; mj->o.on_goroutine && i < mj->ngo; i++) {
+		struct mgo *m = &mj->gos[i];
+		struct memjudge_go g = {
+			.goid = m->g.goid, .parent_goid = m->g.parent_goid, .status = m->g.status,
+			.waiting_ns = m->gs.waiting_ns, .stack = m->gs.stack, .go_site = m->go_site,
+			.start_func = m->start_func, .system = m->system, .judged = m->judged,
+			.contexts_held = m->nheld, .chans = m->nchans, .waits_on_done = m->on_done,
+		};
+
+		/* The runtime's own words, as its goroutine dump prints them. */
+		switch (m->g.status) {
+		case GO_STATUS_WAITING:
+		case GO_STATUS_LEAKED:
+			g.wait = goroutines__waitreason(mj->o.gs, m->g.waitreason);
+			break;
+		case GO_STATUS_PREEMPTED:
+			g.wait = "runnable";
+			break;
+		default:
+			g.wait = go_status_name(m->g.status);
+		}
+		mj->o.on_goroutine(mj->o.cookie, &g);
+	}
 }
 
 uint32_t memjudge__pending(const struct memjudge *mj)
@@ -322,6 +349,7 @@ static void read_goroutine(struct memjudge *mj, struct mgo *m)
 	st = pc ? decoder__stack(mj->o.dec, &pc, 1, true) : NULL;
 	m->start_func = st && st->n ? st->frames[st->n - 1].func : NULL;
 	if (system_goroutine(m->start_func)) {
+		m->system = true;
 		mj->st.system++;
 		return;
 	}
@@ -500,6 +528,7 @@ static void judge_go(struct memjudge *mj, struct mgo *m, uint64_t now)
 
 		if (c) {
 			mj->st.tied_waiting++;
+			m->on_done = true;
 			if (!mj->ctxs[*c].st.cancelled)
 				return;
 		}
@@ -580,6 +609,7 @@ static void judge_ctx(struct memjudge *mj, uint32_t i)
 {
 	struct mctx *c = &mj->ctxs[i];
 	const struct ct_frame *holder = NULL;
+	struct mgo *hm = NULL;
 	struct group *gr;
 
 	if (c->st.cancelled || c->st.children < (int64_t)mj->o.children_min)
@@ -588,9 +618,12 @@ static void judge_ctx(struct memjudge *mj, uint32_t i)
 	for (uint32_t k = 0; k < mj->ngo && !holder; k++) {
 		struct mgo *m = &mj->gos[k];
 
-		for (int h = 0; h < m->nheld && !holder; h++)
-			if (m->held[h] == i)
+		for (int h = 0; h < m->nheld && !holder; h++) {
+			if (m->held[h] == i) {
 				holder = site_first_user(m->gs.stack);
+				hm = m;
+			}
+		}
 	}
 	gr = mgroup_get(mj, RULE_LOST_CANCEL, holder, NULL, NULL);
 	if (!gr)
@@ -600,6 +633,33 @@ static void judge_ctx(struct memjudge *mj, uint32_t i)
 	if (!gr->detail_set) {
 		fill_ctx(mj, &gr->a.ctx, c);
 		gr->detail_set = true;
+	}
+	/* The goroutines holding it, by go site and where they wait. */
+	for (uint32_t k = 0; hm && k < mj->ngo; k++) {
+		struct mgo *m = &mj->gos[k];
+		const struct ct_frame *gsite = site_go(m->go_site), *bsite = site_first_user(m->gs.stack);
+		int h, w;
+
+		for (h = 0; h < m->nheld && m->held[h] != i; h++)
+			;
+		if (h == m->nheld)
+			continue;
+		gr->a.nwaiters_total++;
+		for (w = 0; w < gr->a.nwaiters; w++) {
+			if (frame_equal(gr->a.waiters[w].go_site, gsite) &&
+			    frame_equal(gr->a.waiters[w].block.site, bsite))
+				break;
+		}
+		if (w == gr->a.nwaiters) {
+			if (w == ALERT_MAX_WAITERS)
+				continue;
+			gr->a.nwaiters++;
+			gr->a.waiters[w] = (struct alert_waiter){
+				.go_site = gsite, .start_func = m->start_func,
+				.block = { .site = bsite, .stack = m->gs.stack, .wait_reason = wait_label(&m->gs) },
+			};
+		}
+		gr->a.waiters[w].block.count++;
 	}
 }
 
@@ -774,7 +834,6 @@ int memjudge__run(struct memjudge *mj, uint64_t now, rules_emit_fn emit, void *c
 		judge_go(mj, &mj->gos[i], now);
 	for (uint32_t i = 0; i < mj->nctx; i++)
 		judge_ctx(mj, i);
-
 	for (uint32_t i = 0; i < 2 * MAX_GROUPS; i++) {
 		struct group *g = &mj->groups[i];
 		struct alert *a = &g->a;

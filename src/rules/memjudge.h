@@ -39,6 +39,22 @@ struct go_offsets;
 #define MEMJUDGE_DEFAULT_CHILDREN_MIN 1000
 #define MEMJUDGE_DEFAULT_MAX_GOROUTINES (1u << 20)
 
+/* One goroutine as a pass read it (memjudge_opts.on_goroutine). */
+struct memjudge_go {
+	uint64_t goid, parent_goid;
+	uint32_t status;              /* enum go_status */
+	const char *wait;             /* "chan send", "sleep", "syscall", "runnable", "running" */
+	uint64_t waiting_ns;          /* from the runtime's waitsince; 0 unknown */
+	const struct ct_stack *stack; /* where it is, innermost first; NULL: running or unread */
+	const struct ct_stack *go_site;
+	const char *start_func;
+	bool system;                  /* a runtime goroutine (not judged) */
+	bool judged;                  /* read completely (not running, not left out) */
+	uint32_t contexts_held;       /* context values its frames hold that checked out */
+	uint32_t chans;               /* channels it waits on */
+	bool waits_on_done;           /* one of them is a known context's Done channel */
+};
+
 struct memjudge_opts {
 	int pid;
 	int go_minor;
@@ -53,6 +69,9 @@ struct memjudge_opts {
 	struct framescan *fs;
 	struct gstate_src *gsrc;  /* status, wait reason, symbolized stack */
 	struct decoder *dec;      /* symbolizes go sites and start functions */
+	/* memjudge__report_goroutines' callback; NULL: none. */
+	void (*on_goroutine)(void *cookie, const struct memjudge_go *g);
+	void *cookie;
 };
 
 struct memjudge *memjudge__new(const struct memjudge_opts *opts); /* NULL with errno */
@@ -66,6 +85,8 @@ int memjudge__run(struct memjudge *mj, uint64_t now_ns, rules_emit_fn emit, void
 /* Goroutines of the last pass that looked stuck but not yet for --grace: another
  * pass after --grace may report them. */
 uint32_t memjudge__pending(const struct memjudge *mj);
+/* Calls on_goroutine for every goroutine the last pass read. */
+void memjudge__report_goroutines(struct memjudge *mj);
 
 struct memjudge_stats {
 	uint64_t passes;

@@ -160,7 +160,8 @@ static int open_analysis(struct session *s)
 		struct memjudge_opts mo = { .pid = s->o.pid, .go_minor = gso.go_minor,
 					    .grace_ns = s->o.grace_ns, .min_count = s->o.min_count,
 					    .stuck_min = s->o.stuck_min, .mem = s->mem, .gs = s->gs,
-					    .dec = s->dec };
+					    .dec = s->dec, .on_goroutine = s->o.on_goroutine,
+					    .cookie = s->o.cookie };
 
 		s->gsrc = gstate_src__new(&gso);
 		s->cm = s->gsrc ? ctxmem__new(&co) : NULL;
@@ -641,6 +642,8 @@ int session__snapshot(struct session *s)
 		if (nanosleep(&ts, NULL) == 0)
 			err = memjudge__run(s->mj, now_ns(), emit_alert, s);
 	}
+	if (err >= 0)
+		memjudge__report_goroutines(s->mj);
 	if (err == -ESRCH || (err < 0 && target_gone(s))) {
 		ct_errmsg_set("pid %d exited while it was read", s->o.pid);
 		return -ESRCH;

@@ -9,6 +9,7 @@
 
 struct session;
 struct ct_event;
+struct memjudge_go;
 
 struct session_opts {
 	int pid;
@@ -22,6 +23,8 @@ struct session_opts {
 	 * snapshot`); session__snapshot does the work, session__poll is not used. */
 	bool memory_only;
 	uint32_t stuck_min;     /* stuck-goroutines threshold; 0: the default */
+	/* Every goroutine a memory judgement read (rules/memjudge.h); NULL: none. */
+	void (*on_goroutine)(void *cookie, const struct memjudge_go *g);
 	const char *record_path; /* record raw events here, NULL for none */
 	void (*on_event)(void *cookie, const struct ct_event *ev);
 	/* One alert as a complete JSON object (no newline), and the same as text. */
