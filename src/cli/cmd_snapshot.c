@@ -165,6 +165,8 @@ static void on_goroutine(void *cookie, const struct memjudge_go *g)
 		json_w__kv_uint(w, "parent_goid", g->parent_goid);
 		json_w__kv_str(w, "state", g->wait);
 		json_w__kv_bool(w, "runtime", g->system);
+		if (g->leaked)
+			json_w__kv_bool(w, "leaked", true);
 		json_w__kv_bool(w, "judged", g->judged);
 		if (g->waiting_ns)
 			json_w__kv_uint(w, "waiting_ms", g->waiting_ns / 1000000);
@@ -188,7 +190,7 @@ static void on_goroutine(void *cookie, const struct memjudge_go *g)
 	}
 	if (g->system && ct_verbosity < 1)
 		return;
-	printf("goroutine %" PRIu64 " [%s", g->goid, g->wait ? g->wait : "?");
+	printf("goroutine %" PRIu64 " [%s%s", g->goid, g->wait ? g->wait : "?", g->leaked ? " (leaked)" : "");
 	if (g->waiting_ns >= 60000000000ULL)
 		printf(", %" PRIu64 " minutes", (uint64_t)(g->waiting_ns / 60000000000ULL));
 	printf("]%s", g->system ? " (runtime)" : "");

@@ -206,6 +206,7 @@ void memjudge__report_goroutines(struct memjudge *mj)
 			.waiting_ns = m->gs.waiting_ns, .stack = m->gs.stack, .go_site = m->go_site,
 			.start_func = m->start_func, .system = m->system, .judged = m->judged,
 			.contexts_held = m->nheld, .chans = m->nchans, .waits_on_done = m->on_done,
+			.leaked = m->g.status == GO_STATUS_LEAKED,
 		};
 
 		/* The runtime's own words, as its goroutine dump prints them. */
@@ -360,7 +361,13 @@ static void read_goroutine(struct memjudge *mj, struct mgo *m)
 		mj->st.running++;
 		return;
 	}
-	if (gstate_src__read_g(mj->o.gsrc, &m->g, &m->gs)) {
+	/* One read of the stack gives the frames and the contexts in them. */
+	n = framescan__scan(mj->o.fs, &m->g, fc, MAX_HELD, &res);
+	if (n == -EAGAIN || n == -EFAULT) {
+		mj->st.left_out++;
+		return;
+	}
+	if (gstate_src__read_g_pcs(mj->o.gsrc, &m->g, res.pcs, n == 0 ? res.npcs : 0, &m->gs)) {
 		mj->st.left_out++;
 		return;
 	}
@@ -370,11 +377,6 @@ static void read_goroutine(struct memjudge *mj, struct mgo *m)
 
 		if (!syscall_of_thread(mj->o.pid, m->gs.tid, &nr))
 			m->gs.syscall_nr = nr;
-	}
-	n = framescan__scan(mj->o.fs, &m->g, fc, MAX_HELD, &res);
-	if (n == -EAGAIN || n == -EFAULT) {
-		mj->st.left_out++;
-		return;
 	}
 	for (int i = 0; n == 0 && i < res.nctx; i++) {
 		uint32_t c = ctx_get(mj, fc[i].itab, fc[i].data);
@@ -514,7 +516,8 @@ static void judge_go(struct memjudge *mj, struct mgo *m, uint64_t now)
 {
 	const struct ct_frame *go_site, *block;
 	const char *wait = wait_label(&m->gs);
-	uint32_t cancelled = NONE32;
+	uint32_t cancelled = NONE32, live_done = NONE32;
+	bool leaked = m->g.status == GO_STATUS_LEAKED;
 	enum rule_id rule;
 	struct group *gr;
 	uint64_t age;
@@ -522,19 +525,23 @@ static void judge_go(struct memjudge *mj, struct mgo *m, uint64_t now)
 
 	if (!m->judged || (!blocked && m->gs.status != RULES_G_RUNNABLE))
 		return;
-	/* Waiting on a live context's Done: it listens. */
+	/* Waiting on a live context's Done: it listens. Unless the runtime itself
+	 * found it leaked (1.26+): then nothing can cancel that context any more. */
 	for (int i = 0; i < m->nchans; i++) {
 		uint32_t *c = umap_find(&mj->done_by_chan, m->chans[i]);
 
 		if (c) {
 			mj->st.tied_waiting++;
 			m->on_done = true;
-			if (!mj->ctxs[*c].st.cancelled)
+			if (!mj->ctxs[*c].st.cancelled && !leaked)
 				return;
+			if (!mj->ctxs[*c].st.cancelled)
+				live_done = *c;
 		}
 	}
-	/* Parked to receive on a channel other goroutines wait on too: a pool. */
-	if (receive_wait(wait)) {
+	/* Parked to receive on a channel other goroutines wait on too: a pool (the
+	 * runtime's leak verdict overrides: nothing will ever send on it). */
+	if (receive_wait(wait) && !leaked) {
 		for (int i = 0; i < m->nchans; i++) {
 			uint32_t *n = umap_find(&mj->chan_waiters, m->chans[i]);
 
@@ -557,7 +564,7 @@ static void judge_go(struct memjudge *mj, struct mgo *m, uint64_t now)
 			break;
 		}
 	}
-	if (cancelled == NONE32 && m->nheld) {
+	if (cancelled == NONE32 && m->nheld && live_done == NONE32) {
 		/* Holds live contexts only: not stuck without a context, and not outlived. */
 		for (int i = 0; i < m->nheld; i++)
 			if (mj->ctxs[m->held[i]].scope != NONE32)
@@ -570,7 +577,12 @@ static void judge_go(struct memjudge *mj, struct mgo *m, uint64_t now)
 		mj->pending++;
 		return;
 	}
-	if (cancelled != NONE32) {
+	if (live_done != NONE32 && cancelled == NONE32) {
+		/* Leaked waiting on a live context's Done: its cancel func is gone. */
+		rule = RULE_LOST_CANCEL;
+		gr = mgroup_get(mj, rule, go_site, block, NULL);
+		cancelled = live_done; /* for the context's details below */
+	} else if (cancelled != NONE32) {
 		rule = RULE_OUTLIVED_CONTEXT;
 		if (m->gs.status == RULES_G_SYSCALL || (wait && !strcmp(wait, "IO wait")))
 			rule = RULE_UNREACHABLE_CANCEL;
@@ -594,6 +606,19 @@ static void judge_go(struct memjudge *mj, struct mgo *m, uint64_t now)
 		if (cancelled != NONE32)
 			fill_ctx(mj, &gr->a.ctx, &mj->ctxs[cancelled]);
 		gr->detail_set = true;
+	}
+	if (rule == RULE_LOST_CANCEL) {
+		struct alert_waiter *w = &gr->a.waiters[0];
+
+		gr->a.live = gr->now;
+		gr->a.nwaiters = 1;
+		gr->a.nwaiters_total = gr->now;
+		w->go_site = go_site;
+		w->start_func = m->start_func;
+		w->block.site = block;
+		w->block.stack = m->gs.stack;
+		w->block.wait_reason = wait;
+		w->block.count = gr->now;
 	}
 	if (cancelled != NONE32 && gr->a.ctx.cancelled_unix_ns) {
 		int64_t now_unix = (int64_t)now + mj->mono_to_unix;

@@ -49,6 +49,7 @@ struct memjudge_go {
 	const struct ct_stack *go_site;
 	const char *start_func;
 	bool system;                  /* a runtime goroutine (not judged) */
+	bool leaked;                  /* the runtime marked it leaked (_Gleaked, 1.26+) */
 	bool judged;                  /* read completely (not running, not left out) */
 	uint32_t contexts_held;       /* context values its frames hold that checked out */
 	uint32_t chans;               /* channels it waits on */
