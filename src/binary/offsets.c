@@ -231,3 +231,20 @@ int offsets__resolve(const struct goelf *ge, struct go_offsets *out)
 		fill_from_row(out, row);
 	return 0;
 }
+
+int64_t offsets__get(const struct go_offsets *off, int minor, enum go_off f)
+{
+	const struct go_offsets_row *row = NULL;
+
+	if (!in_range(f))
+		return -1;
+	if (off && off->v[f] >= 0)
+		return off->v[f];
+	/* The row of minor, else of the nearest newer version, else the newest. */
+	for (int i = 0; i < go_offsets_table_len && !row; i++)
+		if (go_offsets_table[i].minor >= minor)
+			row = &go_offsets_table[i];
+	if (!row && go_offsets_table_len)
+		row = &go_offsets_table[go_offsets_table_len - 1];
+	return row ? row->v[f] : -1;
+}

@@ -114,6 +114,10 @@ int offsets__from_table(int minor, struct go_offsets *out);
  * no DWARF", or Go 1.20, which has no table row, without DWARF). DWARF that
  * cannot be read falls back to the table (logged at verbose). */
 int offsets__resolve(const struct goelf *ge, struct go_offsets *out);
+/* Field f from off when it has it (off may be NULL), else from the table row of
+ * Go 1.minor, or of the nearest newer version the table has, or of the newest
+ * (Go 1.20 has no row: its context structs are those of 1.21). -1 when absent. */
+int64_t offsets__get(const struct go_offsets *off, int minor, enum go_off f);
 /* The oldest and newest Go minor versions the table knows. */
 int offsets__table_min_minor(void);
 int offsets__table_max_minor(void);

@@ -10,10 +10,10 @@
 #include "events/decoder.h"
 #include "events/framescan.h"
 #include "events/goroutines.h"
-#include "rules/gstate.h"
+#include "events/gstate.h"
 #include "rules/memjudge.h"
 #include "rules/rules_int.h"
-#include "rules/systrace.h"
+#include "probes/systrace.h"
 #include "util/hash.h"
 
 #define MAX_HELD 8        /* contexts kept per goroutine */
