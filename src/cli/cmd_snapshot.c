@@ -14,6 +14,7 @@
 
 #include "cli/commands.h"
 #include "daemon/config.h"
+#include "output/alert_out.h"
 #include "rules/memjudge.h"
 #include "session/session.h"
 #include "util/json.h"
@@ -135,17 +136,6 @@ static const char *base(const char *path)
 	return s ? s + 1 : path ? path : "?";
 }
 
-static void frame_json(struct json_w *w, const struct ct_frame *f)
-{
-	json_w__obj_open(w);
-	json_w__kv_str(w, "func", f->func);
-	json_w__kv_str(w, "file", f->file);
-	json_w__kv_uint(w, "line", f->line);
-	if (f->inlined)
-		json_w__kv_bool(w, "inlined", true);
-	json_w__obj_close(w);
-}
-
 static void on_goroutine(void *cookie, const struct memjudge_go *g)
 {
 	struct snap_run *run = cookie;
@@ -173,13 +163,13 @@ static void on_goroutine(void *cookie, const struct memjudge_go *g)
 		json_w__kv_str(w, "start_func", g->start_func);
 		json_w__key(w, "go_site");
 		if (gs)
-			frame_json(w, gs);
+			alert_out__frame_json(w, gs);
 		else
 			json_w__null(w);
 		json_w__key(w, "stack");
 		json_w__arr_open(w);
 		for (uint32_t i = 0; g->stack && i < g->stack->n; i++)
-			frame_json(w, &g->stack->frames[i]);
+			alert_out__frame_json(w, &g->stack->frames[i]);
 		json_w__arr_close(w);
 		json_w__kv_uint(w, "contexts_held", g->contexts_held);
 		json_w__kv_bool(w, "waits_on_done", g->waits_on_done);

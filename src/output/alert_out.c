@@ -20,7 +20,7 @@ static void iso_time(char *buf, size_t size, int64_t unix_ns)
 	snprintf(buf, size, "%s.%03dZ", tmp, (int)((unix_ns / 1000000LL) % 1000));
 }
 
-static void frame_json(struct json_w *w, const struct ct_frame *f)
+void alert_out__frame_json(struct json_w *w, const struct ct_frame *f)
 {
 	if (!f) {
 		json_w__null(w);
@@ -44,14 +44,14 @@ static void stack_json(struct json_w *w, const char *key, const struct ct_stack 
 	}
 	json_w__arr_open(w);
 	for (uint32_t i = 0; i < s->n; i++)
-		frame_json(w, &s->frames[i]);
+		alert_out__frame_json(w, &s->frames[i]);
 	json_w__arr_close(w);
 }
 
 static void kv_frame(struct json_w *w, const char *key, const struct ct_frame *f)
 {
 	json_w__key(w, key);
-	frame_json(w, f);
+	alert_out__frame_json(w, f);
 }
 
 static void kv_time(struct json_w *w, const char *key, int64_t unix_ns)

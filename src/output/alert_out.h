@@ -7,6 +7,8 @@
 #include <stdio.h>
 
 struct alert;
+struct json_w;
+struct ct_frame;
 
 #define ALERT_JSON_VERSION 1
 
@@ -17,5 +19,8 @@ int alert_out__text(FILE *f, const struct alert *a);
 /* The same into malloc'd NUL-terminated strings (for session's on_alert); NULL on ENOMEM. */
 char *alert_out__json_str(const struct alert *a);
 char *alert_out__text_str(const struct alert *a);
+
+/* A frame as alerts write it: {"func", "file", "line"[, "inlined": true]}; null for NULL. */
+void alert_out__frame_json(struct json_w *w, const struct ct_frame *f);
 
 #endif

@@ -410,29 +410,7 @@ static const struct ct_frame *reason_key(struct memjudge *mj, const char *reason
 static struct group *mgroup_get(struct memjudge *mj, enum rule_id rule, const struct ct_frame *k0,
 				const struct ct_frame *k1, const struct ct_frame *k2)
 {
-	const struct ct_frame *k[GROUP_KEYS] = { k0, k1, k2 };
-	uint64_t h = key_hash(rule, k);
-	uint32_t cap = 2 * MAX_GROUPS;
-
-	for (uint32_t i = (uint32_t)h & (cap - 1), n = 0; n < cap; i = (i + 1) & (cap - 1), n++) {
-		struct group *g = &mj->groups[i];
-
-		if (!g->used) {
-			if (mj->ngroups >= MAX_GROUPS)
-				return NULL;
-			memset(g, 0, sizeof(*g));
-			g->used = true;
-			g->rule = rule;
-			g->hash = h;
-			memcpy(g->key, k, sizeof(k));
-			mj->ngroups++;
-			return g;
-		}
-		if (g->hash == h && g->rule == rule && frame_equal(g->key[0], k0) &&
-		    frame_equal(g->key[1], k1) && frame_equal(g->key[2], k2))
-			return g;
-	}
-	return NULL;
+	return group_lookup(mj->groups, 2 * MAX_GROUPS, &mj->ngroups, MAX_GROUPS, rule, k0, k1, k2);
 }
 
 static const char *wait_label(const struct rules_gstate *gs)
@@ -689,30 +667,6 @@ static void judge_ctx(struct memjudge *mj, uint32_t i)
 }
 
 /* ---- messages ---- */
-
-static void fmt_dur(char *buf, size_t size, uint64_t ns)
-{
-	uint64_t ms = ns / 1000000, s = ms / 1000;
-
-	if (ms < 1000)
-		snprintf(buf, size, "%llums", (unsigned long long)ms);
-	else if (s < 60)
-		snprintf(buf, size, "%.1fs", (double)ms / 1000.0);
-	else if (s < 3600)
-		snprintf(buf, size, "%llum%llus", (unsigned long long)(s / 60), (unsigned long long)(s % 60));
-	else
-		snprintf(buf, size, "%lluh%llum", (unsigned long long)(s / 3600),
-			 (unsigned long long)(s / 60 % 60));
-}
-
-static void fmt_range(char *buf, size_t size, uint64_t lo, uint64_t hi)
-{
-	char a[32], b[32];
-
-	fmt_dur(a, sizeof(a), lo);
-	fmt_dur(b, sizeof(b), hi);
-	snprintf(buf, size, "%s%s%s", a, strcmp(a, b) ? "-" : "", strcmp(a, b) ? b : "");
-}
 
 static void message(struct alert *a)
 {

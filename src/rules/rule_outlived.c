@@ -73,7 +73,7 @@ void rule_outlived_go(struct rules *r, const struct lineage *lg, const struct lg
 }
 
 /* "450ms", "3.2s", "2m5s", "1h20m" */
-static void fmt_dur(char *buf, size_t size, uint64_t ns)
+void fmt_dur(char *buf, size_t size, uint64_t ns)
 {
 	uint64_t ms = ns / 1000000, s = ms / 1000;
 
@@ -88,7 +88,7 @@ static void fmt_dur(char *buf, size_t size, uint64_t ns)
 			 (unsigned long long)(s / 60 % 60));
 }
 
-static void fmt_range(char *buf, size_t size, uint64_t lo, uint64_t hi)
+void fmt_range(char *buf, size_t size, uint64_t lo, uint64_t hi)
 {
 	char a[32], b[32];
 
