@@ -125,11 +125,20 @@ static void memory_judge(struct session *s, uint64_t now)
 	err = memjudge__run(s->mj, now, emit_alert, s);
 	if (err < 0 && err != -ESRCH)
 		verbose("pid %d: memory judgement failed: %s", s->o.pid, strerror(-err));
-	if (memjudge__pending(s->mj) && s->next_mem_ns == 0)
+	if (memjudge__pending(s->mj) && s->next_mem_ns == 0) {
 		s->next_mem_ns = now + (s->o.grace_ns ? s->o.grace_ns : RULES_DEFAULT_GRACE_NS) +
 				 RULES_TICK_NS;
-	else
-		s->next_mem_ns = now + MEMJUDGE_INTERVAL_NS;
+	} else {
+		struct memjudge_stats st;
+		uint64_t every = MEMJUDGE_INTERVAL_NS;
+
+		/* At most 1% of the time in memory passes (a pass blocks the event loop:
+		 * records wait in the ring buffer meanwhile). */
+		memjudge__stats(s->mj, &st);
+		if (st.elapsed_ns * 100 > every)
+			every = st.elapsed_ns * 100;
+		s->next_mem_ns = now + every;
+	}
 }
 
 static void rules_tick(struct session *s, uint64_t now, bool force)
@@ -434,8 +443,10 @@ struct session *session__open(const struct session_opts *opts)
 	err = 0;
 	info("attached to pid %d (%s, %s, %d probes via %s, %d goroutines)", opts->pid, s->exe_name,
 	     bi->version, tracer__nsites(s->tr), tracer__attach_mode(s->tr), sn.n);
-	/* What was there before attach: judged now, from memory. */
-	memory_judge(s, now_ns());
+	/* What was there before attach: judged from memory at the first poll, once
+	 * the caller knows the session (the daemon announces the target first). */
+	if (s->mj)
+		s->next_mem_ns = now_ns();
 	return s;
 cleanup:
 	session__free(s);
