@@ -430,8 +430,8 @@ static bool receive_wait(const char *w)
 		     !strncmp(w, "chan receive (", 14) || !strncmp(w, "select (", 8));
 }
 
-/* How long it has been in this wait: the runtime's waitsince when set, else since
- * the first pass that saw it there (0: seen for the first time now). */
+/* How long it has been in this wait: the runtime's waitsince when set (*known),
+ * else since the first pass that saw it there (0: seen for the first time now). */
 static uint64_t wait_age(struct memjudge *mj, const struct mgo *m, uint64_t now, bool *known)
 {
 	uint32_t *slot;
@@ -464,10 +464,9 @@ static uint64_t wait_age(struct memjudge *mj, const struct mgo *m, uint64_t now,
 		s->first_ns = now;
 	}
 	s->pass = mj->pass;
-	if (now - s->first_ns > age) {
+	/* From the first sighting: a lower bound, still "unknown" in the alert. */
+	if (now - s->first_ns > age)
 		age = now - s->first_ns;
-		*known = true;
-	}
 	return age;
 }
 

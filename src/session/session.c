@@ -69,6 +69,7 @@ struct session {
 	struct memjudge *mj;
 	uint64_t md_addr;
 	uint64_t next_mem_ns; /* next memory judgement; 0: none */
+	bool mem_looked_again; /* the pass --grace after the first was scheduled */
 	uint64_t last_tick;
 	int pidfd;
 	bool exited;
@@ -125,7 +126,8 @@ static void memory_judge(struct session *s, uint64_t now)
 	err = memjudge__run(s->mj, now, emit_alert, s);
 	if (err < 0 && err != -ESRCH)
 		verbose("pid %d: memory judgement failed: %s", s->o.pid, strerror(-err));
-	if (memjudge__pending(s->mj) && s->next_mem_ns == 0) {
+	if (memjudge__pending(s->mj) && !s->mem_looked_again) {
+		s->mem_looked_again = true;
 		s->next_mem_ns = now + (s->o.grace_ns ? s->o.grace_ns : RULES_DEFAULT_GRACE_NS) +
 				 RULES_TICK_NS;
 	} else {
