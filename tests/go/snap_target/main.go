@@ -138,7 +138,10 @@ func main() {
 	if *flagSpin {
 		go spin()
 	}
-	runtime.GC() // sets waitsince of the goroutines it finds blocked
+	// A GC's mark phase sets waitsince of the goroutines it finds blocked to the
+	// previous cycle's end (work.tstart): the first cycle of a process sets 0.
+	runtime.GC()
+	runtime.GC()
 	// Go 1.27 (1.26 with GOEXPERIMENT=goroutineleakprofile): the profile's GC marks
 	// goroutines blocked on unreachable channels _Gleaked until the next GC.
 	if p := pprof.Lookup("goroutineleak"); p != nil && *flagLeakProf {
