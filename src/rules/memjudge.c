@@ -148,8 +148,17 @@ struct memjudge {
 	uint64_t pass;
 	uint32_t pending;
 	int64_t mono_to_unix;
+	bool (*keep)(void *cookie, uint64_t goid);
+	void *keep_cookie;
 	struct memjudge_stats st;
 };
+
+void memjudge__set_filter(struct memjudge *mj, bool (*keep)(void *cookie, uint64_t goid),
+			  void *cookie)
+{
+	mj->keep = keep;
+	mj->keep_cookie = cookie;
+}
 
 struct memjudge *memjudge__new(const struct memjudge_opts *opts)
 {
@@ -502,6 +511,10 @@ static void judge_go(struct memjudge *mj, struct mgo *m, uint64_t now)
 
 	if (!m->judged || (!blocked && m->gs.status != RULES_G_RUNNABLE))
 		return;
+	if (mj->keep && !mj->keep(mj->keep_cookie, m->g.goid)) {
+		mj->st.other++;
+		return;
+	}
 	/* Waiting on a live context's Done: it listens. Unless the runtime itself
 	 * found it leaked (1.26+): then nothing can cancel that context any more. */
 	for (int i = 0; i < m->nchans; i++) {

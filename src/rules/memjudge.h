@@ -86,6 +86,11 @@ int memjudge__run(struct memjudge *mj, uint64_t now_ns, rules_emit_fn emit, void
 /* Goroutines of the last pass that looked stuck but not yet for --grace: another
  * pass after --grace may report them. */
 uint32_t memjudge__pending(const struct memjudge *mj);
+/* Judge only the goroutines for which keep returns true (a live session: the
+ * ones that existed at attach; later ones are the probe-driven rules'). The rest
+ * are still read (channel waiters, contexts) and counted in `other`. */
+void memjudge__set_filter(struct memjudge *mj, bool (*keep)(void *cookie, uint64_t goid),
+			  void *cookie);
 /* Calls on_goroutine for every goroutine the last pass read. */
 void memjudge__report_goroutines(struct memjudge *mj);
 
@@ -95,6 +100,7 @@ struct memjudge_stats {
 	uint32_t system;          /* runtime goroutines, not judged */
 	uint32_t user;            /* judged */
 	uint32_t running;         /* running: stack not readable, not judged */
+	uint32_t other;           /* left to the probes (started after attach) */
 	uint32_t left_out;        /* changed while read twice, or unreadable: not judged */
 	uint32_t over_max;        /* beyond max_goroutines */
 	uint32_t contexts;        /* distinct contexts read */

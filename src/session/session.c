@@ -70,6 +70,10 @@ struct session {
 	uint64_t md_addr;
 	uint64_t next_mem_ns; /* next memory judgement; 0: none */
 	bool mem_looked_again; /* the pass --grace after the first was scheduled */
+	/* Goroutines that existed at attach, sorted: the memory judgement's business;
+	 * the ones started later are the probe-driven rules'. */
+	uint64_t *pre_goids;
+	size_t npre, pre_cap;
 	uint64_t last_tick;
 	int pidfd;
 	bool exited;
@@ -291,7 +295,32 @@ static int snap_cb(void *cookie, const struct go_g *g)
 	/* gopc/startpc are runtime addresses; the decoder subtracts the bias. */
 	decoder__preexisting_go(sn->s->dec, g->goid, g->parent_goid, g->gopc, g->startpc, sn->ts);
 	sn->n++;
+	if (sn->s->mj && sn->s->npre == sn->s->pre_cap) {
+		size_t cap = sn->s->pre_cap ? 2 * sn->s->pre_cap : 1024;
+		uint64_t *p = realloc(sn->s->pre_goids, cap * sizeof(*p));
+
+		if (!p)
+			return 0; /* not judged from memory: the probes still see it */
+		sn->s->pre_goids = p;
+		sn->s->pre_cap = cap;
+	}
+	if (sn->s->mj)
+		sn->s->pre_goids[sn->s->npre++] = g->goid;
 	return 0;
+}
+
+static int cmp_goid(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static bool preexisting(void *cookie, uint64_t goid)
+{
+	struct session *s = cookie;
+
+	return bsearch(&goid, s->pre_goids, s->npre, sizeof(goid), cmp_goid) != NULL;
 }
 
 struct session *session__open(const struct session_opts *opts)
@@ -447,8 +476,11 @@ struct session *session__open(const struct session_opts *opts)
 	     bi->version, tracer__nsites(s->tr), tracer__attach_mode(s->tr), sn.n);
 	/* What was there before attach: judged from memory at the first poll, once
 	 * the caller knows the session (the daemon announces the target first). */
-	if (s->mj)
+	if (s->mj) {
+		qsort(s->pre_goids, s->npre, sizeof(*s->pre_goids), cmp_goid);
+		memjudge__set_filter(s->mj, preexisting, s);
 		s->next_mem_ns = now_ns();
+	}
 	return s;
 cleanup:
 	session__free(s);
@@ -589,6 +621,7 @@ void session__free(struct session *s)
 		record__close(s->rec);
 	rules__free(s->rules);
 	memjudge__free(s->mj);
+	free(s->pre_goids);
 	framescan__free(s->fs);
 	ctxmem__free(s->cm);
 	gstate_src__free(s->gsrc);
