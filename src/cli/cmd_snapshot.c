@@ -117,15 +117,15 @@ static int parse_args(int argc, char **argv, struct snap_opts *o)
 	return 0;
 }
 
-static void on_alert(void *cookie, const char *json, const char *text)
+static void on_alert(void *cookie, const struct alert *a)
 {
 	struct snap_run *run = cookie;
 
 	run->alerts++;
 	if (run->err)
 		return;
-	printf("%s\n", run->json ? json : text);
-	if (fflush(stdout))
+	run->err = run->json ? alert_out__json(stdout, a, false) : alert_out__text(stdout, a);
+	if (!run->err && (putchar('\n') == EOF || fflush(stdout)))
 		run->err = -errno;
 }
 
@@ -163,13 +163,13 @@ static void on_goroutine(void *cookie, const struct memjudge_go *g)
 		json_w__kv_str(w, "start_func", g->start_func);
 		json_w__key(w, "go_site");
 		if (gs)
-			alert_out__frame_json(w, gs);
+			ct_frame__json(w, gs);
 		else
 			json_w__null(w);
 		json_w__key(w, "stack");
 		json_w__arr_open(w);
 		for (uint32_t i = 0; g->stack && i < g->stack->n; i++)
-			alert_out__frame_json(w, &g->stack->frames[i]);
+			ct_frame__json(w, &g->stack->frames[i]);
 		json_w__arr_close(w);
 		json_w__kv_uint(w, "contexts_held", g->contexts_held);
 		json_w__kv_bool(w, "waits_on_done", g->waits_on_done);

@@ -10,6 +10,7 @@
 struct session;
 struct ct_event;
 struct memjudge_go;
+struct alert;
 
 struct session_opts {
 	int pid;
@@ -27,8 +28,9 @@ struct session_opts {
 	void (*on_goroutine)(void *cookie, const struct memjudge_go *g);
 	const char *record_path; /* record raw events here, NULL for none */
 	void (*on_event)(void *cookie, const struct ct_event *ev);
-	/* One alert as a complete JSON object (no newline), and the same as text. */
-	void (*on_alert)(void *cookie, const char *json, const char *text);
+	/* One alert (rules/rules.h), valid during the call: outputs render it with
+	 * output/alert_out.h. */
+	void (*on_alert)(void *cookie, const struct alert *a);
 	void *cookie;
 };
 
