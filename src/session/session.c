@@ -65,7 +65,7 @@ struct session {
 	struct ctxmem *cm;
 	struct framescan *fs;
 	struct memjudge *mj;
-	uint64_t md_addr;
+	uint64_t md_addr, md_types;
 	uint64_t next_mem_ns; /* next memory judgement; 0: none */
 	bool mem_looked_again; /* the pass --grace after the first was scheduled */
 	/* Goroutines that existed at attach, sorted: the memory judgement's business;
@@ -155,7 +155,8 @@ static int open_analysis(struct session *s)
 
 	if (s->o.rules || s->o.memory_only) {
 		struct ctxmem_opts co = { .mem = s->mem, .types = s->gt, .off = &s->off,
-					  .go_minor = gso.go_minor, .moduledata = s->md_addr };
+					  .go_minor = gso.go_minor, .moduledata = s->md_addr,
+					  .types_start = s->md_types };
 		struct memjudge_opts mo = { .pid = s->o.pid, .go_minor = gso.go_minor,
 					    .grace_ns = s->o.grace_ns, .min_count = s->o.min_count,
 					    .stuck_min = s->o.stuck_min, .mem = s->mem, .gs = s->gs,
@@ -394,6 +395,7 @@ struct session *session__open(const struct session_opts *opts)
 	procmem__set_image(s->mem, image_at, s);
 	err = find_types(s, &md);
 	s->md_addr = md.addr;
+	s->md_types = md.types;
 	if (err) {
 		/* Type names are how contexts are told apart: without them, no events. */
 		attach_error(opts->pid, "cannot find the Go type descriptors (runtime.firstmoduledata) in memory");
