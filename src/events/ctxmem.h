@@ -30,6 +30,7 @@ struct ctxmem_opts {
 	 * itab the linker made, so context.Context itabs are known before any is
 	 * met (ctxmem__ctx_itabs). 0: itabs are judged one by one. */
 	uint64_t moduledata;
+	uint64_t types_start; /* runtime address of the module's types section (Go 1.27 itabs) */
 };
 
 /* One context, as read. Strings are interned (gotypes' intern table). */
