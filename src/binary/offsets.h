@@ -16,6 +16,7 @@
 #ifndef CT_OFFSETS_H
 #define CT_OFFSETS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -55,6 +56,21 @@ enum go_off {
 	GO_OFF_AFTERFUNCCTX_ONCE,
 	GO_OFF_AFTERFUNCCTX_F,
 	GO_OFF_WITHOUTCANCELCTX_C, /* 1.21+ */
+	/* Memory readers (goroutines__wait_chans, ctxmem, framescan): a parked
+	 * goroutine's sudog list and the channels it names; the itabs of the module. */
+	GO_OFF_G_WAITING,
+	GO_OFF_SUDOG_G,
+	GO_OFF_SUDOG_ELEM,
+	GO_OFF_SUDOG_C,
+	GO_OFF_SUDOG_WAITLINK,
+	GO_OFF_SUDOG_ISSELECT,
+	GO_OFF_HCHAN_QCOUNT,
+	GO_OFF_HCHAN_DATAQSIZ,
+	GO_OFF_HCHAN_CLOSED,
+	GO_OFF_HCHAN_ELEMTYPE,
+	GO_OFF_HCHAN_RECVQ,
+	GO_OFF_HCHAN_SENDQ,
+	GO_OFF_MODULEDATA_ITABLINKS,
 	GO_OFF_COUNT,
 };
 
@@ -87,6 +103,9 @@ void go_off_dwarf_path(enum go_off f, const char **type, const char **path);
  * afterFuncCtx and withoutCancelCtx 21); 19 for fields as old as ctxtrace's
  * oldest supported Go. */
 int go_off_since(enum go_off f);
+/* Go 1.minor has f: since go_off_since, and not removed (moduledata.itablinks
+ * is gone in Go 1.27, whose itabs lie in the types section: binary/moduledata.h). */
+bool go_off_exists(enum go_off f, int minor);
 /* "DWARF", "table" or "absent". */
 const char *go_off_source_name(enum go_off_source s);
 
@@ -109,6 +128,10 @@ int offsets__resolve(const struct goelf *ge, struct go_offsets *out);
 /* "Go 1.28 is newer than ctxtrace's offset table (1.19-1.27)": the first words of
  * every message about assumed offsets. */
 void offsets__newer_msg(const struct goelf *ge, const struct go_offsets *o, char *buf, size_t len);
+/* Field f from off when it has it (off may be NULL), else from the table row of
+ * Go 1.minor, or of the nearest newer version the table has, or of the newest
+ * (Go 1.20 has no row: its context structs are those of 1.21). -1 when absent. */
+int64_t offsets__get(const struct go_offsets *off, int minor, enum go_off f);
 /* The oldest and newest Go minor versions the table knows. */
 int offsets__table_min_minor(void);
 int offsets__table_max_minor(void);
