@@ -19,6 +19,9 @@
 #include "events/event.h"
 #include "output/events_out.h"
 #include "session/session.h"
+#include "output/alert_out.h"
+#include "rules/rules.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/proc.h"
 #include "util/settings.h"
@@ -53,14 +56,6 @@ struct watch_run {
 	int nheld;
 };
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 static void text_print(struct watch_run *run, const char *text)
 {
 	if (run->err)
@@ -73,7 +68,7 @@ static void text_print(struct watch_run *run, const char *text)
 /* Prints the held texts due by now (all of them when all). */
 static void text_release(struct watch_run *run, bool all)
 {
-	uint64_t now = mono_ns();
+	uint64_t now = ct_mono_ns();
 
 	for (int i = 0; i < run->nheld; i++) {
 		struct held_alert *h = &run->held[i];
@@ -87,17 +82,18 @@ static void text_release(struct watch_run *run, bool all)
 	}
 }
 
-static void text_alert(struct watch_run *run, const char *json, const char *text)
+static void text_alert(struct watch_run *run, const struct alert *a)
 {
-	const char *p = strstr(json, "\"id\":\"");
 	struct held_alert *h = NULL;
-	uint64_t now = mono_ns();
-	char id[17] = "";
+	uint64_t now = ct_mono_ns();
+	char id[17];
+	char *text = alert_out__text_str(a);
 
-	if (p && strlen(p + 6) >= 16) {
-		memcpy(id, p + 6, 16);
-		id[16] = 0;
+	if (!text) {
+		run->err = -ENOMEM;
+		return;
 	}
+	memcpy(id, a->id, sizeof(id));
 	for (int i = 0; *id && i < run->nheld; i++) {
 		if (!strcmp(run->held[i].id, id))
 			h = &run->held[i];
@@ -108,15 +104,12 @@ static void text_alert(struct watch_run *run, const char *json, const char *text
 		h->pending = NULL;
 		h->printed_ns = 0;
 	} else if (h && now - h->printed_ns < TEXT_REPRINT_NS) {
-		char *t = strdup(text);
-
-		if (t) {
-			free(h->pending);
-			h->pending = t;
-			return;
-		}
+		free(h->pending);
+		h->pending = text;
+		return;
 	}
 	text_print(run, text);
+	free(text);
 	if (h) {
 		free(h->pending);
 		h->pending = NULL;
@@ -235,7 +228,7 @@ static int parse_args(int argc, char **argv, struct watch_opts *o)
 	return 0;
 }
 
-static void on_alert(void *cookie, const char *json, const char *text)
+static void on_alert(void *cookie, const struct alert *a)
 {
 	struct watch_run *run = cookie;
 
@@ -243,11 +236,11 @@ static void on_alert(void *cookie, const char *json, const char *text)
 	if (run->err)
 		return;
 	if (!run->json) {
-		text_alert(run, json, text);
+		text_alert(run, a);
 		return;
 	}
-	printf("%s\n", json);
-	if (fflush(stdout))
+	run->err = alert_out__json(stdout, a, false);
+	if (!run->err && (putchar('\n') == EOF || fflush(stdout)))
 		run->err = -errno;
 }
 
@@ -306,6 +299,7 @@ int cmd_watch(int argc, char **argv)
 	so.grace_ns = o.rules.grace;
 	so.min_count = (uint32_t)o.rules.min_count;
 	so.retention_ns = o.rules.retention;
+	so.stuck_min = (uint32_t)o.rules.stuck_min;
 	so.record_path = o.record;
 	so.on_event = on_event;
 	so.on_alert = on_alert;

@@ -2,11 +2,9 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "probes/bpf_log.h"
 #include "util/log.h"
-
-#ifndef CTXTRACE_VERSION
-#define CTXTRACE_VERSION "0.1.0"
-#endif
+#include "version.h"
 
 static const struct {
 	const char *name;
@@ -15,6 +13,7 @@ static const struct {
 } commands[] = {
 	{ "inspect", cmd_inspect, "inspect [--json] BINARY | -p PID   what ctxtrace sees in a Go binary" },
 	{ "watch", cmd_watch, "watch -p PID [--events] [--json]     stream leak alerts (or raw events)" },
+	{ "snapshot", cmd_snapshot, "snapshot -p PID [--json]             judge what memory holds, no probe" },
 	{ "graph", cmd_graph, "graph -p PID [--format F]            the context lineage graph" },
 	{ "replay", cmd_replay, "replay FILE [--format F]             rebuild the graph from a recording" },
 	{ "status", cmd_status, "status                               a running ctxtraced's targets" },
@@ -33,6 +32,7 @@ int main(int argc, char **argv)
 {
 	int i = 1;
 
+	bpf_log__install();
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) {
 			ct_verbosity++;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "graph/lineage.h"
+#include "util/hash.h"
 #include "util/log.h"
 
 #define CHUNK_SHIFT 10
@@ -198,12 +199,11 @@ static inline struct cell *CELL(const struct lineage *lg, uint32_t i)
 
 /* ---- id maps (linear probing, backward-shift deletion) ---- */
 
+/* Slots hold only a node index (4 bytes: the graph's bytes per node are budgeted),
+ * the key is read from the node: why this is not util/hashmap. */
 static inline uint32_t hash64(uint64_t k, uint32_t mask)
 {
-	k ^= k >> 33;
-	k *= 0xff51afd7ed558ccdULL;
-	k ^= k >> 33;
-	return (uint32_t)k & mask;
+	return (uint32_t)ct_mix64(k) & mask;
 }
 
 static inline uint64_t key_of(const struct lineage *lg, const struct idmap *m, uint32_t idx)
@@ -1300,6 +1300,8 @@ int lineage__apply(struct lineage *lg, const struct ct_event *ev)
 	default:
 		break;
 	}
+	if (err)
+		lg->st.apply_failed++;
 	return err;
 }
 

@@ -7,8 +7,9 @@
 #include <time.h>
 
 #include "graph/lineage.h"
+#include "probes/systrace.h"
 #include "rules/rules_int.h"
-#include "rules/systrace.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #define REEMIT_QUIET_NS (10ULL * 1000000000ULL)
@@ -20,6 +21,7 @@ static const char *const rule_names[RULE_MAX] = {
 	[RULE_UNREACHABLE_CANCEL] = "unreachable-cancel",
 	[RULE_LINEAGE_BREAK] = "lineage-break",
 	[RULE_PROPAGATE_GOROUTINE] = "propagate-goroutine",
+	[RULE_STUCK_GOROUTINES] = "stuck-goroutines",
 };
 
 static const char *const sev_names[SEV_MAX] = {
@@ -30,21 +32,19 @@ static const char *const sev_names[SEV_MAX] = {
 
 const char *rule_name(enum rule_id r)
 {
-	return (unsigned)r < RULE_MAX ? rule_names[r] : "unknown";
+	return enum_name(rule_names, RULE_MAX, r, "unknown");
 }
 
 enum rule_id rule_parse(const char *s)
 {
-	for (int i = 0; s && i < RULE_MAX; i++) {
-		if (!strcmp(s, rule_names[i]))
-			return i;
-	}
-	return RULE_MAX;
+	int r = enum_parse(rule_names, RULE_MAX, s);
+
+	return r < 0 ? RULE_MAX : r;
 }
 
 const char *severity_name(enum alert_severity s)
 {
-	return (unsigned)s < SEV_MAX ? sev_names[s] : "unknown";
+	return enum_name(sev_names, SEV_MAX, s, "unknown");
 }
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
@@ -76,7 +76,7 @@ uint64_t frame_hash(const struct ct_frame *f)
 }
 
 /* From the sites' text only, so the same leak has the same id in every session. */
-static uint64_t key_hash(enum rule_id rule, const struct ct_frame *const k[GROUP_KEYS])
+uint64_t key_hash(enum rule_id rule, const struct ct_frame *const k[GROUP_KEYS])
 {
 	uint64_t h = fnv_str(0xcbf29ce484222325ULL, rule_names[rule]);
 
@@ -137,7 +137,7 @@ void rules__free(struct rules *r)
 	free(r->groups);
 	free(r->pend);
 	free(r->cands);
-	free(r->lost_map);
+	hmap__free(&r->lost_map);
 	free(r);
 }
 
@@ -147,36 +147,44 @@ void rules__stats(const struct rules *r, struct rules_stats *st)
 	st->groups = r->ngroups;
 }
 
-struct group *group_get(struct rules *r, enum rule_id rule, const struct ct_frame *k0,
-			const struct ct_frame *k1, const struct ct_frame *k2)
+struct group *group_lookup(struct group *tab, uint32_t cap, uint32_t *ngroups, uint32_t max,
+			   enum rule_id rule, const struct ct_frame *k0, const struct ct_frame *k1,
+			   const struct ct_frame *k2)
 {
 	const struct ct_frame *k[GROUP_KEYS] = { k0, k1, k2 };
 	uint64_t h = key_hash(rule, k);
-	uint32_t mask = r->cap - 1;
+	uint32_t mask = cap - 1;
 
-	for (uint32_t i = (uint32_t)h & mask, n = 0; n < r->cap; i = (i + 1) & mask, n++) {
-		struct group *g = &r->groups[i];
+	for (uint32_t i = (uint32_t)h & mask, n = 0; n < cap; i = (i + 1) & mask, n++) {
+		struct group *g = &tab[i];
 
 		if (!g->used) {
-			if (r->ngroups >= r->o.max_groups) {
-				r->st.groups_dropped++;
+			if (*ngroups >= max)
 				return NULL;
-			}
 			memset(g, 0, sizeof(*g));
 			g->used = true;
 			g->rule = rule;
 			g->hash = h;
 			memcpy(g->key, k, sizeof(k));
 			g->severity = SEV_ERROR;
-			r->ngroups++;
+			(*ngroups)++;
 			return g;
 		}
 		if (g->hash == h && g->rule == rule && frame_equal(g->key[0], k0) &&
 		    frame_equal(g->key[1], k1) && frame_equal(g->key[2], k2))
 			return g;
 	}
-	r->st.groups_dropped++;
 	return NULL;
+}
+
+struct group *group_get(struct rules *r, enum rule_id rule, const struct ct_frame *k0,
+			const struct ct_frame *k1, const struct ct_frame *k2)
+{
+	struct group *g = group_lookup(r->groups, r->cap, &r->ngroups, r->o.max_groups, rule, k0, k1, k2);
+
+	if (!g)
+		r->st.groups_dropped++;
+	return g;
 }
 
 uint32_t group_index(const struct rules *r, const struct group *g)
@@ -216,14 +224,6 @@ void alert_ctx_fill(const struct rules *r, struct alert_ctx *out, const struct l
 	out->cancel_called = c->cancel_called;
 }
 
-static uint64_t mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 int rules_read_gstate(struct rules *r, uint64_t goid, struct rules_gstate *gs)
 {
 	int err;
@@ -252,7 +252,7 @@ int rules_read_gstate(struct rules *r, uint64_t goid, struct rules_gstate *gs)
 
 		if (r->o.systrace ? !systrace__lookup(r->o.systrace, gs->tid, &nr, &since) :
 				    r->o.pid > 0 && !syscall_of_thread(r->o.pid, gs->tid, &nr)) {
-			uint64_t now = mono_now();
+			uint64_t now = ct_mono_ns();
 
 			gs->syscall_nr = nr;
 			gs->syscall_ns = since && since < now ? now - since : 0;
@@ -474,15 +474,11 @@ static void finish_alert(struct rules *r, struct group *g, uint32_t count, uint6
 int rules__tick(struct rules *r, const struct lineage *lg, uint64_t now_ns,
 		rules_emit_fn emit, void *cookie)
 {
-	struct timespec rt, mt;
 	struct lg_go g;
 	uint32_t cur = 0;
 	int emitted = 0, err;
 
-	clock_gettime(CLOCK_REALTIME, &rt);
-	clock_gettime(CLOCK_MONOTONIC, &mt);
-	r->mono_to_unix = ((int64_t)rt.tv_sec - (int64_t)mt.tv_sec) * 1000000000LL +
-			  ((int64_t)rt.tv_nsec - (int64_t)mt.tv_nsec);
+	r->mono_to_unix = ct_mono_to_real_ns();
 	r->reads_left = r->o.reads_per_tick;
 	r->st.ticks++;
 	tick_reset(r);

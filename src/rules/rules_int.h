@@ -7,6 +7,8 @@
 
 #include "graph/lineage.h"
 #include "rules/rules.h"
+#include "util/fmt.h" /* file_base */
+#include "util/hashmap.h"
 
 #define GROUP_KEYS 3
 #define NONE32 UINT32_MAX
@@ -64,8 +66,7 @@ struct rules {
 	uint32_t pend_head, pend_n, pend_cap;
 	struct cand *cands;    /* lost-cancel: live candidates of this tick */
 	uint32_t ncands, cands_cap;
-	uint32_t *lost_map;    /* lineage ref idx -> cands index, open addressing; this tick */
-	uint32_t lost_cap;
+	struct hmap lost_map;  /* lineage ref -> cands index; this tick */
 	/* Windows (lo, hi] in which records were lost (EV_LOST), oldest first; when
 	 * full, the two oldest merge, so a window is never forgotten, only widened. */
 	struct { uint64_t lo, hi; bool reads_only; } loss[LOSS_WINDOWS];
@@ -87,12 +88,21 @@ bool rules_confirm_uncancelled(struct rules *r, const struct lg_ctx *c);
 struct group *group_get(struct rules *r, enum rule_id rule, const struct ct_frame *k0,
 			const struct ct_frame *k1, const struct ct_frame *k2);
 uint32_t group_index(const struct rules *r, const struct group *g);
+/* group_get over any table of cap (a power of two) slots holding at most max groups
+ * (memjudge keeps its own); NULL when full. */
+struct group *group_lookup(struct group *tab, uint32_t cap, uint32_t *ngroups, uint32_t max,
+			   enum rule_id rule, const struct ct_frame *k0, const struct ct_frame *k1,
+			   const struct ct_frame *k2);
 uint64_t frame_hash(const struct ct_frame *f);
+uint64_t key_hash(enum rule_id rule, const struct ct_frame *const k[GROUP_KEYS]);
 void alert_ctx_fill(const struct rules *r, struct alert_ctx *out, const struct lg_ctx *c);
 int rules_read_gstate(struct rules *r, uint64_t goid, struct rules_gstate *gs);
 void group_add_block(struct group *g, const struct rules_gstate *gs, bool have_state);
 void range_add(uint64_t *lo, uint64_t *hi, uint64_t v);
 int pending_push(struct rules *r, uint32_t group, uint64_t since_ns, uint64_t scope_ns, bool confirmed);
+
+/* rule_outlived.c: a range of durations, "1.0s-1.3s" (util fmt_duration each) */
+void fmt_range(char *buf, size_t size, uint64_t lo, uint64_t hi);
 
 /* sites.c */
 bool func_is_std(const char *func);
@@ -103,7 +113,6 @@ const struct ct_frame *site_go(const struct ct_stack *s);
 const struct ct_frame *site_cancel(const struct ct_stack *s);
 bool site_is_propagate_watcher(const struct ct_stack *go_site, const char *start_func);
 bool frame_equal(const struct ct_frame *a, const struct ct_frame *b);
-const char *file_base(const char *path);
 /* The frame to show for a context: the user's, else the first outside context. */
 const struct ct_frame *site_ctx_display(const struct ct_stack *s);
 

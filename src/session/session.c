@@ -11,33 +11,39 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "binary/ctxvars.h"
 #include "binary/goelf.h"
 #include "binary/offsets.h"
+#include "events/ctxmem.h"
 #include "events/decoder.h"
+#include "events/framescan.h"
 #include "events/event.h"
 #include "events/goroutines.h"
 #include "events/gotypes.h"
 #include "events/ctxmem.h"
+#include "events/gstate.h"
 #include "events/procmem.h"
 #include "events/record.h"
 #include "graph/lineage.h"
-#include "output/alert_out.h"
 #include "probes/probe_plan.h"
+#include "probes/systrace.h"
 #include "probes/tracer.h"
-#include "rules/gstate.h"
+#include "rules/memjudge.h"
 #include "rules/rules.h"
-#include "rules/systrace.h"
+#include "session/layout_check.h"
 #include "session/session.h"
+#include "util/clock.h"
 #include "util/intern.h"
 #include "util/log.h"
 #include "util/proc.h"
+#include "version.h"
 
 #define POLL_MS 10
 #define RULES_TICK_NS 500000000ULL /* alerts come within --grace + 0.5 s */
-
-#ifndef CTXTRACE_VERSION
-#define CTXTRACE_VERSION "0.1.0"
-#endif
+/* Memory judgements during a watch: at attach, --grace later for what was not yet
+ * blocked that long, then this often (a pass reads every goroutine: about 0.3 s of
+ * one core per 10k goroutines, see make bench). */
+#define MEMJUDGE_INTERVAL_NS (60ULL * 1000000000ULL)
 
 struct session {
 	struct session_opts o;
@@ -59,6 +65,15 @@ struct session {
 	struct rules *rules;
 	struct ctxmem *cm;
 	uint64_t ctx_itab[CTX_KIND_MAX]; /* a context.Context itab per kind; 1: none found */
+	struct framescan *fs;
+	struct memjudge *mj;
+	uint64_t md_addr, md_types;
+	uint64_t next_mem_ns; /* next memory judgement; 0: none */
+	bool mem_looked_again; /* the pass --grace after the first was scheduled */
+	/* Goroutines that existed at attach, sorted: the memory judgement's business;
+	 * the ones started later are the probe-driven rules'. */
+	uint64_t *pre_goids;
+	size_t npre, pre_cap;
 	uint64_t last_tick;
 	int pidfd;
 	bool exited;
@@ -67,14 +82,6 @@ struct session {
 	/* Loss counters already reported in EV_LOST events. */
 	uint64_t rep_drops, rep_read_errors, rep_decode_errors;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 static void deliver(void *cookie, const struct ct_event *ev)
 {
@@ -95,20 +102,41 @@ static void deliver(void *cookie, const struct ct_event *ev)
 static void emit_alert(void *cookie, const struct alert *a)
 {
 	struct session *s = cookie;
-	char *json, *text;
 
-	if (!s->o.on_alert)
+	if (s->o.on_alert)
+		s->o.on_alert(s->o.cookie, a);
+}
+
+static void memory_judge(struct session *s, uint64_t now)
+{
+	int err;
+
+	if (!s->mj)
 		return;
-	json = alert_out__json_str(a);
-	text = alert_out__text_str(a);
-	if (json && text)
-		s->o.on_alert(s->o.cookie, json, text);
-	free(json);
-	free(text);
+	err = memjudge__run(s->mj, now, emit_alert, s);
+	if (err < 0 && err != -ESRCH)
+		verbose("pid %d: memory judgement failed: %s", s->o.pid, strerror(-err));
+	if (memjudge__pending(s->mj) && !s->mem_looked_again) {
+		s->mem_looked_again = true;
+		s->next_mem_ns = now + (s->o.grace_ns ? s->o.grace_ns : RULES_DEFAULT_GRACE_NS) +
+				 RULES_TICK_NS;
+	} else {
+		struct memjudge_stats st;
+		uint64_t every = MEMJUDGE_INTERVAL_NS;
+
+		/* At most 1% of the time in memory passes (a pass blocks the event loop:
+		 * records wait in the ring buffer meanwhile). */
+		memjudge__stats(s->mj, &st);
+		if (st.elapsed_ns * 100 > every)
+			every = st.elapsed_ns * 100;
+		s->next_mem_ns = now + every;
+	}
 }
 
 static void rules_tick(struct session *s, uint64_t now, bool force)
 {
+	if (s->next_mem_ns && now >= s->next_mem_ns)
+		memory_judge(s, now);
 	if (!s->lg)
 		return;
 	if (!force && now - s->last_tick < RULES_TICK_NS)
@@ -172,7 +200,28 @@ static int open_analysis(struct session *s)
 				       .go_minor = goelf__buildinfo(s->ge)->minor };
 	struct rules_opts ro = { .pid = s->o.pid, .grace_ns = s->o.grace_ns, .min_count = s->o.min_count };
 
-	if (!s->o.rules && !s->o.graph)
+	if (s->o.rules || s->o.memory_only) {
+		struct ctxmem_opts co = { .mem = s->mem, .types = s->gt, .off = &s->off,
+					  .go_minor = gso.go_minor, .moduledata = s->md_addr,
+					  .types_start = s->md_types };
+		struct memjudge_opts mo = { .pid = s->o.pid, .go_minor = gso.go_minor,
+					    .grace_ns = s->o.grace_ns, .min_count = s->o.min_count,
+					    .stuck_min = s->o.stuck_min, .mem = s->mem, .gs = s->gs,
+					    .dec = s->dec, .on_goroutine = s->o.on_goroutine,
+					    .cookie = s->o.cookie };
+
+		s->gsrc = gstate_src__new(&gso);
+		s->cm = s->gsrc ? ctxmem__new(&co) : NULL;
+		s->fs = s->cm ? framescan__new(&(struct framescan_opts){ .mem = s->mem, .gs = s->gs,
+									  .cm = s->cm }) : NULL;
+		mo.cm = s->cm;
+		mo.fs = s->fs;
+		mo.gsrc = s->gsrc;
+		s->mj = s->fs ? memjudge__new(&mo) : NULL;
+		if (!s->mj)
+			return -ENOMEM;
+	}
+	if (s->o.memory_only || (!s->o.rules && !s->o.graph))
 		return 0;
 	s->lg = lineage__new(&lo);
 	if (!s->lg)
@@ -183,9 +232,6 @@ static int open_analysis(struct session *s)
 	if (!s->st)
 		info("pid %d: syscall tracing unavailable (%s): unreachable-cancel alerts cannot name the "
 		     "blocking call", s->o.pid, ct_errmsg());
-	s->gsrc = gstate_src__new(&gso);
-	if (!s->gsrc)
-		return -ENOMEM;
 	ro.gstate = gstate_src__read;
 	ro.gstate_cookie = s->gsrc;
 	ro.systrace = s->st;
@@ -246,52 +292,18 @@ static int find_types(struct session *s, struct go_moduledata *md)
 					goelf__text_start(s->ge) + s->bias, minor, md);
 }
 
-/* Go 1.19/1.20 without .symtab: context.(*emptyCtx).String compares its receiver
- * with context.background, then context.todo (`cmp [rip+disp32], reg`, REX.W 39
- * or 3B with a RIP-relative ModRM): their link-time addresses, in that order. */
-static int empty_ctx_vars_from_code(const struct goelf *ge, uint64_t vars[2])
-{
-	struct go_func fn;
-	const uint8_t *code;
-	int n = 0;
-
-	if (goelf__find_func(ge, "context.(*emptyCtx).String", &fn) || fn.end <= fn.entry ||
-	    fn.end - fn.entry > 4096)
-		return -ENOENT;
-	code = goelf__at(ge, fn.entry, fn.end - fn.entry);
-	if (!code)
-		return -ENOENT;
-	for (uint64_t i = 0; i + 7 <= fn.end - fn.entry && n < 2; i++) {
-		int32_t disp;
-		uint64_t target;
-
-		if ((code[i] & 0xf8) != 0x48 || (code[i + 1] != 0x39 && code[i + 1] != 0x3b) ||
-		    (code[i + 2] & 0xc7) != 0x05)
-			continue;
-		memcpy(&disp, code + i + 3, 4);
-		target = fn.entry + i + 7 + (int64_t)disp;
-		if (!n || target != vars[0])
-			vars[n++] = target;
-		i += 6;
-	}
-	return n == 2 ? 0 : -ENOENT;
-}
-
 /* Go 1.19/1.20: Background() and TODO() are *emptyCtx values told apart by the
  * objects context.background and context.todo point to. */
 static void empty_ctx_objects(struct session *s, struct gotypes_opts *go)
 {
-	uint64_t vars[2], size;
+	uint64_t vars[2];
 
 	if (go->go_minor >= 21)
 		return;
-	if (goelf__find_data(s->ge, "context.background", &vars[0], &size) ||
-	    goelf__find_data(s->ge, "context.todo", &vars[1], &size)) {
-		if (empty_ctx_vars_from_code(s->ge, vars)) {
-			verbose("Go 1.%d: context.todo not found: context.TODO() is reported as background",
-				go->go_minor);
-			return;
-		}
+	if (ctxvars__find(s->ge, vars)) {
+		verbose("Go 1.%d: context.todo not found: context.TODO() is reported as background",
+			go->go_minor);
+		return;
 	}
 	procmem__read_u64(s->mem, vars[0] + s->bias, &go->background_obj);
 	procmem__read_u64(s->mem, vars[1] + s->bias, &go->todo_obj);
@@ -303,6 +315,29 @@ static const void *image_at(void *cookie, uint64_t addr, size_t len)
 	struct session *s = cookie;
 
 	return addr >= s->bias ? goelf__at(s->ge, addr - s->bias, len) : NULL;
+}
+
+/* A Go newer than the offset table: the newest known layout, used only when it
+ * fits this process; one warning line when it does, the reason when not. */
+static int check_assumed_layout(struct session *s)
+{
+	struct layout_check_in in = { .ge = s->ge, .mem = s->mem, .gs = s->gs, .off = &s->off,
+				      .bias = s->bias, .pid = s->o.pid };
+	char newer[160], why[400];
+	int err;
+
+	in.allgs_addr = s->plan.allgs_addr ? s->plan.allgs_addr + s->bias : 0;
+	offsets__newer_msg(s->ge, &s->off, newer, sizeof(newer));
+	err = layout_check__run(&in);
+	if (err) {
+		snprintf(why, sizeof(why), "%s and Go 1.%d's layout does not fit it: %s", newer,
+			 s->off.assumed_minor, ct_errmsg());
+		attach_error(s->o.pid, why);
+		return err == -ESRCH ? err : -ENOTSUP;
+	}
+	info("warning: %s: Go 1.%d's layout fits pid %d (context code, goroutine list) and is used",
+	     newer, s->off.assumed_minor, s->o.pid);
+	return 0;
 }
 
 struct snap {
@@ -318,7 +353,32 @@ static int snap_cb(void *cookie, const struct go_g *g)
 	/* gopc/startpc are runtime addresses; the decoder subtracts the bias. */
 	decoder__preexisting_go(sn->s->dec, g->goid, g->parent_goid, g->gopc, g->startpc, sn->ts);
 	sn->n++;
+	if (sn->s->mj && sn->s->npre == sn->s->pre_cap) {
+		size_t cap = sn->s->pre_cap ? 2 * sn->s->pre_cap : 1024;
+		uint64_t *p = realloc(sn->s->pre_goids, cap * sizeof(*p));
+
+		if (!p)
+			return 0; /* not judged from memory: the probes still see it */
+		sn->s->pre_goids = p;
+		sn->s->pre_cap = cap;
+	}
+	if (sn->s->mj)
+		sn->s->pre_goids[sn->s->npre++] = g->goid;
 	return 0;
+}
+
+static int cmp_goid(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static bool preexisting(void *cookie, uint64_t goid)
+{
+	struct session *s = cookie;
+
+	return bsearch(&goid, s->pre_goids, s->npre, sizeof(goid), cmp_goid) != NULL;
 }
 
 struct session *session__open(const struct session_opts *opts)
@@ -385,6 +445,8 @@ struct session *session__open(const struct session_opts *opts)
 	}
 	procmem__set_image(s->mem, image_at, s);
 	err = find_types(s, &md);
+	s->md_addr = md.addr;
+	s->md_types = md.types;
 	if (err) {
 		/* Type names are how contexts are told apart: without them, no events. */
 		attach_error(opts->pid, "cannot find the Go type descriptors (runtime.firstmoduledata) in memory");
@@ -420,24 +482,21 @@ struct session *session__open(const struct session_opts *opts)
 	dopts.emit = deliver;
 	dopts.cookie = s;
 	s->dec = s->gt ? decoder__new(&dopts) : NULL;
-	if (s->gt) {
-		struct ctxmem_opts co = { .mem = s->mem, .types = s->gt, .off = &s->off,
-					  .go_minor = bi->minor, .moduledata = md.addr };
-
-		s->cm = ctxmem__new(&co); /* NULL: findings in doubt are dropped, not confirmed */
-	}
 	if (!s->gt || !s->gs || !s->dec) {
 		err = -ENOMEM;
 		attach_error(opts->pid, "out of memory");
 		goto cleanup;
 	}
+	if (s->off.assumed_minor) {
+		err = check_assumed_layout(s);
+		if (err)
+			goto cleanup;
+	}
 	if (opts->record_path) {
 		struct record_header h = { .pid = (uint32_t)opts->pid };
-		struct timespec rt;
 
-		clock_gettime(CLOCK_REALTIME, &rt);
-		h.start_ns = now_ns();
-		h.mono_to_real_ns = (int64_t)rt.tv_sec * 1000000000LL + rt.tv_nsec - (int64_t)h.start_ns;
+		h.start_ns = ct_mono_ns();
+		h.mono_to_real_ns = (int64_t)(ct_clock_ns(CLOCK_REALTIME) - h.start_ns);
 		snprintf(h.binary, sizeof(h.binary), "%.1000s", s->exe_name);
 		snprintf(h.go_version, sizeof(h.go_version), "%.60s", bi->version);
 		snprintf(h.tool_version, sizeof(h.tool_version), "ctxtrace %s", CTXTRACE_VERSION);
@@ -451,6 +510,10 @@ struct session *session__open(const struct session_opts *opts)
 	if (err) {
 		attach_error(opts->pid, ct_errmsg());
 		goto cleanup;
+	}
+	if (opts->memory_only) {
+		info("reading pid %d (%s, %s) from memory, no probe", opts->pid, s->exe_name, bi->version);
+		return s;
 	}
 	topts.on_record = on_record;
 	topts.cookie = s;
@@ -466,11 +529,11 @@ struct session *session__open(const struct session_opts *opts)
 	 * have been cancelled unseen (its create probe was live, its cancel probe not
 	 * yet). What began before this is unknown, not leaked, unless memory says. */
 	if (s->rules)
-		rules__set_attached(s->rules, now_ns());
+		rules__set_attached(s->rules, ct_mono_ns());
 	/* Goroutines that exist already: after attach, so none is missed; the ones
 	 * created in between are reported once (the decoder drops their records). */
 	sn.s = s;
-	sn.ts = now_ns();
+	sn.ts = ct_mono_ns();
 	err = goroutines__foreach(s->gs, snap_cb, &sn);
 	if (err < 0)
 		verbose("pid %d: goroutine list not read (%s): pre-existing goroutines not reported",
@@ -478,6 +541,13 @@ struct session *session__open(const struct session_opts *opts)
 	err = 0;
 	info("attached to pid %d (%s, %s, %d probes via %s, %d goroutines)", opts->pid, s->exe_name,
 	     bi->version, tracer__nsites(s->tr), tracer__attach_mode(s->tr), sn.n);
+	/* What was there before attach: judged from memory at the first poll, once
+	 * the caller knows the session (the daemon announces the target first). */
+	if (s->mj) {
+		qsort(s->pre_goids, s->npre, sizeof(*s->pre_goids), cmp_goid);
+		memjudge__set_filter(s->mj, preexisting, s);
+		s->next_mem_ns = ct_mono_ns();
+	}
 	return s;
 cleanup:
 	session__free(s);
@@ -500,7 +570,7 @@ static void check_lost(struct session *s)
 	if (c.v[CT_CNT_DROPS] == s->rep_drops && reads == s->rep_read_errors &&
 	    ds.decode_errors == s->rep_decode_errors)
 		return;
-	ev.ts_ns = now_ns();
+	ev.ts_ns = ct_mono_ns();
 	ev.lost.ringbuf_drops = c.v[CT_CNT_DROPS] - s->rep_drops;
 	ev.lost.read_errors = reads - s->rep_read_errors;
 	ev.lost.decode_errors = ds.decode_errors - s->rep_decode_errors;
@@ -535,6 +605,14 @@ static void finish(struct session *s, bool exited)
 		info("pid %d: %llu records lost (ring buffer full), %llu unreadable, %llu undecodable",
 		     s->o.pid, (unsigned long long)s->rep_drops, (unsigned long long)s->rep_read_errors,
 		     (unsigned long long)s->rep_decode_errors);
+	if (s->lg) {
+		struct lineage_stats ls;
+
+		lineage__stats(s->lg, &ls);
+		if (ls.apply_failed)
+			info("pid %d: %llu events not applied to the graph in full (out of memory): the rules did not "
+			     "see them", s->o.pid, (unsigned long long)ls.apply_failed);
+	}
 	{
 		struct decoder_stats ds;
 		struct intern_stats is;
@@ -558,9 +636,9 @@ static void finish(struct session *s, bool exited)
 			(unsigned long long)gs.lookups, (unsigned long long)gs.read_errors,
 			(unsigned long long)ps.reads, (unsigned long long)ds.mem_errors);
 	}
-	rules_tick(s, now_ns(), true);
+	rules_tick(s, ct_mono_ns(), true);
 	if (exited) {
-		ev.ts_ns = now_ns();
+		ev.ts_ns = ct_mono_ns();
 		deliver(s, &ev);
 		s->exited = true;
 	}
@@ -589,9 +667,9 @@ int session__poll(struct session *s, int timeout_ms)
 		ct_errmsg_set("reading events of pid %d: %s", s->o.pid, strerror(-err));
 		return err;
 	}
-	decoder__expire(s->dec, now_ns());
+	decoder__expire(s->dec, ct_mono_ns());
 	check_lost(s);
-	rules_tick(s, now_ns(), false);
+	rules_tick(s, ct_mono_ns(), false);
 	if (target_gone(s)) {
 		finish(s, true);
 		return -ESRCH;
@@ -617,8 +695,11 @@ void session__free(struct session *s)
 	if (s->rec)
 		record__close(s->rec);
 	rules__free(s->rules);
-	gstate_src__free(s->gsrc);
+	memjudge__free(s->mj);
+	free(s->pre_goids);
+	framescan__free(s->fs);
 	ctxmem__free(s->cm);
+	gstate_src__free(s->gsrc);
 	lineage__free(s->lg);
 	decoder__free(s->dec);
 	goroutines__free(s->gs);
@@ -629,4 +710,43 @@ void session__free(struct session *s)
 	if (s->pidfd >= 0)
 		close(s->pidfd);
 	free(s);
+}
+
+int session__snapshot(struct session *s)
+{
+	uint64_t grace = s->o.grace_ns ? s->o.grace_ns : RULES_DEFAULT_GRACE_NS;
+	int err;
+
+	if (!s->mj)
+		return -EINVAL;
+	err = memjudge__run(s->mj, ct_mono_ns(), emit_alert, s);
+	if (err >= 0 && memjudge__pending(s->mj)) {
+		struct timespec ts = { .tv_sec = (time_t)(grace / 1000000000ULL),
+				       .tv_nsec = (long)(grace % 1000000000ULL) };
+
+		verbose("pid %d: %u goroutines blocked for less than --grace: looking again in %.1fs",
+			s->o.pid, memjudge__pending(s->mj), (double)grace / 1e9);
+		/* A signal (SIGINT) ends the wait and skips the second look. */
+		if (nanosleep(&ts, NULL) == 0)
+			err = memjudge__run(s->mj, ct_mono_ns(), emit_alert, s);
+	}
+	if (err >= 0)
+		memjudge__report_goroutines(s->mj);
+	if (err == -ESRCH || (err < 0 && target_gone(s))) {
+		ct_errmsg_set("pid %d exited while it was read", s->o.pid);
+		return -ESRCH;
+	}
+	if (err < 0) {
+		ct_errmsg_set("cannot read the goroutines of pid %d: %s", s->o.pid, strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+int session__memory_stats(const struct session *s, struct memjudge_stats *st)
+{
+	if (!s || !s->mj)
+		return -ENOENT;
+	memjudge__stats(s->mj, st);
+	return 0;
 }

@@ -73,7 +73,7 @@ static int gen_c(int n, char **args)
 		}
 		/* A probe that lost a type would write a row of holes: refuse it. */
 		for (int f = 0; f < GO_OFF_COUNT; f++) {
-			bool want = rows[i].minor >= go_off_since(f);
+			bool want = go_off_in(f, rows[i].minor);
 
 			if (want != (rows[i].o.src[f] == GO_OFF_DWARF)) {
 				fprintf(stderr, "offsets_dump: %s (%s): %s is %s in DWARF\n", eq + 1,
@@ -135,6 +135,12 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		err = offsets__resolve(ge, &o);
+		if (!err && o.assumed_minor) {
+			char newer[160];
+
+			offsets__newer_msg(ge, &o, newer, sizeof(newer));
+			fprintf(stderr, "warning: %s: Go 1.%d's layout assumed\n", newer, o.assumed_minor);
+		}
 		goelf__free(ge);
 		if (err) {
 			fprintf(stderr, "offsets_dump: %s: %s\n", argv[2], ct_errmsg());
