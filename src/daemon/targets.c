@@ -346,6 +346,10 @@ const struct tgt *targets__next(const struct targets *ts, const struct tgt *prev
 		v->has_probe_hits = true;
 		v->probe_hits = ts->be.probe_hits(g->h);
 	}
+	if (ts->be.ring_fill) {
+		v->has_ring = true;
+		ts->be.ring_fill(g->h, &v->ring_fill_pct, &v->ring_max_fill_pct);
+	}
 	return g;
 }
 

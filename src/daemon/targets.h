@@ -37,6 +37,9 @@ struct target_backend {
 	const struct lineage *(*lineage)(void *h);
 	/* Optional: probe hits in the target since attach. */
 	uint64_t (*probe_hits)(void *h);
+	/* Optional: the ring buffer's fill level in percent, now and the highest
+	 * since attach. */
+	void (*ring_fill)(void *h, uint32_t *now_pct, uint32_t *max_pct);
 };
 
 struct targets_stats {
@@ -75,6 +78,8 @@ struct target_view {
 	uint64_t ctx_live, ctx_cancelled_in_graph;
 	bool has_probe_hits;      /* the backend counts probe hits */
 	uint64_t probe_hits;
+	bool has_ring;            /* the backend tells its ring buffer's fill level */
+	uint32_t ring_fill_pct, ring_max_fill_pct;
 };
 
 #define TARGET_COUNTS_RULES_MAX 16 /* distinct rule names counted per target name */
