@@ -219,7 +219,8 @@ int fold__build(struct fold *s, const struct lineage *lg, const struct graph_out
 		if (s->bound[i] >= 0) {
 			s->bnd_off[s->bound[i] + 1]++;
 			if (s->g[i].state == LG_GO_ALIVE && s->c[s->bound[i]].state == LG_CTX_CANCELLED &&
-			    s->c[s->bound[i]].created_ns < s->g[i].created_ns) {
+			    s->c[s->bound[i]].created_ns < s->g[i].created_ns &&
+			    (!o->go_leaking || o->go_leaking(o->leak_cookie, s->g[i].goid))) {
 				s->gleak[i] = true;
 				if (!s->cleak[s->bound[i]])
 					s->nleak++;

@@ -244,6 +244,13 @@ static int open_analysis(struct session *s)
 	return s->rules ? 0 : -errno;
 }
 
+bool session__go_outlived(const void *cookie, uint64_t goid)
+{
+	const struct session *s = cookie;
+
+	return s && rules__go_outlived(s->rules, goid);
+}
+
 void session__ring(const struct session *s, struct session_ring *out)
 {
 	if (s)

@@ -60,6 +60,9 @@ struct session_ring {
 	uint64_t size;
 };
 void session__ring(const struct session *s, struct session_ring *out);
+/* With opts.rules: the rules counted goid as outliving its context at their last
+ * judgement (rules__go_outlived). */
+bool session__go_outlived(const void *s, uint64_t goid);
 /* The live graph (with opts.rules or opts.graph), NULL otherwise. */
 struct lineage;
 const struct lineage *session__lineage(const struct session *s);
