@@ -59,4 +59,5 @@ const struct target_backend session_backend = {
 	.lineage = session_lineage,
 	.probe_hits = session_probe_hits,
 	.ring_fill = session_ring_fill,
+	.go_outlived = session__go_outlived,
 };

@@ -40,6 +40,8 @@ struct target_backend {
 	/* Optional: the ring buffer's fill level in percent, now and the highest
 	 * since attach. */
 	void (*ring_fill)(void *h, uint32_t *now_pct, uint32_t *max_pct);
+	/* Optional: the rules' verdict on a goroutine, for the graph's LEAK marks. */
+	bool (*go_outlived)(const void *h, uint64_t goid);
 };
 
 struct targets_stats {
