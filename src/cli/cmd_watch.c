@@ -18,6 +18,7 @@
 #include "daemon/config.h"
 #include "events/event.h"
 #include "output/events_out.h"
+#include "probes/probe_plan.h"
 #include "session/session.h"
 #include "util/log.h"
 #include "util/proc.h"
@@ -194,6 +195,33 @@ static int after_poll(void *cookie)
 	return run->err;
 }
 
+/* What tracing cost the target: probe hits by role and the estimate. */
+static void print_cost(const struct session *s, int pid)
+{
+	struct session_cost c;
+	char by[256] = "";
+	size_t n = 0;
+
+	if (session__cost(s, &c))
+		return;
+	for (int k = 0; k < CT_PROBE_KIND_MAX_; k++) {
+		const char *role = probe_kind_role((enum ct_probe_kind)k);
+		uint64_t h = c.hits_by_kind[k];
+
+		/* kinds sharing a role are summed under it */
+		for (int j = k + 1; j < CT_PROBE_KIND_MAX_; j++)
+			if (role && probe_kind_role((enum ct_probe_kind)j) &&
+			    !strcmp(role, probe_kind_role((enum ct_probe_kind)j)))
+				h += c.hits_by_kind[j], c.hits_by_kind[j] = 0;
+		if (!role || !h || n >= sizeof(by))
+			continue;
+		n += snprintf(by + n, sizeof(by) - n, "%s%s %llu", n ? ", " : "", role, (unsigned long long)h);
+	}
+	info("pid %d: %llu probe hits (%s; probes=%s); estimated cost %.4f CPU s/s, %.2f%% of the "
+	     "target's CPU (one hit costs %.0f ns here)%s", pid, (unsigned long long)c.hits, n ? by : "none",
+	     c.probes, c.cost_cpu, c.pct, c.trap_ns, c.sampling ? "; sampling" : "");
+}
+
 int cmd_watch(int argc, char **argv)
 {
 	struct watch_opts o = { 0 };
@@ -219,6 +247,8 @@ int cmd_watch(int argc, char **argv)
 	so.min_count = (uint32_t)o.rules.min_count;
 	so.retention_ns = o.rules.retention;
 	so.record_path = o.record;
+	so.probes = o.rules.probes;
+	so.max_overhead = (uint32_t)o.rules.max_overhead;
 	so.on_event = on_event;
 	so.on_alert = on_alert;
 	so.cookie = &run;
@@ -248,6 +278,7 @@ int cmd_watch(int argc, char **argv)
 	}
 	if (!o.events)
 		info("%llu alert%s", (unsigned long long)run.alerts, run.alerts == 1 ? "" : "s");
+	print_cost(s, o.pid);
 	rc = 0;
 cleanup:
 	session__free(s);

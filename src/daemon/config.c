@@ -15,6 +15,8 @@
 #define NS_S 1000000000ULL
 
 static const char *const log_choices[] = { "auto", "journal", "stderr", NULL };
+/* In the order of enum probe_mode (probes/probe_plan.h). */
+static const char *const probes_choices[] = { "default", "all", NULL };
 
 static int check_path(const struct setting *s, const void *dst, char *err, size_t errlen)
 {
@@ -137,6 +139,14 @@ const struct setting rule_settings[] = {
 	  "findings from one site before an alert" },
 	{ "retention", SET_DURATION, SETTING_OFF(struct rule_cfg, retention), NS_S, 86400 * NS_S, "60s", NULL,
 	  "how long cancelled contexts and exited goroutines stay in the graph" },
+	{ "probes", SET_ENUM, SETTING_OFF(struct rule_cfg, probes), .def = "default", .metavar = "MODE",
+	  .help = "probe sites attached: default (what memory cannot tell: context creation and cancel, "
+		  "go statements) or all (also every Done() caller, goroutine exit and WithValue call, "
+		  "for --events)",
+	  .choices = probes_choices },
+	{ "max_overhead", SET_INT, SETTING_OFF(struct rule_cfg, max_overhead), 0, 100, "0", "PCT",
+	  "estimated per cent of the target's CPU the probes may cost; over it they are attached "
+	  "part-time (0: no budget; ctxtraced's default is 2)" },
 };
 const size_t rule_settings_n = sizeof(rule_settings) / sizeof(rule_settings[0]);
 
@@ -443,6 +453,7 @@ struct config *config__load(const char *path, bool optional, const struct config
 	    settings__defaults(output_settings, output_settings_n, &c->output, err, errlen) ||
 	    settings__defaults(rule_settings, rule_settings_n, &c->defaults, err, errlen))
 		goto fail;
+	c->defaults.max_overhead = DAEMON_MAX_OVERHEAD_DEFAULT;
 	if (path) {
 		f = fopen(path, "r");
 		if (!f && !(optional && errno == ENOENT)) {

@@ -14,6 +14,8 @@ static void *open_session(int pid, const struct target_cfg *t, const struct rule
 		.grace_ns = r->grace,
 		.min_count = (uint32_t)r->min_count,
 		.retention_ns = r->retention,
+		.probes = r->probes,
+		.max_overhead = (uint32_t)r->max_overhead,
 		.on_event = on_event,
 		.on_alert = on_alert,
 		.cookie = cookie,

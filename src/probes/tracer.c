@@ -1,10 +1,12 @@
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -28,6 +30,12 @@ struct tracer {
 	int nlinks;
 	int nsites;
 	const char *mode;
+	/* What was attached, to detach and attach again (tracer__set_attached). */
+	char exe[PATH_MAX];
+	unsigned long offs[PROBE_PLAN_MAX];
+	__u64 cookies[PROBE_PLAN_MAX];
+	bool multi;
+	bool detached;
 	void (*on_record)(void *cookie, const void *data, size_t len);
 	void *cookie;
 };
@@ -239,7 +247,7 @@ struct tracer *tracer__open(int pid, const struct probe_plan *plan, const struct
 	for (i = 0; i < plan->n && i < PROBE_PLAN_MAX; i++) {
 		const struct probe_site *s = &plan->sites[i];
 
-		if (s->status != PROBE_OK || s->kind == CT_PROBE_NONE)
+		if (!probe_site__used(s, o->probes))
 			continue;
 		offs[n] = s->file_offset;
 		cookies[n] = s->cookie ? s->cookie : (__u64)s->kind;
@@ -293,7 +301,11 @@ struct tracer *tracer__open(int pid, const struct probe_plan *plan, const struct
 		goto cleanup;
 	}
 	t->nsites = n;
-	verbose("attached %d sites to pid %d with %s", n, pid, t->mode);
+	snprintf(t->exe, sizeof(t->exe), "%s", exe);
+	memcpy(t->offs, offs, n * sizeof(offs[0]));
+	memcpy(t->cookies, cookies, n * sizeof(cookies[0]));
+	t->multi = !strcmp(t->mode, "uprobe_multi");
+	verbose("attached %d sites to pid %d with %s (probes=%s)", n, pid, t->mode, probe_mode_name(o->probes));
 
 	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), rb_cb, t, NULL);
 	if (!t->rb) {
@@ -356,6 +368,33 @@ int tracer__counters(const struct tracer *t, struct tracer_counters *out)
 	return 0;
 }
 
+int tracer__set_attached(struct tracer *t, bool on)
+{
+	int err;
+
+	if (on != t->detached)
+		return 0;
+	if (!on) {
+		while (t->nlinks)
+			bpf_link__destroy(t->links[--t->nlinks]);
+		t->detached = true;
+		return 0;
+	}
+	if (t->multi)
+		err = attach_multi(t, t->skel->progs.ctxtrace_multi, t->exe, t->offs, t->cookies, t->nsites);
+	else
+		err = attach_single(t, t->skel->progs.ctxtrace_single, t->exe, t->offs, t->cookies, t->nsites);
+	if (err)
+		return fail(t->pid, err, "cannot attach uprobes again");
+	t->detached = false;
+	return 0;
+}
+
+bool tracer__attached(const struct tracer *t)
+{
+	return !t->detached;
+}
+
 const char *tracer__attach_mode(const struct tracer *t)
 {
 	return t->mode ? t->mode : "none";
@@ -398,4 +437,111 @@ void tracer__free(struct tracer *t)
 	free(t->links);
 	ctxtrace_bpf__destroy(t->skel);
 	free(t);
+}
+
+/* The calibration site: a function of our own whose first instruction is the
+ * push %rbp the kernel emulates at a Go 1.21+ prologue site. */
+__asm__(".text\n"
+	".globl ct_calib_site\n"
+	".type ct_calib_site, @function\n"
+	"ct_calib_site:\n"
+	"\tpush %rbp\n"
+	"\tmov %rsp, %rbp\n"
+	"\tpop %rbp\n"
+	"\tret\n"
+	".size ct_calib_site, .-ct_calib_site\n");
+void ct_calib_site(void);
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* The fastest of a few rounds of n calls: the least disturbed by other work. */
+static uint64_t time_calls(int n)
+{
+	uint64_t best = UINT64_MAX;
+
+	for (int r = 0; r < 3; r++) {
+		uint64_t t0 = mono_ns();
+
+		for (int i = 0; i < n; i++)
+			ct_calib_site();
+		t0 = mono_ns() - t0;
+		if (t0 < best)
+			best = t0;
+	}
+	return best;
+}
+
+/* File offset of a code address of this process, from /proc/self/maps. */
+static int self_offset(uint64_t addr, unsigned long *off, char *path, size_t pathlen)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[PATH_MAX + 128];
+	int err = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long lo, hi, fo;
+		char perm[8];
+		int n = 0;
+
+		if (sscanf(line, "%llx-%llx %7s %llx %*s %*s %n", &lo, &hi, perm, &fo, &n) < 4)
+			continue;
+		if (addr < lo || addr >= hi)
+			continue;
+		*off = (unsigned long)(addr - lo + fo);
+		snprintf(path, pathlen, "/proc/self/exe");
+		err = 0;
+		break;
+	}
+	fclose(f);
+	return err;
+}
+
+int tracer__calibrate(int calls, double *ns_per_hit)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, uo);
+	struct ctxtrace_bpf *skel;
+	struct bpf_link *l = NULL;
+	unsigned long off;
+	char path[64];
+	uint64_t plain, probed;
+	int err;
+
+	*ns_per_hit = 0;
+	if (calls <= 0)
+		calls = 10000;
+	libbpf_set_print(libbpf_log);
+	err = self_offset((uint64_t)(uintptr_t)ct_calib_site, &off, path, sizeof(path));
+	if (err)
+		return err;
+	skel = ctxtrace_bpf__open();
+	if (!skel)
+		return -errno;
+	bpf_map__set_max_entries(skel->maps.events, sysconf(_SC_PAGESIZE));
+	bpf_map__set_max_entries(skel->maps.done_seen, 1);
+	bpf_program__set_autoload(skel->progs.ctxtrace_multi, false);
+	bpf_program__set_autoload(skel->progs.ctxtrace_single, false);
+	err = ctxtrace_bpf__load(skel);
+	if (err)
+		goto cleanup;
+	plain = time_calls(calls);
+	l = bpf_program__attach_uprobe_opts(skel->progs.ctxtrace_empty, getpid(), path, off, &uo);
+	if (!l) {
+		err = -errno;
+		goto cleanup;
+	}
+	probed = time_calls(calls);
+	*ns_per_hit = probed > plain ? (double)(probed - plain) / calls : 0;
+	err = 0;
+cleanup:
+	bpf_link__destroy(l);
+	ctxtrace_bpf__destroy(skel);
+	return err;
 }

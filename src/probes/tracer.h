@@ -35,6 +35,7 @@ struct tracer_opts {
 	const char *exe_path;     /* file to attach to; NULL: /proc/PID/exe */
 	enum tracer_prog prog;
 	enum tracer_attach attach;
+	int probes;               /* enum probe_mode (probes/probe_plan.h): which sites */
 };
 
 struct tracer_counters {
@@ -61,6 +62,11 @@ int tracer__consume(struct tracer *t);
  * call tracer__consume at least every 100 ms as well. */
 int tracer__fd(const struct tracer *t);
 int tracer__counters(const struct tracer *t, struct tracer_counters *out);
+/* Detaches every site (on = false) or attaches them again, keeping the BPF
+ * object, its maps and the ring buffer: the overhead budget's duty cycle.
+ * 0 or -errno (ct_errmsg set). */
+int tracer__set_attached(struct tracer *t, bool on);
+bool tracer__attached(const struct tracer *t);
 /* "uprobe_multi" or "uprobe": how the sites were attached. */
 const char *tracer__attach_mode(const struct tracer *t);
 int tracer__nsites(const struct tracer *t); /* sites attached */
@@ -68,6 +74,10 @@ int tracer__nsites(const struct tracer *t); /* sites attached */
  * BPF run-time statistics are enabled (bpf_enable_stats(BPF_STATS_RUN_TIME) or
  * sysctl kernel.bpf_stats_enabled=1); zeros otherwise. For benchmarks. */
 int tracer__prog_stats(const struct tracer *t, uint64_t *run_ns, uint64_t *run_cnt);
+/* The machine's cost of one probe hit: an empty uprobe on an emulated push %rbp
+ * in a function of ctxtrace's own, called `calls` times (0: 10000) with and
+ * without it; the fastest of three rounds each. 0 or -errno. */
+int tracer__calibrate(int calls, double *ns_per_hit);
 /* Detaches every probe and frees everything; takes NULL. */
 void tracer__free(struct tracer *t);
 

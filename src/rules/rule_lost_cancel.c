@@ -166,6 +166,9 @@ int rule_lost_cancel_tick(struct rules *r, const struct lineage *lg, uint64_t no
 			if (c.reason != CANCEL_DEADLINE || c.cancel_called || due > now ||
 			    (r->last_tick_ns && due <= r->last_tick_ns))
 				continue;
+			/* A cancel call in a gap of the probes was not seen: unknown, not lost. */
+			if (r->o.mem.gap_in && r->o.mem.gap_in(r->o.mem.cookie, c.created_ns, now))
+				continue;
 			g = group_get(r, RULE_LOST_CANCEL, site, NULL, NULL);
 			if (!g)
 				continue;
@@ -177,6 +180,11 @@ int rule_lost_cancel_tick(struct rules *r, const struct lineage *lg, uint64_t no
 			continue;
 		}
 		if (c.created_ns + r->o.grace_ns > now)
+			continue;
+		/* Cancelled in a gap of the probes: memory tells it was cancelled. */
+		if (r->o.mem.gap_in && r->o.mem.ctx_cancelled &&
+		    r->o.mem.gap_in(r->o.mem.cookie, c.created_ns, now) &&
+		    r->o.mem.ctx_cancelled(r->o.mem.cookie, c.id) != 0)
 			continue;
 		{
 			struct cand cd = { .ref = c.ref, .site = site, .site_hash = frame_hash(site),

@@ -83,6 +83,15 @@ struct rules_opts {
 	rules_gstate_fn gstate;
 	void *gstate_cookie;
 	struct systrace *systrace; /* thread -> current syscall; NULL: none */
+	/* The budget's gaps (probes detached): a cancel made then was not seen. */
+	struct {
+		/* 1 when the context at id is cancelled in the target's memory, 0 when
+		 * live, <0 unknown. NULL: no memory (replay). */
+		int (*ctx_cancelled)(void *cookie, uint64_t id);
+		/* Whether the probes were detached at some time in [from, to]. NULL: never. */
+		bool (*gap_in)(void *cookie, uint64_t from_ns, uint64_t to_ns);
+		void *cookie;
+	} mem;
 };
 
 /* ---- alerts ---- */
@@ -133,6 +142,7 @@ struct alert {
 	int64_t time_unix_ns;
 	uint32_t count;
 	bool first;                    /* first emission of this id */
+	bool sampled;                  /* made while the overhead budget sampled (probes part-time) */
 	enum alert_severity severity;
 	char message[512];
 

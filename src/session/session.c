@@ -26,6 +26,8 @@
 #include "rules/gstate.h"
 #include "rules/rules.h"
 #include "rules/systrace.h"
+#include "session/budget.h"
+#include "session/memfacts.h"
 #include "session/session.h"
 #include "util/intern.h"
 #include "util/log.h"
@@ -56,6 +58,9 @@ struct session {
 	struct systrace *st;
 	struct gstate_src *gsrc;
 	struct rules *rules;
+	struct memfacts *mf;
+	struct budget *bud;
+	bool sampling_told;
 	uint64_t last_tick;
 	int pidfd;
 	bool exited;
@@ -93,8 +98,20 @@ static void emit_alert(void *cookie, const struct alert *a)
 	struct session *s = cookie;
 	char *json, *text;
 
+	struct alert marked;
+	struct budget_cost bc;
+
 	if (!s->o.on_alert)
 		return;
+	if (s->bud) {
+		budget__cost(s->bud, &bc);
+		if (bc.gaps && budget__gap_in(s->bud, s->last_tick > s->o.retention_ns ? s->last_tick - s->o.retention_ns : 0,
+					      s->last_tick)) {
+			marked = *a;
+			marked.sampled = true;
+			a = &marked;
+		}
+	}
 	json = alert_out__json_str(a);
 	text = alert_out__text_str(a);
 	if (json && text)
@@ -110,9 +127,32 @@ static void rules_tick(struct session *s, uint64_t now, bool force)
 	if (!force && now - s->last_tick < RULES_TICK_NS)
 		return;
 	s->last_tick = now;
+	/* What the default probe set, or the budget's gaps, leave to memory. */
+	if (s->mf && (s->o.probes == PROBES_DEFAULT || (s->bud && budget__gap_in(s->bud, 0, now))))
+		memfacts__tick(s->mf, s->lg, now);
 	lineage__expire(s->lg, now);
 	if (s->rules)
 		rules__tick(s->rules, s->lg, now, emit_alert, s);
+}
+
+/* The err word of a cancelCtx (or of the cancelCtx a timerCtx embeds first):
+ * non-zero once cancelled (an error, 1.19-1.22, or an atomic.Value, later). */
+static int ctx_cancelled(void *cookie, uint64_t id)
+{
+	struct session *s = cookie;
+	uint64_t w = 0;
+
+	if (!id || s->off.v[GO_OFF_CANCELCTX_ERR] < 0 ||
+	    procmem__read_u64(s->mem, id + (uint64_t)s->off.v[GO_OFF_CANCELCTX_ERR], &w))
+		return -1;
+	return w != 0;
+}
+
+static bool gap_in(void *cookie, uint64_t from, uint64_t to)
+{
+	struct session *s = cookie;
+
+	return s->bud && budget__gap_in(s->bud, from, to);
 }
 
 /* The graph and the rules, when asked for. Syscall tracing is optional: without
@@ -124,10 +164,15 @@ static int open_analysis(struct session *s)
 				       .go_minor = goelf__buildinfo(s->ge)->minor };
 	struct rules_opts ro = { .pid = s->o.pid, .grace_ns = s->o.grace_ns, .min_count = s->o.min_count };
 
+	struct memfacts_opts mo = { .gs = s->gs, .pid = s->o.pid, .emit = deliver, .cookie = s };
+
 	if (!s->o.rules && !s->o.graph)
 		return 0;
 	s->lg = lineage__new(&lo);
 	if (!s->lg)
+		return -ENOMEM;
+	s->mf = memfacts__new(&mo);
+	if (!s->mf)
 		return -ENOMEM;
 	if (!s->o.rules)
 		return 0;
@@ -141,6 +186,9 @@ static int open_analysis(struct session *s)
 	ro.gstate = gstate_src__read;
 	ro.gstate_cookie = s->gsrc;
 	ro.systrace = s->st;
+	ro.mem.ctx_cancelled = ctx_cancelled;
+	ro.mem.gap_in = gap_in;
+	ro.mem.cookie = s;
 	s->rules = rules__new(&ro);
 	return s->rules ? 0 : -errno;
 }
@@ -267,6 +315,25 @@ static int snap_cb(void *cookie, const struct go_g *g)
 	decoder__preexisting_go(sn->s->dec, g->goid, g->parent_goid, g->gopc, g->startpc, sn->ts);
 	sn->n++;
 	return 0;
+}
+
+/* The machine's cost of one probe hit, measured once per process (the daemon
+ * attaches many targets). */
+static double trap_cost_ns(void)
+{
+	static double ns = -1;
+
+	if (ns < 0) {
+		int err = tracer__calibrate(0, &ns);
+
+		if (err) {
+			verbose("trap cost calibration failed (%s): no cost estimate", strerror(-err));
+			ns = 0;
+		} else {
+			verbose("calibration: one probe hit costs %.0f ns on this machine", ns);
+		}
+	}
+	return ns;
 }
 
 struct session *session__open(const struct session_opts *opts)
@@ -398,6 +465,7 @@ struct session *session__open(const struct session_opts *opts)
 	topts.cookie = s;
 	topts.exe_path = s->exe_path;
 	topts.load_bias = s->bias;
+	topts.probes = opts->probes;
 	s->tr = tracer__open(opts->pid, &s->plan, &s->off, &topts);
 	if (!s->tr) {
 		err = -errno;
@@ -413,8 +481,19 @@ struct session *session__open(const struct session_opts *opts)
 		verbose("pid %d: goroutine list not read (%s): pre-existing goroutines not reported",
 			opts->pid, strerror(-err));
 	err = 0;
-	info("attached to pid %d (%s, %s, %d probes via %s, %d goroutines)", opts->pid, s->exe_name,
-	     bi->version, tracer__nsites(s->tr), tracer__attach_mode(s->tr), sn.n);
+	{
+		struct budget_opts bo = { .pid = opts->pid, .trap_ns = trap_cost_ns(),
+					  .max_pct = opts->max_overhead };
+
+		s->bud = budget__new(&bo);
+		if (!s->bud) {
+			err = -ENOMEM;
+			attach_error(opts->pid, "out of memory");
+			goto cleanup;
+		}
+	}
+	info("attached to pid %d (%s, %s, %d probes via %s, probes=%s, %d goroutines)", opts->pid, s->exe_name,
+	     bi->version, tracer__nsites(s->tr), tracer__attach_mode(s->tr), probe_mode_name(opts->probes), sn.n);
 	return s;
 cleanup:
 	session__free(s);
@@ -445,6 +524,60 @@ static void check_lost(struct session *s)
 	s->rep_read_errors = reads;
 	s->rep_decode_errors = ds.decode_errors;
 	deliver(s, &ev);
+}
+
+/* The estimate, and the duty cycle when over budget. */
+static void budget_step(struct session *s)
+{
+	struct tracer_counters c;
+	struct session_cost sc;
+	bool on, was = tracer__attached(s->tr);
+
+	if (!s->bud || tracer__counters(s->tr, &c))
+		return;
+	on = budget__update(s->bud, now_ns(), c.v[CT_CNT_HITS], was);
+	if (on != was && tracer__set_attached(s->tr, on))
+		verbose("pid %d: %s", s->o.pid, ct_errmsg());
+	if (session__cost(s, &sc) || sc.sampling == s->sampling_told)
+		return;
+	s->sampling_told = sc.sampling;
+	if (sc.sampling)
+		info("pid %d: the probes would cost %.1f%% of the target's CPU, over --max-overhead %u%%: "
+		     "sampling, attached %.0f%% of the time; findings are marked sampled", s->o.pid,
+		     sc.full_pct, s->o.max_overhead, 100 * sc.duty);
+	else
+		info("pid %d: the probes cost %.1f%% of the target's CPU, within --max-overhead %u%%: "
+		     "attached all the time again", s->o.pid, sc.full_pct, s->o.max_overhead);
+	if (s->o.on_budget)
+		s->o.on_budget(s->o.cookie, &sc);
+}
+
+int session__cost(const struct session *s, struct session_cost *out)
+{
+	struct tracer_counters c;
+	struct budget_cost bc;
+
+	memset(out, 0, sizeof(*out));
+	if (!s || !s->tr || !s->bud)
+		return -EINVAL;
+	budget__cost(s->bud, &bc);
+	out->trap_ns = bc.trap_ns;
+	out->hits_per_s = bc.hits_per_s;
+	out->cost_cpu = bc.cost_cpu;
+	out->target_cpu = bc.target_cpu;
+	out->pct = bc.pct;
+	out->full_pct = bc.full_pct;
+	out->duty = bc.duty;
+	out->sampling = bc.sampling;
+	out->gaps = bc.gaps;
+	out->max_overhead = s->o.max_overhead;
+	out->probes = probe_mode_name(s->o.probes);
+	if (!tracer__counters(s->tr, &c)) {
+		out->hits = c.v[CT_CNT_HITS];
+		for (int k = 0; k < CT_PROBE_KIND_MAX && k < CT_PROBE_KIND_MAX_; k++)
+			out->hits_by_kind[k] = c.v[CT_CNT_HITS_BY_KIND + k];
+	}
+	return 0;
 }
 
 static bool target_gone(struct session *s)
@@ -528,6 +661,7 @@ int session__poll(struct session *s, int timeout_ms)
 	}
 	decoder__expire(s->dec, now_ns());
 	check_lost(s);
+	budget_step(s);
 	rules_tick(s, now_ns(), false);
 	if (target_gone(s)) {
 		finish(s, true);
@@ -554,6 +688,8 @@ void session__free(struct session *s)
 	if (s->rec)
 		record__close(s->rec);
 	rules__free(s->rules);
+	memfacts__free(s->mf);
+	budget__free(s->bud);
 	gstate_src__free(s->gsrc);
 	lineage__free(s->lg);
 	decoder__free(s->dec);

@@ -9,6 +9,8 @@
 
 struct session;
 struct ct_event;
+struct session_cost;
+#define CT_PROBE_KIND_MAX_ 16 /* >= CT_PROBE_KIND_MAX (include/ctxtrace.h) */
 
 struct session_opts {
 	int pid;
@@ -19,10 +21,31 @@ struct session_opts {
 	uint32_t min_count;
 	uint64_t retention_ns;  /* how long exited/cancelled nodes stay in the graph */
 	const char *record_path; /* record raw events here, NULL for none */
+	int probes;             /* enum probe_mode: which sites are attached (probes/probe_plan.h) */
+	uint32_t max_overhead;  /* per cent of the target's CPU the probes may cost; 0: no budget */
 	void (*on_event)(void *cookie, const struct ct_event *ev);
 	/* One alert as a complete JSON object (no newline), and the same as text. */
 	void (*on_alert)(void *cookie, const char *json, const char *text);
+	/* The budget started (sampling) or stopped sampling: once each time. */
+	void (*on_budget)(void *cookie, const struct session_cost *c);
 	void *cookie;
+};
+
+/* What tracing costs the target (session/budget.h). */
+struct session_cost {
+	double trap_ns;       /* measured cost of one probe hit on this machine; 0 unknown */
+	double hits_per_s;
+	double cost_cpu;      /* estimated CPU s/s the probes cost the target */
+	double target_cpu;    /* CPU s/s the target used */
+	double pct;           /* cost_cpu / target_cpu, per cent */
+	double full_pct;      /* the estimate with every site attached all the time */
+	double duty;          /* share of the time the sites are attached */
+	bool sampling;        /* the budget's duty cycle is on */
+	uint32_t max_overhead; /* the budget, per cent; 0 none */
+	uint64_t gaps;        /* detached periods so far */
+	uint64_t hits;        /* probe hits since attach */
+	uint64_t hits_by_kind[CT_PROBE_KIND_MAX_]; /* by enum ct_probe_kind */
+	const char *probes;   /* "default", "all" */
 };
 
 /* NULL with errno and ct_errmsg(): "cannot attach to pid 4242: not a Go program ..." */
@@ -37,6 +60,8 @@ int session__finish(struct session *s);
 void session__free(struct session *s); /* detaches; takes NULL */
 /* Probe hits in the target since attach (the BPF side's counter). */
 uint64_t session__probe_hits(const struct session *s);
+/* The cost estimate now. 0, or -errno. */
+int session__cost(const struct session *s, struct session_cost *out);
 /* The live graph (with opts.rules or opts.graph), NULL otherwise. */
 struct lineage;
 const struct lineage *session__lineage(const struct session *s);

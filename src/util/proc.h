@@ -3,6 +3,7 @@
 #define CT_PROC_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Path through which the target's executable can be opened: "/proc/PID/exe" works
  * across mount namespaces. Fills exe_name with what the link points to (for
@@ -10,5 +11,9 @@
 int proc_exe(int pid, char *path, size_t path_len, char *exe_name, size_t name_len);
 /* Parses a PID argument: -EINVAL with ct_errmsg() for junk, 0 and *pid otherwise. */
 int proc_parse_pid(const char *s, int *pid);
+
+/* CPU time the process used so far (user + system, all threads), in ns, from
+ * /proc/PID/stat (clock-tick resolution). 0 or -errno. */
+int proc_cpu_ns(int pid, uint64_t *ns);
 
 #endif

@@ -1,0 +1,146 @@
+/* The cost estimate and the duty cycle (see budget.h). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "session/budget.h"
+#include "util/proc.h"
+
+#define WINDOW_NS 1000000000ULL   /* the estimate is refreshed this often */
+#define DEFAULT_PERIOD_NS 1000000000ULL
+#define MIN_DUTY 0.02             /* always some history, however busy the target */
+#define GAPS_KEPT 64              /* recent gaps remembered for budget__gap_in */
+
+struct gap {
+	uint64_t from, to; /* to == 0: still open */
+};
+
+struct budget {
+	struct budget_opts o;
+	struct budget_cost c;
+	uint64_t win_start, win_hits, win_cpu, win_on_ns;
+	uint64_t last_ns, last_hits;
+	uint64_t cycle_start;
+	bool started;
+	struct gap gaps[GAPS_KEPT];
+	uint32_t ngaps;   /* total; gaps[(ngaps - 1) % GAPS_KEPT] is the newest */
+	uint64_t first_gap_ns;
+};
+
+struct budget *budget__new(const struct budget_opts *opts)
+{
+	struct budget *b = calloc(1, sizeof(*b));
+
+	if (!b) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	b->o = *opts;
+	if (!b->o.period_ns)
+		b->o.period_ns = DEFAULT_PERIOD_NS;
+	b->c.trap_ns = opts->trap_ns;
+	b->c.duty = 1;
+	return b;
+}
+
+void budget__free(struct budget *b)
+{
+	free(b);
+}
+
+static void window_close(struct budget *b, uint64_t now, uint64_t hits)
+{
+	uint64_t cpu = 0, dt = now - b->win_start;
+	double secs = dt / 1e9, on = b->win_on_ns / 1e9;
+
+	if (proc_cpu_ns(b->o.pid, &cpu))
+		cpu = b->win_cpu;
+	b->c.hits_per_s = (hits - b->win_hits) / secs;
+	b->c.cost_cpu = b->c.hits_per_s * b->o.trap_ns / 1e9;
+	b->c.target_cpu = cpu > b->win_cpu ? (cpu - b->win_cpu) / 1e9 / secs : 0;
+	b->c.pct = b->c.target_cpu > 0 ? 100.0 * b->c.cost_cpu / b->c.target_cpu : 0;
+	/* With every site attached: the hit rate while attached, over all the time;
+	 * the target's CPU then grows by what the traps add. */
+	if (on > 0.05 * secs) {
+		double full_cost = (hits - b->win_hits) / on * b->o.trap_ns / 1e9;
+		double base = b->c.target_cpu - b->c.cost_cpu;
+
+		b->c.full_pct = base > 0 ? 100.0 * full_cost / (base + full_cost) : 0;
+	}
+	if (b->o.max_pct > 0 && b->o.trap_ns > 0 && b->c.full_pct > 0) {
+		double duty = b->c.full_pct <= b->o.max_pct ? 1 : b->o.max_pct / b->c.full_pct;
+
+		/* Back to always-on only with room to spare, so it does not flap. */
+		if (b->c.duty < 1 && duty >= 1 && b->c.full_pct > 0.8 * b->o.max_pct)
+			duty = b->c.duty;
+		b->c.duty = duty < MIN_DUTY ? MIN_DUTY : duty > 1 ? 1 : duty;
+	}
+	b->c.sampling = b->c.duty < 1;
+	b->win_start = now;
+	b->win_hits = hits;
+	b->win_cpu = cpu;
+	b->win_on_ns = 0;
+}
+
+bool budget__update(struct budget *b, uint64_t now, uint64_t hits, bool attached)
+{
+	bool want;
+
+	if (!b->started) {
+		b->started = true;
+		b->win_start = b->last_ns = b->cycle_start = now;
+		b->win_hits = b->last_hits = hits;
+		if (proc_cpu_ns(b->o.pid, &b->win_cpu))
+			b->win_cpu = 0;
+	}
+	if (attached)
+		b->win_on_ns += now - b->last_ns;
+	b->last_ns = now;
+	b->c.hits = hits;
+	if (now - b->win_start >= WINDOW_NS)
+		window_close(b, now, hits);
+	if (b->c.duty >= 1)
+		want = true;
+	else {
+		if (now - b->cycle_start >= b->o.period_ns)
+			b->cycle_start = now;
+		want = now - b->cycle_start < (uint64_t)(b->c.duty * b->o.period_ns);
+	}
+	if (want != attached) {
+		if (!want) {
+			struct gap *g = &b->gaps[b->ngaps++ % GAPS_KEPT];
+
+			g->from = now;
+			g->to = 0;
+			if (!b->first_gap_ns)
+				b->first_gap_ns = now;
+			b->c.gaps++;
+		} else if (b->ngaps) {
+			b->gaps[(b->ngaps - 1) % GAPS_KEPT].to = now;
+		}
+	}
+	return want;
+}
+
+void budget__cost(const struct budget *b, struct budget_cost *out)
+{
+	*out = b->c;
+}
+
+bool budget__gap_in(const struct budget *b, uint64_t from, uint64_t to)
+{
+	uint32_t n = b->ngaps < GAPS_KEPT ? b->ngaps : GAPS_KEPT;
+
+	if (!b->ngaps || to < b->first_gap_ns)
+		return false;
+	/* Older than what is kept: assume there was one. */
+	if (b->ngaps > GAPS_KEPT && from < b->gaps[b->ngaps % GAPS_KEPT].from)
+		return true;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct gap *g = &b->gaps[i];
+
+		if (g->from <= to && (g->to == 0 || g->to >= from))
+			return true;
+	}
+	return false;
+}

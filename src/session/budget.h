@@ -1,0 +1,48 @@
+/* What tracing costs the target, and the overhead budget.
+ *
+ * The cost of one probe hit is the trap, not the BPF program (an empty program
+ * at the same instruction costs the same): it is measured once at attach
+ * (tracer__calibrate) and multiplied by the live hit rate from the BPF
+ * counters. The target's own CPU time comes from /proc/PID/stat.
+ *
+ * With a budget (max_pct > 0), when the estimate with every site attached is
+ * above it, the sites are attached for a share `duty` of each period and
+ * detached for the rest, duty = max_pct / full estimate. */
+#ifndef CT_BUDGET_H
+#define CT_BUDGET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct budget;
+
+struct budget_opts {
+	int pid;
+	double trap_ns;     /* cost of one hit; 0: unknown (no estimate, no duty cycle) */
+	double max_pct;     /* per cent of the target's CPU; 0: no budget */
+	uint64_t period_ns; /* duty-cycle period; 0: 1 s */
+};
+
+struct budget_cost {
+	double trap_ns;       /* calibrated cost of one hit */
+	double hits_per_s;    /* over the last window, wall clock */
+	double cost_cpu;      /* estimated CPU seconds per second the probes cost the target */
+	double target_cpu;    /* CPU seconds per second the target used (probes included) */
+	double pct;           /* cost_cpu / target_cpu * 100; 0 when unknown */
+	double full_pct;      /* the estimate with every site attached all the time */
+	double duty;          /* share of the time the sites are attached (1: always) */
+	bool sampling;        /* the duty cycle is on */
+	uint64_t gaps;        /* detached periods so far */
+	uint64_t hits;        /* since attach */
+};
+
+struct budget *budget__new(const struct budget_opts *opts); /* NULL with errno */
+void budget__free(struct budget *b);
+/* Called often (every poll): hits = the BPF hit counter now. Returns whether the
+ * sites should be attached now. */
+bool budget__update(struct budget *b, uint64_t now_ns, uint64_t hits, bool attached);
+void budget__cost(const struct budget *b, struct budget_cost *out);
+/* Whether the sites were detached at some time in [from_ns, to_ns]. */
+bool budget__gap_in(const struct budget *b, uint64_t from_ns, uint64_t to_ns);
+
+#endif
