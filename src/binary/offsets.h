@@ -52,6 +52,21 @@ enum go_off {
 	GO_OFF_AFTERFUNCCTX_ONCE,
 	GO_OFF_AFTERFUNCCTX_F,
 	GO_OFF_WITHOUTCANCELCTX_C, /* 1.21+ */
+	/* Memory readers (goroutines__wait_chans, ctxmem, framescan): a parked
+	 * goroutine's sudog list and the channels it names; the itabs of the module. */
+	GO_OFF_G_WAITING,
+	GO_OFF_SUDOG_G,
+	GO_OFF_SUDOG_ELEM,
+	GO_OFF_SUDOG_C,
+	GO_OFF_SUDOG_WAITLINK,
+	GO_OFF_SUDOG_ISSELECT,
+	GO_OFF_HCHAN_QCOUNT,
+	GO_OFF_HCHAN_DATAQSIZ,
+	GO_OFF_HCHAN_CLOSED,
+	GO_OFF_HCHAN_ELEMTYPE,
+	GO_OFF_HCHAN_RECVQ,
+	GO_OFF_HCHAN_SENDQ,
+	GO_OFF_MODULEDATA_ITABLINKS,
 	GO_OFF_COUNT,
 };
 
