@@ -5,14 +5,26 @@
 #include <string.h>
 #include <time.h>
 
+#include "binary/offsets.h"
+#include "events/ctxmem.h"
 #include "events/event.h"
+#include "events/framescan.h"
 #include "events/goroutines.h"
+#include "events/procmem.h"
 #include "graph/lineage.h"
 #include "session/memfacts.h"
 
 #define DEFAULT_INTERVAL_NS 500000000ULL
 /* A scan may take at most this share of the wall clock (1/10). */
 #define SCAN_SHARE 10
+#define WAIT_SLOTS 8192     /* waits already read: goid -> sched pc/sp, direct mapped */
+#define WAITS_PER_TICK 1024 /* parked goroutines read per scan at most */
+#define MAX_WAIT_CHANS 8
+#define MAX_FRAME_CTX 16
+
+struct wait_seen {
+	uint64_t goid, pc, sp;
+};
 
 struct goid_set {
 	uint64_t *v;
@@ -25,6 +37,7 @@ struct memfacts {
 	struct goid_set absent;  /* alive in the graph but absent from the previous scan, sorted */
 	struct goid_set next;    /* building the next `absent` */
 	uint64_t next_scan_ns;
+	struct wait_seen *waits;
 	struct memfacts_stats st;
 };
 
@@ -77,6 +90,12 @@ struct memfacts *memfacts__new(const struct memfacts_opts *opts)
 		return NULL;
 	}
 	mf->o = *opts;
+	mf->waits = calloc(WAIT_SLOTS, sizeof(*mf->waits));
+	if (!mf->waits) {
+		free(mf);
+		errno = ENOMEM;
+		return NULL;
+	}
 	if (!mf->o.interval_ns)
 		mf->o.interval_ns = DEFAULT_INTERVAL_NS;
 	return mf;
@@ -89,6 +108,7 @@ void memfacts__free(struct memfacts *mf)
 	free(mf->live.v);
 	free(mf->absent.v);
 	free(mf->next.v);
+	free(mf->waits);
 	free(mf);
 }
 
@@ -148,6 +168,117 @@ static int scan_exits(struct memfacts *mf, const struct lineage *lg)
 	return 0;
 }
 
+/* The chan Done() returns for the cancelCtx at addr (first field of timerCtx and
+ * afterFuncCtx): cancelCtx.done is an atomic.Value holding it; 0 until made. */
+static uint64_t done_chan_at(struct memfacts *mf, uint64_t addr)
+{
+	int64_t o = mf->o.off->v[GO_OFF_CANCELCTX_DONE];
+	uint64_t w[2];
+
+	if (o < 0 || procmem__read(mf->o.mem, addr + (uint64_t)o, w, sizeof(w)) || !w[0])
+		return 0;
+	return w[1];
+}
+
+static bool has_chan(const uint64_t *chans, int n, uint64_t c)
+{
+	for (int i = 0; c && i < n; i++)
+		if (chans[i] == c)
+			return true;
+	return false;
+}
+
+static void emit_done(struct memfacts *mf, uint64_t goid, uint64_t ctx)
+{
+	struct ct_event ev = { .type = EV_CTX_DONE, .pid = (uint32_t)mf->o.pid, .ts_ns = mono_ns(),
+			       .goid = goid };
+
+	ev.ctx_done.id = ctx;
+	mf->o.emit(mf->o.cookie, &ev);
+	mf->st.dones++;
+}
+
+/* Which context's done channel a parked goroutine waits on. 1 when it told one. */
+static int wait_of(struct memfacts *mf, const struct lineage *lg, const struct go_g *g)
+{
+	struct lg_ctx sc[2 * LINEAGE_SCOPE_MAX];
+	struct framescan_ctx fc[MAX_FRAME_CTX];
+	struct framescan_result fr;
+	uint64_t chans[MAX_WAIT_CHANS];
+	int nch, n, k;
+
+	nch = goroutines__wait_chans(mf->o.gs, g, chans, MAX_WAIT_CHANS);
+	mf->st.waits_read++;
+	if (nch <= 0)
+		return 0;
+	n = lineage__go_scope(lg, g->goid, LG_SCOPE_START, sc, LINEAGE_SCOPE_MAX);
+	k = lineage__go_scope(lg, g->goid, LG_SCOPE_NOW, sc + (n > 0 ? n : 0), LINEAGE_SCOPE_MAX);
+	n = (n > 0 ? n : 0) + (k > 0 ? k : 0);
+	for (int i = 0; i < n; i++) {
+		if ((sc[i].kind == CTX_CANCEL || sc[i].kind == CTX_TIMER || sc[i].kind == CTX_AFTERFUNC) &&
+		    has_chan(chans, nch, done_chan_at(mf, sc[i].id))) {
+			emit_done(mf, g->goid, sc[i].id);
+			return 1;
+		}
+	}
+	/* A context handed over another way: the ones its frames hold. */
+	if (!mf->o.fs || !mf->o.cm)
+		return 0;
+	mf->st.frame_scans++;
+	if (framescan__scan(mf->o.fs, g, fc, MAX_FRAME_CTX, &fr))
+		return 0;
+	for (int i = 0; i < fr.nctx; i++) {
+		struct ctxmem_state st;
+
+		if (ctxmem__cancel_scope(mf->o.cm, fc[i].itab, fc[i].data, &st) == 0 &&
+		    has_chan(chans, nch, st.done_chan)) {
+			emit_done(mf, g->goid, st.addr);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Parked goroutines of the graph in a new wait (a channel receive or a select). */
+static void scan_waits(struct memfacts *mf, const struct lineage *lg)
+{
+	struct go_g todo[64];
+	struct lg_go lgo;
+	uint32_t cur = 0, budget = WAITS_PER_TICK;
+	int nt = 0;
+
+	if (!mf->o.mem || !mf->o.off)
+		return;
+	for (;;) {
+		bool more = lineage__go_next(lg, &cur, &lgo);
+
+		if (more && lgo.state == LG_GO_ALIVE && !lgo.placeholder && budget) {
+			struct wait_seen *w = &mf->waits[(lgo.goid * 0x9e3779b97f4a7c15ULL >> 40) % WAIT_SLOTS];
+			struct go_g g;
+
+			if (goroutines__state(mf->o.gs, lgo.goid, &g) == 0 && g.status == GO_STATUS_WAITING &&
+			    g.waiting && !(w->goid == g.goid && w->pc == g.sched_pc && w->sp == g.sched_sp)) {
+				w->goid = g.goid;
+				w->pc = g.sched_pc;
+				w->sp = g.sched_sp;
+				todo[nt++] = g;
+				budget--;
+			}
+		}
+		/* Events are emitted between walks: the graph must not change during one. */
+		if (nt == (int)(sizeof(todo) / sizeof(todo[0])) || (!more && nt)) {
+			uint32_t resume = cur;
+
+			for (int i = 0; i < nt; i++)
+				wait_of(mf, lg, &todo[i]);
+			nt = 0;
+			cur = resume;
+		}
+		if (!more)
+			break;
+	}
+}
+
 int memfacts__tick(struct memfacts *mf, const struct lineage *lg, uint64_t now_ns)
 {
 	uint64_t t0;
@@ -157,6 +288,8 @@ int memfacts__tick(struct memfacts *mf, const struct lineage *lg, uint64_t now_n
 		return 0;
 	t0 = mono_ns();
 	err = scan_exits(mf, lg);
+	if (!err)
+		scan_waits(mf, lg);
 	t0 = mono_ns() - t0;
 	/* A slow scan (many goroutines) waits longer: at most 1/SCAN_SHARE of the time. */
 	mf->next_scan_ns = now_ns + (t0 * SCAN_SHARE > mf->o.interval_ns ? t0 * SCAN_SHARE : mf->o.interval_ns);

@@ -13,7 +13,9 @@
 
 #include "binary/goelf.h"
 #include "binary/offsets.h"
+#include "events/ctxmem.h"
 #include "events/decoder.h"
+#include "events/framescan.h"
 #include "events/event.h"
 #include "events/goroutines.h"
 #include "events/gotypes.h"
@@ -59,6 +61,9 @@ struct session {
 	struct gstate_src *gsrc;
 	struct rules *rules;
 	struct memfacts *mf;
+	struct ctxmem *cm;
+	struct framescan *fs;
+	uint64_t moduledata;
 	struct budget *bud;
 	bool sampling_told;
 	uint64_t last_tick;
@@ -164,13 +169,25 @@ static int open_analysis(struct session *s)
 				       .go_minor = goelf__buildinfo(s->ge)->minor };
 	struct rules_opts ro = { .pid = s->o.pid, .grace_ns = s->o.grace_ns, .min_count = s->o.min_count };
 
-	struct memfacts_opts mo = { .gs = s->gs, .pid = s->o.pid, .emit = deliver, .cookie = s };
+	struct memfacts_opts mo = { .gs = s->gs, .pid = s->o.pid, .emit = deliver, .cookie = s,
+				    .mem = s->mem, .off = &s->off };
+	struct ctxmem_opts cmo = { .mem = s->mem, .types = s->gt, .off = &s->off,
+				   .go_minor = goelf__buildinfo(s->ge)->minor, .moduledata = s->moduledata };
+	struct framescan_opts fso = { .mem = s->mem, .gs = s->gs, .max_stack_bytes = 16384 };
 
 	if (!s->o.rules && !s->o.graph)
 		return 0;
 	s->lg = lineage__new(&lo);
 	if (!s->lg)
 		return -ENOMEM;
+	/* Without them, who waits on a Done channel is not told from memory. */
+	s->cm = ctxmem__new(&cmo);
+	fso.cm = s->cm;
+	s->fs = s->cm ? framescan__new(&fso) : NULL;
+	if (!s->fs)
+		verbose("pid %d: context readers unavailable: Done() waiters known from the scope only", s->o.pid);
+	mo.cm = s->cm;
+	mo.fs = s->fs;
 	s->mf = memfacts__new(&mo);
 	if (!s->mf)
 		return -ENOMEM;
@@ -417,6 +434,7 @@ struct session *session__open(const struct session_opts *opts)
 	go.etypes = md.etypes;
 	go.go_minor = bi->minor;
 	empty_ctx_objects(s, &go);
+	s->moduledata = md.addr;
 	s->gt = gotypes__new(&go);
 	gso.mem = s->mem;
 	gso.off = &s->off;
@@ -689,6 +707,8 @@ void session__free(struct session *s)
 		record__close(s->rec);
 	rules__free(s->rules);
 	memfacts__free(s->mf);
+	framescan__free(s->fs);
+	ctxmem__free(s->cm);
 	budget__free(s->bud);
 	gstate_src__free(s->gsrc);
 	lineage__free(s->lg);

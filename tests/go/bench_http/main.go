@@ -3,7 +3,8 @@
 // value context from the request's context and fans out to two goroutines that
 // honour Done; one client in ten gives up early (a short timeout). It waits for
 // SIGUSR1 (or -start-now), measures for -seconds and prints
-// {"requests": N, "seconds": S, "rps": R, "gave_up": G}.
+// {"requests": N, "seconds": S, "rps": R, "gave_up": G, "all_requests": A,
+// "cpu_ns": C}: A counts the warm-up too, C is the CPU time of the measured part.
 package main
 
 import (
@@ -85,6 +86,13 @@ func client(id int, url string, stop *atomic.Bool, n, gaveUp *atomic.Int64) {
 	}
 }
 
+// cpuNs is the process's CPU time (user + system), as /proc/PID/stat counts it.
+func cpuNs() int64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
 func main() {
 	seconds := flag.Float64("seconds", 3, "measurement length")
 	clients := flag.Int("clients", 10, "concurrent clients")
@@ -114,10 +122,10 @@ func main() {
 		}(i)
 	}
 	time.Sleep(300 * time.Millisecond) // warm up
-	n0, g0 := n.Load(), gaveUp.Load()
+	n0, g0, cpu0 := n.Load(), gaveUp.Load(), cpuNs()
 	start := time.Now()
 	time.Sleep(time.Duration(*seconds * float64(time.Second)))
-	n1, g1 := n.Load(), gaveUp.Load()
+	n1, g1, cpu1 := n.Load(), gaveUp.Load(), cpuNs()
 	el := time.Since(start).Seconds()
 	stop.Store(true)
 	wg.Wait()
