@@ -28,7 +28,7 @@ one_run() {
 	for _ in $(seq 50); do grep -q ready "$out" && break; sleep 0.1; done
 	if [ "$1" != - ]; then
 		"$CT" -v watch -p "$pid" "$@" >/dev/null 2>"$out.ct" & tp=$!
-		for _ in $(seq 100); do grep -q "attached to pid" "$out.ct" 2>/dev/null && break; sleep 0.1; done
+		for _ in $(seq 300); do grep -q "attached to pid" "$out.ct" 2>/dev/null && break; sleep 0.1; done
 		sleep 0.3
 	fi
 	kill -USR1 "$pid"; wait "$pid"
@@ -59,14 +59,16 @@ bench() { # PROGRAM LABEL UNIT
 	for cfg in d b; do
 		local -n runs=$cfg
 		local name; [ $cfg = d ] && name="traced, no budget" || name="traced, --max-overhead 2"
-		printf '%s\n' "${runs[@]}" | awk -v mu="$mu" -v name="$name" -v unit="$unit" -v secs="$SECS" '
-		# estimate: hits per request x requests measured x trap cost / the target CPU then
-		{ rate[NR] = $1; hpr[NR] = $4 / $2; trap[NR] = $5; est[NR] = 100 * ($4 / $2) * $1 * secs * $5 / $3 }
-		END {
-		  n = asort(rate, rs); asort(hpr, hs); asort(trap, ts); asort(est, es); k = int((n + 1) / 2)
+		# per run: rate, hits per unit, trap, estimate = hits per unit x units measured x
+		# trap cost / the target's CPU time then (per cent)
+		local rows
+		rows=$(printf '%s\n' "${runs[@]}" | awk -v secs="$SECS" '{ printf "%s %.2f %s %.2f\n", $1, $4 / $2, $5, 100 * ($4 / $2) * $1 * secs * $5 / $3 }')
+		local m h t e
+		m=$(awk '{print $1}' <<<"$rows" | median); h=$(awk '{print $2}' <<<"$rows" | median)
+		t=$(awk '{print $3}' <<<"$rows" | median); e=$(awk '{print $4}' <<<"$rows" | median)
+		awk -v m="$m" -v mu="$mu" -v h="$h" -v t="$t" -v e="$e" -v name="$name" -v unit="$unit" 'BEGIN {
 		  printf "    %-26s %7.0f %s/s (untraced %.0f): kept %.1f%%, measured slowdown %.1f%%, estimated %.1f%%; %.1f hits/%s, trap %.0f ns\n",
-		    name, rs[k], unit, mu, 100 * rs[k] / mu, 100 - 100 * rs[k] / mu, es[k], hs[k], unit, ts[k]
-		}'
+		    name, m, unit, mu, 100 * m / mu, 100 - 100 * m / mu, e, h, unit, t }'
 	done
 	# hits per probe role, from the last traced run
 	printf '%s\n' "${d[-1]}" | awk -v unit="$unit" '{ printf "    hits/%s by probe (default):", unit; for (i = 6; i <= NF; i++) { split($i, kv, /[^a-z_]/); n = $i; gsub(/[a-z_]/, "", n); printf " %s %.1f", kv[1], n / $2 } printf "\n" }'
