@@ -44,10 +44,16 @@ static uint64_t session_probe_hits(void *h)
 	return session__probe_hits(h);
 }
 
+static int session_cost(void *h, struct session_cost *out)
+{
+	return session__cost(h, out);
+}
+
 const struct target_backend session_backend = {
 	.open = open_session,
 	.poll = poll_session,
 	.free = free_session,
 	.lineage = session_lineage,
 	.probe_hits = session_probe_hits,
+	.cost = session_cost,
 };

@@ -19,6 +19,7 @@
 #include "daemon/metrics.h"
 #include "daemon/outputs.h"
 #include "daemon/targets.h"
+#include "session/session.h"
 #include "events/event.h"
 #include "graph/lineage.h"
 #include "output/graph_out.h"
@@ -63,6 +64,7 @@ struct tgt {
 	uint64_t attached_mono_ns;
 	uint64_t events, alerts, ctx_created, ctx_cancelled, go_created, go_exited, lost;
 	bool dead;
+	bool sampling; /* told in a target_budget record */
 };
 
 struct failed {
@@ -477,6 +479,27 @@ static void detach(struct targets *ts, struct tgt *g, const char *reason)
 	tgt_free(g);
 }
 
+/* Once each time a target's overhead budget starts or stops sampling. */
+static void budget_told(struct targets *ts, struct tgt *g)
+{
+	struct session_cost c;
+	char text[PATH_MAX + 400], est[32];
+
+	if (!ts->be.cost || ts->be.cost(g->h, &c) || c.sampling == g->sampling)
+		return;
+	g->sampling = c.sampling;
+	snprintf(est, sizeof(est), "%.2f", c.full_pct);
+	if (c.sampling)
+		snprintf(text, sizeof(text), "pid %d (%.4000s) of target %s: the probes would cost %.1f%% of its CPU, "
+			 "over max_overhead %u%%: sampling, attached %.0f%% of the time", g->pid, g->exe, g->name,
+			 c.full_pct, c.max_overhead, 100 * c.duty);
+	else
+		snprintf(text, sizeof(text), "pid %d (%.4000s) of target %s: the probes cost %.1f%% of its CPU, within "
+			 "max_overhead %u%%: attached all the time", g->pid, g->exe, g->name, c.full_pct, c.max_overhead);
+	emit(ts, OUT_BUDGET, LOG_NOTICE, g, g->name, g->pid, g->exe, c.sampling ? "target_sampling" : "target_sampling_end",
+	     "estimated_pct", est, text);
+}
+
 static void on_pidfd(struct loop_watch *w, uint32_t events)
 {
 	struct tgt *g = (struct tgt *)w;
@@ -806,6 +829,8 @@ void targets__tick(struct targets *ts)
 
 		next = g->next;
 		r = ts->be.poll(g->h);
+		if (r == 0)
+			budget_told(ts, g);
 		if (r == -ESRCH) {
 			detach(ts, g, "exited");
 		} else if (r < 0) {
@@ -828,6 +853,29 @@ void targets__detach_all(struct targets *ts, const char *reason)
 void targets__stats(const struct targets *ts, struct targets_stats *st)
 {
 	*st = ts->st;
+}
+
+/* "cost": what tracing costs the target (docs/daemon.md). */
+static void cost_json(const struct targets *ts, const struct tgt *g, struct json_w *w)
+{
+	struct session_cost c;
+
+	if (!ts->be.cost || ts->be.cost(g->h, &c))
+		return;
+	json_w__key(w, "cost");
+	json_w__obj_open(w);
+	json_w__kv_str(w, "probes", c.probes);
+	json_w__kv_uint(w, "probe_hits", c.hits);
+	json_w__kv_double(w, "hits_per_second", c.hits_per_s);
+	json_w__kv_double(w, "trap_ns", c.trap_ns);
+	json_w__kv_double(w, "cpu_seconds_per_second", c.cost_cpu);
+	json_w__kv_double(w, "target_cpu_seconds_per_second", c.target_cpu);
+	json_w__kv_double(w, "percent_of_target_cpu", c.pct);
+	json_w__kv_double(w, "full_percent", c.full_pct);
+	json_w__kv_uint(w, "max_overhead", c.max_overhead);
+	json_w__kv_bool(w, "sampling", c.sampling);
+	json_w__kv_double(w, "duty", c.duty);
+	json_w__obj_close(w);
 }
 
 void targets__write_status(const struct targets *ts, struct json_w *w)
@@ -853,6 +901,7 @@ void targets__write_status(const struct targets *ts, struct json_w *w)
 		}
 		json_w__kv_uint(w, "alerts", g->alerts);
 		json_w__kv_uint(w, "lost", g->lost);
+		cost_json(ts, g, w);
 		json_w__obj_close(w);
 	}
 	json_w__arr_close(w);
@@ -886,11 +935,18 @@ void targets__write_status_text(const struct targets *ts, FILE *f)
 		n++;
 	fprintf(f, "%d target%s attached\n", n, n == 1 ? "" : "s");
 	if (n)
-		fprintf(f, "%-16s %8s %10s %10s %8s %8s  %s\n", "TARGET", "PID", "CONTEXTS", "GOROUTINES", "ALERTS",
-			"LOST", "EXE");
-	for (const struct tgt *g = ts->list; g; g = g->next)
-		fprintf(f, "%-16s %8d %10" PRIu64 " %10" PRIu64 " %8" PRIu64 " %8" PRIu64 "  %s\n", g->name, g->pid,
-			g->ctx_created, goroutines_alive(ts, g), g->alerts, g->lost, g->exe);
+		fprintf(f, "%-16s %8s %10s %10s %8s %8s %9s  %s\n", "TARGET", "PID", "CONTEXTS", "GOROUTINES", "ALERTS",
+			"LOST", "COST", "EXE");
+	for (const struct tgt *g = ts->list; g; g = g->next) {
+		struct session_cost c;
+		char cost[32] = "-";
+
+		/* per cent of the target's CPU the probes cost; "~" while sampling */
+		if (ts->be.cost && !ts->be.cost(g->h, &c) && c.trap_ns > 0)
+			snprintf(cost, sizeof(cost), "%s%.2f%%", c.sampling ? "~" : "", c.pct);
+		fprintf(f, "%-16s %8d %10" PRIu64 " %10" PRIu64 " %8" PRIu64 " %8" PRIu64 " %9s  %s\n", g->name, g->pid,
+			g->ctx_created, goroutines_alive(ts, g), g->alerts, g->lost, cost, g->exe);
+	}
 	fprintf(f, "selectors:\n");
 	for (size_t i = 0; ts->cfg && i < ts->cfg->ntargets; i++) {
 		const struct target_cfg *t = &ts->cfg->targets[i];
@@ -952,6 +1008,47 @@ void targets__write_metrics(const struct targets *ts, FILE *f)
 
 		snprintf(pid, sizeof(pid), "%d", g->pid);
 		prom__sample(f, "ctxtrace_probe_hits_total", l, 2, ts->be.probe_hits(g->h));
+	}
+
+	prom__family(f, "ctxtrace_probe_cost_cpu_seconds", "gauge",
+		     "Estimated CPU seconds per second the probes cost a traced process (trap cost x hit rate).");
+	for (g = ts->list; g && ts->be.cost; g = g->next) {
+		struct prom_label l[] = { { "target", g->name }, { "pid", pid } };
+		struct session_cost c;
+
+		snprintf(pid, sizeof(pid), "%d", g->pid);
+		if (!ts->be.cost(g->h, &c))
+			prom__sample_double(f, "ctxtrace_probe_cost_cpu_seconds", l, 2, c.cost_cpu);
+	}
+	prom__family(f, "ctxtrace_probe_cost_ratio", "gauge",
+		     "Estimated share of a traced process's CPU time the probes cost.");
+	for (g = ts->list; g && ts->be.cost; g = g->next) {
+		struct prom_label l[] = { { "target", g->name }, { "pid", pid } };
+		struct session_cost c;
+
+		snprintf(pid, sizeof(pid), "%d", g->pid);
+		if (!ts->be.cost(g->h, &c))
+			prom__sample_double(f, "ctxtrace_probe_cost_ratio", l, 2, c.pct / 100);
+	}
+	prom__family(f, "ctxtrace_probe_trap_seconds", "gauge",
+		     "Measured cost of one probe hit on this machine (an empty uprobe, at attach).");
+	for (g = ts->list; g && ts->be.cost; g = g->next) {
+		struct prom_label l[] = { { "target", g->name }, { "pid", pid } };
+		struct session_cost c;
+
+		snprintf(pid, sizeof(pid), "%d", g->pid);
+		if (!ts->be.cost(g->h, &c))
+			prom__sample_double(f, "ctxtrace_probe_trap_seconds", l, 2, c.trap_ns / 1e9);
+	}
+	prom__family(f, "ctxtrace_probe_duty_ratio", "gauge",
+		     "Share of the time the probes are attached: below 1 while the overhead budget samples.");
+	for (g = ts->list; g && ts->be.cost; g = g->next) {
+		struct prom_label l[] = { { "target", g->name }, { "pid", pid } };
+		struct session_cost c;
+
+		snprintf(pid, sizeof(pid), "%d", g->pid);
+		if (!ts->be.cost(g->h, &c))
+			prom__sample_double(f, "ctxtrace_probe_duty_ratio", l, 2, c.duty);
 	}
 
 #define PER_NAME(metric, help, field)                                      \

@@ -40,6 +40,8 @@ const struct target_cfg *targets__select(const struct config *c, const struct pr
 bool cgroup_match_unit(const char *cgroup, const char *unit);
 
 /* The pipeline a target runs: the session by default; tests put in a fake. */
+struct session_cost;
+
 struct target_backend {
 	/* Returns a handle, or NULL with errno and ct_errmsg(). */
 	void *(*open)(int pid, const struct target_cfg *t, const struct rule_cfg *rules,
@@ -54,6 +56,8 @@ struct target_backend {
 	const struct lineage *(*lineage)(void *h);
 	/* Optional: probe hits in the target since attach. */
 	uint64_t (*probe_hits)(void *h);
+	/* Optional: what tracing costs the target (session__cost). 0 or -errno. */
+	int (*cost)(void *h, struct session_cost *out);
 };
 
 struct targets_stats {

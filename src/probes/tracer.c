@@ -38,6 +38,7 @@ struct tracer {
 	bool detached;
 	void (*on_record)(void *cookie, const void *data, size_t len);
 	void *cookie;
+	int limit, count; /* tracer__consume_n */
 };
 
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -62,6 +63,9 @@ static int rb_cb(void *ctx, void *data, size_t len)
 
 	if (t->on_record)
 		t->on_record(t->cookie, data, len);
+	/* libbpf has consumed the record already when a callback stops it */
+	if (t->limit && ++t->count >= t->limit)
+		return -EAGAIN;
 	return 0;
 }
 
@@ -337,6 +341,19 @@ int tracer__poll(struct tracer *t, int timeout_ms)
 int tracer__consume(struct tracer *t)
 {
 	return ring_buffer__consume(t->rb);
+}
+
+int tracer__consume_n(struct tracer *t, int max)
+{
+	int err;
+
+	t->limit = max > 0 ? max : 0;
+	t->count = 0;
+	err = ring_buffer__consume(t->rb);
+	t->limit = 0;
+	if (err == -EAGAIN)
+		return t->count;
+	return err;
 }
 
 int tracer__fd(const struct tracer *t)

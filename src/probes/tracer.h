@@ -58,6 +58,8 @@ struct tracer *tracer__open(int pid, const struct probe_plan *plan, const struct
 int tracer__poll(struct tracer *t, int timeout_ms);
 /* Delivers what is ready without waiting. Returns the number delivered, or -errno. */
 int tracer__consume(struct tracer *t);
+/* As tracer__consume, at most max records (0: all). */
+int tracer__consume_n(struct tracer *t, int max);
 /* A file descriptor that becomes readable when the ring is a quarter full (epoll);
  * call tracer__consume at least every 100 ms as well. */
 int tracer__fd(const struct tracer *t);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "session/budget.h"
+#include "util/log.h"
 #include "util/proc.h"
 
 #define WINDOW_NS 1000000000ULL   /* the estimate is refreshed this often */
@@ -76,6 +77,9 @@ static void window_close(struct budget *b, uint64_t now, uint64_t hits)
 		b->c.duty = duty < MIN_DUTY ? MIN_DUTY : duty > 1 ? 1 : duty;
 	}
 	b->c.sampling = b->c.duty < 1;
+	verbose("pid %d: %.0f hits/s, estimated %.4f CPU s/s, %.2f%% of the target's %.2f CPU s/s "
+		"(%.2f%% with every probe attached all the time), attached %.0f%% of the time", b->o.pid,
+		b->c.hits_per_s, b->c.cost_cpu, b->c.pct, b->c.target_cpu, b->c.full_pct, 100 * b->c.duty);
 	b->win_start = now;
 	b->win_hits = hits;
 	b->win_cpu = cpu;

@@ -36,6 +36,7 @@
 #include "util/proc.h"
 
 #define POLL_MS 10
+#define CONSUME_CHUNK 2048 /* records decoded between two budget steps */
 #define RULES_TICK_NS 500000000ULL /* alerts come within --grace + 0.5 s */
 
 #ifndef CTXTRACE_VERSION
@@ -66,6 +67,7 @@ struct session {
 	uint64_t moduledata;
 	struct budget *bud;
 	bool sampling_told;
+	uint32_t since_budget;   /* records decoded since the last budget step */
 	uint64_t last_tick;
 	int pidfd;
 	bool exited;
@@ -224,11 +226,19 @@ const struct lineage *session__lineage(const struct session *s)
 	return s ? s->lg : NULL;
 }
 
+static void budget_step(struct session *s);
+
 static void on_record(void *cookie, const void *data, size_t len)
 {
 	struct session *s = cookie;
 
 	decoder__record(s->dec, data, len);
+	/* Decoding reads target memory and may fall behind a busy target: the
+	 * budget keeps its pace anyway. */
+	if (++s->since_budget >= 256) {
+		s->since_budget = 0;
+		budget_step(s);
+	}
 }
 
 /* "cannot attach to pid N: " + why, unless why says so already. */
@@ -554,8 +564,13 @@ static void budget_step(struct session *s)
 	if (!s->bud || tracer__counters(s->tr, &c))
 		return;
 	on = budget__update(s->bud, now_ns(), c.v[CT_CNT_HITS], was);
-	if (on != was && tracer__set_attached(s->tr, on))
-		verbose("pid %d: %s", s->o.pid, ct_errmsg());
+	if (on != was) {
+		uint64_t t0 = now_ns();
+
+		if (tracer__set_attached(s->tr, on))
+			verbose("pid %d: %s", s->o.pid, ct_errmsg());
+		debug("pid %d: probes %s in %.1f ms", s->o.pid, on ? "attached" : "detached", (now_ns() - t0) / 1e6);
+	}
 	if (session__cost(s, &sc) || sc.sampling == s->sampling_told)
 		return;
 	s->sampling_told = sc.sampling;
@@ -646,6 +661,16 @@ static void finish(struct session *s, bool exited)
 			(unsigned long long)gs.lookups, (unsigned long long)gs.read_errors,
 			(unsigned long long)ps.reads, (unsigned long long)ds.mem_errors);
 	}
+	if (s->mf) {
+		struct memfacts_stats ms;
+
+		memfacts__stats(s->mf, &ms);
+		verbose("pid %d: from memory: %llu allgs scans (%llu failed, %.1f ms), %llu exits; %llu waits read, "
+			"%llu frame scans, %llu Done waits", s->o.pid, (unsigned long long)ms.scans,
+			(unsigned long long)ms.scan_errors, ms.scan_ns / 1e6, (unsigned long long)ms.exits,
+			(unsigned long long)ms.waits_read, (unsigned long long)ms.frame_scans,
+			(unsigned long long)ms.dones);
+	}
 	rules_tick(s, now_ns(), true);
 	if (exited) {
 		ev.ts_ns = now_ns();
@@ -672,15 +697,18 @@ int session__poll(struct session *s, int timeout_ms)
 	n = poll(p, s->pidfd >= 0 ? 2 : 1, timeout_ms);
 	if (n < 0 && errno == EINTR)
 		return -EINTR;
-	err = tracer__consume(s->tr);
-	if (err < 0 && err != -EINTR) {
-		ct_errmsg_set("reading events of pid %d: %s", s->o.pid, strerror(-err));
-		return err;
-	}
+	/* In chunks: the budget and the rules keep their pace however full the ring. */
+	do {
+			err = tracer__consume_n(s->tr, CONSUME_CHUNK);
+		if (err < 0 && err != -EINTR) {
+			ct_errmsg_set("reading events of pid %d: %s", s->o.pid, strerror(-err));
+			return err;
+		}
+		budget_step(s);
+		rules_tick(s, now_ns(), false);
+	} while (err == CONSUME_CHUNK);
 	decoder__expire(s->dec, now_ns());
 	check_lost(s);
-	budget_step(s);
-	rules_tick(s, now_ns(), false);
 	if (target_gone(s)) {
 		finish(s, true);
 		return -ESRCH;
