@@ -22,6 +22,8 @@ struct budget {
 	uint64_t win_start, win_hits, win_cpu, win_on_ns;
 	uint64_t last_ns, last_hits;
 	uint64_t cycle_start;
+	uint64_t start_ns, start_hits, start_cpu; /* at the first update */
+	uint64_t cpu_ns, cpu_read_ns, cpu_hits;   /* the last good CPU reading, and when */
 	bool started;
 	struct gap gaps[GAPS_KEPT];
 	uint32_t ngaps;   /* total; gaps[(ngaps - 1) % GAPS_KEPT] is the newest */
@@ -54,8 +56,13 @@ static void window_close(struct budget *b, uint64_t now, uint64_t hits)
 	uint64_t cpu = 0, dt = now - b->win_start;
 	double secs = dt / 1e9, on = b->win_on_ns / 1e9;
 
-	if (proc_cpu_ns(b->o.pid, &cpu))
+	if (proc_cpu_ns(b->o.pid, &cpu)) {
 		cpu = b->win_cpu;
+	} else {
+		b->cpu_ns = cpu;
+		b->cpu_read_ns = now;
+		b->cpu_hits = hits;
+	}
 	b->c.hits_per_s = (hits - b->win_hits) / secs;
 	b->c.cost_cpu = b->c.hits_per_s * b->o.trap_ns / 1e9;
 	b->c.target_cpu = cpu > b->win_cpu ? (cpu - b->win_cpu) / 1e9 / secs : 0;
@@ -96,6 +103,9 @@ bool budget__update(struct budget *b, uint64_t now, uint64_t hits, bool attached
 		b->win_hits = b->last_hits = hits;
 		if (proc_cpu_ns(b->o.pid, &b->win_cpu))
 			b->win_cpu = 0;
+		b->start_ns = b->cpu_read_ns = now;
+		b->start_hits = b->cpu_hits = hits;
+		b->start_cpu = b->cpu_ns = b->win_cpu;
 	}
 	if (attached)
 		b->win_on_ns += now - b->last_ns;
@@ -128,7 +138,13 @@ bool budget__update(struct budget *b, uint64_t now, uint64_t hits, bool attached
 
 void budget__cost(const struct budget *b, struct budget_cost *out)
 {
+	double secs = (b->cpu_read_ns - b->start_ns) / 1e9;
+
 	*out = b->c;
+	if (secs > 0) {
+		out->avg_cost_cpu = (b->cpu_hits - b->start_hits) * b->o.trap_ns / 1e9 / secs;
+		out->avg_pct = b->cpu_ns > b->start_cpu ? 100.0 * out->avg_cost_cpu / ((b->cpu_ns - b->start_cpu) / 1e9 / secs) : 0;
+	}
 }
 
 bool budget__gap_in(const struct budget *b, uint64_t from, uint64_t to)

@@ -34,6 +34,9 @@ struct budget_cost {
 	bool sampling;        /* the duty cycle is on */
 	uint64_t gaps;        /* detached periods so far */
 	uint64_t hits;        /* since attach */
+	/* Since attach, up to the last reading of the target's CPU time: */
+	double avg_cost_cpu;  /* estimated CPU s/s */
+	double avg_pct;       /* per cent of the target's CPU */
 };
 
 struct budget *budget__new(const struct budget_opts *opts); /* NULL with errno */

@@ -603,6 +603,8 @@ int session__cost(const struct session *s, struct session_cost *out)
 	out->duty = bc.duty;
 	out->sampling = bc.sampling;
 	out->gaps = bc.gaps;
+	out->avg_cost_cpu = bc.avg_cost_cpu;
+	out->avg_pct = bc.avg_pct;
 	out->max_overhead = s->o.max_overhead;
 	out->probes = probe_mode_name(s->o.probes);
 	if (!tracer__counters(s->tr, &c)) {

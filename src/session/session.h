@@ -44,6 +44,7 @@ struct session_cost {
 	uint32_t max_overhead; /* the budget, per cent; 0 none */
 	uint64_t gaps;        /* detached periods so far */
 	uint64_t hits;        /* probe hits since attach */
+	double avg_cost_cpu, avg_pct; /* cost_cpu and pct since attach */
 	uint64_t hits_by_kind[CT_PROBE_KIND_MAX_]; /* by enum ct_probe_kind */
 	const char *probes;   /* "default", "all" */
 };
