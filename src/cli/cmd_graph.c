@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "cli/run_loop.h"
 #include "daemon/client.h"
+#include "daemon/config.h"
 #include "events/event.h"
 #include "graph/lineage.h"
 #include "output/graph_out.h"
@@ -30,6 +31,7 @@ struct graph_opts {
 	struct lineage_opts lg;
 	bool daemon;
 	const char *socket;
+	int probes;     /* enum probe_mode */
 };
 
 struct graph_run {
@@ -40,11 +42,13 @@ struct graph_run {
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: ctxtrace graph -p PID [--duration DUR] [--format tree|json|dot|svg] [-o FILE]\n"
-		   "                     [--record FILE] [--retention DUR] [--max-nodes N]\n"
+		   "                     [--record FILE] [--retention DUR] [--max-nodes N] [--probes default|all]\n"
 		   "       ctxtrace graph -p PID --daemon [--format tree|json] [--socket PATH]\n"
 		   "Observes the process for DUR (default 10s, or until Ctrl-C) and prints how its\n"
 		   "contexts derive from each other and which goroutines run under each. With\n"
-		   "--daemon, asks a running ctxtraced for the graph it keeps of that process.\n");
+		   "--daemon, asks a running ctxtraced for the graph it keeps of that process.\n"
+		   "--probes all attaches every probe site (WithValue calls give value contexts their\n"
+		   "creator and stack); default reads goroutine exits and Done waiters from memory.\n");
 }
 
 static int parse_args(int argc, char **argv, struct graph_opts *o)
@@ -59,6 +63,7 @@ static int parse_args(int argc, char **argv, struct graph_opts *o)
 		{ "max-nodes", required_argument, NULL, 'm' },
 		{ "daemon", no_argument, NULL, 'D' },
 		{ "socket", required_argument, NULL, 'S' },
+		{ "probes", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -98,6 +103,19 @@ static int parse_args(int argc, char **argv, struct graph_opts *o)
 		case 'S':
 			o->socket = optarg;
 			break;
+		case 'P': {
+			/* parsed by the rule settings' table, as watch and ctxtraced.conf do */
+			const struct setting *st = settings__find(rule_settings, rule_settings_n, "probes");
+			struct rule_cfg rc = { 0 };
+			char err[160];
+
+			if (settings__set(st, &rc, optarg, err, sizeof(err))) {
+				error("%s", err);
+				return -EINVAL;
+			}
+			o->probes = rc.probes;
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return 1;
@@ -200,6 +218,8 @@ int cmd_graph(int argc, char **argv)
 	so.events = true;
 	so.retention_ns = o.lg.retention_ns;
 	so.record_path = o.record;
+	so.probes = o.probes;
+	so.lineage = run.lg;
 	so.on_event = on_event;
 	so.cookie = &run;
 	run_loop__signals();

@@ -127,16 +127,23 @@ static void emit_alert(void *cookie, const struct alert *a)
 	free(text);
 }
 
+/* What the default probe set, or the budget's gaps, leave to memory. */
+static void facts_tick(struct session *s, uint64_t now)
+{
+	const struct lineage *lg = s->lg ? s->lg : s->o.lineage;
+
+	if (s->mf && lg && (s->o.probes == PROBES_DEFAULT || (s->bud && budget__gap_in(s->bud, 0, now))))
+		memfacts__tick(s->mf, lg, now);
+}
+
 static void rules_tick(struct session *s, uint64_t now, bool force)
 {
+	facts_tick(s, now);
 	if (!s->lg)
 		return;
 	if (!force && now - s->last_tick < RULES_TICK_NS)
 		return;
 	s->last_tick = now;
-	/* What the default probe set, or the budget's gaps, leave to memory. */
-	if (s->mf && (s->o.probes == PROBES_DEFAULT || (s->bud && budget__gap_in(s->bud, 0, now))))
-		memfacts__tick(s->mf, s->lg, now);
 	lineage__expire(s->lg, now);
 	if (s->rules)
 		rules__tick(s->rules, s->lg, now, emit_alert, s);
@@ -177,11 +184,13 @@ static int open_analysis(struct session *s)
 				   .go_minor = goelf__buildinfo(s->ge)->minor, .moduledata = s->moduledata };
 	struct framescan_opts fso = { .mem = s->mem, .gs = s->gs, .max_stack_bytes = 16384 };
 
-	if (!s->o.rules && !s->o.graph)
+	if (!s->o.rules && !s->o.graph && !s->o.lineage)
 		return 0;
-	s->lg = lineage__new(&lo);
-	if (!s->lg)
-		return -ENOMEM;
+	if (s->o.rules || s->o.graph) {
+		s->lg = lineage__new(&lo);
+		if (!s->lg)
+			return -ENOMEM;
+	}
 	/* Without them, who waits on a Done channel is not told from memory. */
 	s->cm = ctxmem__new(&cmo);
 	fso.cm = s->cm;
@@ -193,6 +202,8 @@ static int open_analysis(struct session *s)
 	s->mf = memfacts__new(&mo);
 	if (!s->mf)
 		return -ENOMEM;
+	if (!s->lg)
+		return 0;
 	if (!s->o.rules)
 		return 0;
 	s->st = systrace__open(s->o.pid);

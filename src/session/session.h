@@ -9,6 +9,7 @@
 
 struct session;
 struct ct_event;
+struct lineage;
 struct session_cost;
 #define CT_PROBE_KIND_MAX_ 16 /* >= CT_PROBE_KIND_MAX (include/ctxtrace.h) */
 
@@ -22,6 +23,10 @@ struct session_opts {
 	uint64_t retention_ns;  /* how long exited/cancelled nodes stay in the graph */
 	const char *record_path; /* record raw events here, NULL for none */
 	int probes;             /* enum probe_mode: which sites are attached (probes/probe_plan.h) */
+	/* A graph the caller builds from on_event (ctxtrace graph): with the default
+	 * probes, the exits and Done waits read from memory are compared with it
+	 * and delivered as events. Unused when the session keeps its own graph. */
+	const struct lineage *lineage;
 	uint32_t max_overhead;  /* per cent of the target's CPU the probes may cost; 0: no budget */
 	void (*on_event)(void *cookie, const struct ct_event *ev);
 	/* One alert as a complete JSON object (no newline), and the same as text. */
