@@ -471,6 +471,7 @@ struct session *session__open(const struct session_opts *opts)
 	dopts.types = s->gt;
 	dopts.in = s->in;
 	dopts.timer_unprobed = true; /* the probe plan leaves (*timerCtx).cancel out */
+	dopts.values_unprobed = opts->probes == PROBES_DEFAULT;
 	dopts.emit = deliver;
 	dopts.cookie = s;
 	s->dec = s->gt ? decoder__new(&dopts) : NULL;
