@@ -13,8 +13,10 @@
 #include <bpf/libbpf.h>
 
 #include "binary/offsets.h"
+#include "probes/bpf_log.h"
 #include "probes/probe_plan.h"
 #include "probes/tracer.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "ctxtrace.skel.h"
 
@@ -40,22 +42,6 @@ struct tracer {
 	void *cookie;
 	int limit, count; /* tracer__consume_n */
 };
-
-static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	char buf[1024];
-	size_t n;
-	int lvl = level == LIBBPF_DEBUG ? CT_LOG_DEBUG : CT_LOG_VERBOSE;
-
-	if (lvl > ct_verbosity)
-		return 0;
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	n = strlen(buf);
-	while (n && buf[n - 1] == '\n')
-		buf[--n] = 0;
-	ct_log(lvl, "libbpf: %s", buf);
-	return 0;
-}
 
 static int rb_cb(void *ctx, void *data, size_t len)
 {
@@ -237,7 +223,6 @@ struct tracer *tracer__open(int pid, const struct probe_plan *plan, const struct
 	struct tracer *t;
 	int i, n = 0, err;
 
-	libbpf_set_print(libbpf_log);
 	if (pid <= 0 || !plan || !off) {
 		ct_errmsg_set("cannot attach to pid %d: invalid arguments", pid);
 		errno = EINVAL;
@@ -469,13 +454,6 @@ __asm__(".text\n"
 	".size ct_calib_site, .-ct_calib_site\n");
 void ct_calib_site(void);
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 /* The fastest of a few rounds of n calls: the least disturbed by other work. */
 static uint64_t time_calls(int n)
@@ -483,11 +461,11 @@ static uint64_t time_calls(int n)
 	uint64_t best = UINT64_MAX;
 
 	for (int r = 0; r < 3; r++) {
-		uint64_t t0 = mono_ns();
+		uint64_t t0 = ct_mono_ns();
 
 		for (int i = 0; i < n; i++)
 			ct_calib_site();
-		t0 = mono_ns() - t0;
+		t0 = ct_mono_ns() - t0;
 		if (t0 < best)
 			best = t0;
 	}
@@ -534,7 +512,7 @@ int tracer__calibrate(int calls, double *ns_per_hit)
 	*ns_per_hit = 0;
 	if (calls <= 0)
 		calls = 10000;
-	libbpf_set_print(libbpf_log);
+	bpf_log__install();
 	err = self_offset((uint64_t)(uintptr_t)ct_calib_site, &off, path, sizeof(path));
 	if (err)
 		return err;

@@ -13,6 +13,7 @@
 #include "events/procmem.h"
 #include "graph/lineage.h"
 #include "session/memfacts.h"
+#include "util/clock.h"
 
 #define DEFAULT_INTERVAL_NS 500000000ULL
 /* A scan may take at most this share of the wall clock (1/10). */
@@ -41,13 +42,6 @@ struct memfacts {
 	struct memfacts_stats st;
 };
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 static int set_push(struct goid_set *s, uint64_t v)
 {
@@ -122,7 +116,7 @@ static int scan_exits(struct memfacts *mf, const struct lineage *lg)
 {
 	struct lg_go g;
 	uint32_t cur = 0;
-	uint64_t t0 = mono_ns();
+	uint64_t t0 = ct_mono_ns();
 	int err;
 
 	mf->live.n = 0;
@@ -131,7 +125,7 @@ static int scan_exits(struct memfacts *mf, const struct lineage *lg)
 	if (err) {
 		/* Nothing is told from a failed scan; the absent list waits. */
 		mf->st.scan_errors++;
-		mf->st.scan_ns += mono_ns() - t0;
+		mf->st.scan_ns += ct_mono_ns() - t0;
 		return err == -ENOMEM ? err : 0;
 	}
 	qsort(mf->live.v, mf->live.n, sizeof(uint64_t), cmp_u64);
@@ -154,7 +148,7 @@ static int scan_exits(struct memfacts *mf, const struct lineage *lg)
 
 		if (v >> 63) {
 			struct ct_event ev = { .type = EV_GO_EXIT, .pid = (uint32_t)mf->o.pid,
-					       .ts_ns = mono_ns(), .goid = v & ~(1ULL << 63) };
+					       .ts_ns = ct_mono_ns(), .goid = v & ~(1ULL << 63) };
 
 			ev.go_exit.goid = ev.goid;
 			mf->o.emit(mf->o.cookie, &ev);
@@ -164,7 +158,7 @@ static int scan_exits(struct memfacts *mf, const struct lineage *lg)
 		}
 	}
 	qsort(mf->absent.v, mf->absent.n, sizeof(uint64_t), cmp_u64);
-	mf->st.scan_ns += mono_ns() - t0;
+	mf->st.scan_ns += ct_mono_ns() - t0;
 	return 0;
 }
 
@@ -190,7 +184,7 @@ static bool has_chan(const uint64_t *chans, int n, uint64_t c)
 
 static void emit_done(struct memfacts *mf, uint64_t goid, uint64_t ctx)
 {
-	struct ct_event ev = { .type = EV_CTX_DONE, .pid = (uint32_t)mf->o.pid, .ts_ns = mono_ns(),
+	struct ct_event ev = { .type = EV_CTX_DONE, .pid = (uint32_t)mf->o.pid, .ts_ns = ct_mono_ns(),
 			       .goid = goid };
 
 	ev.ctx_done.id = ctx;
@@ -286,11 +280,11 @@ int memfacts__tick(struct memfacts *mf, const struct lineage *lg, uint64_t now_n
 
 	if (!mf || !lg || now_ns < mf->next_scan_ns)
 		return 0;
-	t0 = mono_ns();
+	t0 = ct_mono_ns();
 	err = scan_exits(mf, lg);
 	if (!err)
 		scan_waits(mf, lg);
-	t0 = mono_ns() - t0;
+	t0 = ct_mono_ns() - t0;
 	/* A slow scan (many goroutines) waits longer: at most 1/SCAN_SHARE of the time. */
 	mf->next_scan_ns = now_ns + (t0 * SCAN_SHARE > mf->o.interval_ns ? t0 * SCAN_SHARE : mf->o.interval_ns);
 	return err;

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "binary/ctxvars.h"
 #include "binary/goelf.h"
 #include "binary/offsets.h"
 #include "events/ctxmem.h"
@@ -19,29 +20,27 @@
 #include "events/event.h"
 #include "events/goroutines.h"
 #include "events/gotypes.h"
+#include "events/gstate.h"
 #include "events/procmem.h"
 #include "events/record.h"
 #include "graph/lineage.h"
-#include "output/alert_out.h"
 #include "probes/probe_plan.h"
+#include "probes/systrace.h"
 #include "probes/tracer.h"
-#include "rules/gstate.h"
 #include "rules/rules.h"
-#include "rules/systrace.h"
 #include "session/budget.h"
+#include "session/layout_check.h"
 #include "session/memfacts.h"
 #include "session/session.h"
+#include "util/clock.h"
 #include "util/intern.h"
 #include "util/log.h"
 #include "util/proc.h"
+#include "version.h"
 
 #define POLL_MS 10
 #define CONSUME_CHUNK 2048 /* records decoded between two budget steps */
 #define RULES_TICK_NS 500000000ULL /* alerts come within --grace + 0.5 s */
-
-#ifndef CTXTRACE_VERSION
-#define CTXTRACE_VERSION "0.1.0"
-#endif
 
 struct session {
 	struct session_opts o;
@@ -77,14 +76,6 @@ struct session {
 	uint64_t rep_drops, rep_read_errors, rep_decode_errors;
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 static void deliver(void *cookie, const struct ct_event *ev)
 {
 	struct session *s = cookie;
@@ -103,7 +94,6 @@ static void deliver(void *cookie, const struct ct_event *ev)
 static void emit_alert(void *cookie, const struct alert *a)
 {
 	struct session *s = cookie;
-	char *json, *text;
 
 	struct alert marked;
 	struct budget_cost bc;
@@ -119,12 +109,7 @@ static void emit_alert(void *cookie, const struct alert *a)
 			a = &marked;
 		}
 	}
-	json = alert_out__json_str(a);
-	text = alert_out__text_str(a);
-	if (json && text)
-		s->o.on_alert(s->o.cookie, json, text);
-	free(json);
-	free(text);
+	s->o.on_alert(s->o.cookie, a);
 }
 
 /* What the default probe set, or the budget's gaps, leave to memory. */
@@ -280,52 +265,18 @@ static int find_types(struct session *s, struct go_moduledata *md)
 					goelf__text_start(s->ge) + s->bias, minor, md);
 }
 
-/* Go 1.19/1.20 without .symtab: context.(*emptyCtx).String compares its receiver
- * with context.background, then context.todo (`cmp [rip+disp32], reg`, REX.W 39
- * or 3B with a RIP-relative ModRM): their link-time addresses, in that order. */
-static int empty_ctx_vars_from_code(const struct goelf *ge, uint64_t vars[2])
-{
-	struct go_func fn;
-	const uint8_t *code;
-	int n = 0;
-
-	if (goelf__find_func(ge, "context.(*emptyCtx).String", &fn) || fn.end <= fn.entry ||
-	    fn.end - fn.entry > 4096)
-		return -ENOENT;
-	code = goelf__at(ge, fn.entry, fn.end - fn.entry);
-	if (!code)
-		return -ENOENT;
-	for (uint64_t i = 0; i + 7 <= fn.end - fn.entry && n < 2; i++) {
-		int32_t disp;
-		uint64_t target;
-
-		if ((code[i] & 0xf8) != 0x48 || (code[i + 1] != 0x39 && code[i + 1] != 0x3b) ||
-		    (code[i + 2] & 0xc7) != 0x05)
-			continue;
-		memcpy(&disp, code + i + 3, 4);
-		target = fn.entry + i + 7 + (int64_t)disp;
-		if (!n || target != vars[0])
-			vars[n++] = target;
-		i += 6;
-	}
-	return n == 2 ? 0 : -ENOENT;
-}
-
 /* Go 1.19/1.20: Background() and TODO() are *emptyCtx values told apart by the
  * objects context.background and context.todo point to. */
 static void empty_ctx_objects(struct session *s, struct gotypes_opts *go)
 {
-	uint64_t vars[2], size;
+	uint64_t vars[2];
 
 	if (go->go_minor >= 21)
 		return;
-	if (goelf__find_data(s->ge, "context.background", &vars[0], &size) ||
-	    goelf__find_data(s->ge, "context.todo", &vars[1], &size)) {
-		if (empty_ctx_vars_from_code(s->ge, vars)) {
-			verbose("Go 1.%d: context.todo not found: context.TODO() is reported as background",
-				go->go_minor);
-			return;
-		}
+	if (ctxvars__find(s->ge, vars)) {
+		verbose("Go 1.%d: context.todo not found: context.TODO() is reported as background",
+			go->go_minor);
+		return;
 	}
 	procmem__read_u64(s->mem, vars[0] + s->bias, &go->background_obj);
 	procmem__read_u64(s->mem, vars[1] + s->bias, &go->todo_obj);
@@ -337,6 +288,29 @@ static const void *image_at(void *cookie, uint64_t addr, size_t len)
 	struct session *s = cookie;
 
 	return addr >= s->bias ? goelf__at(s->ge, addr - s->bias, len) : NULL;
+}
+
+/* A Go newer than the offset table: the newest known layout, used only when it
+ * fits this process; one warning line when it does, the reason when not. */
+static int check_assumed_layout(struct session *s)
+{
+	struct layout_check_in in = { .ge = s->ge, .mem = s->mem, .gs = s->gs, .off = &s->off,
+				      .bias = s->bias, .pid = s->o.pid };
+	char newer[160], why[400];
+	int err;
+
+	in.allgs_addr = s->plan.allgs_addr ? s->plan.allgs_addr + s->bias : 0;
+	offsets__newer_msg(s->ge, &s->off, newer, sizeof(newer));
+	err = layout_check__run(&in);
+	if (err) {
+		snprintf(why, sizeof(why), "%s and Go 1.%d's layout does not fit it: %s", newer,
+			 s->off.assumed_minor, ct_errmsg());
+		attach_error(s->o.pid, why);
+		return err == -ESRCH ? err : -ENOTSUP;
+	}
+	info("warning: %s: Go 1.%d's layout fits pid %d (context code, goroutine list) and is used",
+	     newer, s->off.assumed_minor, s->o.pid);
+	return 0;
 }
 
 struct snap {
@@ -480,13 +454,16 @@ struct session *session__open(const struct session_opts *opts)
 		attach_error(opts->pid, "out of memory");
 		goto cleanup;
 	}
+	if (s->off.assumed_minor) {
+		err = check_assumed_layout(s);
+		if (err)
+			goto cleanup;
+	}
 	if (opts->record_path) {
 		struct record_header h = { .pid = (uint32_t)opts->pid };
-		struct timespec rt;
 
-		clock_gettime(CLOCK_REALTIME, &rt);
-		h.start_ns = now_ns();
-		h.mono_to_real_ns = (int64_t)rt.tv_sec * 1000000000LL + rt.tv_nsec - (int64_t)h.start_ns;
+		h.start_ns = ct_mono_ns();
+		h.mono_to_real_ns = (int64_t)(ct_clock_ns(CLOCK_REALTIME) - h.start_ns);
 		snprintf(h.binary, sizeof(h.binary), "%.1000s", s->exe_name);
 		snprintf(h.go_version, sizeof(h.go_version), "%.60s", bi->version);
 		snprintf(h.tool_version, sizeof(h.tool_version), "ctxtrace %s", CTXTRACE_VERSION);
@@ -515,7 +492,7 @@ struct session *session__open(const struct session_opts *opts)
 	/* Goroutines that exist already: after attach, so none is missed; the ones
 	 * created in between are reported once (the decoder drops their records). */
 	sn.s = s;
-	sn.ts = now_ns();
+	sn.ts = ct_mono_ns();
 	err = goroutines__foreach(s->gs, snap_cb, &sn);
 	if (err < 0)
 		verbose("pid %d: goroutine list not read (%s): pre-existing goroutines not reported",
@@ -556,7 +533,7 @@ static void check_lost(struct session *s)
 	if (c.v[CT_CNT_DROPS] == s->rep_drops && reads == s->rep_read_errors &&
 	    ds.decode_errors == s->rep_decode_errors)
 		return;
-	ev.ts_ns = now_ns();
+	ev.ts_ns = ct_mono_ns();
 	ev.lost.ringbuf_drops = c.v[CT_CNT_DROPS] - s->rep_drops;
 	ev.lost.read_errors = reads - s->rep_read_errors;
 	ev.lost.decode_errors = ds.decode_errors - s->rep_decode_errors;
@@ -575,13 +552,13 @@ static void budget_step(struct session *s)
 
 	if (!s->bud || tracer__counters(s->tr, &c))
 		return;
-	on = budget__update(s->bud, now_ns(), c.v[CT_CNT_HITS], was);
+	on = budget__update(s->bud, ct_mono_ns(), c.v[CT_CNT_HITS], was);
 	if (on != was) {
-		uint64_t t0 = now_ns();
+		uint64_t t0 = ct_mono_ns();
 
 		if (tracer__set_attached(s->tr, on))
 			verbose("pid %d: %s", s->o.pid, ct_errmsg());
-		debug("pid %d: probes %s in %.1f ms", s->o.pid, on ? "attached" : "detached", (now_ns() - t0) / 1e6);
+		debug("pid %d: probes %s in %.1f ms", s->o.pid, on ? "attached" : "detached", (ct_mono_ns() - t0) / 1e6);
 	}
 	if (session__cost(s, &sc) || sc.sampling == s->sampling_told)
 		return;
@@ -652,6 +629,14 @@ static void finish(struct session *s, bool exited)
 		info("pid %d: %llu records lost (ring buffer full), %llu unreadable, %llu undecodable",
 		     s->o.pid, (unsigned long long)s->rep_drops, (unsigned long long)s->rep_read_errors,
 		     (unsigned long long)s->rep_decode_errors);
+	if (s->lg) {
+		struct lineage_stats ls;
+
+		lineage__stats(s->lg, &ls);
+		if (ls.apply_failed)
+			info("pid %d: %llu events not applied to the graph in full (out of memory): the rules did not "
+			     "see them", s->o.pid, (unsigned long long)ls.apply_failed);
+	}
 	{
 		struct decoder_stats ds;
 		struct intern_stats is;
@@ -685,9 +670,9 @@ static void finish(struct session *s, bool exited)
 			(unsigned long long)ms.waits_read, (unsigned long long)ms.frame_scans,
 			(unsigned long long)ms.dones);
 	}
-	rules_tick(s, now_ns(), true);
+	rules_tick(s, ct_mono_ns(), true);
 	if (exited) {
-		ev.ts_ns = now_ns();
+		ev.ts_ns = ct_mono_ns();
 		deliver(s, &ev);
 		s->exited = true;
 	}
@@ -713,15 +698,15 @@ int session__poll(struct session *s, int timeout_ms)
 		return -EINTR;
 	/* In chunks: the budget and the rules keep their pace however full the ring. */
 	do {
-			err = tracer__consume_n(s->tr, CONSUME_CHUNK);
+		err = tracer__consume_n(s->tr, CONSUME_CHUNK);
 		if (err < 0 && err != -EINTR) {
 			ct_errmsg_set("reading events of pid %d: %s", s->o.pid, strerror(-err));
 			return err;
 		}
 		budget_step(s);
-		rules_tick(s, now_ns(), false);
+		rules_tick(s, ct_mono_ns(), false);
 	} while (err == CONSUME_CHUNK);
-	decoder__expire(s->dec, now_ns());
+	decoder__expire(s->dec, ct_mono_ns());
 	check_lost(s);
 	if (target_gone(s)) {
 		finish(s, true);

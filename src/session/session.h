@@ -11,6 +11,7 @@ struct session;
 struct ct_event;
 struct lineage;
 struct session_cost;
+struct alert;
 #define CT_PROBE_KIND_MAX_ 16 /* >= CT_PROBE_KIND_MAX (include/ctxtrace.h) */
 
 struct session_opts {
@@ -29,8 +30,9 @@ struct session_opts {
 	const struct lineage *lineage;
 	uint32_t max_overhead;  /* per cent of the target's CPU the probes may cost; 0: no budget */
 	void (*on_event)(void *cookie, const struct ct_event *ev);
-	/* One alert as a complete JSON object (no newline), and the same as text. */
-	void (*on_alert)(void *cookie, const char *json, const char *text);
+	/* One alert (rules/rules.h), valid during the call: outputs render it with
+	 * output/alert_out.h. */
+	void (*on_alert)(void *cookie, const struct alert *a);
 	/* The budget started (sampling) or stopped sampling: once each time. */
 	void (*on_budget)(void *cookie, const struct session_cost *c);
 	void *cookie;

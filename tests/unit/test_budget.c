@@ -12,24 +12,18 @@
 #include <cmocka.h>
 
 #include "session/budget.h"
+#include "util/clock.h"
 
-static uint64_t clk(clockid_t c)
-{
-	struct timespec ts;
-
-	clock_gettime(c, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 /* Busy for ns of wall clock; returns the CPU time it used. */
 static uint64_t burn(uint64_t ns)
 {
-	uint64_t c0 = clk(CLOCK_PROCESS_CPUTIME_ID), t0 = clk(CLOCK_MONOTONIC);
+	uint64_t c0 = ct_clock_ns(CLOCK_PROCESS_CPUTIME_ID), t0 = ct_clock_ns(CLOCK_MONOTONIC);
 	volatile uint64_t x = 0;
 
-	while (clk(CLOCK_MONOTONIC) - t0 < ns)
+	while (ct_clock_ns(CLOCK_MONOTONIC) - t0 < ns)
 		x++;
-	return clk(CLOCK_PROCESS_CPUTIME_ID) - c0;
+	return ct_clock_ns(CLOCK_PROCESS_CPUTIME_ID) - c0;
 }
 
 static void test_estimate_and_duty(void **state)
@@ -41,22 +35,22 @@ static void test_estimate_and_duty(void **state)
 	bool on;
 
 	assert_non_null(b);
-	t0 = clk(CLOCK_MONOTONIC);
+	t0 = ct_clock_ns(CLOCK_MONOTONIC);
 	assert_true(budget__update(b, t0, 0, true));
 	cpu = burn(1200000000ULL);
 	/* hits whose traps (1 us each) are 10% of the CPU this process used */
 	hits = cpu / 10 / 1000;
-	on = budget__update(b, clk(CLOCK_MONOTONIC), hits, true);
+	on = budget__update(b, ct_clock_ns(CLOCK_MONOTONIC), hits, true);
 	budget__cost(b, &c);
 	/* /proc/PID/stat counts in clock ticks: allow 20% */
 	assert_true(c.pct > 8 && c.pct < 12.5);
 	assert_true(c.full_pct > 8 && c.full_pct < 12.5);
 	assert_true(c.sampling);
 	assert_true(c.duty > 2 / 12.5 && c.duty < 2 / 8.0);
-	assert_false(budget__gap_in(b, 0, clk(CLOCK_MONOTONIC)));
+	assert_false(budget__gap_in(b, 0, ct_clock_ns(CLOCK_MONOTONIC)));
 	/* the cycle: attached for duty x period, then detached */
 	{
-		uint64_t start = clk(CLOCK_MONOTONIC), now = start, off_at = 0;
+		uint64_t start = ct_clock_ns(CLOCK_MONOTONIC), now = start, off_at = 0;
 
 		while (now - start < 1500000000ULL) {
 			bool want = budget__update(b, now, hits, on);
@@ -65,7 +59,7 @@ static void test_estimate_and_duty(void **state)
 				off_at = now;
 			on = want;
 			usleep(5000);
-			now = clk(CLOCK_MONOTONIC);
+			now = ct_clock_ns(CLOCK_MONOTONIC);
 		}
 		assert_true(off_at != 0);
 		assert_true(budget__gap_in(b, off_at, off_at));
@@ -82,12 +76,12 @@ static void test_no_budget(void **state)
 	struct budget_opts o = { .pid = getpid(), .trap_ns = 1000 };
 	struct budget *b = budget__new(&o);
 	struct budget_cost c;
-	uint64_t t0 = clk(CLOCK_MONOTONIC);
+	uint64_t t0 = ct_clock_ns(CLOCK_MONOTONIC);
 
 	assert_non_null(b);
 	assert_true(budget__update(b, t0, 0, true));
 	burn(1100000000ULL);
-	assert_true(budget__update(b, clk(CLOCK_MONOTONIC), 1000000, true));
+	assert_true(budget__update(b, ct_clock_ns(CLOCK_MONOTONIC), 1000000, true));
 	budget__cost(b, &c);
 	assert_false(c.sampling);
 	assert_true(c.duty == 1);
