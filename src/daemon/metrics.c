@@ -117,7 +117,8 @@ void targets__write_metrics(const struct targets *ts, FILE *f)
 			const char *name, *help;
 		} fam[] = {
 			{ "ctxtrace_probe_cost_cpu_seconds",
-			  "Estimated CPU seconds per second the probes cost a traced process (trap cost x hit rate)." },
+			  "Estimated CPU seconds per second tracing costs a process: its probes' traps (trap cost x "
+			  "hit rate) and ctxtraced's own work for it." },
 			{ "ctxtrace_probe_cost_ratio", "Estimated share of a traced process's CPU time the probes cost." },
 			{ "ctxtrace_probe_trap_seconds",
 			  "Measured cost of one probe hit on this machine (an empty uprobe, at attach)." },

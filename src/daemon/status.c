@@ -60,6 +60,8 @@ void targets__write_status(const struct targets *ts, struct json_w *w)
 			json_w__kv_double(w, "hits_per_second", v.cost.hits_per_s);
 			json_w__kv_double(w, "trap_ns", v.cost.trap_ns);
 			json_w__kv_double(w, "cpu_seconds_per_second", v.cost.cost_cpu);
+			json_w__kv_double(w, "trap_cpu_seconds_per_second", v.cost.trap_cpu);
+			json_w__kv_double(w, "ctxtrace_cpu_seconds_per_second", v.cost.self_cpu);
 			json_w__kv_double(w, "target_cpu_seconds_per_second", v.cost.target_cpu);
 			json_w__kv_double(w, "percent_of_target_cpu", v.cost.pct);
 			json_w__kv_double(w, "full_percent", v.cost.full_pct);

@@ -376,7 +376,8 @@ const struct tgt *targets__next(const struct targets *ts, const struct tgt *prev
 			v->has_cost = true;
 			v->cost = (struct session_cost_view){
 				.probes = c.probes, .trap_ns = c.trap_ns, .hits_per_s = c.hits_per_s,
-				.cost_cpu = c.cost_cpu, .target_cpu = c.target_cpu, .pct = c.pct,
+				.cost_cpu = c.cost_cpu, .trap_cpu = c.trap_cpu, .self_cpu = c.self_cpu,
+				.target_cpu = c.target_cpu, .pct = c.pct,
 				.full_pct = c.full_pct, .duty = c.duty, .sampling = c.sampling,
 				.max_overhead = c.max_overhead,
 			};

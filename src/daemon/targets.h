@@ -82,7 +82,7 @@ struct target_view {
 	bool has_cost;            /* the backend estimates what tracing costs */
 	struct session_cost_view {
 		const char *probes;   /* "default", "all" */
-		double trap_ns, hits_per_s, cost_cpu, target_cpu, pct, full_pct, duty;
+		double trap_ns, hits_per_s, cost_cpu, trap_cpu, self_cpu, target_cpu, pct, full_pct, duty;
 		bool sampling;
 		uint32_t max_overhead;
 	} cost;

@@ -19,11 +19,13 @@ struct gap {
 struct budget {
 	struct budget_opts o;
 	struct budget_cost c;
-	uint64_t win_start, win_hits, win_cpu, win_on_ns;
+	uint64_t win_start, win_hits, win_cpu, win_on_ns, win_self;
+	uint64_t self_ns;                         /* the last value given */
 	uint64_t last_ns, last_hits;
 	uint64_t cycle_start;
 	uint64_t start_ns, start_hits, start_cpu; /* at the first update */
 	uint64_t cpu_ns, cpu_read_ns, cpu_hits;   /* the last good CPU reading, and when */
+	uint64_t start_self, cpu_self;
 	bool started;
 	struct gap gaps[GAPS_KEPT];
 	uint32_t ngaps;   /* total; gaps[(ngaps - 1) % GAPS_KEPT] is the newest */
@@ -62,18 +64,23 @@ static void window_close(struct budget *b, uint64_t now, uint64_t hits)
 		b->cpu_ns = cpu;
 		b->cpu_read_ns = now;
 		b->cpu_hits = hits;
+		b->cpu_self = b->self_ns;
 	}
 	b->c.hits_per_s = (hits - b->win_hits) / secs;
-	b->c.cost_cpu = b->c.hits_per_s * b->o.trap_ns / 1e9;
+	b->c.trap_cpu = b->c.hits_per_s * b->o.trap_ns / 1e9;
+	b->c.self_cpu = (b->self_ns - b->win_self) / 1e9 / secs;
+	b->c.cost_cpu = b->c.trap_cpu + b->c.self_cpu;
 	b->c.target_cpu = cpu > b->win_cpu ? (cpu - b->win_cpu) / 1e9 / secs : 0;
-	b->c.pct = b->c.target_cpu > 0 ? 100.0 * b->c.cost_cpu / b->c.target_cpu : 0;
-	/* With every site attached: the hit rate while attached, over all the time;
-	 * the target's CPU then grows by what the traps add. */
+	/* the traps are in the target's CPU time, ctxtrace's own time is not */
+	b->c.pct = b->c.target_cpu > 0 ? 100.0 * b->c.cost_cpu / (b->c.target_cpu + b->c.self_cpu) : 0;
+	/* With every site attached all the time: the traps and ctxtrace's work grow
+	 * with the hits, which come at the rate seen while attached. */
 	if (on > 0.05 * secs) {
-		double full_cost = (hits - b->win_hits) / on * b->o.trap_ns / 1e9;
-		double base = b->c.target_cpu - b->c.cost_cpu;
+		double scale = secs / on;
+		double full_trap = b->c.trap_cpu * scale, full_self = b->c.self_cpu * scale;
+		double base = b->c.target_cpu - b->c.trap_cpu;
 
-		b->c.full_pct = base > 0 ? 100.0 * full_cost / (base + full_cost) : 0;
+		b->c.full_pct = base > 0 ? 100.0 * (full_trap + full_self) / (base + full_trap + full_self) : 0;
 	}
 	if (b->o.max_pct > 0 && b->o.trap_ns > 0 && b->c.full_pct > 0) {
 		double duty = b->c.full_pct <= b->o.max_pct ? 1 : b->o.max_pct / b->c.full_pct;
@@ -84,19 +91,22 @@ static void window_close(struct budget *b, uint64_t now, uint64_t hits)
 		b->c.duty = duty < MIN_DUTY ? MIN_DUTY : duty > 1 ? 1 : duty;
 	}
 	b->c.sampling = b->c.duty < 1;
-	verbose("pid %d: %.0f hits/s, estimated %.4f CPU s/s, %.2f%% of the target's %.2f CPU s/s "
-		"(%.2f%% with every probe attached all the time), attached %.0f%% of the time", b->o.pid,
-		b->c.hits_per_s, b->c.cost_cpu, b->c.pct, b->c.target_cpu, b->c.full_pct, 100 * b->c.duty);
+	verbose("pid %d: %.0f hits/s, estimated %.4f CPU s/s (traps %.4f, ctxtrace %.4f), %.2f%% of the "
+		"target's %.2f CPU s/s (%.2f%% with every probe attached all the time), attached %.0f%% of "
+		"the time", b->o.pid, b->c.hits_per_s, b->c.cost_cpu, b->c.trap_cpu, b->c.self_cpu, b->c.pct,
+		b->c.target_cpu, b->c.full_pct, 100 * b->c.duty);
 	b->win_start = now;
 	b->win_hits = hits;
 	b->win_cpu = cpu;
 	b->win_on_ns = 0;
+	b->win_self = b->self_ns;
 }
 
-bool budget__update(struct budget *b, uint64_t now, uint64_t hits, bool attached)
+bool budget__update(struct budget *b, uint64_t now, uint64_t hits, uint64_t self_ns, bool attached)
 {
 	bool want;
 
+	b->self_ns = self_ns;
 	if (!b->started) {
 		b->started = true;
 		b->win_start = b->last_ns = b->cycle_start = now;
@@ -105,6 +115,7 @@ bool budget__update(struct budget *b, uint64_t now, uint64_t hits, bool attached
 			b->win_cpu = 0;
 		b->start_ns = b->cpu_read_ns = now;
 		b->start_hits = b->cpu_hits = hits;
+		b->win_self = b->start_self = b->cpu_self = self_ns;
 		b->start_cpu = b->cpu_ns = b->win_cpu;
 	}
 	if (attached)
@@ -142,8 +153,11 @@ void budget__cost(const struct budget *b, struct budget_cost *out)
 
 	*out = b->c;
 	if (secs > 0) {
-		out->avg_cost_cpu = (b->cpu_hits - b->start_hits) * b->o.trap_ns / 1e9 / secs;
-		out->avg_pct = b->cpu_ns > b->start_cpu ? 100.0 * out->avg_cost_cpu / ((b->cpu_ns - b->start_cpu) / 1e9 / secs) : 0;
+		double self = (b->cpu_self - b->start_self) / 1e9 / secs;
+
+		out->avg_cost_cpu = (b->cpu_hits - b->start_hits) * b->o.trap_ns / 1e9 / secs + self;
+		out->avg_pct = b->cpu_ns > b->start_cpu
+			? 100.0 * out->avg_cost_cpu / ((b->cpu_ns - b->start_cpu) / 1e9 / secs + self) : 0;
 	}
 }
 

@@ -3,7 +3,9 @@
  * The cost of one probe hit is the trap, not the BPF program (an empty program
  * at the same instruction costs the same): it is measured once at attach
  * (tracer__calibrate) and multiplied by the live hit rate from the BPF
- * counters. The target's own CPU time comes from /proc/PID/stat.
+ * counters. The target's own CPU time comes from /proc/PID/stat. ctxtrace's own
+ * CPU time for the target (decoding its records, reading its memory) is added:
+ * on a machine whose CPUs the target keeps busy it is taken from the target.
  *
  * With a budget (max_pct > 0), when the estimate with every site attached is
  * above it, the sites are attached for a share `duty` of each period and
@@ -26,7 +28,9 @@ struct budget_opts {
 struct budget_cost {
 	double trap_ns;       /* calibrated cost of one hit */
 	double hits_per_s;    /* over the last window, wall clock */
-	double cost_cpu;      /* estimated CPU seconds per second the probes cost the target */
+	double trap_cpu;      /* CPU seconds per second the traps cost the target */
+	double self_cpu;      /* CPU seconds per second ctxtrace spent on the target */
+	double cost_cpu;      /* estimated cost: trap_cpu + self_cpu */
 	double target_cpu;    /* CPU seconds per second the target used (probes included) */
 	double pct;           /* cost_cpu / target_cpu * 100; 0 when unknown */
 	double full_pct;      /* the estimate with every site attached all the time */
@@ -41,9 +45,10 @@ struct budget_cost {
 
 struct budget *budget__new(const struct budget_opts *opts); /* NULL with errno */
 void budget__free(struct budget *b);
-/* Called often (every poll): hits = the BPF hit counter now. Returns whether the
- * sites should be attached now. */
-bool budget__update(struct budget *b, uint64_t now_ns, uint64_t hits, bool attached);
+/* Called often (every poll): hits = the BPF hit counter now, self_ns = the CPU
+ * time ctxtrace spent on this target so far. Returns whether the sites should be
+ * attached now. */
+bool budget__update(struct budget *b, uint64_t now_ns, uint64_t hits, uint64_t self_ns, bool attached);
 void budget__cost(const struct budget *b, struct budget_cost *out);
 /* Whether the sites were detached at some time in [from_ns, to_ns]. */
 bool budget__gap_in(const struct budget *b, uint64_t from_ns, uint64_t to_ns);

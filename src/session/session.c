@@ -67,6 +67,7 @@ struct session {
 	struct budget *bud;
 	bool sampling_told;
 	uint32_t since_budget;   /* records decoded since the last budget step */
+	uint64_t records;        /* decoded */
 	uint64_t last_tick;
 	int pidfd;
 	bool exited;
@@ -223,12 +224,16 @@ const struct lineage *session__lineage(const struct session *s)
 }
 
 static void budget_step(struct session *s);
+/* Records decoded by every session of this process, for self_cpu_ns. */
+static uint64_t all_records;
 
 static void on_record(void *cookie, const void *data, size_t len)
 {
 	struct session *s = cookie;
 
 	decoder__record(s->dec, data, len);
+	s->records++;
+	all_records++;
 	/* Decoding reads target memory and may fall behind a busy target: the
 	 * budget keeps its pace anyway. */
 	if (++s->since_budget >= 256) {
@@ -543,6 +548,17 @@ static void check_lost(struct session *s)
 	deliver(s, &ev);
 }
 
+/* ctxtrace's CPU time spent on this target: the process's, shared among its
+ * sessions (the daemon's) by the records each decoded. */
+static uint64_t self_cpu_ns(const struct session *s)
+{
+	uint64_t cpu = ct_clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+
+	if (!all_records || s->records >= all_records)
+		return cpu;
+	return (uint64_t)((double)cpu * s->records / all_records);
+}
+
 /* The estimate, and the duty cycle when over budget. */
 static void budget_step(struct session *s)
 {
@@ -552,7 +568,7 @@ static void budget_step(struct session *s)
 
 	if (!s->bud || tracer__counters(s->tr, &c))
 		return;
-	on = budget__update(s->bud, ct_mono_ns(), c.v[CT_CNT_HITS], was);
+	on = budget__update(s->bud, ct_mono_ns(), c.v[CT_CNT_HITS], self_cpu_ns(s), was);
 	if (on != was) {
 		uint64_t t0 = ct_mono_ns();
 
@@ -586,6 +602,8 @@ int session__cost(const struct session *s, struct session_cost *out)
 	out->trap_ns = bc.trap_ns;
 	out->hits_per_s = bc.hits_per_s;
 	out->cost_cpu = bc.cost_cpu;
+	out->trap_cpu = bc.trap_cpu;
+	out->self_cpu = bc.self_cpu;
 	out->target_cpu = bc.target_cpu;
 	out->pct = bc.pct;
 	out->full_pct = bc.full_pct;

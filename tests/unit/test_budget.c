@@ -36,11 +36,11 @@ static void test_estimate_and_duty(void **state)
 
 	assert_non_null(b);
 	t0 = ct_clock_ns(CLOCK_MONOTONIC);
-	assert_true(budget__update(b, t0, 0, true));
+	assert_true(budget__update(b, t0, 0, 0, true));
 	cpu = burn(1200000000ULL);
 	/* hits whose traps (1 us each) are 10% of the CPU this process used */
 	hits = cpu / 10 / 1000;
-	on = budget__update(b, ct_clock_ns(CLOCK_MONOTONIC), hits, true);
+	on = budget__update(b, ct_clock_ns(CLOCK_MONOTONIC), hits, 0, true);
 	budget__cost(b, &c);
 	/* /proc/PID/stat counts in clock ticks: allow 20% */
 	assert_true(c.pct > 8 && c.pct < 12.5);
@@ -53,7 +53,7 @@ static void test_estimate_and_duty(void **state)
 		uint64_t start = ct_clock_ns(CLOCK_MONOTONIC), now = start, off_at = 0;
 
 		while (now - start < 1500000000ULL) {
-			bool want = budget__update(b, now, hits, on);
+			bool want = budget__update(b, now, hits, 0, on);
 
 			if (on && !want && !off_at)
 				off_at = now;
@@ -79,9 +79,9 @@ static void test_no_budget(void **state)
 	uint64_t t0 = ct_clock_ns(CLOCK_MONOTONIC);
 
 	assert_non_null(b);
-	assert_true(budget__update(b, t0, 0, true));
+	assert_true(budget__update(b, t0, 0, 0, true));
 	burn(1100000000ULL);
-	assert_true(budget__update(b, ct_clock_ns(CLOCK_MONOTONIC), 1000000, true));
+	assert_true(budget__update(b, ct_clock_ns(CLOCK_MONOTONIC), 1000000, 0, true));
 	budget__cost(b, &c);
 	assert_false(c.sampling);
 	assert_true(c.duty == 1);

@@ -46,6 +46,7 @@ func cpuNs() int64 {
 func main() {
 	seconds := flag.Float64("seconds", 3, "measurement length")
 	now := flag.Bool("start-now", false, "do not wait for SIGUSR1")
+	warmup := flag.Duration("warmup", 0, "load before measuring (after 1000 operations)")
 	flag.Parse()
 	if !*now {
 		ch := make(chan os.Signal, 1)
@@ -54,8 +55,14 @@ func main() {
 		<-ch
 	}
 	base := context.Background()
+	warm := 1000
 	for i := 0; i < 1000; i++ { // warm up
 		op(base)
+	}
+	for t0 := time.Now(); time.Since(t0) < *warmup; warm += 100 {
+		for i := 0; i < 100; i++ {
+			op(base)
+		}
 	}
 	n := 0
 	cpu0 := cpuNs()
@@ -69,5 +76,5 @@ func main() {
 	}
 	el := time.Since(start).Seconds()
 	fmt.Printf("{\"ops\": %d, \"seconds\": %.3f, \"ops_per_sec\": %.0f, \"all_ops\": %d, \"cpu_ns\": %d}\n",
-		n, el, float64(n)/el, n+1000, cpuNs()-cpu0)
+		n, el, float64(n)/el, n+warm, cpuNs()-cpu0)
 }

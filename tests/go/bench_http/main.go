@@ -97,6 +97,7 @@ func main() {
 	seconds := flag.Float64("seconds", 3, "measurement length")
 	clients := flag.Int("clients", 10, "concurrent clients")
 	now := flag.Bool("start-now", false, "do not wait for SIGUSR1")
+	warmup := flag.Duration("warmup", 300*time.Millisecond, "load before measuring")
 	flag.Parse()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -121,7 +122,7 @@ func main() {
 			client(i, url, &stop, &n, &gaveUp)
 		}(i)
 	}
-	time.Sleep(300 * time.Millisecond) // warm up
+	time.Sleep(*warmup)
 	n0, g0, cpu0 := n.Load(), gaveUp.Load(), cpuNs()
 	start := time.Now()
 	time.Sleep(time.Duration(*seconds * float64(time.Second)))
