@@ -397,6 +397,22 @@ bool tracer__attached(const struct tracer *t)
 	return !t->detached;
 }
 
+int tracer__hits(const struct tracer *t, uint64_t *hits)
+{
+	int ncpu = libbpf_num_possible_cpus(), c;
+	__u32 key = CT_CNT_HITS;
+	__u64 vals[256];
+
+	*hits = 0;
+	if (ncpu <= 0 || ncpu > 256)
+		return -EINVAL;
+	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.counters), &key, vals))
+		return -errno;
+	for (c = 0; c < ncpu; c++)
+		*hits += vals[c];
+	return 0;
+}
+
 const char *tracer__attach_mode(const struct tracer *t)
 {
 	return t->mode ? t->mode : "none";

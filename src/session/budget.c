@@ -85,6 +85,11 @@ static void window_close(struct budget *b, uint64_t now, uint64_t hits)
 	if (b->o.max_pct > 0 && b->o.trap_ns > 0 && b->c.full_pct > 0) {
 		double duty = b->c.full_pct <= b->o.max_pct ? 1 : b->o.max_pct / b->c.full_pct;
 
+		/* What the last duty cost in fact (ctxtrace's work has a part that does
+		 * not shrink with the hits): over budget, shrink it in proportion. */
+		if (b->c.duty < 1 && b->c.pct > b->o.max_pct && duty > b->c.duty * b->o.max_pct / b->c.pct)
+			duty = b->c.duty * b->o.max_pct / b->c.pct;
+
 		/* Back to always-on only with room to spare, so it does not flap. */
 		if (b->c.duty < 1 && duty >= 1 && b->c.full_pct > 0.8 * b->o.max_pct)
 			duty = b->c.duty;

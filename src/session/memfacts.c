@@ -39,6 +39,8 @@ struct memfacts {
 	struct goid_set next;    /* building the next `absent` */
 	uint64_t next_scan_ns;
 	struct wait_seen *waits;
+	struct go_g *parked;     /* this scan's goroutines parked with a sudog list */
+	size_t nparked, parked_cap;
 	struct memfacts_stats st;
 };
 
@@ -103,12 +105,28 @@ void memfacts__free(struct memfacts *mf)
 	free(mf->absent.v);
 	free(mf->next.v);
 	free(mf->waits);
+	free(mf->parked);
 	free(mf);
 }
 
 static int collect(void *cookie, const struct go_g *g)
 {
-	return set_push(cookie, g->goid);
+	struct memfacts *mf = cookie;
+
+	/* Parked on channels (a sudog list): whose Done it waits on is read next. */
+	if (g->status == GO_STATUS_WAITING && g->waiting && mf->o.mem && mf->nparked < WAITS_PER_TICK) {
+		if (mf->nparked == mf->parked_cap) {
+			size_t ncap = mf->parked_cap ? mf->parked_cap * 2 : 64;
+			struct go_g *np = realloc(mf->parked, ncap * sizeof(*np));
+
+			if (!np)
+				return -ENOMEM;
+			mf->parked = np;
+			mf->parked_cap = ncap;
+		}
+		mf->parked[mf->nparked++] = *g;
+	}
+	return set_push(&mf->live, g->goid);
 }
 
 /* Goroutines of the graph that left allgs: exited. */
@@ -120,7 +138,8 @@ static int scan_exits(struct memfacts *mf, const struct lineage *lg)
 	int err;
 
 	mf->live.n = 0;
-	err = goroutines__foreach(mf->o.gs, collect, &mf->live);
+	mf->nparked = 0;
+	err = goroutines__foreach(mf->o.gs, collect, mf);
 	mf->st.scans++;
 	if (err) {
 		/* Nothing is told from a failed scan; the absent list waits. */
@@ -233,43 +252,24 @@ static int wait_of(struct memfacts *mf, const struct lineage *lg, const struct g
 	return 0;
 }
 
-/* Parked goroutines of the graph in a new wait (a channel receive or a select). */
+/* Parked goroutines of the graph in a new wait (from this scan's allgs read). */
 static void scan_waits(struct memfacts *mf, const struct lineage *lg)
 {
-	struct go_g todo[64];
 	struct lg_go lgo;
-	uint32_t cur = 0, budget = WAITS_PER_TICK;
-	int nt = 0;
 
-	if (!mf->o.mem || !mf->o.off)
-		return;
-	for (;;) {
-		bool more = lineage__go_next(lg, &cur, &lgo);
+	for (size_t i = 0; i < mf->nparked; i++) {
+		const struct go_g *g = &mf->parked[i];
+		struct wait_seen *w = &mf->waits[(g->goid * 0x9e3779b97f4a7c15ULL >> 40) % WAIT_SLOTS];
 
-		if (more && lgo.state == LG_GO_ALIVE && !lgo.placeholder && budget) {
-			struct wait_seen *w = &mf->waits[(lgo.goid * 0x9e3779b97f4a7c15ULL >> 40) % WAIT_SLOTS];
-			struct go_g g;
-
-			if (goroutines__state(mf->o.gs, lgo.goid, &g) == 0 && g.status == GO_STATUS_WAITING &&
-			    g.waiting && !(w->goid == g.goid && w->pc == g.sched_pc && w->sp == g.sched_sp)) {
-				w->goid = g.goid;
-				w->pc = g.sched_pc;
-				w->sp = g.sched_sp;
-				todo[nt++] = g;
-				budget--;
-			}
-		}
-		/* Events are emitted between walks: the graph must not change during one. */
-		if (nt == (int)(sizeof(todo) / sizeof(todo[0])) || (!more && nt)) {
-			uint32_t resume = cur;
-
-			for (int i = 0; i < nt; i++)
-				wait_of(mf, lg, &todo[i]);
-			nt = 0;
-			cur = resume;
-		}
-		if (!more)
-			break;
+		if (w->goid == g->goid && w->pc == g->sched_pc && w->sp == g->sched_sp)
+			continue; /* the same wait, read already */
+		if (lineage__go(lg, g->goid, &lgo) || lgo.state != LG_GO_ALIVE || lgo.placeholder)
+			continue;
+		w->goid = g->goid;
+		w->pc = g->sched_pc;
+		w->sp = g->sched_sp;
+		/* emits at most one event: the graph is not walked here */
+		wait_of(mf, lg, g);
 	}
 }
 

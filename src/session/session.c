@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +66,13 @@ struct session {
 	struct framescan *fs;
 	uint64_t moduledata;
 	struct budget *bud;
+	/* With a budget, a thread of its own runs the duty cycle: decoding may fall
+	 * behind a busy target for seconds, the cycle must not. bud_mu guards bud
+	 * and the attach state. */
+	pthread_t bud_thread;
+	bool bud_thread_on;
+	volatile bool bud_stop;
+	pthread_mutex_t bud_mu;
 	bool sampling_told;
 	uint32_t since_budget;   /* records decoded since the last budget step */
 	uint64_t records;        /* decoded */
@@ -92,6 +100,25 @@ static void deliver(void *cookie, const struct ct_event *ev)
 		rules__on_event(s->rules, s->lg, ev);
 }
 
+static bool bud_gap_in(struct session *s, uint64_t from, uint64_t to)
+{
+	bool gap;
+
+	if (!s->bud)
+		return false;
+	pthread_mutex_lock(&s->bud_mu);
+	gap = budget__gap_in(s->bud, from, to);
+	pthread_mutex_unlock(&s->bud_mu);
+	return gap;
+}
+
+static void bud_cost(const struct session *s, struct budget_cost *bc)
+{
+	pthread_mutex_lock((pthread_mutex_t *)&s->bud_mu);
+	budget__cost(s->bud, bc);
+	pthread_mutex_unlock((pthread_mutex_t *)&s->bud_mu);
+}
+
 static void emit_alert(void *cookie, const struct alert *a)
 {
 	struct session *s = cookie;
@@ -102,8 +129,8 @@ static void emit_alert(void *cookie, const struct alert *a)
 	if (!s->o.on_alert)
 		return;
 	if (s->bud) {
-		budget__cost(s->bud, &bc);
-		if (bc.gaps && budget__gap_in(s->bud, s->last_tick > s->o.retention_ns ? s->last_tick - s->o.retention_ns : 0,
+		bud_cost(s, &bc);
+		if (bc.gaps && bud_gap_in(s, s->last_tick > s->o.retention_ns ? s->last_tick - s->o.retention_ns : 0,
 					      s->last_tick)) {
 			marked = *a;
 			marked.sampled = true;
@@ -118,7 +145,7 @@ static void facts_tick(struct session *s, uint64_t now)
 {
 	const struct lineage *lg = s->lg ? s->lg : s->o.lineage;
 
-	if (s->mf && lg && (s->o.probes == PROBES_DEFAULT || (s->bud && budget__gap_in(s->bud, 0, now))))
+	if (s->mf && lg && (s->o.probes == PROBES_DEFAULT || bud_gap_in(s, 0, now)))
 		memfacts__tick(s->mf, lg, now);
 }
 
@@ -152,7 +179,7 @@ static bool gap_in(void *cookie, uint64_t from, uint64_t to)
 {
 	struct session *s = cookie;
 
-	return s->bud && budget__gap_in(s->bud, from, to);
+	return bud_gap_in(s, from, to);
 }
 
 /* The graph and the rules, when asked for. Syscall tracing is optional: without
@@ -224,6 +251,7 @@ const struct lineage *session__lineage(const struct session *s)
 }
 
 static void budget_step(struct session *s);
+static void *budget_thread(void *arg);
 /* Records decoded by every session of this process, for self_cpu_ns. */
 static uint64_t all_records;
 
@@ -373,6 +401,7 @@ struct session *session__open(const struct session_opts *opts)
 	}
 	s->o = *opts;
 	s->pidfd = -1;
+	pthread_mutex_init(&s->bud_mu, NULL);
 	err = proc_exe(opts->pid, s->exe_path, sizeof(s->exe_path), s->exe_name, sizeof(s->exe_name));
 	if (err) {
 		attach_error(opts->pid, ct_errmsg());
@@ -513,6 +542,14 @@ struct session *session__open(const struct session_opts *opts)
 			attach_error(opts->pid, "out of memory");
 			goto cleanup;
 		}
+		if (opts->max_overhead && bo.trap_ns > 0) {
+			err = -pthread_create(&s->bud_thread, NULL, budget_thread, s);
+			if (err) {
+				attach_error(opts->pid, "cannot start the overhead budget's thread");
+				goto cleanup;
+			}
+			s->bud_thread_on = true;
+		}
 	}
 	info("attached to pid %d (%s, %s, %d probes via %s, probes=%s, %d goroutines)", opts->pid, s->exe_name,
 	     bi->version, tracer__nsites(s->tr), tracer__attach_mode(s->tr), probe_mode_name(opts->probes), sn.n);
@@ -560,21 +597,51 @@ static uint64_t self_cpu_ns(const struct session *s)
 }
 
 /* The estimate, and the duty cycle when over budget. */
-static void budget_step(struct session *s)
+/* One step of the estimate and the duty cycle; bud_mu held. */
+static void budget_cycle(struct session *s)
 {
-	struct tracer_counters c;
-	struct session_cost sc;
 	bool on, was = tracer__attached(s->tr);
+	uint64_t hits;
 
-	if (!s->bud || tracer__counters(s->tr, &c))
+	if (tracer__hits(s->tr, &hits))
 		return;
-	on = budget__update(s->bud, ct_mono_ns(), c.v[CT_CNT_HITS], self_cpu_ns(s), was);
+	on = budget__update(s->bud, ct_mono_ns(), hits, self_cpu_ns(s), was);
 	if (on != was) {
 		uint64_t t0 = ct_mono_ns();
 
 		if (tracer__set_attached(s->tr, on))
 			verbose("pid %d: %s", s->o.pid, ct_errmsg());
 		debug("pid %d: probes %s in %.1f ms", s->o.pid, on ? "attached" : "detached", (ct_mono_ns() - t0) / 1e6);
+	}
+}
+
+#define BUDGET_THREAD_NS 10000000 /* the duty cycle's resolution */
+
+static void *budget_thread(void *arg)
+{
+	struct session *s = arg;
+	struct timespec ts = { 0, BUDGET_THREAD_NS };
+
+	while (!s->bud_stop) {
+		pthread_mutex_lock(&s->bud_mu);
+		budget_cycle(s);
+		pthread_mutex_unlock(&s->bud_mu);
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+/* The estimate (without a budget), and telling a change of the sampling state. */
+static void budget_step(struct session *s)
+{
+	struct session_cost sc;
+
+	if (!s->bud)
+		return;
+	if (!s->bud_thread_on) {
+		pthread_mutex_lock(&s->bud_mu);
+		budget_cycle(s);
+		pthread_mutex_unlock(&s->bud_mu);
 	}
 	if (session__cost(s, &sc) || sc.sampling == s->sampling_told)
 		return;
@@ -598,7 +665,7 @@ int session__cost(const struct session *s, struct session_cost *out)
 	memset(out, 0, sizeof(*out));
 	if (!s || !s->tr || !s->bud)
 		return -EINVAL;
-	budget__cost(s->bud, &bc);
+	bud_cost(s, &bc);
 	out->trap_ns = bc.trap_ns;
 	out->hits_per_s = bc.hits_per_s;
 	out->cost_cpu = bc.cost_cpu;
@@ -746,6 +813,10 @@ void session__free(struct session *s)
 	if (!s)
 		return;
 	/* Detach first: nothing may run against freed state. */
+	if (s->bud_thread_on) {
+		s->bud_stop = true;
+		pthread_join(s->bud_thread, NULL);
+	}
 	tracer__free(s->tr);
 	systrace__free(s->st);
 	if (s->rec)
@@ -755,6 +826,7 @@ void session__free(struct session *s)
 	framescan__free(s->fs);
 	ctxmem__free(s->cm);
 	budget__free(s->bud);
+	pthread_mutex_destroy(&s->bud_mu);
 	gstate_src__free(s->gsrc);
 	lineage__free(s->lg);
 	decoder__free(s->dec);
