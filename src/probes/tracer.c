@@ -457,6 +457,8 @@ void tracer__free(struct tracer *t)
 	free(t);
 }
 
+#define CALIB_ROUNDS 20
+
 /* The calibration site: a function of our own whose first instruction is the
  * push %rbp the kernel emulates at a Go 1.21+ prologue site. */
 __asm__(".text\n"
@@ -471,12 +473,13 @@ __asm__(".text\n"
 void ct_calib_site(void);
 
 
-/* The fastest of a few rounds of n calls: the least disturbed by other work. */
+/* The fastest of many short rounds of n calls: the least disturbed by other
+ * work (a round preempted on a busy machine counts a whole time slice). */
 static uint64_t time_calls(int n)
 {
 	uint64_t best = UINT64_MAX;
 
-	for (int r = 0; r < 3; r++) {
+	for (int r = 0; r < CALIB_ROUNDS; r++) {
 		uint64_t t0 = ct_mono_ns();
 
 		for (int i = 0; i < n; i++)
@@ -527,7 +530,7 @@ int tracer__calibrate(int calls, double *ns_per_hit)
 
 	*ns_per_hit = 0;
 	if (calls <= 0)
-		calls = 10000;
+		calls = 1000;
 	bpf_log__install();
 	err = self_offset((uint64_t)(uintptr_t)ct_calib_site, &off, path, sizeof(path));
 	if (err)

@@ -79,8 +79,8 @@ int tracer__nsites(const struct tracer *t); /* sites attached */
  * sysctl kernel.bpf_stats_enabled=1); zeros otherwise. For benchmarks. */
 int tracer__prog_stats(const struct tracer *t, uint64_t *run_ns, uint64_t *run_cnt);
 /* The machine's cost of one probe hit: an empty uprobe on an emulated push %rbp
- * in a function of ctxtrace's own, called `calls` times (0: 10000) with and
- * without it; the fastest of three rounds each. 0 or -errno. */
+ * in a function of ctxtrace's own, called `calls` times (0: 1000) with and
+ * without it; the fastest of 20 rounds each. 0 or -errno. */
 int tracer__calibrate(int calls, double *ns_per_hit);
 /* Detaches every probe and frees everything; takes NULL. */
 void tracer__free(struct tracer *t);

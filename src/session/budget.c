@@ -78,7 +78,12 @@ static void window_close(struct budget *b, uint64_t now, uint64_t hits)
 	if (on > 0.05 * secs) {
 		double scale = secs / on;
 		double full_trap = b->c.trap_cpu * scale, full_self = b->c.self_cpu * scale;
+		/* the target's own work: what it used but the traps (a trap cost
+		 * measured high on a loaded machine must not make it vanish) */
 		double base = b->c.target_cpu - b->c.trap_cpu;
+
+		if (base < 0.1 * b->c.target_cpu)
+			base = 0.1 * b->c.target_cpu;
 
 		b->c.full_pct = base > 0 ? 100.0 * (full_trap + full_self) / (base + full_trap + full_self) : 0;
 	}
