@@ -289,7 +289,7 @@ if [ -z "${GO_VERSIONS:-}" ] || [[ " $GO_VERSIONS " == *" $known "* ]] && [ ${#n
 		bin=$tmp/newer-$m/ev_basic
 		mkdir -p "${bin%/*}" && perl -pe "s/\Q$gover\E/$newer/g" "$src" >"$bin" && chmod +x "$bin"
 		d=$tmp/newer-$m/run
-		run_watch "$bin" "$d" --json
+		run_watch "$bin" "$d" --json --probes all
 		name="go$next (rewritten $m $known build): validated, one warning, exact events"
 		warn=$(grep -c "^warning: Go $next is newer than ctxtrace's offset table (1.19-$known): Go $known's layout fits pid $(cat "$d/pid") (context code, goroutine list) and is used$" "$d/watch.err")
 		if [ "$(cat "$d/watch.rc")" != 0 ] || [ "$warn" != 1 ] || [ "$(grep -c '^warning' "$d/watch.err")" != 1 ]; then
