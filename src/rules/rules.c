@@ -20,6 +20,7 @@ static const char *const rule_names[RULE_MAX] = {
 	[RULE_UNREACHABLE_CANCEL] = "unreachable-cancel",
 	[RULE_LINEAGE_BREAK] = "lineage-break",
 	[RULE_PROPAGATE_GOROUTINE] = "propagate-goroutine",
+	[RULE_STUCK_GOROUTINES] = "stuck-goroutines",
 };
 
 static const char *const sev_names[SEV_MAX] = {
@@ -76,7 +77,7 @@ uint64_t frame_hash(const struct ct_frame *f)
 }
 
 /* From the sites' text only, so the same leak has the same id in every session. */
-static uint64_t key_hash(enum rule_id rule, const struct ct_frame *const k[GROUP_KEYS])
+uint64_t key_hash(enum rule_id rule, const struct ct_frame *const k[GROUP_KEYS])
 {
 	uint64_t h = fnv_str(0xcbf29ce484222325ULL, rule_names[rule]);
 

@@ -70,6 +70,7 @@ struct group *group_get(struct rules *r, enum rule_id rule, const struct ct_fram
 			const struct ct_frame *k1, const struct ct_frame *k2);
 uint32_t group_index(const struct rules *r, const struct group *g);
 uint64_t frame_hash(const struct ct_frame *f);
+uint64_t key_hash(enum rule_id rule, const struct ct_frame *const k[GROUP_KEYS]);
 void alert_ctx_fill(const struct rules *r, struct alert_ctx *out, const struct lg_ctx *c);
 int rules_read_gstate(struct rules *r, uint64_t goid, struct rules_gstate *gs);
 void group_add_block(struct group *g, const struct rules_gstate *gs, bool have_state);
