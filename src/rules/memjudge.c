@@ -148,6 +148,7 @@ struct memjudge {
 	uint64_t pass;
 	uint32_t pending;
 	int64_t mono_to_unix;
+	bool emit_all; /* memjudge__run_final: every group at its threshold, grown or not */
 	struct memjudge_stats st;
 };
 
@@ -842,7 +843,7 @@ int memjudge__run(struct memjudge *mj, uint64_t now, rules_emit_fn emit, void *c
 							       : mj->o.min_count;
 		uint64_t h = g->hash;
 
-		if (!g->used || g->now < min || g->now <= g->emitted)
+		if (!g->used || g->now < min || (g->now <= g->emitted && !mj->emit_all))
 			continue;
 		a->rule = g->rule;
 		a->source = ALERT_SRC_MEMORY;
@@ -866,4 +867,20 @@ int memjudge__run(struct memjudge *mj, uint64_t now, rules_emit_fn emit, void *c
 	mj->st.alerts = (uint32_t)emitted;
 	mj->st.elapsed_ns = mono_ns() - t0;
 	return emitted;
+}
+
+int memjudge__run_final(struct memjudge *mj, uint64_t now, const struct memjudge_limits *lim,
+			rules_emit_fn emit, void *cookie)
+{
+	struct memjudge_opts saved = mj->o;
+	int err;
+
+	mj->o.grace_ns = lim->grace_ns;
+	mj->o.min_count = lim->min_count ? lim->min_count : 1;
+	mj->o.stuck_min = lim->stuck_min ? lim->stuck_min : 1;
+	mj->emit_all = true;
+	err = memjudge__run(mj, now, emit, cookie);
+	mj->emit_all = false;
+	mj->o = saved;
+	return err;
 }

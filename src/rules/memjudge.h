@@ -82,6 +82,16 @@ void memjudge__free(struct memjudge *mj);
  * previous pass (same id, first = false). Returns the alerts emitted, or -errno
  * when the goroutine list cannot be read (-ESRCH: the target is gone). */
 int memjudge__run(struct memjudge *mj, uint64_t now_ns, rules_emit_fn emit, void *cookie);
+/* The last judgement of a target about to exit (`ctxtrace run`): one pass with
+ * these limits (grace 0: blocked at all; a count of 0 means 1) that emits every
+ * group at its threshold, reported before or not. The session's limits stay. */
+struct memjudge_limits {
+	uint64_t grace_ns;
+	uint32_t min_count;
+	uint32_t stuck_min;
+};
+int memjudge__run_final(struct memjudge *mj, uint64_t now_ns, const struct memjudge_limits *lim,
+			rules_emit_fn emit, void *cookie);
 /* Goroutines of the last pass that looked stuck but not yet for --grace: another
  * pass after --grace may report them. */
 uint32_t memjudge__pending(const struct memjudge *mj);

@@ -629,3 +629,27 @@ int session__memory_stats(const struct session *s, struct memjudge_stats *st)
 	memjudge__stats(s->mj, st);
 	return 0;
 }
+
+int session__judge_final(struct session *s, const struct memjudge_limits *lim, rules_emit_fn emit,
+			 void *cookie)
+{
+	int n;
+
+	if (!s->mj) {
+		ct_errmsg_set("pid %d: no memory judgement in this session", s->o.pid);
+		return -EINVAL;
+	}
+	if (s->tr && !s->exited) {
+		while (tracer__consume(s->tr) > 0)
+			;
+		decoder__expire(s->dec, now_ns());
+		check_lost(s);
+		rules_tick(s, now_ns(), true);
+	}
+	n = memjudge__run_final(s->mj, now_ns(), lim, emit, cookie);
+	if (n >= 0 && s->o.on_goroutine)
+		memjudge__report_goroutines(s->mj);
+	if (n < 0)
+		ct_errmsg_set("cannot read the goroutines of pid %d: %s", s->o.pid, strerror(-n));
+	return n;
+}

@@ -46,6 +46,13 @@ void session__free(struct session *s); /* detaches; takes NULL */
  * on_alert: one pass, and when goroutines looked stuck for less than --grace, a
  * second one --grace later. Never stops the target. 0 or -errno (-ESRCH: gone). */
 int session__snapshot(struct session *s);
+/* The judgement of a target stopped at its exit (`ctxtrace run`): the records
+ * still queued, the rules, then one memory pass with these limits (rules/memjudge.h,
+ * memjudge__run_final) whose alerts go to emit, typed. Their count or -errno. */
+struct memjudge_limits;
+struct alert;
+int session__judge_final(struct session *s, const struct memjudge_limits *lim,
+			 void (*emit)(void *cookie, const struct alert *a), void *cookie);
 struct memjudge_stats;
 /* What the last memory judgement read and left out; -ENOENT before any. */
 int session__memory_stats(const struct session *s, struct memjudge_stats *st);
