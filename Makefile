@@ -18,7 +18,7 @@ endif
 .SECONDARY:
 .SUFFIXES:
 
-PKGS := libbpf libelf capstone libdw zlib libsystemd
+PKGS := libbpf libelf capstone libdw zlib libsystemd libprotobuf-c
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 DAEMON_LIBS := $(shell $(PKG_CONFIG) --libs libmicrohttpd 2>/dev/null)
@@ -35,7 +35,12 @@ LDLIBS := $(PKG_LIBS) $(GV_LIBS) -lpthread -lm
 CLI_SRCS := $(wildcard src/cli/*.c)
 DAEMON_MAIN := $(wildcard src/daemon/ctxtraced.c)
 LIB_SRCS := $(filter-out $(CLI_SRCS) $(DAEMON_MAIN),$(wildcard src/*/*.c))
-LIB_OBJS := $(LIB_SRCS:%.c=$(OUT)/%.o)
+# Protocol buffer definitions come from Debian's packages at build time (scripts/deps.sh),
+# never copied here; protoc-c generates their C code into $(OUT)/proto/.
+PROFILE_PROTO ?= /usr/share/gocode/src/github.com/google/pprof/proto/profile.proto
+PROTO_SRCS := $(OUT)/proto/profile.pb-c.c
+PROTO_HDRS := $(PROTO_SRCS:.c=.h)
+LIB_OBJS := $(LIB_SRCS:%.c=$(OUT)/%.o) $(PROTO_SRCS:.c=.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(OUT)/%.o)
 DAEMON_OBJS := $(DAEMON_MAIN:%.c=$(OUT)/%.o)
 LIB := $(OUT)/libctxtrace.a
@@ -72,10 +77,20 @@ $(LIB): $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-# Every userspace object waits for the skeletons, which some include.
-$(OUT)/src/%.o: src/%.c | $(SKELS)
+# Every userspace object waits for the skeletons and generated protobuf headers,
+# which some include.
+$(OUT)/src/%.o: src/%.c | $(SKELS) $(PROTO_HDRS)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(OUT)/proto/profile.pb-c.c $(OUT)/proto/profile.pb-c.h &: $(PROFILE_PROTO)
+	$(call msg,PROTOC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)protoc-c --c_out=$(@D) -I$(dir $<) $(notdir $<)
+
+$(OUT)/proto/%.o: $(OUT)/proto/%.c
+	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(VMLINUX):

@@ -24,6 +24,7 @@
 #include "cli/commands.h"
 #include "daemon/config.h"
 #include "output/alert_out.h"
+#include "output/pprof_out.h"
 #include "rules/memjudge.h"
 #include "rules/rules.h"
 #include "session/session.h"
@@ -37,6 +38,7 @@
 struct run_opts {
 	int fail_on;        /* enum alert_severity; SEV_MAX: never fail for findings */
 	bool json;
+	const char *profile;
 	struct rule_cfg rules;
 	char **argv;        /* the program and its arguments */
 };
@@ -45,6 +47,8 @@ struct run_state {
 	const struct run_opts *o;
 	uint32_t during;    /* alerts while it ran */
 	uint32_t final[SEV_MAX]; /* findings at exit, by severity */
+	struct pprof_out *prof;
+	bool prof_failed;
 	bool judged;
 };
 
@@ -52,7 +56,7 @@ static volatile sig_atomic_t child_changed;
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: ctxtrace run [--fail-on SEVERITY] [--json] [--grace DUR] [--min-count N] -- CMD [ARGS...]\n"
+	fprintf(f, "usage: ctxtrace run [--fail-on SEVERITY] [--json] [--profile FILE] [--grace DUR] [--min-count N] -- CMD [ARGS...]\n"
 		   "Runs CMD (a Go program, e.g. a `go test -c` binary) with the probes attached before\n"
 		   "its first instruction, prints leak alerts while it runs and the findings still\n"
 		   "true when it exits, on stderr. Exit status: CMD's own (128+N when killed by\n"
@@ -60,6 +64,7 @@ static void usage(FILE *f)
 		   "1 when CMD cannot be started or traced; 2 usage error.\n"
 		   "      --fail-on SEV   info, warning or error (default: never fail for findings)\n"
 		   "      --json          alerts and findings as JSON lines (docs/alerts.md)\n"
+		   "      --profile FILE  the goroutines stuck at exit as a pprof profile (docs/pprof.md)\n"
 		   "The rule settings below apply while CMD runs; at its exit every goroutine still\n"
 		   "blocked counts, one finding is enough.\n");
 	settings__print_help(f, rule_settings, rule_settings_n, SETTINGS_HELP_FLAGS);
@@ -100,6 +105,14 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		if (!strcmp(argv[i], "--json")) {
 			o->json = true;
 			ct_log_json = true;
+			continue;
+		}
+		if (!strcmp(argv[i], "--profile") || !strncmp(argv[i], "--profile=", 10)) {
+			o->profile = argv[i][9] == '=' ? argv[i] + 10 : (i + 1 < argc ? argv[++i] : NULL);
+			if (!o->profile || !*o->profile) {
+				error("option '--profile' needs a value (see ctxtrace run --help)");
+				return -EINVAL;
+			}
 			continue;
 		}
 		if (!strncmp(argv[i], "--fail-on", 9) && (argv[i][9] == '\0' || argv[i][9] == '=')) {
@@ -171,7 +184,10 @@ static void on_final(void *cookie, const struct alert *a)
 
 static void on_goroutine(void *cookie, const struct memjudge_go *g)
 {
-	(void)cookie;
+	struct run_state *st = cookie;
+
+	if (st->prof && pprof_out__add(st->prof, g) < 0)
+		st->prof_failed = true;
 	debug("at exit: goroutine %llu (from %llu) %s%s, %u contexts held, %u channels%s, start %s",
 	      (unsigned long long)g->goid, (unsigned long long)g->parent_goid, g->wait ? g->wait : "?",
 	      g->system ? " (runtime)" : g->judged ? "" : " (not judged)", g->contexts_held, g->chans,
@@ -337,7 +353,7 @@ int cmd_run(int argc, char **argv)
 	so.min_count = (uint32_t)o.rules.min_count;
 	so.retention_ns = o.rules.retention;
 	so.on_alert = on_alert;
-	if (ct_verbosity >= CT_LOG_DEBUG)
+	if (ct_verbosity >= CT_LOG_DEBUG || o.profile)
 		so.on_goroutine = on_goroutine;
 	so.cookie = &st;
 	s = session__open(&so);
@@ -354,7 +370,22 @@ int cmd_run(int argc, char **argv)
 		waitpid(pid, &status, __WALL);
 		return EXIT_CANNOT;
 	}
+	if (o.profile) {
+		st.prof = pprof_out__new(pid, o.argv[0]);
+		if (!st.prof)
+			st.prof_failed = true;
+	}
 	status = follow(pid, s, &st);
+	if (st.prof && st.judged && !st.prof_failed) {
+		if (pprof_out__write(st.prof, o.profile))
+			error("%s", ct_errmsg());
+		else
+			info("%u stuck goroutines written to %s", pprof_out__samples(st.prof), o.profile);
+	} else if (o.profile) {
+		error("no profile written to %s: %s", o.profile,
+		      st.prof_failed ? "out of memory" : "the program was not judged at its exit");
+	}
+	pprof_out__free(st.prof);
 	session__free(s);
 	if (status < 0) {
 		error("lost pid %d: %s", pid, strerror(-status));

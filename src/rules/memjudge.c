@@ -123,6 +123,12 @@ struct mgo {
 	uint32_t held[MAX_HELD];
 	uint8_t nchans, nheld;
 	bool judged, system, on_done;
+	/* This pass's verdict (memjudge__report_goroutines): its group, the cancelled
+	 * context it holds (index, NONE32), how long it has waited. */
+	struct group *gr;
+	uint32_t cancelled;
+	uint64_t age;
+	bool age_known;
 };
 
 /* When a goroutine was first seen in its current wait. */
@@ -198,6 +204,8 @@ void memjudge__free(struct memjudge *mj)
 	free(mj);
 }
 
+static void fill_ctx(struct memjudge *mj, struct alert_ctx *out, const struct mctx *c);
+
 void memjudge__report_goroutines(struct memjudge *mj)
 {
 	for (uint32_t i = 0; mj->o.on_goroutine && i < mj->ngo; i++) {
@@ -207,7 +215,19 @@ void memjudge__report_goroutines(struct memjudge *mj)
 			.waiting_ns = m->gs.waiting_ns, .stack = m->gs.stack, .go_site = m->go_site,
 			.start_func = m->start_func, .system = m->system, .judged = m->judged,
 			.contexts_held = m->nheld, .chans = m->nchans, .waits_on_done = m->on_done,
+			.rule = RULE_MAX,
 		};
+
+		if (m->judged && m->gr) {
+			uint32_t min = m->gr->rule == RULE_STUCK_GOROUTINES ? mj->o.stuck_min : mj->o.min_count;
+
+			g.rule = m->gr->rule;
+			g.alerted = m->gr->emitted >= min;
+			g.age_ns = m->age;
+			g.age_known = m->age_known;
+			if (m->cancelled != NONE32)
+				fill_ctx(mj, &g.ctx, &mj->ctxs[m->cancelled]);
+		}
 
 		/* The runtime's own words, as its goroutine dump prints them. */
 		switch (m->g.status) {
@@ -521,6 +541,8 @@ static void judge_go(struct memjudge *mj, struct mgo *m, uint64_t now)
 	uint64_t age;
 	bool known, blocked = m->gs.status == RULES_G_WAITING || m->gs.status == RULES_G_SYSCALL;
 
+	m->gr = NULL;
+	m->cancelled = NONE32;
 	if (!m->judged || (!blocked && m->gs.status != RULES_G_RUNNABLE))
 		return;
 	/* Waiting on a live context's Done: it listens. */
@@ -582,6 +604,10 @@ static void judge_go(struct memjudge *mj, struct mgo *m, uint64_t now)
 	}
 	if (!gr)
 		return;
+	m->gr = gr;
+	m->cancelled = cancelled;
+	m->age = age;
+	m->age_known = known;
 	gr->now++;
 	if (m->g.status == GO_STATUS_LEAKED)
 		gr->a.leaked++;

@@ -53,6 +53,15 @@ struct memjudge_go {
 	uint32_t contexts_held;       /* context values its frames hold that checked out */
 	uint32_t chans;               /* channels it waits on */
 	bool waits_on_done;           /* one of them is a known context's Done channel */
+	/* The verdict of the pass: the rule whose group it counts in (RULE_MAX: none),
+	 * whether that group was reported (reached its threshold), how long it has been
+	 * blocked (age_known: from the runtime's waitsince or an earlier pass), and the
+	 * cancelled context it holds (ctx.known false: none). */
+	enum rule_id rule;
+	bool alerted;
+	uint64_t age_ns;
+	bool age_known;
+	struct alert_ctx ctx;
 };
 
 struct memjudge_opts {

@@ -653,3 +653,18 @@ int session__judge_final(struct session *s, const struct memjudge_limits *lim, r
 		ct_errmsg_set("cannot read the goroutines of pid %d: %s", s->o.pid, strerror(-n));
 	return n;
 }
+
+int session__report_goroutines(struct session *s)
+{
+	if (!s->mj)
+		return -EINVAL;
+	memjudge__report_goroutines(s->mj);
+	return 0;
+}
+
+void session__limits(const struct session *s, struct memjudge_limits *lim)
+{
+	lim->grace_ns = s->o.grace_ns ? s->o.grace_ns : RULES_DEFAULT_GRACE_NS;
+	lim->min_count = s->o.min_count ? s->o.min_count : RULES_DEFAULT_MIN_COUNT;
+	lim->stuck_min = s->o.stuck_min ? s->o.stuck_min : MEMJUDGE_DEFAULT_STUCK_MIN;
+}

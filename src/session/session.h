@@ -53,6 +53,11 @@ struct memjudge_limits;
 struct alert;
 int session__judge_final(struct session *s, const struct memjudge_limits *lim,
 			 void (*emit)(void *cookie, const struct alert *a), void *cookie);
+/* Calls on_goroutine for every goroutine of the last memory judgement (also
+ * after the target exited: what it held when last read). 0 or -EINVAL (none). */
+int session__report_goroutines(struct session *s);
+/* The session's own limits, defaults applied, for session__judge_final. */
+void session__limits(const struct session *s, struct memjudge_limits *lim);
 struct memjudge_stats;
 /* What the last memory judgement read and left out; -ENOENT before any. */
 int session__memory_stats(const struct session *s, struct memjudge_stats *st);
