@@ -151,26 +151,22 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 	return 0;
 }
 
-static void print_alert(const struct run_opts *o, const struct alert *a, const char *json,
-			const char *text)
+static void print_alert(const struct run_opts *o, const struct alert *a)
 {
-	if (a) {
-		if (o->json)
-			alert_out__json(stderr, a, false), fputc('\n', stderr);
-		else
-			alert_out__text(stderr, a);
-	} else {
-		fprintf(stderr, "%s\n", o->json ? json : text);
-	}
+	if (o->json)
+		alert_out__json(stderr, a, false);
+	else
+		alert_out__text(stderr, a);
+	fputc('\n', stderr);
 	fflush(stderr);
 }
 
-static void on_alert(void *cookie, const char *json, const char *text)
+static void on_alert(void *cookie, const struct alert *a)
 {
 	struct run_state *st = cookie;
 
 	st->during++;
-	print_alert(st->o, NULL, json, text);
+	print_alert(st->o, a);
 }
 
 static void on_final(void *cookie, const struct alert *a)
@@ -179,7 +175,7 @@ static void on_final(void *cookie, const struct alert *a)
 
 	if (a->severity < SEV_MAX)
 		st->final[a->severity]++;
-	print_alert(st->o, a, NULL, NULL);
+	print_alert(st->o, a);
 }
 
 static void on_goroutine(void *cookie, const struct memjudge_go *g)

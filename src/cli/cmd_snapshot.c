@@ -14,6 +14,7 @@
 
 #include "cli/commands.h"
 #include "daemon/config.h"
+#include "output/alert_out.h"
 #include "output/pprof_out.h"
 #include "rules/memjudge.h"
 #include "session/session.h"
@@ -144,15 +145,15 @@ static int parse_args(int argc, char **argv, struct snap_opts *o)
 	return 0;
 }
 
-static void on_alert(void *cookie, const char *json, const char *text)
+static void on_alert(void *cookie, const struct alert *a)
 {
 	struct snap_run *run = cookie;
 
 	run->alerts++;
 	if (run->err)
 		return;
-	printf("%s\n", run->json ? json : text);
-	if (fflush(stdout))
+	run->err = run->json ? alert_out__json(stdout, a, false) : alert_out__text(stdout, a);
+	if (!run->err && (putchar('\n') == EOF || fflush(stdout)))
 		run->err = -errno;
 }
 

@@ -137,26 +137,24 @@ static void maybe_shrink(struct client *c)
 	}
 }
 
+static void error_members(struct json_w *w, const void *msg)
+{
+	json_w__kv_str(w, "type", "error");
+	json_w__kv_str(w, "message", msg);
+}
+
+/* {"type":"error","message":"..."}, or "error: ..." in text mode. */
 static void reply_error(struct client *c, const char *msg)
 {
-	char *line = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&line, &len);
+	char *json = c->text ? NULL : json_w__object_str(error_members, msg), *line = NULL;
 
-	if (!f) {
+	if ((!c->text && !json) || asprintf(&line, "%s%s\n", c->text ? "error: " : "", c->text ? msg : json) < 0) {
+		free(json);
 		client_close(c);
 		return;
 	}
-	if (c->text) {
-		fprintf(f, "error: %s\n", msg);
-	} else {
-		char esc[1024];
-
-		json_escape(esc, sizeof(esc), msg, strlen(msg));
-		fprintf(f, "{\"type\":\"error\",\"message\":\"%s\"}\n", esc);
-	}
-	fclose(f);
-	enqueue(c, line, len, false);
+	enqueue(c, line, strlen(line), false);
+	free(json);
 	free(line);
 	c->closing = true;
 	flush(c);

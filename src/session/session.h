@@ -9,6 +9,7 @@
 
 struct session;
 struct ct_event;
+struct alert;
 struct memjudge_go;
 
 struct session_opts {
@@ -27,8 +28,9 @@ struct session_opts {
 	void (*on_goroutine)(void *cookie, const struct memjudge_go *g);
 	const char *record_path; /* record raw events here, NULL for none */
 	void (*on_event)(void *cookie, const struct ct_event *ev);
-	/* One alert as a complete JSON object (no newline), and the same as text. */
-	void (*on_alert)(void *cookie, const char *json, const char *text);
+	/* One alert (rules/rules.h), valid during the call: outputs render it with
+	 * output/alert_out.h. */
+	void (*on_alert)(void *cookie, const struct alert *a);
 	void *cookie;
 };
 
@@ -50,7 +52,6 @@ int session__snapshot(struct session *s);
  * still queued, the rules, then one memory pass with these limits (rules/memjudge.h,
  * memjudge__run_final) whose alerts go to emit, typed. Their count or -errno. */
 struct memjudge_limits;
-struct alert;
 int session__judge_final(struct session *s, const struct memjudge_limits *lim,
 			 void (*emit)(void *cookie, const struct alert *a), void *cookie);
 /* Calls on_goroutine for every goroutine of the last memory judgement (also
