@@ -21,13 +21,13 @@ endif
 PKGS := libbpf libelf capstone libdw zlib libsystemd libprotobuf-c
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
-DAEMON_LIBS := $(shell $(PKG_CONFIG) --libs libmicrohttpd 2>/dev/null)
+DAEMON_LIBS := $(shell $(PKG_CONFIG) --libs libmicrohttpd libcurl 2>/dev/null)
 GV_CFLAGS := $(shell $(PKG_CONFIG) --cflags libgvc 2>/dev/null)
 GV_LIBS := $(shell $(PKG_CONFIG) --libs libgvc 2>/dev/null)
 
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
-	  -D_GNU_SOURCE -fno-strict-aliasing -Iinclude -Isrc -I$(OUT) $(PKG_CFLAGS) $(GV_CFLAGS)
+	  -D_GNU_SOURCE -fno-strict-aliasing -Iinclude -Isrc -I$(OUT) -I$(OUT)/proto $(PKG_CFLAGS) $(GV_CFLAGS)
 LDLIBS := $(PKG_LIBS) $(GV_LIBS) -lpthread -lm
 
 # src/cli is the ctxtrace command, src/daemon/ctxtraced.c the daemon's main;
@@ -38,7 +38,11 @@ LIB_SRCS := $(filter-out $(CLI_SRCS) $(DAEMON_MAIN),$(wildcard src/*/*.c))
 # Protocol buffer definitions come from Debian's packages at build time (scripts/deps.sh),
 # never copied here; protoc-c generates their C code into $(OUT)/proto/.
 PROFILE_PROTO ?= /usr/share/gocode/src/github.com/google/pprof/proto/profile.proto
-PROTO_SRCS := $(OUT)/proto/profile.pb-c.c
+OTEL_PROTO_DIR ?= /usr/include
+OTEL_PROTOS := opentelemetry/proto/common/v1/common.proto opentelemetry/proto/resource/v1/resource.proto \
+	opentelemetry/proto/logs/v1/logs.proto opentelemetry/proto/collector/logs/v1/logs_service.proto
+OTEL_SRCS := $(OTEL_PROTOS:%.proto=$(OUT)/proto/%.pb-c.c)
+PROTO_SRCS := $(OUT)/proto/profile.pb-c.c $(OTEL_SRCS)
 PROTO_HDRS := $(PROTO_SRCS:.c=.h)
 LIB_OBJS := $(LIB_SRCS:%.c=$(OUT)/%.o) $(PROTO_SRCS:.c=.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(OUT)/%.o)
@@ -99,6 +103,11 @@ $(OUT)/proto/profile.pb-c.c $(OUT)/proto/profile.pb-c.h &: $(PROFILE_PROTO)
 	$(call msg,PROTOC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)protoc-c --c_out=$(@D) -I$(dir $<) $(notdir $<)
+
+$(OTEL_SRCS) $(OTEL_SRCS:.c=.h) &: $(addprefix $(OTEL_PROTO_DIR)/,$(OTEL_PROTOS))
+	$(call msg,PROTOC,$(OUT)/proto/opentelemetry)
+	$(Q)mkdir -p $(OUT)/proto
+	$(Q)protoc-c --c_out=$(OUT)/proto -I$(OTEL_PROTO_DIR) $(OTEL_PROTOS)
 
 $(OUT)/proto/%.o: $(OUT)/proto/%.c
 	$(call msg,CC,$@)

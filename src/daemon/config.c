@@ -58,6 +58,23 @@ static int check_listen(const struct setting *s, const void *dst, char *err, siz
 	return config__parse_listen(v, &ss, &len, err, errlen);
 }
 
+static int check_url(const struct setting *s, const void *dst, char *err, size_t errlen)
+{
+	const char *v = *(char *const *)dst;
+
+	if (!*v)
+		return 0;
+	if (strncmp(v, "http://", 7) && strncmp(v, "https://", 8)) {
+		snprintf(err, errlen, "is not an http:// or https:// URL");
+		return -EINVAL;
+	}
+	if (strlen(v) > 1024 || strpbrk(v, " \t\r\n")) {
+		snprintf(err, errlen, "is not a URL (spaces, or longer than 1024 bytes)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int check_group(const struct setting *s, const void *dst, char *err, size_t errlen)
 {
 	const char *v = *(char *const *)dst;
@@ -127,6 +144,21 @@ const struct setting output_settings[] = {
 	{ "metrics_listen", SET_STRING, SETTING_OFF(struct output_cfg, metrics_listen), .def = "",
 	  .metavar = "ADDR:PORT", .help = "Prometheus metrics on this loopback address (\"\": none)",
 	  .check = check_listen },
+	{ "otlp_endpoint", SET_STRING, SETTING_OFF(struct output_cfg, otlp_endpoint), .def = "",
+	  .metavar = "URL", .help = "send alerts as OTLP/HTTP log records to this URL, e.g. "
+	  "http://127.0.0.1:4318/v1/logs (\"\": none)", .check = check_url },
+	{ "otlp_queue", SET_INT, SETTING_OFF(struct output_cfg, otlp_queue), 1, 1000000, "4096", NULL,
+	  "alerts waiting to be sent at most; beyond, they are dropped and counted" },
+	{ "otlp_batch", SET_INT, SETTING_OFF(struct output_cfg, otlp_batch), 1, 10000, "256", NULL,
+	  "log records per request at most" },
+	{ "otlp_flush", SET_DURATION, SETTING_OFF(struct output_cfg, otlp_flush), NS_S / 100, 60 * NS_S, "1s",
+	  NULL, "how long an alert may wait for a fuller batch" },
+	{ "otlp_timeout", SET_DURATION, SETTING_OFF(struct output_cfg, otlp_timeout), NS_S / 10, 300 * NS_S,
+	  "10s", NULL, "per request" },
+	{ "otlp_retries", SET_INT, SETTING_OFF(struct output_cfg, otlp_retries), 0, 100, "5", NULL,
+	  "retries of a batch that failed (no answer, 429, 5xx), with backoff, before it is dropped" },
+	{ "otlp_service", SET_STRING, SETTING_OFF(struct output_cfg, otlp_service), .def = "ctxtraced",
+	  .metavar = "NAME", .help = "the resource's service.name" },
 };
 const size_t output_settings_n = sizeof(output_settings) / sizeof(output_settings[0]);
 

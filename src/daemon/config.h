@@ -33,6 +33,14 @@ struct output_cfg {
 	uint64_t json_file_max_size;
 	int64_t json_file_keep;
 	char *metrics_listen;     /* "127.0.0.1:9464"; NULL: off */
+	/* OTLP/HTTP log export of alerts (daemon/otlp.h) */
+	char *otlp_endpoint;      /* "http://127.0.0.1:4318/v1/logs"; "": off */
+	int64_t otlp_queue;       /* records waiting at most; beyond, dropped and counted */
+	int64_t otlp_batch;       /* records per request at most */
+	uint64_t otlp_flush;      /* ns a record may wait for a fuller batch */
+	uint64_t otlp_timeout;    /* ns per request */
+	int64_t otlp_retries;     /* retries of a failed batch before it is dropped */
+	char *otlp_service;       /* resource service.name */
 };
 
 /* Rule settings: [defaults], overridden per [target]. */

@@ -17,6 +17,7 @@
 #include "daemon/config.h"
 #include "daemon/loop.h"
 #include "daemon/metrics.h"
+#include "daemon/otlp.h"
 #include "daemon/outputs.h"
 #include "daemon/server.h"
 #include "daemon/session_backend.h"
@@ -39,6 +40,7 @@ struct daemon {
 	struct metrics_http *metrics;
 	struct outputs *out;
 	struct targets *targets;
+	struct otlp *otlp;
 	struct loop_watch sig_w;
 	bool stop;
 	char started[40];
@@ -169,6 +171,8 @@ static int on_request(void *cookie, const char *verb, const char *arg, bool text
 	return -EINVAL;
 }
 
+static void otlp_metrics(struct daemon *d, FILE *f);
+
 static void render_metrics(void *cookie, FILE *f)
 {
 	struct daemon *d = cookie;
@@ -199,12 +203,68 @@ static void render_metrics(void *cookie, FILE *f)
 	prom__sample(f, "ctxtrace_json_file_errors_total", NULL, 0, os.file_errors);
 	prom__family(f, "ctxtrace_json_file_rotations_total", "counter", "JSON file rotations.");
 	prom__sample(f, "ctxtrace_json_file_rotations_total", NULL, 0, os.file_rotations);
+	otlp_metrics(d, f);
 	targets__write_metrics(d->targets, f);
 }
 
 static bool str_same(const char *a, const char *b)
 {
 	return !strcmp(a ? a : "", b ? b : "");
+}
+
+static void otlp_metrics(struct daemon *d, FILE *f)
+{
+	struct otlp_stats st;
+
+	if (!d->otlp)
+		return;
+	otlp__stats(d->otlp, &st);
+	prom__family(f, "ctxtrace_otlp_log_records_total", "counter",
+		     "Alerts for the OTLP endpoint, by result: accepted, or dropped because the queue "
+		     "was full, the retries ran out, or the endpoint refused them.");
+	prom__sample(f, "ctxtrace_otlp_log_records_total", (struct prom_label[]){ { "result", "accepted" } }, 1,
+		     st.accepted);
+	prom__sample(f, "ctxtrace_otlp_log_records_total", (struct prom_label[]){ { "result", "queue_full" } }, 1,
+		     st.dropped_full);
+	prom__sample(f, "ctxtrace_otlp_log_records_total", (struct prom_label[]){ { "result", "failed" } }, 1,
+		     st.dropped_failed);
+	prom__sample(f, "ctxtrace_otlp_log_records_total", (struct prom_label[]){ { "result", "rejected" } }, 1,
+		     st.dropped_rejected);
+	prom__family(f, "ctxtrace_otlp_queue_length", "gauge", "Alerts waiting for the OTLP endpoint.");
+	prom__sample(f, "ctxtrace_otlp_queue_length", NULL, 0, st.queued);
+	prom__family(f, "ctxtrace_otlp_requests_total", "counter", "OTLP/HTTP requests, by result.");
+	prom__sample(f, "ctxtrace_otlp_requests_total", (struct prom_label[]){ { "result", "ok" } }, 1,
+		     st.requests_ok);
+	prom__sample(f, "ctxtrace_otlp_requests_total", (struct prom_label[]){ { "result", "failed" } }, 1,
+		     st.requests_failed);
+	prom__family(f, "ctxtrace_otlp_retries_total", "counter", "OTLP/HTTP requests retried after a failure.");
+	prom__sample(f, "ctxtrace_otlp_retries_total", NULL, 0, st.retries);
+}
+
+static void otlp_sink(void *cookie, const struct target_alert *who, const struct alert *a)
+{
+	struct daemon *d = cookie;
+	struct otlp_source src = { .target = who->name, .pid = who->pid, .exe = who->exe };
+
+	if (d->otlp)
+		otlp__alert(d->otlp, &src, a);
+}
+
+static bool otlp_same(const struct output_cfg *a, const struct output_cfg *b)
+{
+	return str_same(a->otlp_endpoint, b->otlp_endpoint) && str_same(a->otlp_service, b->otlp_service) &&
+	       a->otlp_queue == b->otlp_queue && a->otlp_batch == b->otlp_batch &&
+	       a->otlp_flush == b->otlp_flush && a->otlp_timeout == b->otlp_timeout &&
+	       a->otlp_retries == b->otlp_retries;
+}
+
+/* The exporter the config asks for (none when otlp_endpoint is ""). 0 or -errno. */
+static int otlp_start(struct daemon *d, const struct config *c)
+{
+	if (!c->output.otlp_endpoint || !*c->output.otlp_endpoint)
+		return 0;
+	d->otlp = otlp__new(&c->output);
+	return d->otlp ? 0 : -errno;
 }
 
 static struct server *make_server(struct daemon *d, const struct config *c)
@@ -273,6 +333,13 @@ static int reload(struct daemon *d)
 	if (new_metrics) {
 		metrics_http__free(d->metrics);
 		d->metrics = nm;
+	}
+	if (!otlp_same(&nc->output, &d->cfg->output)) {
+		/* The old one gets one last try for what it holds (one request timeout). */
+		otlp__free(d->otlp);
+		d->otlp = NULL;
+		if (otlp_start(d, nc))
+			daemon_event(d, LOG_ERR, "OTLP export off", ct_errmsg());
 	}
 	targets__apply(d->targets, nc);
 	config__free(d->cfg);
@@ -445,6 +512,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ctxtraced: %s\n", ct_errmsg());
 		goto cleanup;
 	}
+	if (otlp_start(&d, d.cfg)) {
+		fprintf(stderr, "ctxtraced: %s\n", ct_errmsg());
+		goto cleanup;
+	}
+	targets__set_alert_sink(d.targets, otlp_sink, &d);
 	/* Execs first, then the scan: a process starting in between is seen twice
 	 * at worst, never missed. */
 	if (targets__watch_execs(d.targets)) {
@@ -490,6 +562,7 @@ int main(int argc, char **argv)
 	rc = 0;
 cleanup:
 	targets__free(d.targets);
+	otlp__free(d.otlp);
 	metrics_http__free(d.metrics);
 	outputs__free(d.out);
 	server__free(d.srv);

@@ -59,6 +59,8 @@ struct failed {
 struct targets {
 	struct loop *loop;
 	struct outputs *out;
+	void (*sink)(void *cookie, const struct target_alert *who, const struct alert *a);
+	void *sink_cookie;
 	struct target_backend be;
 	const struct config *cfg;
 	struct tgt *list;
@@ -246,6 +248,11 @@ static void on_alert(void *cookie, const struct alert *a)
 		ev.json = json;
 		ev.text = txt;
 		outputs__emit(g->ts->out, &ev);
+	}
+	if (g->ts->sink) {
+		struct target_alert who = { .name = g->name, .pid = g->pid, .exe = g->exe };
+
+		g->ts->sink(g->ts->sink_cookie, &who, a);
 	}
 	free(json);
 	free(text);
@@ -684,4 +691,12 @@ void targets__free(struct targets *ts)
 		free(ns);
 	}
 	free(ts);
+}
+
+void targets__set_alert_sink(struct targets *t,
+			     void (*fn)(void *cookie, const struct target_alert *who, const struct alert *a),
+			     void *cookie)
+{
+	t->sink = fn;
+	t->sink_cookie = cookie;
 }

@@ -64,6 +64,17 @@ void targets__detach_all(struct targets *t, const char *reason);
 
 void targets__stats(const struct targets *t, struct targets_stats *st);
 
+/* Who raised an alert, for the typed alert sink (the OTLP exporter). */
+struct target_alert {
+	const char *name;  /* [target NAME] */
+	int pid;
+	const char *exe;
+};
+/* fn gets every alert, typed, after the outputs did; NULL: none. */
+void targets__set_alert_sink(struct targets *t,
+			     void (*fn)(void *cookie, const struct target_alert *who, const struct alert *a),
+			     void *cookie);
+
 /* One attached process, as status and metrics show it. */
 struct target_view {
 	const char *name, *exe, *attached_at;
