@@ -75,6 +75,20 @@ static int check_url(const struct setting *s, const void *dst, char *err, size_t
 	return 0;
 }
 
+static int check_container(const struct setting *s, const void *dst, char *err, size_t errlen)
+{
+	const char *v = *(char *const *)dst;
+	size_t n = strlen(v);
+
+	if (!n)
+		return 0;
+	if (n < 12 || n > 64 || strspn(v, "0123456789abcdef") != n) {
+		snprintf(err, errlen, "is not a container id (12 to 64 lowercase hex digits)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int check_group(const struct setting *s, const void *dst, char *err, size_t errlen)
 {
 	const char *v = *(char *const *)dst;
@@ -182,6 +196,11 @@ const struct setting select_settings[] = {
 	  .check = check_unit },
 	{ "pid", SET_INT, SETTING_OFF(struct target_cfg, pid), 1, 4194304, NULL, NULL,
 	  "select this process (at start and on reload)" },
+	{ "cgroup", SET_GLOB, SETTING_OFF(struct target_cfg, cgroup), .metavar = "GLOB",
+	  .help = "select processes whose cgroup v2 path matches, e.g. /kubepods.slice/*", .check = check_glob },
+	{ "container", SET_STRING, SETTING_OFF(struct target_cfg, container), .metavar = "ID",
+	  .help = "select processes of this container (its id, or a prefix of 12 or more hex digits)",
+	  .check = check_container },
 };
 const size_t select_settings_n = sizeof(select_settings) / sizeof(select_settings[0]);
 
@@ -331,7 +350,7 @@ static int set_target_key(struct target_cfg *t, const char *key, const char *val
 			t->rules_set |= 1u << (s - rule_settings);
 		return r;
 	}
-	snprintf(err, errlen, "%s: unknown setting in [target %s] (known: exe, unit, pid, grace, min_count, retention)",
+	snprintf(err, errlen, "%s: unknown setting in [target %s] (known: exe, unit, pid, cgroup, container, grace, min_count, retention)",
 		 key, t->name);
 	return -EINVAL;
 }
@@ -447,9 +466,9 @@ static int validate(struct config *c, const char *where, char *err, size_t errle
 	for (size_t i = 0; i < c->ntargets; i++) {
 		struct target_cfg *t = &c->targets[i];
 
-		if (!t->exe && !t->unit && !t->pid) {
+		if (!t->exe && !t->unit && !t->pid && !t->cgroup && !t->container) {
 			if (t->line)
-				snprintf(err, errlen, "%s:%d: target %s: needs exe, unit or pid", where, t->line,
+				snprintf(err, errlen, "%s:%d: target %s: needs exe, unit, pid, cgroup or container", where, t->line,
 					 t->name);
 			else
 				snprintf(err, errlen, "--exe, --unit or --pid is needed with the target's rule flags");
@@ -556,6 +575,7 @@ bool config__target_same(const struct config *a, const struct target_cfg *ta, co
 	config__target_rules(a, ta, &ra);
 	config__target_rules(b, tb, &rb);
 	return str_eq(ta->exe, tb->exe) && str_eq(ta->unit, tb->unit) && ta->pid == tb->pid &&
+	       str_eq(ta->cgroup, tb->cgroup) && str_eq(ta->container, tb->container) &&
 	       ra.grace == rb.grace && ra.min_count == rb.min_count && ra.retention == rb.retention;
 }
 

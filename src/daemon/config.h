@@ -56,6 +56,8 @@ struct target_cfg {
 	char *exe;       /* glob against the executable's base name or full path */
 	char *unit;      /* systemd unit (or any cgroup path component) */
 	int64_t pid;     /* 0: none */
+	char *cgroup;    /* glob against the cgroup v2 path */
+	char *container; /* container id, or a prefix of 12+ hex digits */
 	struct rule_cfg rules;
 	uint32_t rules_set; /* bit i: rule_settings[i] set in this section */
 	int line;        /* of the section header; 0 for the command line */

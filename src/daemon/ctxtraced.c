@@ -244,7 +244,7 @@ static void otlp_metrics(struct daemon *d, FILE *f)
 static void otlp_sink(void *cookie, const struct target_alert *who, const struct alert *a)
 {
 	struct daemon *d = cookie;
-	struct otlp_source src = { .target = who->name, .pid = who->pid, .exe = who->exe };
+	struct otlp_source src = { .target = who->name, .pid = who->pid, .exe = who->exe, .ci = who->ci };
 
 	if (d->otlp)
 		otlp__alert(d->otlp, &src, a);

@@ -13,6 +13,7 @@
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb-c.h"
 #include "rules/rules.h"
 #include "util/clock.h"
+#include "util/container.h"
 #include "util/log.h"
 #include "util/stack.h"
 #include "version.h"
@@ -33,6 +34,8 @@ struct rec {
 	bool first;
 	int pid;
 	char *message, *target, *exe;
+	struct container_info ci;
+	bool has_ci;
 	char *sites[MAX_SITES];
 	int nsites;
 };
@@ -101,6 +104,10 @@ static struct rec *rec_new(const struct otlp_source *src, const struct alert *a)
 	r->message = strdup(a->message);
 	r->target = strdup(src->target ? src->target : "");
 	r->exe = strdup(src->exe ? src->exe : "");
+	if (src->ci) {
+		r->ci = *src->ci;
+		r->has_ci = true;
+	}
 	if (!r->message || !r->target || !r->exe) {
 		rec_free(r);
 		return NULL;
@@ -146,7 +153,7 @@ typedef Opentelemetry__Proto__Common__V1__KeyValue KV;
 typedef Opentelemetry__Proto__Common__V1__AnyValue AV;
 
 /* Attribute storage for one record: key-values and their values side by side. */
-#define REC_ATTRS 12
+#define REC_ATTRS 16
 struct rec_msg {
 	Opentelemetry__Proto__Logs__V1__LogRecord lr;
 	AV body;
@@ -223,6 +230,16 @@ static void fill_record(struct rec_msg *m, struct rec *r)
 	attr_str(m, "ctxtrace.target", r->target);
 	attr_int(m, "process.pid", r->pid);
 	attr_str(m, "process.executable.path", r->exe);
+	if (r->has_ci) {
+		attr_int(m, "ctxtrace.ns_pid", r->ci.ns_pid);
+		attr_str(m, "ctxtrace.cgroup", r->ci.cgroup);
+		if (r->ci.id[0])
+			attr_str(m, "container.id", r->ci.id);
+		if (r->ci.runtime[0])
+			attr_str(m, "container.runtime", r->ci.runtime);
+		if (r->ci.pod_uid[0])
+			attr_str(m, "k8s.pod.uid", r->ci.pod_uid);
+	}
 	sites = attr(m, "ctxtrace.sites");
 	opentelemetry__proto__common__v1__array_value__init(&m->arr);
 	for (int i = 0; i < r->nsites; i++) {

@@ -24,7 +24,9 @@ struct otlp_source {
 	const char *target;   /* [target NAME] */
 	int pid;              /* host pid */
 	const char *exe;      /* executable path */
+	const struct container_info *ci; /* util/container.h; NULL: not known */
 };
+struct container_info;
 
 /* Starts the sender thread. NULL with errno and ct_errmsg(). */
 struct otlp *otlp__new(const struct output_cfg *cfg);

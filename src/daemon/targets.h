@@ -65,10 +65,12 @@ void targets__detach_all(struct targets *t, const char *reason);
 void targets__stats(const struct targets *t, struct targets_stats *st);
 
 /* Who raised an alert, for the typed alert sink (the OTLP exporter). */
+struct container_info;
 struct target_alert {
 	const char *name;  /* [target NAME] */
 	int pid;
 	const char *exe;
+	const struct container_info *ci; /* util/container.h */
 };
 /* fn gets every alert, typed, after the outputs did; NULL: none. */
 void targets__set_alert_sink(struct targets *t,
