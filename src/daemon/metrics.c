@@ -3,6 +3,7 @@
 
 #include "daemon/metrics.h"
 #include "daemon/targets.h"
+#include "util/container.h"
 #include "events/event.h"
 
 void prom__family(FILE *f, const char *name, const char *type, const char *help)
@@ -77,12 +78,17 @@ void targets__write_metrics(const struct targets *ts, FILE *f)
 
 	prom__family(f, "ctxtrace_targets", "gauge", "Processes traced now.");
 	prom__sample(f, "ctxtrace_targets", NULL, 0, st.attached);
-	prom__family(f, "ctxtrace_target_info", "gauge", "One series per traced process.");
+	prom__family(f, "ctxtrace_target_info", "gauge",
+		     "One series per traced process: where it runs (pid in its namespace, cgroup, container, pod).");
 	for (g = targets__next(ts, NULL, &v); g; g = targets__next(ts, g, &v)) {
-		struct prom_label l[] = { { "target", v.name }, { "pid", pid }, { "exe", v.exe } };
+		char nspid[16];
+		struct prom_label l[] = { { "target", v.name }, { "pid", pid }, { "exe", v.exe },
+					  { "ns_pid", nspid }, { "cgroup", v.ci->cgroup },
+					  { "container_id", v.ci->id }, { "pod_uid", v.ci->pod_uid } };
 
 		snprintf(pid, sizeof(pid), "%d", v.pid);
-		prom__sample(f, "ctxtrace_target_info", l, 3, 1);
+		snprintf(nspid, sizeof(nspid), "%d", v.ci->ns_pid);
+		prom__sample(f, "ctxtrace_target_info", l, 7, 1);
 	}
 	prom__family(f, "ctxtrace_goroutines", "gauge", "Goroutines alive in a traced process.");
 	for (g = targets__next(ts, NULL, &v); g; g = targets__next(ts, g, &v)) {

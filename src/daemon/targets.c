@@ -368,6 +368,7 @@ const struct tgt *targets__next(const struct targets *ts, const struct tgt *prev
 		return NULL;
 	*v = (struct target_view){
 		.name = g->name, .exe = g->exe, .attached_at = g->attached_at, .pid = g->pid, .rules = &g->rules,
+		.ci = &g->ci,
 		.events = g->events, .alerts = g->alerts, .ctx_created = g->ctx_created,
 		.ctx_cancelled = g->ctx_cancelled, .lost = g->lost, .goroutines = goroutines_alive(ts, g),
 	};

@@ -88,6 +88,7 @@ struct target_view {
 	uint64_t ctx_live, ctx_cancelled_in_graph;
 	bool has_probe_hits;      /* the backend counts probe hits */
 	uint64_t probe_hits;
+	const struct container_info *ci; /* namespace pid, cgroup, container, pod */
 };
 
 #define TARGET_COUNTS_RULES_MAX 16 /* distinct rule names counted per target name */

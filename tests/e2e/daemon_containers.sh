@@ -47,6 +47,7 @@ wait_for() {
 st() { "$CTXTRACE" status --json --socket "$tmp/d.sock"; }
 
 daemon() { # SELECTOR-LINE
+	mport=$((20000 + RANDOM % 20000))
 	rm -f "$tmp/d.jsonl" "$tmp/d.sock"
 	cat >"$tmp/d.conf" <<-EOF
 	[daemon]
@@ -56,6 +57,9 @@ daemon() { # SELECTOR-LINE
 	socket = $tmp/d.sock
 	socket_group =
 	json_file = $tmp/d.jsonl
+	metrics_listen = 127.0.0.1:$mport
+	otlp_endpoint = http://127.0.0.1:$rport/v1/logs
+	otlp_flush = 100ms
 	[target pod]
 	$1
 	grace = 1s
@@ -81,6 +85,11 @@ stop_all() {
 	wait "$dpid" 2>/dev/null
 }
 
+# An OTLP receiver that decodes with python3-opentelemetry-proto.
+/usr/bin/python3 tests/tools/otlp_receiver.py "$tmp/r.port" "$tmp/r.jsonl" 2>"$tmp/r.err" &
+wait_for 10 test -s "$tmp/r.port" || { not_ok "containers: OTLP receiver starts" "$(cat "$tmp/r.err")"; exit 1; }
+rport=$(cat "$tmp/r.port")
+
 # --- container selector
 daemon "container = ${id:0:12}"
 start_in_container || exit 1
@@ -105,6 +114,16 @@ for type in target_attach alert; do
 		not_ok "containers: $type records" "$good of $n right" "$(jq -c "select(.type == \"$type\") | {pid, ns_pid, cgroup, container_id, container_runtime, pod_uid}" "$tmp/d.jsonl" | head -3)"
 	fi
 done
+info=$(curl -s "http://127.0.0.1:$mport/metrics" | grep '^ctxtrace_target_info{')
+want="ctxtrace_target_info{target=\"pod\",pid=\"$hostpid\",exe=\"$prog\",ns_pid=\"$selfpid\",cgroup=\"$cg\",container_id=\"$id\",pod_uid=\"$uid\"} 1"
+[ "$info" = "$want" ] && ok "containers: /metrics ctxtrace_target_info carries ns_pid, cgroup, container_id, pod_uid" ||
+	not_ok "containers: target_info metric" "got:  $info" "want: $want"
+wait_for 10 test -s "$tmp/r.jsonl"
+otlp=$(jq -c --argjson hp "$hostpid" --argjson sp "${selfpid:-0}" --arg cg "$cg" --arg id "$id" --arg uid "$uid" \
+	'.attributes | [."process.pid" == $hp, ."ctxtrace.ns_pid" == $sp, ."ctxtrace.cgroup" == $cg, ."container.id" == $id,
+	 ."container.runtime" == "containerd", ."k8s.pod.uid" == $uid] | all' "$tmp/r.jsonl" | sort -u)
+[ "$otlp" = true ] && ok "containers: OTLP log records carry process.pid, ctxtrace.ns_pid, ctxtrace.cgroup, container.id, container.runtime, k8s.pod.uid" ||
+	not_ok "containers: OTLP attributes" "$otlp" "$(head -1 "$tmp/r.jsonl" | jq -c .attributes)"
 stop_all
 
 # --- cgroup selector
