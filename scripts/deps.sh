@@ -14,7 +14,7 @@ GO_PKGS=(golang-1.19-go golang-1.21-go/bookworm-backports golang-1.22-go/bookwor
 # encoder from opentelemetry-proto's definitions; libcurl sends it; the tests decode it
 # with python3-opentelemetry-proto.
 PKGS=(clang llvm make gcc pkg-config bpftool libprotobuf-c-dev protobuf-c-compiler golang-github-google-pprof-dev
-	opentelemetry-proto libcurl4-openssl-dev python3-opentelemetry-proto libbpf-dev/bookworm-backports libbpf1/bookworm-backports
+	opentelemetry-proto libcurl4-openssl-dev python3-opentelemetry-proto python3-yaml libbpf-dev/bookworm-backports libbpf1/bookworm-backports
 	libelf-dev zlib1g-dev libcapstone-dev libdw-dev libsystemd-dev libcmocka-dev
 	libgraphviz-dev libmicrohttpd-dev libclang-rt-14-dev jq util-linux libcap2-bin
 	python3 bc dpkg-dev lintian systemd fakeroot curl xxd libxml2-utils binutils "${GO_PKGS[@]}")
