@@ -171,6 +171,11 @@ const struct setting output_settings[] = {
 	  "10s", NULL, "per request" },
 	{ "otlp_retries", SET_INT, SETTING_OFF(struct output_cfg, otlp_retries), 0, 100, "5", NULL,
 	  "retries of a batch that failed (no answer, 429, 5xx), with backoff, before it is dropped" },
+	{ "profile_dir", SET_STRING, SETTING_OFF(struct output_cfg, profile_dir), .def = "", .metavar = "DIR",
+	  .help = "write each target's stuck goroutines as a pprof profile TARGET-PID.pb.gz here (\"\": none)",
+	  .check = check_path },
+	{ "profile_interval", SET_DURATION, SETTING_OFF(struct output_cfg, profile_interval), NS_S, 86400 * NS_S,
+	  "60s", NULL, "how often profile_dir's profiles are written (each a memory judgement of the target)" },
 	{ "otlp_service", SET_STRING, SETTING_OFF(struct output_cfg, otlp_service), .def = "ctxtraced",
 	  .metavar = "NAME", .help = "the resource's service.name" },
 };

@@ -399,7 +399,7 @@ int main(int argc, char **argv)
 	bool check_only = false;
 	char err[1024];
 	sigset_t mask;
-	uint64_t next_tick, watchdog_usec = 0, next_watchdog = 0;
+	uint64_t next_tick, next_profile, watchdog_usec = 0, next_watchdog = 0;
 	int rc = 1;
 
 	d.flags = calloc((size_t)argc, sizeof(*d.flags));
@@ -533,6 +533,7 @@ int main(int argc, char **argv)
 	sd_notifyf(0, "READY=1\nSTATUS=tracing; config %s", d.cfg->path ? d.cfg->path : "(none)");
 
 	next_tick = ct_mono_ns() + d.cfg->daemon.poll_interval;
+	next_profile = ct_mono_ns() + d.cfg->output.profile_interval;
 	next_watchdog = ct_mono_ns();
 	while (!d.stop) {
 		uint64_t now = ct_mono_ns();
@@ -549,6 +550,10 @@ int main(int argc, char **argv)
 			metrics_http__tick(d.metrics);
 			server__tick(d.srv);
 			next_tick = now + d.cfg->daemon.poll_interval;
+		}
+		if (d.cfg->output.profile_dir && *d.cfg->output.profile_dir && now >= next_profile) {
+			targets__write_profiles(d.targets, d.cfg->output.profile_dir);
+			next_profile = ct_mono_ns() + d.cfg->output.profile_interval;
 		}
 		/* Half the watchdog period: proof that the loop still turns. */
 		if (watchdog_usec && now >= next_watchdog) {

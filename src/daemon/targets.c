@@ -729,3 +729,20 @@ void targets__set_alert_sink(struct targets *t,
 	t->sink = fn;
 	t->sink_cookie = cookie;
 }
+
+int targets__write_profiles(struct targets *ts, const char *dir)
+{
+	char path[PATH_MAX];
+	int failed = 0;
+
+	if (!ts->be.profile)
+		return 0;
+	for (struct tgt *g = ts->list; g; g = g->next) {
+		if (snprintf(path, sizeof(path), "%s/%s-%d.pb.gz", dir, g->name, g->pid) >= (int)sizeof(path) ||
+		    ts->be.profile(g->h, g->pid, g->exe, path)) {
+			verbose("target %s pid %d: no profile: %s", g->name, g->pid, ct_errmsg());
+			failed++;
+		}
+	}
+	return failed;
+}

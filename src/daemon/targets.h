@@ -37,6 +37,9 @@ struct target_backend {
 	const struct lineage *(*lineage)(void *h);
 	/* Optional: probe hits in the target since attach. */
 	uint64_t (*probe_hits)(void *h);
+	/* Optional: writes the target's stuck goroutines as a pprof profile to path
+	 * (output/pprof_out.h). 0 or -errno with ct_errmsg(). */
+	int (*profile)(void *h, int pid, const char *exe, const char *path);
 };
 
 struct targets_stats {
@@ -63,6 +66,9 @@ void targets__tick(struct targets *t);
 void targets__detach_all(struct targets *t, const char *reason);
 
 void targets__stats(const struct targets *t, struct targets_stats *st);
+/* Every target's leak profile into dir, as TARGET-PID.pb.gz (replaced each time).
+ * Returns how many could not be written (each one logged). */
+int targets__write_profiles(struct targets *t, const char *dir);
 
 /* Who raised an alert, for the typed alert sink (the OTLP exporter). */
 struct container_info;

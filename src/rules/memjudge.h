@@ -106,6 +106,8 @@ int memjudge__run_final(struct memjudge *mj, uint64_t now_ns, const struct memju
 uint32_t memjudge__pending(const struct memjudge *mj);
 /* Calls on_goroutine for every goroutine the last pass read. */
 void memjudge__report_goroutines(struct memjudge *mj);
+/* The same to another callback. */
+void memjudge__report_to(struct memjudge *mj, void (*fn)(void *cookie, const struct memjudge_go *g), void *cookie);
 
 struct memjudge_stats {
 	uint64_t passes;

@@ -671,6 +671,21 @@ int session__judge_final(struct session *s, const struct memjudge_limits *lim, r
 	return n;
 }
 
+int session__profile(struct session *s, void (*fn)(void *cookie, const struct memjudge_go *g), void *cookie)
+{
+	struct memjudge_limits lim;
+	int n;
+
+	if (!s->mj)
+		return -EINVAL;
+	session__limits(s, &lim);
+	n = memjudge__run_final(s->mj, ct_mono_ns(), &lim, NULL, NULL);
+	if (n < 0)
+		return n;
+	memjudge__report_to(s->mj, fn, cookie);
+	return 0;
+}
+
 int session__report_goroutines(struct session *s)
 {
 	if (!s->mj)

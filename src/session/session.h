@@ -57,6 +57,10 @@ int session__judge_final(struct session *s, const struct memjudge_limits *lim,
 /* Calls on_goroutine for every goroutine of the last memory judgement (also
  * after the target exited: what it held when last read). 0 or -EINVAL (none). */
 int session__report_goroutines(struct session *s);
+/* One memory judgement with the session's limits that tells no alert (the alerts
+ * stay to be told by the next judgement) and gives fn every goroutine it read: for
+ * a leak profile (output/pprof_out.h). 0 or -errno (-ESRCH: gone). */
+int session__profile(struct session *s, void (*fn)(void *cookie, const struct memjudge_go *g), void *cookie);
 /* The session's own limits, defaults applied, for session__judge_final. */
 void session__limits(const struct session *s, struct memjudge_limits *lim);
 struct memjudge_stats;

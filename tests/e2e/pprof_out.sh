@@ -12,7 +12,8 @@
 #  2. -top: the total is the number of samples ctxtrace said it wrote.
 #  3. -traces: the labels and file:line frames appear as pprof prints them.
 #  4. watch --profile on the same process: the same groups.
-#  5. run --profile on a leaking test binary: the leak's samples.
+#  5. run --profile on a leaking test binary: the leak's samples; the daemon's
+#     profile_dir: a profile per target with the same groups, alerts still raised.
 #  6. Bad input: --format pprof without -o, -o without it, an unknown format, an
 #     unwritable path: one line, exit 1 or 2, no file left behind.
 cd "$(dirname "$0")/../.." || exit 1
@@ -166,6 +167,50 @@ print(json.dumps({"expect": [{"rule": "outlived-context", "count": t["timeouts"]
 else
 	not_ok "go test -c run_leaktest" "$(tail -3 "$tmp/build.log")"
 fi
+
+# The daemon's periodic profile per target (profile_dir, profile_interval).
+dprog=$tmp/pprof_snap_$$
+cp "$(go_bin "$newest" plain snap_target)" "$dprog"
+mkdir -p "$tmp/profiles"
+cat >"$tmp/d.conf" <<EOF2
+[daemon]
+log = stderr
+poll_interval = 50ms
+[output]
+socket = $tmp/d.sock
+socket_group =
+profile_dir = $tmp/profiles
+profile_interval = 2s
+[target snap]
+exe = pprof_snap_*
+grace = 1s
+min_count = 1
+EOF2
+"${CTXTRACED:-$OUT/ctxtraced}" --config "$tmp/d.conf" >"$tmp/daemon.log" 2>&1 &
+dpid=$!
+pids+=("$dpid")
+sleep 1
+start "$dprog" "$tmp/dout"
+grep '"type":"truth"' "$tmp/dout" >"$tmp/dtruth"
+dfile=$tmp/profiles/snap-$pid.pb.gz
+verdict=
+for _ in $(seq 20); do
+	sleep 1
+	[ -s "$dfile" ] || continue
+	"$go" tool pprof -raw "$dfile" >"$tmp/draw" 2>/dev/null || continue
+	verdict=$(check_raw "$tmp/draw" "$tmp/dtruth" 2>/dev/null)
+	[ "$verdict" = ok ] && break
+done
+[ "$verdict" = ok ] && ok "daemon profile_dir: $(basename "$dfile") holds every expected group, sites and labels" ||
+	not_ok "daemon profile_dir" "${verdict:-no profile $dfile}" "$(ls "$tmp/profiles")" "$(tail -3 "$tmp/daemon.log")"
+# The profiles' passes tell no alert: the daemon still alerts on the same groups.
+if jq -e 'select(.type == "alert")' <("$CTXTRACE" alerts --json --socket "$tmp/d.sock" 2>/dev/null) >/dev/null 2>&1; then
+	ok "daemon profile_dir: alerts still raised beside the profiles"
+else
+	not_ok "daemon profile_dir: alerts" "$("$CTXTRACE" alerts --socket "$tmp/d.sock" 2>&1 | tail -3)"
+fi
+kill -TERM "$dpid"
+kill -KILL "$pid"
 
 # Bad input.
 bad() { # NAME WANT_RC ARGS...
