@@ -164,17 +164,6 @@ static const char *base(const char *path)
 	return s ? s + 1 : path ? path : "?";
 }
 
-static void frame_json(struct json_w *w, const struct ct_frame *f)
-{
-	json_w__obj_open(w);
-	json_w__kv_str(w, "func", f->func);
-	json_w__kv_str(w, "file", f->file);
-	json_w__kv_uint(w, "line", f->line);
-	if (f->inlined)
-		json_w__kv_bool(w, "inlined", true);
-	json_w__obj_close(w);
-}
-
 static void on_goroutine(void *cookie, const struct memjudge_go *g)
 {
 	struct snap_run *run = cookie;
@@ -196,19 +185,21 @@ static void on_goroutine(void *cookie, const struct memjudge_go *g)
 		json_w__kv_uint(w, "parent_goid", g->parent_goid);
 		json_w__kv_str(w, "state", g->wait);
 		json_w__kv_bool(w, "runtime", g->system);
+		if (g->leaked)
+			json_w__kv_bool(w, "leaked", true);
 		json_w__kv_bool(w, "judged", g->judged);
 		if (g->waiting_ns)
 			json_w__kv_uint(w, "waiting_ms", g->waiting_ns / 1000000);
 		json_w__kv_str(w, "start_func", g->start_func);
 		json_w__key(w, "go_site");
 		if (gs)
-			frame_json(w, gs);
+			ct_frame__json(w, gs);
 		else
 			json_w__null(w);
 		json_w__key(w, "stack");
 		json_w__arr_open(w);
 		for (uint32_t i = 0; g->stack && i < g->stack->n; i++)
-			frame_json(w, &g->stack->frames[i]);
+			ct_frame__json(w, &g->stack->frames[i]);
 		json_w__arr_close(w);
 		json_w__kv_uint(w, "contexts_held", g->contexts_held);
 		json_w__kv_bool(w, "waits_on_done", g->waits_on_done);
@@ -219,7 +210,7 @@ static void on_goroutine(void *cookie, const struct memjudge_go *g)
 	}
 	if (g->system && ct_verbosity < 1)
 		return;
-	printf("goroutine %" PRIu64 " [%s", g->goid, g->wait ? g->wait : "?");
+	printf("goroutine %" PRIu64 " [%s%s", g->goid, g->wait ? g->wait : "?", g->leaked ? " (leaked)" : "");
 	if (g->waiting_ns >= 60000000000ULL)
 		printf(", %" PRIu64 " minutes", (uint64_t)(g->waiting_ns / 60000000000ULL));
 	printf("]%s", g->system ? " (runtime)" : "");

@@ -131,6 +131,12 @@ int gstate_src__read(void *cookie, uint64_t goid, struct rules_gstate *out)
 
 int gstate_src__read_g(struct gstate_src *src, const struct go_g *gp, struct rules_gstate *out)
 {
+	return gstate_src__read_g_pcs(src, gp, NULL, 0, out);
+}
+
+int gstate_src__read_g_pcs(struct gstate_src *src, const struct go_g *gp, const uint64_t *given,
+			   int ngiven, struct rules_gstate *out)
+{
 	uint64_t pcs[STACK_MAX];
 	struct go_g g = *gp;
 	int n;
@@ -149,6 +155,10 @@ int gstate_src__read_g(struct gstate_src *src, const struct go_g *gp, struct rul
 			out->waiting_ns = now - (uint64_t)g.waitsince;
 	}
 	n = -1;
+	if (ngiven >= 2 && out->status != RULES_G_SYSCALL) {
+		n = ngiven < STACK_MAX ? ngiven : STACK_MAX;
+		memcpy(pcs, given, (size_t)n * sizeof(pcs[0]));
+	}
 	/* Go 1.19-1.22 leave sched.bp stale in a syscall: a walk from it may follow
 	 * an old chain, so look for the caller's frame record first. */
 	if (out->status == RULES_G_SYSCALL && (src->o.go_minor == 0 || src->o.go_minor < 23))

@@ -155,9 +155,18 @@ struct memjudge {
 	uint64_t pass;
 	uint32_t pending;
 	int64_t mono_to_unix;
+	bool (*keep)(void *cookie, uint64_t goid);
+	void *keep_cookie;
 	bool emit_all; /* memjudge__run_final: every group at its threshold, grown or not */
 	struct memjudge_stats st;
 };
+
+void memjudge__set_filter(struct memjudge *mj, bool (*keep)(void *cookie, uint64_t goid),
+			  void *cookie)
+{
+	mj->keep = keep;
+	mj->keep_cookie = cookie;
+}
 
 struct memjudge *memjudge__new(const struct memjudge_opts *opts)
 {
@@ -216,6 +225,7 @@ void memjudge__report_goroutines(struct memjudge *mj)
 			.waiting_ns = m->gs.waiting_ns, .stack = m->gs.stack, .go_site = m->go_site,
 			.start_func = m->start_func, .system = m->system, .judged = m->judged,
 			.contexts_held = m->nheld, .chans = m->nchans, .waits_on_done = m->on_done,
+			.leaked = m->g.status == GO_STATUS_LEAKED,
 			.rule = RULE_MAX,
 		};
 
@@ -392,7 +402,13 @@ static void read_goroutine(struct memjudge *mj, struct mgo *m)
 		mj->st.running++;
 		return;
 	}
-	if (gstate_src__read_g(mj->o.gsrc, &m->g, &m->gs)) {
+	/* One read of the stack gives the frames and the contexts in them. */
+	n = framescan__scan(mj->o.fs, &m->g, fc, MAX_HELD, &res);
+	if (n == -EAGAIN || n == -EFAULT) {
+		mj->st.left_out++;
+		return;
+	}
+	if (gstate_src__read_g_pcs(mj->o.gsrc, &m->g, res.pcs, n == 0 ? res.npcs : 0, &m->gs)) {
 		mj->st.left_out++;
 		return;
 	}
@@ -402,11 +418,6 @@ static void read_goroutine(struct memjudge *mj, struct mgo *m)
 
 		if (!syscall_of_thread(mj->o.pid, m->gs.tid, &nr))
 			m->gs.syscall_nr = nr;
-	}
-	n = framescan__scan(mj->o.fs, &m->g, fc, MAX_HELD, &res);
-	if (n == -EAGAIN || n == -EFAULT) {
-		mj->st.left_out++;
-		return;
 	}
 	for (int i = 0; n == 0 && i < res.nctx; i++) {
 		uint32_t c = ctx_get(mj, fc[i].itab, fc[i].data);
@@ -440,29 +451,7 @@ static const struct ct_frame *reason_key(struct memjudge *mj, const char *reason
 static struct group *mgroup_get(struct memjudge *mj, enum rule_id rule, const struct ct_frame *k0,
 				const struct ct_frame *k1, const struct ct_frame *k2)
 {
-	const struct ct_frame *k[GROUP_KEYS] = { k0, k1, k2 };
-	uint64_t h = key_hash(rule, k);
-	uint32_t cap = 2 * MAX_GROUPS;
-
-	for (uint32_t i = (uint32_t)h & (cap - 1), n = 0; n < cap; i = (i + 1) & (cap - 1), n++) {
-		struct group *g = &mj->groups[i];
-
-		if (!g->used) {
-			if (mj->ngroups >= MAX_GROUPS)
-				return NULL;
-			memset(g, 0, sizeof(*g));
-			g->used = true;
-			g->rule = rule;
-			g->hash = h;
-			memcpy(g->key, k, sizeof(k));
-			mj->ngroups++;
-			return g;
-		}
-		if (g->hash == h && g->rule == rule && frame_equal(g->key[0], k0) &&
-		    frame_equal(g->key[1], k1) && frame_equal(g->key[2], k2))
-			return g;
-	}
-	return NULL;
+	return group_lookup(mj->groups, 2 * MAX_GROUPS, &mj->ngroups, MAX_GROUPS, rule, k0, k1, k2);
 }
 
 static const char *wait_label(const struct rules_gstate *gs)
@@ -482,8 +471,8 @@ static bool receive_wait(const char *w)
 		     !strncmp(w, "chan receive (", 14) || !strncmp(w, "select (", 8));
 }
 
-/* How long it has been in this wait: the runtime's waitsince when set, else since
- * the first pass that saw it there (0: seen for the first time now). */
+/* How long it has been in this wait: the runtime's waitsince when set (*known),
+ * else since the first pass that saw it there (0: seen for the first time now). */
 static uint64_t wait_age(struct memjudge *mj, const struct mgo *m, uint64_t now, bool *known)
 {
 	uint32_t *slot;
@@ -516,10 +505,9 @@ static uint64_t wait_age(struct memjudge *mj, const struct mgo *m, uint64_t now,
 		s->first_ns = now;
 	}
 	s->pass = mj->pass;
-	if (now - s->first_ns > age) {
+	/* From the first sighting: a lower bound, still "unknown" in the alert. */
+	if (now - s->first_ns > age)
 		age = now - s->first_ns;
-		*known = true;
-	}
 	return age;
 }
 
@@ -546,7 +534,8 @@ static void judge_go(struct memjudge *mj, struct mgo *m, uint64_t now)
 {
 	const struct ct_frame *go_site, *block;
 	const char *wait = wait_label(&m->gs);
-	uint32_t cancelled = NONE32;
+	uint32_t cancelled = NONE32, live_done = NONE32;
+	bool leaked = m->g.status == GO_STATUS_LEAKED;
 	enum rule_id rule;
 	struct group *gr;
 	uint64_t age;
@@ -556,19 +545,27 @@ static void judge_go(struct memjudge *mj, struct mgo *m, uint64_t now)
 	m->cancelled = NONE32;
 	if (!m->judged || (!blocked && m->gs.status != RULES_G_RUNNABLE))
 		return;
-	/* Waiting on a live context's Done: it listens. */
+	if (mj->keep && !mj->keep(mj->keep_cookie, m->g.goid)) {
+		mj->st.other++;
+		return;
+	}
+	/* Waiting on a live context's Done: it listens. Unless the runtime itself
+	 * found it leaked (1.26+): then nothing can cancel that context any more. */
 	for (int i = 0; i < m->nchans; i++) {
 		uint32_t *c = umap_find(&mj->done_by_chan, m->chans[i]);
 
 		if (c) {
 			mj->st.tied_waiting++;
 			m->on_done = true;
-			if (!mj->ctxs[*c].st.cancelled)
+			if (!mj->ctxs[*c].st.cancelled && !leaked)
 				return;
+			if (!mj->ctxs[*c].st.cancelled)
+				live_done = *c;
 		}
 	}
-	/* Parked to receive on a channel other goroutines wait on too: a pool. */
-	if (receive_wait(wait)) {
+	/* Parked to receive on a channel other goroutines wait on too: a pool (the
+	 * runtime's leak verdict overrides: nothing will ever send on it). */
+	if (receive_wait(wait) && !leaked) {
 		for (int i = 0; i < m->nchans; i++) {
 			uint32_t *n = umap_find(&mj->chan_waiters, m->chans[i]);
 
@@ -591,7 +588,7 @@ static void judge_go(struct memjudge *mj, struct mgo *m, uint64_t now)
 			break;
 		}
 	}
-	if (cancelled == NONE32 && m->nheld) {
+	if (cancelled == NONE32 && m->nheld && live_done == NONE32) {
 		/* Holds live contexts only: not stuck without a context, and not outlived. */
 		for (int i = 0; i < m->nheld; i++)
 			if (mj->ctxs[m->held[i]].scope != NONE32)
@@ -604,7 +601,12 @@ static void judge_go(struct memjudge *mj, struct mgo *m, uint64_t now)
 		mj->pending++;
 		return;
 	}
-	if (cancelled != NONE32) {
+	if (live_done != NONE32 && cancelled == NONE32) {
+		/* Leaked waiting on a live context's Done: its cancel func is gone. */
+		rule = RULE_LOST_CANCEL;
+		gr = mgroup_get(mj, rule, go_site, block, NULL);
+		cancelled = live_done; /* for the context's details below */
+	} else if (cancelled != NONE32) {
 		rule = RULE_OUTLIVED_CONTEXT;
 		if (m->gs.status == RULES_G_SYSCALL || (wait && !strcmp(wait, "IO wait")))
 			rule = RULE_UNREACHABLE_CANCEL;
@@ -632,6 +634,19 @@ static void judge_go(struct memjudge *mj, struct mgo *m, uint64_t now)
 		if (cancelled != NONE32)
 			fill_ctx(mj, &gr->a.ctx, &mj->ctxs[cancelled]);
 		gr->detail_set = true;
+	}
+	if (rule == RULE_LOST_CANCEL) {
+		struct alert_waiter *w = &gr->a.waiters[0];
+
+		gr->a.live = gr->now;
+		gr->a.nwaiters = 1;
+		gr->a.nwaiters_total = gr->now;
+		w->go_site = go_site;
+		w->start_func = m->start_func;
+		w->block.site = block;
+		w->block.stack = m->gs.stack;
+		w->block.wait_reason = wait;
+		w->block.count = gr->now;
 	}
 	if (cancelled != NONE32 && gr->a.ctx.cancelled_unix_ns) {
 		int64_t now_unix = (int64_t)now + mj->mono_to_unix;
@@ -702,30 +717,6 @@ static void judge_ctx(struct memjudge *mj, uint32_t i)
 }
 
 /* ---- messages ---- */
-
-static void fmt_dur(char *buf, size_t size, uint64_t ns)
-{
-	uint64_t ms = ns / 1000000, s = ms / 1000;
-
-	if (ms < 1000)
-		snprintf(buf, size, "%llums", (unsigned long long)ms);
-	else if (s < 60)
-		snprintf(buf, size, "%.1fs", (double)ms / 1000.0);
-	else if (s < 3600)
-		snprintf(buf, size, "%llum%llus", (unsigned long long)(s / 60), (unsigned long long)(s % 60));
-	else
-		snprintf(buf, size, "%lluh%llum", (unsigned long long)(s / 3600),
-			 (unsigned long long)(s / 60 % 60));
-}
-
-static void fmt_range(char *buf, size_t size, uint64_t lo, uint64_t hi)
-{
-	char a[32], b[32];
-
-	fmt_dur(a, sizeof(a), lo);
-	fmt_dur(b, sizeof(b), hi);
-	snprintf(buf, size, "%s%s%s", a, strcmp(a, b) ? "-" : "", strcmp(a, b) ? b : "");
-}
 
 static void message(struct alert *a)
 {
@@ -904,14 +895,18 @@ int memjudge__run_final(struct memjudge *mj, uint64_t now, const struct memjudge
 			rules_emit_fn emit, void *cookie)
 {
 	struct memjudge_opts saved = mj->o;
+	bool (*keep)(void *, uint64_t) = mj->keep;
 	int err;
 
+	/* Every goroutine: at the end nothing is left for the probes' rules to judge. */
+	mj->keep = NULL;
 	mj->o.grace_ns = lim->grace_ns;
 	mj->o.min_count = lim->min_count ? lim->min_count : 1;
 	mj->o.stuck_min = lim->stuck_min ? lim->stuck_min : 1;
 	mj->emit_all = true;
 	err = memjudge__run(mj, now, emit, cookie);
 	mj->emit_all = false;
+	mj->keep = keep;
 	mj->o = saved;
 	return err;
 }

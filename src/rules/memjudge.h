@@ -49,6 +49,7 @@ struct memjudge_go {
 	const struct ct_stack *go_site;
 	const char *start_func;
 	bool system;                  /* a runtime goroutine (not judged) */
+	bool leaked;                  /* the runtime marked it leaked (_Gleaked, 1.26+) */
 	bool judged;                  /* read completely (not running, not left out) */
 	uint32_t contexts_held;       /* context values its frames hold that checked out */
 	uint32_t chans;               /* channels it waits on */
@@ -91,9 +92,11 @@ void memjudge__free(struct memjudge *mj);
  * previous pass (same id, first = false). Returns the alerts emitted, or -errno
  * when the goroutine list cannot be read (-ESRCH: the target is gone). */
 int memjudge__run(struct memjudge *mj, uint64_t now_ns, rules_emit_fn emit, void *cookie);
-/* The last judgement of a target about to exit (`ctxtrace run`): one pass with
- * these limits (grace 0: blocked at all; a count of 0 means 1) that emits every
- * group at its threshold, reported before or not. The session's limits stay. */
+/* The last judgement of a target about to exit (`ctxtrace run`), or a profile's:
+ * one pass over every goroutine (memjudge__set_filter's filter lifted) with these
+ * limits (grace 0: blocked at all; a count of 0 means 1) that emits every group at
+ * its threshold, reported before or not (emit NULL: none, and none counts as told).
+ * The session's limits and filter stay. */
 struct memjudge_limits {
 	uint64_t grace_ns;
 	uint32_t min_count;
@@ -104,6 +107,11 @@ int memjudge__run_final(struct memjudge *mj, uint64_t now_ns, const struct memju
 /* Goroutines of the last pass that looked stuck but not yet for --grace: another
  * pass after --grace may report them. */
 uint32_t memjudge__pending(const struct memjudge *mj);
+/* Judge only the goroutines for which keep returns true (a live session: the
+ * ones that existed at attach; later ones are the probe-driven rules'). The rest
+ * are still read (channel waiters, contexts) and counted in `other`. */
+void memjudge__set_filter(struct memjudge *mj, bool (*keep)(void *cookie, uint64_t goid),
+			  void *cookie);
 /* Calls on_goroutine for every goroutine the last pass read. */
 void memjudge__report_goroutines(struct memjudge *mj);
 /* The same to another callback. */
@@ -115,6 +123,7 @@ struct memjudge_stats {
 	uint32_t system;          /* runtime goroutines, not judged */
 	uint32_t user;            /* judged */
 	uint32_t running;         /* running: stack not readable, not judged */
+	uint32_t other;           /* left to the probes (started after attach) */
 	uint32_t left_out;        /* changed while read twice, or unreadable: not judged */
 	uint32_t over_max;        /* beyond max_goroutines */
 	uint32_t contexts;        /* distinct contexts read */

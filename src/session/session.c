@@ -65,8 +65,13 @@ struct session {
 	struct ctxmem *cm;
 	struct framescan *fs;
 	struct memjudge *mj;
-	uint64_t md_addr;
+	uint64_t md_addr, md_types;
 	uint64_t next_mem_ns; /* next memory judgement; 0: none */
+	bool mem_looked_again; /* the pass --grace after the first was scheduled */
+	/* Goroutines that existed at attach, sorted: the memory judgement's business;
+	 * the ones started later are the probe-driven rules'. */
+	uint64_t *pre_goids;
+	size_t npre, pre_cap;
 	uint64_t last_tick;
 	int pidfd;
 	bool exited;
@@ -108,11 +113,21 @@ static void memory_judge(struct session *s, uint64_t now)
 	err = memjudge__run(s->mj, now, emit_alert, s);
 	if (err < 0 && err != -ESRCH)
 		verbose("pid %d: memory judgement failed: %s", s->o.pid, strerror(-err));
-	if (memjudge__pending(s->mj) && s->next_mem_ns == 0)
+	if (memjudge__pending(s->mj) && !s->mem_looked_again) {
+		s->mem_looked_again = true;
 		s->next_mem_ns = now + (s->o.grace_ns ? s->o.grace_ns : RULES_DEFAULT_GRACE_NS) +
 				 RULES_TICK_NS;
-	else
-		s->next_mem_ns = now + MEMJUDGE_INTERVAL_NS;
+	} else {
+		struct memjudge_stats st;
+		uint64_t every = MEMJUDGE_INTERVAL_NS;
+
+		/* At most 1% of the time in memory passes (a pass blocks the event loop:
+		 * records wait in the ring buffer meanwhile). */
+		memjudge__stats(s->mj, &st);
+		if (st.elapsed_ns * 100 > every)
+			every = st.elapsed_ns * 100;
+		s->next_mem_ns = now + every;
+	}
 }
 
 static void rules_tick(struct session *s, uint64_t now, bool force)
@@ -140,7 +155,8 @@ static int open_analysis(struct session *s)
 
 	if (s->o.rules || s->o.memory_only) {
 		struct ctxmem_opts co = { .mem = s->mem, .types = s->gt, .off = &s->off,
-					  .go_minor = gso.go_minor, .moduledata = s->md_addr };
+					  .go_minor = gso.go_minor, .moduledata = s->md_addr,
+					  .types_start = s->md_types };
 		struct memjudge_opts mo = { .pid = s->o.pid, .go_minor = gso.go_minor,
 					    .grace_ns = s->o.grace_ns, .min_count = s->o.min_count,
 					    .stuck_min = s->o.stuck_min, .mem = s->mem, .gs = s->gs,
@@ -286,7 +302,32 @@ static int snap_cb(void *cookie, const struct go_g *g)
 	/* gopc/startpc are runtime addresses; the decoder subtracts the bias. */
 	decoder__preexisting_go(sn->s->dec, g->goid, g->parent_goid, g->gopc, g->startpc, sn->ts);
 	sn->n++;
+	if (sn->s->mj && sn->s->npre == sn->s->pre_cap) {
+		size_t cap = sn->s->pre_cap ? 2 * sn->s->pre_cap : 1024;
+		uint64_t *p = realloc(sn->s->pre_goids, cap * sizeof(*p));
+
+		if (!p)
+			return 0; /* not judged from memory: the probes still see it */
+		sn->s->pre_goids = p;
+		sn->s->pre_cap = cap;
+	}
+	if (sn->s->mj)
+		sn->s->pre_goids[sn->s->npre++] = g->goid;
 	return 0;
+}
+
+static int cmp_goid(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static bool preexisting(void *cookie, uint64_t goid)
+{
+	struct session *s = cookie;
+
+	return bsearch(&goid, s->pre_goids, s->npre, sizeof(goid), cmp_goid) != NULL;
 }
 
 struct session *session__open(const struct session_opts *opts)
@@ -354,6 +395,7 @@ struct session *session__open(const struct session_opts *opts)
 	procmem__set_image(s->mem, image_at, s);
 	err = find_types(s, &md);
 	s->md_addr = md.addr;
+	s->md_types = md.types;
 	if (err) {
 		/* Type names are how contexts are told apart: without them, no events. */
 		attach_error(opts->pid, "cannot find the Go type descriptors (runtime.firstmoduledata) in memory");
@@ -443,8 +485,13 @@ struct session *session__open(const struct session_opts *opts)
 	err = 0;
 	info("attached to pid %d (%s, %s, %d probes via %s, %d goroutines)", opts->pid, s->exe_name,
 	     bi->version, tracer__nsites(s->tr), tracer__attach_mode(s->tr), sn.n);
-	/* What was there before attach: judged now, from memory. */
-	memory_judge(s, ct_mono_ns());
+	/* What was there before attach: judged from memory at the first poll, once
+	 * the caller knows the session (the daemon announces the target first). */
+	if (s->mj) {
+		qsort(s->pre_goids, s->npre, sizeof(*s->pre_goids), cmp_goid);
+		memjudge__set_filter(s->mj, preexisting, s);
+		s->next_mem_ns = ct_mono_ns();
+	}
 	return s;
 cleanup:
 	session__free(s);
@@ -593,6 +640,7 @@ void session__free(struct session *s)
 		record__close(s->rec);
 	rules__free(s->rules);
 	memjudge__free(s->mj);
+	free(s->pre_goids);
 	framescan__free(s->fs);
 	ctxmem__free(s->cm);
 	gstate_src__free(s->gsrc);

@@ -9,8 +9,8 @@
 
 struct session;
 struct ct_event;
-struct alert;
 struct memjudge_go;
+struct alert;
 
 struct session_opts {
 	int pid;

@@ -18,16 +18,29 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
+	"io"
 	"runtime"
+	"runtime/pprof"
+	"time"
 )
 
 var (
 	flagChildren = flag.Int("children", 1500, "never-cancelled children of the parent context")
 	flagExtra    = flag.Int("extra", 0, "extra goroutines parked on channels of their own")
 	flagChurn    = flag.Int("churn", 0, "goroutines started and ended in a loop while read")
+	flagSpin     = flag.Bool("spin", false, "ping-pong between two goroutines, printing the rate every 100ms (make bench)")
+	flagLeakProf = flag.Bool("leakprofile", true, "write the goroutine leak profile where the runtime has one (1.27)")
 )
 
 var sender, holder, parent *Expect
+
+// Globals: reachable, so what waits on them is not leaked (1.27's leak profile
+// counts a goroutine blocked on something only blocked goroutines reach as leaked).
+var (
+	jobs       = make(chan int)
+	base, stop = context.WithCancel(context.Background())
+)
 
 func leakSend() {
 	ch := make(chan int)
@@ -76,7 +89,6 @@ func main() {
 	sender = expect("stuck-goroutines", "sends on channels nobody receives from, no context", "chan send")
 	holder = expect("outlived-context", "blocked holding a cancelled context", "chan receive")
 	parent = expect("lost-cancel", "a live context with never-cancelled children")
-	base, stop := context.WithCancel(context.Background())
 	defer stop()
 
 	for i := 0; i < *flagN; i++ {
@@ -97,7 +109,6 @@ func main() {
 		hit(parent)
 	}
 	// Healthy: a pool on its job channel, listeners on a live context's Done.
-	jobs := make(chan int)
 	for i := 0; i < 6; i++ {
 		go func() {
 			for j := range jobs {
@@ -124,6 +135,40 @@ func main() {
 			}
 		}()
 	}
-	runtime.GC() // sets waitsince of the goroutines it finds blocked
+	if *flagSpin {
+		go spin()
+	}
+	// A GC's mark phase sets waitsince of the goroutines it finds blocked to the
+	// previous cycle's end (work.tstart): the first cycle of a process sets 0.
+	runtime.GC()
+	runtime.GC()
+	// Go 1.27 (1.26 with GOEXPERIMENT=goroutineleakprofile): the profile's GC marks
+	// goroutines blocked on unreachable channels _Gleaked until the next GC.
+	if p := pprof.Lookup("goroutineleak"); p != nil && *flagLeakProf {
+		p.WriteTo(io.Discard, 0)
+		note("leak profile written")
+	}
 	finish()
+}
+
+// spin measures the program's own throughput: channel round trips per 100 ms.
+func spin() {
+	ping, pong := make(chan int), make(chan int)
+	go func() {
+		for v := range ping {
+			pong <- v
+		}
+	}()
+	for {
+		t0 := time.Now()
+		n := 0
+		for time.Since(t0) < 100*time.Millisecond {
+			for i := 0; i < 100; i++ {
+				ping <- i
+				<-pong
+			}
+			n += 100
+		}
+		fmt.Printf("{\"type\":\"rate\",\"unix_ms\":%d,\"per_s\":%d}\n", time.Now().UnixMilli(), n*10)
+	}
 }
