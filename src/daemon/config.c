@@ -176,6 +176,8 @@ const struct setting output_settings[] = {
 	  .check = check_path },
 	{ "profile_interval", SET_DURATION, SETTING_OFF(struct output_cfg, profile_interval), NS_S, 86400 * NS_S,
 	  "60s", NULL, "how often profile_dir's profiles are written (each a memory judgement of the target)" },
+	{ "otlp_metrics_interval", SET_DURATION, SETTING_OFF(struct output_cfg, otlp_metrics_interval), 0,
+	  86400 * NS_S, "60s", NULL, "how often the daemon's metrics go to the endpoint's /v1/metrics (0: never)" },
 	{ "otlp_service", SET_STRING, SETTING_OFF(struct output_cfg, otlp_service), .def = "ctxtraced",
 	  .metavar = "NAME", .help = "the resource's service.name" },
 };

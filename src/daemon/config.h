@@ -41,6 +41,7 @@ struct output_cfg {
 	uint64_t otlp_timeout;    /* ns per request */
 	int64_t otlp_retries;     /* retries of a failed batch before it is dropped */
 	char *otlp_service;       /* resource service.name */
+	uint64_t otlp_metrics_interval; /* ns between metrics requests; 0: none */
 	char *profile_dir;        /* leak profiles per target; "": none */
 	uint64_t profile_interval;
 };

@@ -239,6 +239,14 @@ static void otlp_metrics(struct daemon *d, FILE *f)
 		     st.requests_failed);
 	prom__family(f, "ctxtrace_otlp_retries_total", "counter", "OTLP/HTTP requests retried after a failure.");
 	prom__sample(f, "ctxtrace_otlp_retries_total", NULL, 0, st.retries);
+	prom__family(f, "ctxtrace_otlp_metrics_requests_total", "counter",
+		     "OTLP metrics requests, by result (replaced: a newer one came before it was sent).");
+	prom__sample(f, "ctxtrace_otlp_metrics_requests_total", (struct prom_label[]){ { "result", "ok" } }, 1,
+		     st.metrics_ok);
+	prom__sample(f, "ctxtrace_otlp_metrics_requests_total", (struct prom_label[]){ { "result", "failed" } }, 1,
+		     st.metrics_failed);
+	prom__sample(f, "ctxtrace_otlp_metrics_requests_total", (struct prom_label[]){ { "result", "replaced" } },
+		     1, st.metrics_replaced);
 }
 
 static void otlp_sink(void *cookie, const struct target_alert *who, const struct alert *a)
@@ -250,12 +258,46 @@ static void otlp_sink(void *cookie, const struct target_alert *who, const struct
 		otlp__alert(d->otlp, &src, a);
 }
 
+struct metrics_run {
+	struct otlp_metrics *m;
+	bool counter;
+};
+
+static void sink_family(void *cookie, const char *name, const char *type, const char *help)
+{
+	struct metrics_run *r = cookie;
+
+	r->counter = !strcmp(type, "counter");
+	otlp__metrics_family(r->m, name, type, help);
+}
+
+static void sink_sample(void *cookie, const char *name, const struct prom_label *labels, int nlabels, double v)
+{
+	struct metrics_run *r = cookie;
+
+	otlp__metrics_sample(r->m, labels, nlabels, v, r->counter);
+}
+
+/* The /metrics families, typed, to the OTLP endpoint. */
+static void otlp_send_metrics(struct daemon *d)
+{
+	struct metrics_run r = { .m = otlp__metrics_begin(d->otlp, (uint64_t)d->started_unix * 1000000000ULL) };
+	struct metric_sink s = { sink_family, sink_sample, &r };
+
+	if (!r.m)
+		return;
+	metrics__set_sink(&s);
+	render_metrics(d, NULL);
+	metrics__set_sink(NULL);
+	otlp__metrics_end(r.m);
+}
+
 static bool otlp_same(const struct output_cfg *a, const struct output_cfg *b)
 {
 	return str_same(a->otlp_endpoint, b->otlp_endpoint) && str_same(a->otlp_service, b->otlp_service) &&
 	       a->otlp_queue == b->otlp_queue && a->otlp_batch == b->otlp_batch &&
 	       a->otlp_flush == b->otlp_flush && a->otlp_timeout == b->otlp_timeout &&
-	       a->otlp_retries == b->otlp_retries;
+	       a->otlp_retries == b->otlp_retries && a->otlp_metrics_interval == b->otlp_metrics_interval;
 }
 
 /* The exporter the config asks for (none when otlp_endpoint is ""). 0 or -errno. */
@@ -399,7 +441,7 @@ int main(int argc, char **argv)
 	bool check_only = false;
 	char err[1024];
 	sigset_t mask;
-	uint64_t next_tick, next_profile, watchdog_usec = 0, next_watchdog = 0;
+	uint64_t next_tick, next_profile, next_metrics, watchdog_usec = 0, next_watchdog = 0;
 	int rc = 1;
 
 	d.flags = calloc((size_t)argc, sizeof(*d.flags));
@@ -534,6 +576,7 @@ int main(int argc, char **argv)
 
 	next_tick = ct_mono_ns() + d.cfg->daemon.poll_interval;
 	next_profile = ct_mono_ns() + d.cfg->output.profile_interval;
+	next_metrics = ct_mono_ns() + d.cfg->output.otlp_metrics_interval;
 	next_watchdog = ct_mono_ns();
 	while (!d.stop) {
 		uint64_t now = ct_mono_ns();
@@ -550,6 +593,10 @@ int main(int argc, char **argv)
 			metrics_http__tick(d.metrics);
 			server__tick(d.srv);
 			next_tick = now + d.cfg->daemon.poll_interval;
+		}
+		if (d.otlp && d.cfg->output.otlp_metrics_interval && now >= next_metrics) {
+			otlp_send_metrics(&d);
+			next_metrics = ct_mono_ns() + d.cfg->output.otlp_metrics_interval;
 		}
 		if (d.cfg->output.profile_dir && *d.cfg->output.profile_dir && now >= next_profile) {
 			targets__write_profiles(d.targets, d.cfg->output.profile_dir);

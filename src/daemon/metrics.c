@@ -6,8 +6,19 @@
 #include "util/container.h"
 #include "events/event.h"
 
+static const struct metric_sink *sink;
+
+void metrics__set_sink(const struct metric_sink *s)
+{
+	sink = s;
+}
+
 void prom__family(FILE *f, const char *name, const char *type, const char *help)
 {
+	if (sink)
+		sink->family(sink->cookie, name, type, help);
+	if (!f)
+		return;
 	fprintf(f, "# HELP %s ", name);
 	/* HELP text escapes only backslash and newline. */
 	for (const char *p = help; *p; p++) {
@@ -48,6 +59,10 @@ static void labels_out(FILE *f, const struct prom_label *labels, int n)
 
 void prom__sample(FILE *f, const char *name, const struct prom_label *labels, int nlabels, uint64_t v)
 {
+	if (sink)
+		sink->sample(sink->cookie, name, labels, nlabels, (double)v);
+	if (!f)
+		return;
 	fputs(name, f);
 	labels_out(f, labels, nlabels);
 	fprintf(f, " %" PRIu64 "\n", v);
@@ -55,6 +70,10 @@ void prom__sample(FILE *f, const char *name, const struct prom_label *labels, in
 
 void prom__sample_double(FILE *f, const char *name, const struct prom_label *labels, int nlabels, double v)
 {
+	if (sink)
+		sink->sample(sink->cookie, name, labels, nlabels, v);
+	if (!f)
+		return;
 	fputs(name, f);
 	labels_out(f, labels, nlabels);
 	if (isnan(v))

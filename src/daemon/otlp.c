@@ -9,11 +9,13 @@
 #include <curl/curl.h>
 
 #include "daemon/config.h"
+#include "daemon/metrics.h"
 #include "daemon/otlp.h"
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb-c.h"
 #include "rules/rules.h"
 #include "util/clock.h"
 #include "util/container.h"
+#include "util/json.h"
 #include "util/log.h"
 #include "util/stack.h"
 #include "version.h"
@@ -42,6 +44,9 @@ struct rec {
 
 struct otlp {
 	char *url, *service;
+	char *metrics_url;       /* NULL: metrics not sent */
+	char *mbody;             /* the latest metrics request, not yet taken by the thread */
+	size_t mlen;
 	char host[256];
 	uint32_t queue_max, batch_max, retries;
 	uint64_t flush_ns, timeout_ns;
@@ -324,16 +329,19 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *cookie)
 
 enum send_result { SENT, RETRY, REJECTED };
 
-/* One POST. *rejected: records the endpoint said it refused (partial success). */
-static enum send_result post(struct otlp *o, const uint8_t *body, size_t len, uint64_t *rejected)
+/* One POST of logs (protobuf) or metrics (JSON). *rejected: log records the
+ * endpoint said it refused (partial success). */
+static enum send_result post(struct otlp *o, const char *url, bool json, const uint8_t *body, size_t len,
+			     uint64_t *rejected)
 {
-	struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/x-protobuf");
+	struct curl_slist *hdr = curl_slist_append(NULL, json ? "Content-Type: application/json"
+							      : "Content-Type: application/x-protobuf");
 	struct resp r = { .len = 0 };
 	long status = 0;
 	CURLcode rc;
 
 	*rejected = 0;
-	curl_easy_setopt(o->curl, CURLOPT_URL, o->url);
+	curl_easy_setopt(o->curl, CURLOPT_URL, url);
 	curl_easy_setopt(o->curl, CURLOPT_POST, 1L);
 	curl_easy_setopt(o->curl, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(o->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
@@ -349,14 +357,16 @@ static enum send_result post(struct otlp *o, const uint8_t *body, size_t len, ui
 		curl_easy_getinfo(o->curl, CURLINFO_RESPONSE_CODE, &status);
 	pthread_mutex_lock(&o->mu);
 	if (rc == CURLE_OK && status >= 200 && status < 300)
-		o->st.requests_ok++;
+		json ? o->st.metrics_ok++ : o->st.requests_ok++;
 	else
-		o->st.requests_failed++;
+		json ? o->st.metrics_failed++ : o->st.requests_failed++;
 	pthread_mutex_unlock(&o->mu);
 	if (rc != CURLE_OK) {
-		verbose("otlp: %s: %s", o->url, curl_easy_strerror(rc));
+		verbose("otlp: %s: %s", url, curl_easy_strerror(rc));
 		return RETRY;
 	}
+	if (status >= 200 && status < 300 && json)
+		return SENT;
 	if (status >= 200 && status < 300) {
 		Opentelemetry__Proto__Collector__Logs__V1__ExportLogsServiceResponse *resp =
 			r.len ? opentelemetry__proto__collector__logs__v1__export_logs_service_response__unpack(
@@ -369,7 +379,7 @@ static enum send_result post(struct otlp *o, const uint8_t *body, size_t len, ui
 			opentelemetry__proto__collector__logs__v1__export_logs_service_response__free_unpacked(resp, NULL);
 		return SENT;
 	}
-	verbose("otlp: %s answered %ld", o->url, status);
+	verbose("otlp: %s answered %ld", url, status);
 	/* OTLP/HTTP: 429, 502, 503, 504 are retryable; other 5xx we retry as well. */
 	return status == 429 || status >= 500 ? RETRY : REJECTED;
 }
@@ -394,7 +404,7 @@ static bool send_batch(struct otlp *o, struct rec **batch, uint32_t n)
 	uint8_t *body = encode(o, batch, n, &len);
 
 	for (uint32_t attempt = 0; body; attempt++) {
-		res = post(o, body, len, &rejected);
+		res = post(o, o->url, false, body, len, &rejected);
 		if (res != RETRY || attempt >= o->retries)
 			break;
 		pthread_mutex_lock(&o->mu);
@@ -434,8 +444,21 @@ static void *sender(void *arg)
 		uint32_t n;
 		bool ok;
 
-		while (!o->stop && !o->n)
+		while (!o->stop && !o->n && !o->mbody)
 			pthread_cond_wait(&o->cv, &o->mu);
+		if (o->mbody) {
+			/* Metrics: one attempt; the next interval brings fresh values anyway. */
+			char *body = o->mbody;
+			size_t len = o->mlen;
+			uint64_t rejected;
+
+			o->mbody = NULL;
+			pthread_mutex_unlock(&o->mu);
+			post(o, o->metrics_url, true, (const uint8_t *)body, len, &rejected);
+			free(body);
+			pthread_mutex_lock(&o->mu);
+			continue;
+		}
 		if (!o->n)
 			break;
 		/* A fuller batch, unless the oldest has waited otlp_flush or stopping. */
@@ -498,6 +521,12 @@ struct otlp *otlp__new(const struct output_cfg *cfg)
 	o->flush_ns = cfg->otlp_flush;
 	o->timeout_ns = cfg->otlp_timeout;
 	o->url = strdup(cfg->otlp_endpoint);
+	/* Metrics go beside the logs: .../v1/logs -> .../v1/metrics. */
+	if (cfg->otlp_metrics_interval && strlen(cfg->otlp_endpoint) > 8 &&
+	    !strcmp(cfg->otlp_endpoint + strlen(cfg->otlp_endpoint) - 8, "/v1/logs") &&
+	    asprintf(&o->metrics_url, "%.*s/v1/metrics", (int)strlen(cfg->otlp_endpoint) - 8,
+		     cfg->otlp_endpoint) < 0)
+		o->metrics_url = NULL;
 	o->service = strdup(cfg->otlp_service && *cfg->otlp_service ? cfg->otlp_service : "ctxtraced");
 	o->q = calloc(o->queue_max, sizeof(*o->q));
 	if (gethostname(o->host, sizeof(o->host) - 1))
@@ -550,8 +579,158 @@ void otlp__free(struct otlp *o)
 		curl_easy_cleanup(o->curl);
 	free(o->q);
 	free(o->url);
+	free(o->metrics_url);
+	free(o->mbody);
 	free(o->service);
 	pthread_cond_destroy(&o->cv);
 	pthread_mutex_destroy(&o->mu);
 	free(o);
+}
+
+/* ---- metrics, in OTLP's JSON encoding: Debian's protoc-c (1.4) cannot compile
+ * metrics.proto, whose histogram points use proto3 `optional` fields. The JSON
+ * mapping's rules: lowerCamelCase names, 64-bit integers as strings, enums as
+ * numbers. ---- */
+
+struct otlp_metrics {
+	struct otlp *o;
+	FILE *f;
+	char *buf;
+	size_t len;
+	struct json_w *w;
+	bool in_metric;
+	char start[24], now[24]; /* nanoseconds since the epoch, as strings */
+};
+
+struct otlp_metrics *otlp__metrics_begin(struct otlp *o, uint64_t start_unix_ns)
+{
+	struct otlp_metrics *m;
+
+	if (!o || !o->metrics_url || !(m = calloc(1, sizeof(*m))))
+		return NULL;
+	m->o = o;
+	m->f = open_memstream(&m->buf, &m->len);
+	m->w = m->f ? json_w__new(m->f, false) : NULL;
+	if (!m->w) {
+		if (m->f)
+			fclose(m->f);
+		free(m->buf);
+		free(m);
+		return NULL;
+	}
+	snprintf(m->start, sizeof(m->start), "%llu", (unsigned long long)start_unix_ns);
+	snprintf(m->now, sizeof(m->now), "%llu", (unsigned long long)ct_clock_ns(CLOCK_REALTIME));
+	json_w__obj_open(m->w);
+	json_w__key(m->w, "resourceMetrics");
+	json_w__arr_open(m->w);
+	json_w__obj_open(m->w);
+	json_w__key(m->w, "resource");
+	json_w__obj_open(m->w);
+	json_w__key(m->w, "attributes");
+	json_w__arr_open(m->w);
+	const char *res[2][2] = { { "service.name", o->service }, { "host.name", o->host } };
+	for (int i = 0; i < 2; i++) {
+		json_w__obj_open(m->w);
+		json_w__kv_str(m->w, "key", res[i][0]);
+		json_w__key(m->w, "value");
+		json_w__obj_open(m->w);
+		json_w__kv_str(m->w, "stringValue", res[i][1]);
+		json_w__obj_close(m->w);
+		json_w__obj_close(m->w);
+	}
+	json_w__arr_close(m->w);
+	json_w__obj_close(m->w);
+	json_w__key(m->w, "scopeMetrics");
+	json_w__arr_open(m->w);
+	json_w__obj_open(m->w);
+	json_w__key(m->w, "scope");
+	json_w__obj_open(m->w);
+	json_w__kv_str(m->w, "name", "ctxtrace");
+	json_w__kv_str(m->w, "version", CTXTRACE_VERSION);
+	json_w__obj_close(m->w);
+	json_w__key(m->w, "metrics");
+	json_w__arr_open(m->w);
+	return m;
+}
+
+static void close_metric(struct otlp_metrics *m)
+{
+	if (!m->in_metric)
+		return;
+	json_w__arr_close(m->w); /* dataPoints */
+	json_w__obj_close(m->w); /* gauge / sum */
+	json_w__obj_close(m->w); /* metric */
+	m->in_metric = false;
+}
+
+void otlp__metrics_family(struct otlp_metrics *m, const char *name, const char *type, const char *help)
+{
+	bool counter = !strcmp(type, "counter");
+
+	close_metric(m);
+	json_w__obj_open(m->w);
+	json_w__kv_str(m->w, "name", name);
+	json_w__kv_str(m->w, "description", help);
+	json_w__key(m->w, counter ? "sum" : "gauge");
+	json_w__obj_open(m->w);
+	if (counter) {
+		json_w__kv_int(m->w, "aggregationTemporality", 2); /* AGGREGATION_TEMPORALITY_CUMULATIVE */
+		json_w__kv_bool(m->w, "isMonotonic", true);
+	}
+	json_w__key(m->w, "dataPoints");
+	json_w__arr_open(m->w);
+	m->in_metric = true;
+}
+
+void otlp__metrics_sample(struct otlp_metrics *m, const struct prom_label *labels, int nlabels, double v,
+			  bool counter)
+{
+	if (!m->in_metric)
+		return;
+	json_w__obj_open(m->w);
+	json_w__key(m->w, "attributes");
+	json_w__arr_open(m->w);
+	for (int i = 0; i < nlabels; i++) {
+		json_w__obj_open(m->w);
+		json_w__kv_str(m->w, "key", labels[i].name);
+		json_w__key(m->w, "value");
+		json_w__obj_open(m->w);
+		json_w__kv_str(m->w, "stringValue", labels[i].value ? labels[i].value : "");
+		json_w__obj_close(m->w);
+		json_w__obj_close(m->w);
+	}
+	json_w__arr_close(m->w);
+	if (counter)
+		json_w__kv_str(m->w, "startTimeUnixNano", m->start);
+	json_w__kv_str(m->w, "timeUnixNano", m->now);
+	json_w__kv_double(m->w, "asDouble", v);
+	json_w__obj_close(m->w);
+}
+
+void otlp__metrics_end(struct otlp_metrics *m)
+{
+	struct otlp *o;
+
+	if (!m)
+		return;
+	o = m->o;
+	close_metric(m);
+	json_w__arr_close(m->w); /* metrics */
+	json_w__obj_close(m->w); /* scopeMetrics[0] */
+	json_w__arr_close(m->w);
+	json_w__obj_close(m->w); /* resourceMetrics[0] */
+	json_w__arr_close(m->w);
+	json_w__obj_close(m->w);
+	json_w__free(m->w);
+	fclose(m->f);
+	pthread_mutex_lock(&o->mu);
+	if (o->mbody) {
+		o->st.metrics_replaced++; /* the thread had not taken the last one yet */
+		free(o->mbody);
+	}
+	o->mbody = m->buf;
+	o->mlen = m->len;
+	pthread_cond_signal(&o->cv);
+	pthread_mutex_unlock(&o->mu);
+	free(m);
 }

@@ -13,6 +13,7 @@
 #ifndef CT_DAEMON_OTLP_H
 #define CT_DAEMON_OTLP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct otlp;
@@ -41,8 +42,24 @@ struct otlp_stats {
 	uint64_t dropped_rejected; /* records the endpoint refused (4xx other than 429, partial success) */
 	uint64_t requests_ok, requests_failed; /* failed: no answer, or a status other than 2xx */
 	uint64_t retries;
+	uint64_t metrics_ok, metrics_failed; /* metrics requests */
+	uint64_t metrics_replaced;  /* metrics requests replaced by newer ones before they went */
 };
 void otlp__stats(struct otlp *o, struct otlp_stats *st);
+
+/* The daemon's metrics as OTLP metrics (OTLP/JSON to the logs endpoint's
+ * .../v1/metrics; every otlp_metrics_interval): begin, then every family and
+ * sample as /metrics has them (daemon/metrics.h's sink), then end, which hands
+ * the request to the sender thread (one attempt; a newer one replaces one not yet
+ * sent). begin returns NULL when metrics are not sent. counters are cumulative
+ * sums from start_unix_ns, the rest gauges. */
+struct otlp_metrics;
+struct prom_label;
+struct otlp_metrics *otlp__metrics_begin(struct otlp *o, uint64_t start_unix_ns);
+void otlp__metrics_family(struct otlp_metrics *m, const char *name, const char *type, const char *help);
+void otlp__metrics_sample(struct otlp_metrics *m, const struct prom_label *labels, int nlabels, double v,
+			  bool counter);
+void otlp__metrics_end(struct otlp_metrics *m);
 /* Stops the thread after one last attempt for what is queued (bounded by the
  * request timeout). Takes NULL. */
 void otlp__free(struct otlp *o);

@@ -7,6 +7,9 @@
 #     attributes rule, id, count, first, source, target, process.pid (the pid the
 #     shell started), process.executable.path, ctxtrace.sites (context, go and
 #     blocking sites); resource service.name and host.name; scope ctxtrace.
+#     The daemon's metrics arrive as OTLP metrics (OTLP/JSON, parsed by protobuf's
+#     own JSON mapping): every /metrics family, counters as cumulative monotonic
+#     sums, gauges as gauges, with the same label names.
 #  2. A receiver answering 500 to its first requests: the batch is retried and
 #     arrives; the retries and failed requests are counted in /metrics.
 #  3. A receiver answering 429 always, queue of 2, 1 retry: the daemon keeps
@@ -77,6 +80,7 @@ daemon() { # ENDPOINT EXTRA-OUTPUT-SETTINGS
 	otlp_endpoint = $1
 	otlp_flush = 200ms
 	otlp_timeout = 1s
+	otlp_metrics_interval = ${METRICS:-0}
 	$2
 	[target otlp]
 	exe = otlp_target_*
@@ -103,7 +107,7 @@ alerts_in_file() { jq -c 'select(.type == "alert")' "$tmp/d.jsonl" 2>/dev/null |
 
 # --- 1. every field
 receiver ok
-daemon "http://127.0.0.1:$rport/v1/logs" ""
+METRICS=1s daemon "http://127.0.0.1:$rport/v1/logs" ""
 "$prog" >"$tmp/t.out" 2>&1 &
 tpid=$!
 wait_for 30 bash -c "[ \$(jq -c 'select(.type == \"alert\")' '$tmp/d.jsonl' 2>/dev/null | wc -l) -ge 2 ]" ||
@@ -167,12 +171,54 @@ case $verdict in
 ok*) ok "otlp: every alert arrived as a log record with every field right (${verdict#ok } alerts)" ;;
 *) not_ok "otlp: records match the alerts" "$verdict" ;;
 esac
-reqs=$(jq -r '"\(.path) \(.content_type)"' "$tmp/ok.jsonl.requests" | sort -u)
+reqs=$(jq -r 'select(.path == "/v1/logs") | "\(.path) \(.content_type)"' "$tmp/ok.jsonl.requests" | sort -u)
 [ "$reqs" = "/v1/logs application/x-protobuf" ] && ok "otlp: POST /v1/logs, application/x-protobuf" ||
 	not_ok "otlp: requests" "$reqs"
 acc=$(metric ctxtrace_otlp_log_records_total 'result="accepted"')
 [ "$acc" = "$(nrecs "$tmp/ok.jsonl")" ] && ok "otlp: /metrics counts $acc accepted" ||
 	not_ok "otlp: accepted metric" "metric '$acc', receiver $(nrecs "$tmp/ok.jsonl")"
+# The daemon's metrics as OTLP metrics (OTLP/JSON, parsed strictly by protobuf's
+# JSON mapping in the receiver): every family of /metrics, as a cumulative monotonic
+# sum for a counter and a gauge otherwise, with the same label names.
+curl -s "http://127.0.0.1:$mport/metrics" >"$tmp/prom.txt"
+wait_for 10 test -s "$tmp/ok.jsonl.metrics"
+sleep 1.2
+verdict=$($PY - "$tmp/prom.txt" "$tmp/ok.jsonl.metrics" "$tmp/ok.jsonl.requests" <<'EOF'
+import json, re, sys
+prom = open(sys.argv[1]).read()
+ms = [json.loads(l) for l in open(sys.argv[2])]
+reqs = [json.loads(l) for l in open(sys.argv[3]) if '"/v1/metrics"' in l]
+last = max(m["request"] for m in ms)
+got = {m["name"]: m for m in ms if m["request"] == last}
+types = dict(re.findall(r"^# TYPE (\S+) (\S+)$", prom, re.M))
+labels = {}
+for name, lab in re.findall(r"^([a-z_]+)(?:\{(.*)\})? \S+$", prom, re.M):
+    labels.setdefault(name, set()).add(tuple(sorted(k for k, _ in re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', lab or ""))))
+probs = []
+if not reqs or any(r["content_type"] != "application/json" for r in reqs):
+    probs.append("metrics requests not application/json to /v1/metrics")
+for name, t in types.items():
+    m = got.get(name)
+    if not m:
+        probs.append("%s missing" % name); continue
+    want = "sum" if t == "counter" else "gauge"
+    if m["type"] != want or (want == "sum" and (m["monotonic"] is not True or m["temporality"] != 2)):
+        probs.append("%s: %s monotonic %s temporality %s, want %s" % (name, m["type"], m["monotonic"], m["temporality"], want))
+    names = {tuple(sorted(p["attributes"])) for p in m["points"]}
+    if name in labels and names != labels[name]:
+        probs.append("%s: label names %s vs %s" % (name, sorted(names), sorted(labels[name])))
+    if m["resource"].get("service.name") != "ctxtraced" or m["scope"] != "ctxtrace":
+        probs.append("%s: resource/scope" % name)
+extra = set(got) - set(types)
+if extra:
+    probs.append("not in /metrics: %s" % sorted(extra))
+print("ok %d" % len(types) if not probs else "; ".join(probs[:5]))
+EOF
+)
+case $verdict in
+ok*) ok "otlp: metrics: every /metrics family (${verdict#ok }) as OTLP sum or gauge with the same labels, OTLP/JSON to /v1/metrics" ;;
+*) not_ok "otlp: metrics" "$verdict" ;;
+esac
 kill -CONT "$tpid"
 stop_all
 

@@ -18,7 +18,9 @@ import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from google.protobuf import json_format
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.common.v1 import common_pb2
 
 
@@ -61,7 +63,26 @@ def main():
                 f.write(json.dumps({"n": n, "path": self.path, "status": code,
                                     "content_type": self.headers.get("Content-Type"),
                                     "bytes": len(body)}) + "\n")
-            if not fail:
+            if not fail and self.path == "/v1/metrics":
+                # OTLP/JSON, parsed strictly by protobuf's own JSON mapping.
+                req = json_format.Parse(body.decode(), metrics_service_pb2.ExportMetricsServiceRequest())
+                with open(a.out + ".metrics", "a") as f:
+                    for rm in req.resource_metrics:
+                        for sm in rm.scope_metrics:
+                            for m in sm.metrics:
+                                kind = m.WhichOneof("data")
+                                data = getattr(m, kind)
+                                f.write(json.dumps({
+                                    "request": n, "resource": attrs(rm.resource.attributes),
+                                    "scope": sm.scope.name, "name": m.name, "description": m.description,
+                                    "type": kind,
+                                    "monotonic": getattr(data, "is_monotonic", None),
+                                    "temporality": getattr(data, "aggregation_temporality", None),
+                                    "points": [{"attributes": attrs(p.attributes), "value": p.as_double,
+                                                "start": p.start_time_unix_nano, "time": p.time_unix_nano}
+                                               for p in data.data_points],
+                                }) + "\n")
+            elif not fail:
                 req = logs_service_pb2.ExportLogsServiceRequest()
                 req.ParseFromString(body)
                 with open(a.out, "a") as f:
@@ -81,7 +102,8 @@ def main():
                                     "body": value(lr.body),
                                     "attributes": attrs(lr.attributes),
                                 }) + "\n")
-            out = logs_service_pb2.ExportLogsServiceResponse().SerializeToString() if not fail else b""
+            out = b"" if fail else (b"{}" if self.path == "/v1/metrics" else
+                                    logs_service_pb2.ExportLogsServiceResponse().SerializeToString())
             self.send_response(code)
             self.send_header("Content-Type", "application/x-protobuf")
             self.send_header("Content-Length", str(len(out)))
