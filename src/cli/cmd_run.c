@@ -49,6 +49,7 @@ struct run_state {
 	uint32_t final[SEV_MAX]; /* findings at exit, by severity */
 	struct pprof_out *prof;
 	bool prof_failed;
+	int pid;
 	bool judged;
 };
 
@@ -253,22 +254,37 @@ static int start_child(char **argv)
 	return pid;
 }
 
-static void judge_at_exit(struct session *s, struct run_state *st)
+/* The verdict, from memory, while the kernel holds the process at its exit: a
+ * session of its own, opened now. The tracing session was opened at the exec,
+ * before the dynamic loader relocated a PIE binary's data (its moduledata and
+ * itab pointers), so what it read then of memory cannot judge what memory holds
+ * now. The tracing session's queued records go first. */
+static void judge_at_exit(struct session *s, struct run_state *st, bool traced)
 {
 	struct memjudge_limits lim = { .grace_ns = 0, .min_count = 1, .stuck_min = 1 };
+	struct session_opts mo = { .pid = st->pid, .memory_only = true, .cookie = st };
 	struct memjudge_stats ms;
+	struct session *m;
 	int n;
 
 	st->judged = true;
-	n = session__judge_final(s, &lim, on_final, st);
-	if (n < 0) {
+	if (traced)
+		session__finish(s);
+	if (st->o->profile || ct_verbosity >= CT_LOG_DEBUG)
+		mo.on_goroutine = on_goroutine;
+	m = session__open(&mo);
+	if (!m) {
 		error("%s: no findings at exit", ct_errmsg());
 		return;
 	}
-	if (!session__memory_stats(s, &ms))
+	n = session__judge_final(m, &lim, on_final, st);
+	if (n < 0)
+		error("%s: no findings at exit", ct_errmsg());
+	else if (!session__memory_stats(m, &ms))
 		verbose("at exit: %u goroutines (%u of the runtime), %u judged, %u running, %u left out "
 			"(changed while read or unreadable), %u contexts read",
 			ms.goroutines, ms.system, ms.user, ms.running, ms.left_out, ms.contexts);
+	session__free(m);
 }
 
 /* Follows the child to its end; its wait status, or -errno. */
@@ -290,8 +306,7 @@ static int follow(pid_t pid, struct session *s, struct run_state *st)
 			int sig = WSTOPSIG(status), ev = status >> 16;
 
 			if (ev == PTRACE_EVENT_EXIT) {
-				if (!gone)
-					judge_at_exit(s, st);
+				judge_at_exit(s, st, !gone);
 				sig = 0;
 			} else if (ev == PTRACE_EVENT_EXEC) {
 				/* Another program now: the probes were for the old image. */
@@ -344,13 +359,12 @@ int cmd_run(int argc, char **argv)
 	if (pid < 0)
 		return EXIT_CANNOT;
 	so.pid = pid;
+	st.pid = pid;
 	so.rules = true;
 	so.grace_ns = o.rules.grace;
 	so.min_count = (uint32_t)o.rules.min_count;
 	so.retention_ns = o.rules.retention;
 	so.on_alert = on_alert;
-	if (ct_verbosity >= CT_LOG_DEBUG || o.profile)
-		so.on_goroutine = on_goroutine;
 	so.cookie = &st;
 	s = session__open(&so);
 	if (!s) {

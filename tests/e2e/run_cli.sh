@@ -68,9 +68,7 @@ for v in $(printf '%s\n' "$oldest" "$newest" | sort -u); do
 			not_ok "go$v $m: go test -c run_leaktest" "$(tail -5 "$tmp/build.log")"
 			continue
 		fi
-		# PIE: framescan does not find the context in the frames yet (reported).
 		sev=error
-		[ $m = pie ] && sev=warning
 		CTXTRACE_PLANT_LEAK=1 "$CTXTRACE" run --json --fail-on $sev -- "$bin" -test.v >"$tmp/leak.out" 2>"$tmp/leak.err"
 		rc=$?
 		truth=$(grep '"type":"truth"' "$tmp/leak.out")
