@@ -17,7 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
+#include <sys/auxv.h>
 #include <sys/ptrace.h>
+#include <sys/user.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -197,8 +200,58 @@ static void on_sigchld(int sig)
 	child_changed = 1;
 }
 
-/* Forks the traced child; it stops after its exec. The pid, or -errno with the
- * reason reported. */
+/* A program with an interpreter (PIE, dynamically linked) is stopped after its
+ * exec before ld.so has relocated it: the Go data the session reads at open
+ * (moduledata, type and itab pointers) is not yet what the program will use. It
+ * is run to its entry point, the first instruction of the program itself, with
+ * an execution breakpoint in a debug register (DR0/DR7 through PTRACE_POKEUSER:
+ * no byte of its memory is written), then stopped there. 0 or -errno. */
+static int run_to_entry(pid_t pid)
+{
+	unsigned long av[2], entry = 0, base = 0, rip;
+	struct user_regs_struct regs;
+	char path[64];
+	int fd, status;
+
+	snprintf(path, sizeof(path), "/proc/%d/auxv", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	while (read(fd, av, sizeof(av)) == (ssize_t)sizeof(av) && av[0] != AT_NULL) {
+		if (av[0] == AT_ENTRY)
+			entry = av[1];
+		else if (av[0] == AT_BASE)
+			base = av[1];
+	}
+	close(fd);
+	if (!base || !entry)
+		return 0; /* no interpreter: the next instruction is the program's own */
+	if (ptrace(PTRACE_POKEUSER, pid, (void *)offsetof(struct user, u_debugreg[0]), (void *)entry) ||
+	    ptrace(PTRACE_POKEUSER, pid, (void *)offsetof(struct user, u_debugreg[7]), (void *)1UL))
+		return -errno;
+	for (int sig = 0;;) {
+		if (ptrace(PTRACE_CONT, pid, NULL, (void *)(long)sig) || waitpid(pid, &status, __WALL) != pid)
+			return -errno;
+		sig = 0;
+		if (!WIFSTOPPED(status))
+			return -ESRCH;
+		if (WSTOPSIG(status) != SIGTRAP) {
+			sig = WSTOPSIG(status); /* passed on */
+			continue;
+		}
+		if (ptrace(PTRACE_GETREGS, pid, NULL, &regs))
+			return -errno;
+		rip = regs.rip;
+		if (rip == entry)
+			break;
+	}
+	ptrace(PTRACE_POKEUSER, pid, (void *)offsetof(struct user, u_debugreg[7]), (void *)0UL);
+	ptrace(PTRACE_POKEUSER, pid, (void *)offsetof(struct user, u_debugreg[6]), (void *)0UL);
+	return 0;
+}
+
+/* Forks the traced child; it stops after its exec (and, with an interpreter, at
+ * its entry point). The pid, or -errno with the reason reported. */
 static int start_child(char **argv)
 {
 	int pfd[2], status, e = 0;
@@ -249,6 +302,13 @@ static int start_child(char **argv)
 		error("cannot run '%s': ptrace: %s", argv[0], strerror(e));
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, 0);
+		return -e;
+	}
+	e = -run_to_entry(pid);
+	if (e) {
+		error("cannot run '%s': cannot stop it at its entry point: %s", argv[0], strerror(e));
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, __WALL);
 		return -e;
 	}
 	return pid;
