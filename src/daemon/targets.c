@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include "daemon/config.h"
-#include "daemon/execwatch.h"
 #include "daemon/loop.h"
 #include "daemon/outputs.h"
 #include "daemon/selectors.h"
@@ -21,6 +20,7 @@
 #include "graph/lineage.h"
 #include "output/alert_out.h"
 #include "output/graph_out.h"
+#include "probes/execwatch.h"
 #include "rules/rules.h"
 #include "util/clock.h"
 #include "util/json.h"

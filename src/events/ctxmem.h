@@ -62,8 +62,9 @@ void ctxmem__free(struct ctxmem *cm);
 /* True only when itab is an itab whose interface type is context.Context (any
  * dynamic type). Cached by address; unreadable itabs are false. */
 bool ctxmem__is_context_iface(struct ctxmem *cm, uint64_t itab);
-/* The context.Context itabs of the module (from moduledata.itablinks), sorted,
- * at most max; returns the count or -errno (-ENOTSUP without moduledata). */
+/* The context.Context itabs of the module (from moduledata.itablinks; Go 1.27+:
+ * the itabs packed in the types section), sorted, at most max; returns the count
+ * or -errno (-ENOTSUP without moduledata). */
 int ctxmem__ctx_itabs(struct ctxmem *cm, uint64_t *out, int max);
 
 /* Reads the context held as the interface value (itab, data), whose itab must be

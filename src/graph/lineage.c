@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "graph/lineage.h"
-#include "util/hashmap.h"
+#include "util/hash.h"
 #include "util/log.h"
 
 #define CHUNK_SHIFT 10
@@ -94,6 +94,12 @@ struct slab {
 	uint32_t size;     /* item size */
 };
 
+struct idmap {
+	uint32_t *slots;
+	uint32_t mask;
+	uint32_t count;
+};
+
 /* Finished nodes in finish order: (kind bit | idx, gen). Stale entries are skipped. */
 struct fin {
 	uint32_t node; /* top bit: goroutine */
@@ -104,7 +110,7 @@ struct fin {
 struct lineage {
 	struct lineage_opts opts;
 	struct slab ctxs, gos, cells;
-	struct hmap ctx_map, go_map; /* id / goid -> node index */
+	struct idmap ctx_map, go_map;
 	struct fin *fifo;
 	uint32_t fifo_cap, fifo_head, fifo_len;
 	uint32_t hand_ctx, hand_go; /* clock hands for evicting live nodes */
@@ -189,52 +195,97 @@ static inline struct cell *CELL(const struct lineage *lg, uint32_t i)
 	return slab_at(&lg->cells, i);
 }
 
-/* ---- id maps (util/hashmap.h; the key is read from the node) ---- */
+/* ---- id maps (linear probing, backward-shift deletion) ---- */
 
-static inline uint64_t key_of(const struct lineage *lg, const struct hmap *m, uint32_t idx)
+/* Slots hold only a node index (4 bytes: the graph's bytes per node are budgeted),
+ * the key is read from the node: why this is not util/hashmap. */
+static inline uint32_t hash64(uint64_t k, uint32_t mask)
+{
+	return (uint32_t)ct_mix64(k) & mask;
+}
+
+static inline uint64_t key_of(const struct lineage *lg, const struct idmap *m, uint32_t idx)
 {
 	return m == &lg->ctx_map ? C(lg, idx)->id : G(lg, idx)->goid;
 }
 
-struct map_key {
-	const struct lineage *lg;
-	const struct hmap *m;
-	uint64_t key;
-};
-
-static bool key_eq(const void *cookie, uint64_t v)
+static uint32_t map_find(const struct lineage *lg, const struct idmap *m, uint64_t key)
 {
-	const struct map_key *k = cookie;
+	if (!m->slots)
+		return NONE;
+	for (uint32_t i = hash64(key, m->mask);; i = (i + 1) & m->mask) {
+		uint32_t v = m->slots[i];
 
-	return key_of(k->lg, k->m, (uint32_t)v) == k->key;
+		if (v == NONE)
+			return NONE;
+		if (key_of(lg, m, v) == key)
+			return v;
+	}
 }
 
-static bool idx_eq(const void *cookie, uint64_t v)
+static int map_grow(struct lineage *lg, struct idmap *m)
 {
-	return *(const uint32_t *)cookie == v;
-}
+	uint32_t ncap = m->slots ? (m->mask + 1) * 2 : 1024;
+	uint32_t *ns = calloc(ncap, sizeof(*ns));
 
-static uint32_t map_find(const struct lineage *lg, const struct hmap *m, uint64_t key)
-{
-	struct map_key k = { lg, m, key };
-	const uint64_t *v = hmap__find(m, hmap_hash(key), key_eq, &k);
-
-	return v ? (uint32_t)*v : NONE;
-}
-
-static int map_insert(struct lineage *lg, struct hmap *m, uint32_t idx)
-{
-	size_t before = hmap__bytes(m);
-
-	if (hmap__add(m, hmap_hash(key_of(lg, m, idx)), idx))
+	if (!ns)
 		return -ENOMEM;
-	lg->st.bytes = lg->st.bytes + hmap__bytes(m) - before;
+	for (uint32_t i = 0; m->slots && i <= m->mask; i++) {
+		uint32_t v = m->slots[i], j;
+
+		if (v == NONE)
+			continue;
+		for (j = hash64(key_of(lg, m, v), ncap - 1); ns[j] != NONE; j = (j + 1) & (ncap - 1))
+			;
+		ns[j] = v;
+	}
+	if (m->slots)
+		lg->st.bytes -= (uint64_t)(m->mask + 1) * sizeof(*ns);
+	lg->st.bytes += (uint64_t)ncap * sizeof(*ns);
+	free(m->slots);
+	m->slots = ns;
+	m->mask = ncap - 1;
 	return 0;
 }
 
-static void map_remove(struct lineage *lg, struct hmap *m, uint32_t idx)
+static int map_insert(struct lineage *lg, struct idmap *m, uint32_t idx)
 {
-	hmap__remove(m, hmap_hash(key_of(lg, m, idx)), idx_eq, &idx);
+	uint32_t i;
+
+	if (!m->slots || (m->count + 1) * 4 > (m->mask + 1) * 3) {
+		int err = map_grow(lg, m);
+
+		if (err)
+			return err;
+	}
+	for (i = hash64(key_of(lg, m, idx), m->mask); m->slots[i] != NONE; i = (i + 1) & m->mask)
+		;
+	m->slots[i] = idx;
+	m->count++;
+	return 0;
+}
+
+static void map_remove(struct lineage *lg, struct idmap *m, uint32_t idx)
+{
+	uint32_t i, j;
+
+	if (!m->slots)
+		return;
+	for (i = hash64(key_of(lg, m, idx), m->mask); m->slots[i] != idx; i = (i + 1) & m->mask)
+		if (m->slots[i] == NONE)
+			return;
+	m->slots[i] = NONE;
+	m->count--;
+	for (j = (i + 1) & m->mask; m->slots[j] != NONE; j = (j + 1) & m->mask) {
+		uint32_t v = m->slots[j], h = hash64(key_of(lg, m, v), m->mask);
+
+		/* Move v back into the hole unless its home lies cyclically in (i, j]. */
+		if ((j > i && (h <= i || h > j)) || (j < i && h <= i && h > j)) {
+			m->slots[i] = v;
+			m->slots[j] = NONE;
+			i = j;
+		}
+	}
 }
 
 /* ---- scope cells ---- */
@@ -1255,8 +1306,8 @@ void lineage__free(struct lineage *lg)
 	slab_destroy(&lg->ctxs);
 	slab_destroy(&lg->gos);
 	slab_destroy(&lg->cells);
-	hmap__free(&lg->ctx_map);
-	hmap__free(&lg->go_map);
+	free(lg->ctx_map.slots);
+	free(lg->go_map.slots);
 	free(lg->fifo);
 	free(lg->walk);
 	free(lg);
