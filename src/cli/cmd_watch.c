@@ -216,6 +216,7 @@ int cmd_watch(int argc, char **argv)
 	so.grace_ns = o.rules.grace;
 	so.min_count = (uint32_t)o.rules.min_count;
 	so.retention_ns = o.rules.retention;
+	so.stuck_min = (uint32_t)o.rules.stuck_min;
 	so.record_path = o.record;
 	so.on_event = on_event;
 	so.on_alert = on_alert;

@@ -137,6 +137,8 @@ const struct setting rule_settings[] = {
 	  "findings from one site before an alert" },
 	{ "retention", SET_DURATION, SETTING_OFF(struct rule_cfg, retention), NS_S, 86400 * NS_S, "60s", NULL,
 	  "how long cancelled contexts and exited goroutines stay in the graph" },
+	{ "stuck_min", SET_INT, SETTING_OFF(struct rule_cfg, stuck_min), 1, 1000000, "5", NULL,
+	  "blocked goroutines with no context found, from one site, before a stuck-goroutines alert" },
 };
 const size_t rule_settings_n = sizeof(rule_settings) / sizeof(rule_settings[0]);
 

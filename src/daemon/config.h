@@ -40,6 +40,7 @@ struct rule_cfg {
 	uint64_t grace;
 	int64_t min_count;
 	uint64_t retention;
+	int64_t stuck_min;
 };
 
 struct target_cfg {

@@ -578,7 +578,8 @@ int targets__watch_execs(struct targets *ts)
 
 static bool rules_equal(const struct rule_cfg *a, const struct rule_cfg *b)
 {
-	return a->grace == b->grace && a->min_count == b->min_count && a->retention == b->retention;
+	return a->grace == b->grace && a->min_count == b->min_count && a->retention == b->retention &&
+	       a->stuck_min == b->stuck_min;
 }
 
 int targets__apply(struct targets *ts, const struct config *c)

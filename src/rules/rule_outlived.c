@@ -72,7 +72,7 @@ void rule_outlived_go(struct rules *r, const struct lineage *lg, const struct lg
 	}
 }
 
-static void fmt_range(char *buf, size_t size, uint64_t lo, uint64_t hi)
+void fmt_range(char *buf, size_t size, uint64_t lo, uint64_t hi)
 {
 	char a[32], b[32];
 

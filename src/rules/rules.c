@@ -21,6 +21,7 @@ static const char *const rule_names[RULE_MAX] = {
 	[RULE_UNREACHABLE_CANCEL] = "unreachable-cancel",
 	[RULE_LINEAGE_BREAK] = "lineage-break",
 	[RULE_PROPAGATE_GOROUTINE] = "propagate-goroutine",
+	[RULE_STUCK_GOROUTINES] = "stuck-goroutines",
 };
 
 static const char *const sev_names[SEV_MAX] = {
@@ -75,7 +76,7 @@ uint64_t frame_hash(const struct ct_frame *f)
 }
 
 /* From the sites' text only, so the same leak has the same id in every session. */
-static uint64_t key_hash(enum rule_id rule, const struct ct_frame *const k[GROUP_KEYS])
+uint64_t key_hash(enum rule_id rule, const struct ct_frame *const k[GROUP_KEYS])
 {
 	uint64_t h = fnv_str(0xcbf29ce484222325ULL, rule_names[rule]);
 
@@ -146,36 +147,44 @@ void rules__stats(const struct rules *r, struct rules_stats *st)
 	st->groups = r->ngroups;
 }
 
-struct group *group_get(struct rules *r, enum rule_id rule, const struct ct_frame *k0,
-			const struct ct_frame *k1, const struct ct_frame *k2)
+struct group *group_lookup(struct group *tab, uint32_t cap, uint32_t *ngroups, uint32_t max,
+			   enum rule_id rule, const struct ct_frame *k0, const struct ct_frame *k1,
+			   const struct ct_frame *k2)
 {
 	const struct ct_frame *k[GROUP_KEYS] = { k0, k1, k2 };
 	uint64_t h = key_hash(rule, k);
-	uint32_t mask = r->cap - 1;
+	uint32_t mask = cap - 1;
 
-	for (uint32_t i = (uint32_t)h & mask, n = 0; n < r->cap; i = (i + 1) & mask, n++) {
-		struct group *g = &r->groups[i];
+	for (uint32_t i = (uint32_t)h & mask, n = 0; n < cap; i = (i + 1) & mask, n++) {
+		struct group *g = &tab[i];
 
 		if (!g->used) {
-			if (r->ngroups >= r->o.max_groups) {
-				r->st.groups_dropped++;
+			if (*ngroups >= max)
 				return NULL;
-			}
 			memset(g, 0, sizeof(*g));
 			g->used = true;
 			g->rule = rule;
 			g->hash = h;
 			memcpy(g->key, k, sizeof(k));
 			g->severity = SEV_ERROR;
-			r->ngroups++;
+			(*ngroups)++;
 			return g;
 		}
 		if (g->hash == h && g->rule == rule && frame_equal(g->key[0], k0) &&
 		    frame_equal(g->key[1], k1) && frame_equal(g->key[2], k2))
 			return g;
 	}
-	r->st.groups_dropped++;
 	return NULL;
+}
+
+struct group *group_get(struct rules *r, enum rule_id rule, const struct ct_frame *k0,
+			const struct ct_frame *k1, const struct ct_frame *k2)
+{
+	struct group *g = group_lookup(r->groups, r->cap, &r->ngroups, r->o.max_groups, rule, k0, k1, k2);
+
+	if (!g)
+		r->st.groups_dropped++;
+	return g;
 }
 
 uint32_t group_index(const struct rules *r, const struct group *g)

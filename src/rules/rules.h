@@ -37,6 +37,7 @@ enum rule_id {
 	RULE_UNREACHABLE_CANCEL,
 	RULE_LINEAGE_BREAK,
 	RULE_PROPAGATE_GOROUTINE,
+	RULE_STUCK_GOROUTINES, /* from memory only (rules/memjudge.h): no context found */
 	RULE_MAX,
 };
 
@@ -108,8 +109,15 @@ struct alert_waiter {
 	struct alert_block block;
 };
 
+/* Where a finding's evidence came from. */
+enum alert_source {
+	ALERT_SRC_PROBES = 0, /* events seen since attach */
+	ALERT_SRC_MEMORY,     /* the target's memory alone (at attach, or `ctxtrace snapshot`) */
+};
+
 struct alert {
 	enum rule_id rule;
+	enum alert_source source;
 	char id[17];                   /* 16 hex digits: hash of the rule and its sites */
 	int pid;
 	int64_t time_unix_ns;
@@ -136,6 +144,12 @@ struct alert {
 	uint32_t nwaiters_total;
 	struct alert_waiter waiters[ALERT_MAX_WAITERS];
 	int nwaiters;
+
+	/* memory findings (source ALERT_SRC_MEMORY) */
+	uint32_t leaked;               /* goroutines the Go runtime itself marked leaked (1.26+) */
+	uint32_t age_unknown;          /* goroutines whose wait began at an unknown time */
+	int64_t children;              /* lost-cancel: the context's never-cancelled children; 0 n/a */
+	uint32_t prev_count;           /* the count of the previous judgement; 0 none */
 };
 
 typedef void (*rules_emit_fn)(void *cookie, const struct alert *a);

@@ -70,12 +70,21 @@ struct rules {
 struct group *group_get(struct rules *r, enum rule_id rule, const struct ct_frame *k0,
 			const struct ct_frame *k1, const struct ct_frame *k2);
 uint32_t group_index(const struct rules *r, const struct group *g);
+/* group_get over any table of cap (a power of two) slots holding at most max groups
+ * (memjudge keeps its own); NULL when full. */
+struct group *group_lookup(struct group *tab, uint32_t cap, uint32_t *ngroups, uint32_t max,
+			   enum rule_id rule, const struct ct_frame *k0, const struct ct_frame *k1,
+			   const struct ct_frame *k2);
 uint64_t frame_hash(const struct ct_frame *f);
+uint64_t key_hash(enum rule_id rule, const struct ct_frame *const k[GROUP_KEYS]);
 void alert_ctx_fill(const struct rules *r, struct alert_ctx *out, const struct lg_ctx *c);
 int rules_read_gstate(struct rules *r, uint64_t goid, struct rules_gstate *gs);
 void group_add_block(struct group *g, const struct rules_gstate *gs, bool have_state);
 void range_add(uint64_t *lo, uint64_t *hi, uint64_t v);
 int pending_push(struct rules *r, uint32_t group, uint64_t since_ns);
+
+/* rule_outlived.c: a range of durations, "1.0s-1.3s" (util fmt_duration each) */
+void fmt_range(char *buf, size_t size, uint64_t lo, uint64_t hi);
 
 /* sites.c */
 bool func_is_std(const char *func);
