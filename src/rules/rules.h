@@ -25,7 +25,6 @@
 
 struct rules;
 struct lineage;
-struct systrace;
 
 #define RULES_DEFAULT_GRACE_NS (5ULL * 1000000000ULL)
 #define RULES_DEFAULT_MIN_COUNT 3
@@ -63,7 +62,10 @@ struct rules_opts {
 	 * unreachable-cancel, since a syscall cannot be seen). */
 	rules_gstate_fn gstate;
 	void *gstate_cookie;
-	struct systrace *systrace; /* thread -> current syscall; NULL: none */
+	/* The system call a thread is in: 0 with *nr and *since_ns (CLOCK_MONOTONIC,
+	 * 0 when unknown), -ENOENT when none. NULL: /proc tells (no start time). */
+	int (*syscall_of)(void *cookie, uint32_t tid, int *nr, uint64_t *since_ns);
+	void *syscall_cookie;
 };
 
 /* ---- alerts ---- */

@@ -144,6 +144,11 @@ static void rules_tick(struct session *s, uint64_t now, bool force)
 		rules__tick(s->rules, s->lg, now, emit_alert, s);
 }
 
+static int syscall_of(void *st, uint32_t tid, int *nr, uint64_t *since_ns)
+{
+	return systrace__lookup(st, tid, nr, since_ns);
+}
+
 /* The graph and the rules, when asked for. Syscall tracing is optional: without
  * it unreachable-cancel cannot name the call, and the user is told so. */
 static int open_analysis(struct session *s)
@@ -187,7 +192,10 @@ static int open_analysis(struct session *s)
 		     "blocking call", s->o.pid, ct_errmsg());
 	ro.gstate = gstate_src__read;
 	ro.gstate_cookie = s->gsrc;
-	ro.systrace = s->st;
+	if (s->st) {
+		ro.syscall_of = syscall_of;
+		ro.syscall_cookie = s->st;
+	}
 	s->rules = rules__new(&ro);
 	return s->rules ? 0 : -errno;
 }
