@@ -18,6 +18,8 @@
 #include "daemon/config.h"
 #include "events/event.h"
 #include "output/events_out.h"
+#include "output/pprof_out.h"
+#include "rules/memjudge.h"
 #include "session/session.h"
 #include "output/alert_out.h"
 #include "rules/rules.h"
@@ -32,6 +34,7 @@ struct watch_opts {
 	bool json;
 	uint64_t duration_ns; /* 0: until the target exits or a signal */
 	const char *record;
+	const char *profile;
 	struct rule_cfg rules;
 };
 
@@ -51,6 +54,7 @@ struct watch_run {
 	struct events_out *out;
 	bool json;
 	uint64_t alerts;
+	struct pprof_out *prof;
 	int err;
 	struct held_alert held[TEXT_HELD_MAX];
 	int nheld;
@@ -129,7 +133,9 @@ static void usage(FILE *f)
 		   "                      go_create, go_exit, lost, target_exit)\n"
 		   "      --json          one JSON object per line (docs/alerts.md, docs/events.md)\n"
 		   "  -d, --duration DUR  stop after DUR\n"
-		   "      --record FILE   also record the events for `ctxtrace replay`\n");
+		   "      --record FILE   also record the events for `ctxtrace replay`\n"
+		   "      --profile FILE  at the end, the stuck goroutines as a pprof profile\n"
+		   "                      (docs/pprof.md)\n");
 	settings__print_help(f, rule_settings, rule_settings_n, SETTINGS_HELP_FLAGS);
 }
 
@@ -155,6 +161,7 @@ static int parse_args(int argc, char **argv, struct watch_opts *o)
 		{ "json", no_argument, NULL, 'j' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "record", required_argument, NULL, 'R' },
+		{ "profile", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -206,6 +213,9 @@ static int parse_args(int argc, char **argv, struct watch_opts *o)
 		case 'R':
 			o->record = optarg;
 			break;
+		case 'P':
+			o->profile = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 1;
@@ -225,6 +235,10 @@ static int parse_args(int argc, char **argv, struct watch_opts *o)
 		error("missing -p PID (see ctxtrace watch --help)");
 		return -EINVAL;
 	}
+	if (o->profile && o->events) {
+		error("--profile needs the leak rules: it does not go with --events");
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -242,6 +256,37 @@ static void on_alert(void *cookie, const struct alert *a)
 	run->err = alert_out__json(stdout, a, false);
 	if (!run->err && (putchar('\n') == EOF || fflush(stdout)))
 		run->err = -errno;
+}
+
+static void on_goroutine(void *cookie, const struct memjudge_go *g)
+{
+	struct watch_run *run = cookie;
+
+	if (run->prof && pprof_out__add(run->prof, g) < 0 && !run->err)
+		run->err = -ENOMEM;
+}
+
+/* The stuck goroutines at the end: judged once more from memory while the target
+ * lives, else as the last judgement read them. */
+static int write_profile(struct session *s, struct watch_run *run, const char *path, bool exited)
+{
+	struct memjudge_limits lim;
+	int err = -ESRCH;
+
+	if (!exited) {
+		session__limits(s, &lim);
+		err = session__judge_final(s, &lim, NULL, NULL);
+	}
+	if (err < 0)
+		session__report_goroutines(s);
+	if (run->err)
+		return run->err;
+	err = pprof_out__write(run->prof, path);
+	if (err)
+		error("%s", ct_errmsg());
+	else
+		info("%u stuck goroutines written to %s", pprof_out__samples(run->prof), path);
+	return err;
 }
 
 static void on_event(void *cookie, const struct ct_event *ev)
@@ -282,6 +327,7 @@ int cmd_watch(int argc, char **argv)
 	struct session_opts so = { 0 };
 	struct session *s = NULL;
 	int rc = EXIT_CANNOT, err;
+	bool exited = false;
 
 	/* opterr is reset so that getopt's own messages never appear. */
 	err = parse_args(argc, argv, &o);
@@ -304,6 +350,17 @@ int cmd_watch(int argc, char **argv)
 	so.on_event = on_event;
 	so.on_alert = on_alert;
 	so.cookie = &run;
+	if (o.profile) {
+		char path[64], exe[4096] = "";
+
+		proc_exe(o.pid, path, sizeof(path), exe, sizeof(exe));
+		run.prof = pprof_out__new(o.pid, exe);
+		if (!run.prof) {
+			error("out of memory");
+			goto cleanup;
+		}
+		so.on_goroutine = on_goroutine;
+	}
 	/* A closed stdout ends the watch (after_poll), not SIGPIPE. */
 	run_loop__signals();
 	signal(SIGPIPE, SIG_IGN);
@@ -314,6 +371,7 @@ int cmd_watch(int argc, char **argv)
 	}
 	events_out__flush(run.out);
 	err = run_loop__run(s, o.duration_ns, after_poll, &run);
+	exited = err == -ESRCH;
 	if (err == -ESRCH) {
 		info("target %d exited", o.pid);
 	} else if (err && err != run.err) {
@@ -331,8 +389,11 @@ int cmd_watch(int argc, char **argv)
 	}
 	if (!o.events)
 		info("%llu alert%s", (unsigned long long)run.alerts, run.alerts == 1 ? "" : "s");
+	if (run.prof && write_profile(s, &run, o.profile, exited))
+		goto cleanup;
 	rc = 0;
 cleanup:
+	pprof_out__free(run.prof);
 	session__free(s);
 	for (int i = 0; i < run.nheld; i++)
 		free(run.held[i].pending);
