@@ -18,6 +18,7 @@
 #include "output/pprof_out.h"
 #include "rules/memjudge.h"
 #include "session/session.h"
+#include "util/fmt.h"
 #include "util/json.h"
 #include "util/log.h"
 #include "util/proc.h"
@@ -157,13 +158,6 @@ static void on_alert(void *cookie, const struct alert *a)
 		run->err = -errno;
 }
 
-static const char *base(const char *path)
-{
-	const char *s = path ? strrchr(path, '/') : NULL;
-
-	return s ? s + 1 : path ? path : "?";
-}
-
 static void on_goroutine(void *cookie, const struct memjudge_go *g)
 {
 	struct snap_run *run = cookie;
@@ -216,9 +210,9 @@ static void on_goroutine(void *cookie, const struct memjudge_go *g)
 	printf("]%s", g->system ? " (runtime)" : "");
 	if (g->stack && g->stack->n)
 		printf(" %s at %s:%u", g->stack->frames[0].func ? g->stack->frames[0].func : "?",
-		       base(g->stack->frames[0].file), g->stack->frames[0].line);
+		       file_base(g->stack->frames[0].file), g->stack->frames[0].line);
 	if (gs)
-		printf(", created by %s at %s:%u", gs->func ? gs->func : "?", base(gs->file), gs->line);
+		printf(", created by %s at %s:%u", gs->func ? gs->func : "?", file_base(gs->file), gs->line);
 	if (g->contexts_held || g->waits_on_done)
 		printf("; %u context%s held%s", g->contexts_held, g->contexts_held == 1 ? "" : "s",
 		       g->waits_on_done ? ", waits on a Done channel" : "");

@@ -13,9 +13,9 @@
 #include "events/gstate.h"
 #include "rules/memjudge.h"
 #include "rules/rules_int.h"
-#include "probes/systrace.h"
 #include "util/clock.h"
 #include "util/hash.h"
+#include "util/syscalls.h"
 
 #define MAX_HELD 8        /* contexts kept per goroutine */
 #define MAX_CHANS 4       /* channels kept per goroutine */
@@ -821,15 +821,11 @@ static void reset_pass(struct memjudge *mj)
 
 int memjudge__run(struct memjudge *mj, uint64_t now, rules_emit_fn emit, void *cookie)
 {
-	struct timespec rt, mt;
 	uint64_t passes = mj->st.passes, t0 = ct_mono_ns();
 	int err, emitted = 0;
 	bool added;
 
-	clock_gettime(CLOCK_REALTIME, &rt);
-	clock_gettime(CLOCK_MONOTONIC, &mt);
-	mj->mono_to_unix = ((int64_t)rt.tv_sec - (int64_t)mt.tv_sec) * 1000000000LL +
-			   ((int64_t)rt.tv_nsec - (int64_t)mt.tv_nsec);
+	mj->mono_to_unix = ct_mono_to_real_ns();
 	mj->pass++;
 	reset_pass(mj);
 	mj->st.passes = passes + 1;

@@ -14,7 +14,7 @@ struct alert;
 
 struct session_opts {
 	int pid;
-	bool events;            /* deliver decoded events to on_event */
+	bool events;            /* deliver decoded events to on_event (EV_LOST always) */
 	bool rules;             /* run the leak rules, deliver alerts to on_alert */
 	bool graph;             /* keep the lineage graph (implied by rules): session__lineage */
 	uint64_t grace_ns;

@@ -106,7 +106,7 @@ for v in $all; do
 		if ! start "$bin" "$tmp/t" -n 6 -children 1200; then
 			not_ok "$name: the program printed no truth line" "$(head -5 "$tmp/t.err")"; continue
 		fi
-		"$CTXTRACE" snapshot -p "$pid" --json --goroutines --grace 1s >"$tmp/s" 2>"$tmp/s.err"
+		"$CTXTRACE" snapshot -p "$pid" --json --goroutines --grace 300ms >"$tmp/s" 2>"$tmp/s.err"
 		rc=$?
 		kill -QUIT "$pid"; wait "$pid" 2>/dev/null
 		if [ $rc -ne 0 ]; then
@@ -160,7 +160,7 @@ for r in "${runs[@]}"; do
 			not_ok "$name: no truth line" "$(head -3 "$tmp/t.err")"; continue
 		fi
 		sleep 0.3
-		"$CTXTRACE" snapshot -p "$pid" --json --grace 1s >"$tmp/s" 2>"$tmp/s.err"
+		"$CTXTRACE" snapshot -p "$pid" --json --grace 300ms >"$tmp/s" 2>"$tmp/s.err"
 		rc=$?
 		kill -KILL "$pid"; wait "$pid" 2>/dev/null
 		if [ $rc -ne 0 ]; then
@@ -233,7 +233,7 @@ bin=$(go_bin "$newest" plain snap_target)
 if start "$bin" "$tmp/t" -n 6 -children 1200 -churn 6; then
 	bad=0 left=0
 	for i in 1 2 3; do
-		"$CTXTRACE" snapshot -p "$pid" --json --grace 1s >"$tmp/s" 2>"$tmp/s.err" || bad=1
+		"$CTXTRACE" snapshot -p "$pid" --json --grace 300ms >"$tmp/s" 2>"$tmp/s.err" || bad=1
 		problems=$(judge <(grep '"type":"truth"' "$tmp/t") <"$tmp/s")
 		[ -n "$problems" ] && bad=1
 		left=$((left + $(jq -r 'select(.type == "snapshot") | .left_out + .running' "$tmp/s")))
