@@ -315,10 +315,10 @@ static int start_child(char **argv)
 }
 
 /* The verdict, from memory, while the kernel holds the process at its exit: a
- * session of its own, opened now. The tracing session was opened at the exec,
- * before the dynamic loader relocated a PIE binary's data (its moduledata and
- * itab pointers), so what it read then of memory cannot judge what memory holds
- * now. The tracing session's queued records go first. */
+ * memory-only session of its own, opened now, reads memory as it is at the end
+ * (the tracing session keeps what it read at the start, and judges from memory
+ * only the goroutines that existed then). The tracing session's queued records
+ * go first. */
 static void judge_at_exit(struct session *s, struct run_state *st, bool traced)
 {
 	struct memjudge_limits lim = { .grace_ns = 0, .min_count = 1, .stuck_min = 1 };
@@ -374,9 +374,7 @@ static int follow(pid_t pid, struct session *s, struct run_state *st)
 					info("pid %d executed another program: not traced any more", pid);
 				gone = true;
 				sig = 0;
-			} else if (sig == SIGTRAP) {
-				sig = 0;
-			}
+			} /* any other stop is a signal for it (the events are the only traps) */
 			ptrace(PTRACE_CONT, pid, NULL, (void *)(long)sig);
 			continue;
 		}
