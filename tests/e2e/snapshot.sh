@@ -34,6 +34,8 @@ fi
 # start BIN OUT [ARGS...]: runs a corpus program, waits for its truth line; sets $pid.
 start() {
 	local bin=$1 out=$2; shift 2
+	# A truth line left from the previous run must not be taken for this one's.
+	rm -f "$out" "$out.err"
 	GOTRACEBACK=all "$bin" -delay 0 -interval 2ms -life 60s "$@" >"$out" 2>"$out.err" &
 	pid=$!
 	pids+=("$pid")
