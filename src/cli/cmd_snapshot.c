@@ -15,8 +15,10 @@
 #include "cli/commands.h"
 #include "daemon/config.h"
 #include "output/alert_out.h"
+#include "output/pprof_out.h"
 #include "rules/memjudge.h"
 #include "session/session.h"
+#include "util/fmt.h"
 #include "util/json.h"
 #include "util/log.h"
 #include "util/proc.h"
@@ -26,6 +28,8 @@ struct snap_opts {
 	int pid;
 	bool json;
 	bool goroutines;
+	bool pprof;
+	const char *output;
 	struct rule_cfg rules;
 };
 
@@ -33,6 +37,7 @@ struct snap_run {
 	bool json;
 	bool goroutines;
 	uint64_t alerts;
+	struct pprof_out *prof;
 	int err;
 };
 
@@ -44,7 +49,10 @@ static void usage(FILE *f)
 		   "stopped. Goroutines blocked for less than --grace are looked at again --grace later.\n"
 		   "  -p, --pid PID       the process to read\n"
 		   "      --json          one JSON object per line: the alerts, then a summary\n"
-		   "      --goroutines    also list every goroutine read (state, go site, stack)\n");
+		   "      --goroutines    also list every goroutine read (state, go site, stack)\n"
+		   "      --format F      text (default), json, or pprof: the stuck goroutines as a\n"
+		   "                      gzipped pprof profile written to -o FILE (docs/pprof.md)\n"
+		   "  -o, --output FILE   where --format pprof writes\n");
 	settings__print_help(f, rule_settings, rule_settings_n, SETTINGS_HELP_FLAGS);
 }
 
@@ -54,6 +62,8 @@ static int parse_args(int argc, char **argv, struct snap_opts *o)
 		{ "pid", required_argument, NULL, 'p' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "goroutines", no_argument, NULL, 'g' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -80,7 +90,7 @@ static int parse_args(int argc, char **argv, struct snap_opts *o)
 	argc = kept;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:p:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:p:o:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			if (proc_parse_pid(optarg, &o->pid)) {
@@ -94,6 +104,20 @@ static int parse_args(int argc, char **argv, struct snap_opts *o)
 			break;
 		case 'g':
 			o->goroutines = true;
+			break;
+		case 'f':
+			if (!strcmp(optarg, "json")) {
+				o->json = true;
+				ct_log_json = true;
+			} else if (!strcmp(optarg, "pprof")) {
+				o->pprof = true;
+			} else if (strcmp(optarg, "text")) {
+				error("--format: '%s' is not a format (text, json, pprof)", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'o':
+			o->output = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -114,6 +138,11 @@ static int parse_args(int argc, char **argv, struct snap_opts *o)
 		error("missing -p PID (see ctxtrace snapshot --help)");
 		return -EINVAL;
 	}
+	if (o->pprof != !!o->output) {
+		error(o->pprof ? "--format pprof needs -o FILE (see ctxtrace snapshot --help)"
+			       : "-o FILE is for --format pprof (see ctxtrace snapshot --help)");
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -129,19 +158,14 @@ static void on_alert(void *cookie, const struct alert *a)
 		run->err = -errno;
 }
 
-static const char *base(const char *path)
-{
-	const char *s = path ? strrchr(path, '/') : NULL;
-
-	return s ? s + 1 : path ? path : "?";
-}
-
 static void on_goroutine(void *cookie, const struct memjudge_go *g)
 {
 	struct snap_run *run = cookie;
 	/* As Go's own dump: the main goroutine has no "created by". */
 	const struct ct_frame *gs = g->go_site && g->go_site->n && g->goid != 1 ? &g->go_site->frames[0] : NULL;
 
+	if (run->prof && !run->err && pprof_out__add(run->prof, g) < 0)
+		run->err = -ENOMEM;
 	if (!run->goroutines || run->err)
 		return;
 	if (run->json) {
@@ -186,9 +210,9 @@ static void on_goroutine(void *cookie, const struct memjudge_go *g)
 	printf("]%s", g->system ? " (runtime)" : "");
 	if (g->stack && g->stack->n)
 		printf(" %s at %s:%u", g->stack->frames[0].func ? g->stack->frames[0].func : "?",
-		       base(g->stack->frames[0].file), g->stack->frames[0].line);
+		       file_base(g->stack->frames[0].file), g->stack->frames[0].line);
 	if (gs)
-		printf(", created by %s at %s:%u", gs->func ? gs->func : "?", base(gs->file), gs->line);
+		printf(", created by %s at %s:%u", gs->func ? gs->func : "?", file_base(gs->file), gs->line);
 	if (g->contexts_held || g->waits_on_done)
 		printf("; %u context%s held%s", g->contexts_held, g->contexts_held == 1 ? "" : "s",
 		       g->waits_on_done ? ", waits on a Done channel" : "");
@@ -253,6 +277,16 @@ int cmd_snapshot(int argc, char **argv)
 		return err > 0 ? 0 : EXIT_USAGE;
 	run.json = o.json;
 	run.goroutines = o.goroutines;
+	if (o.pprof) {
+		char path[64], exe[4096] = "";
+
+		proc_exe(o.pid, path, sizeof(path), exe, sizeof(exe));
+		run.prof = pprof_out__new(o.pid, exe);
+		if (!run.prof) {
+			error("out of memory");
+			return EXIT_CANNOT;
+		}
+	}
 	so.on_goroutine = on_goroutine;
 	so.pid = o.pid;
 	so.memory_only = true;
@@ -277,10 +311,18 @@ int cmd_snapshot(int argc, char **argv)
 			error("cannot write alerts: %s", strerror(-run.err));
 		goto cleanup;
 	}
+	if (run.prof) {
+		if (pprof_out__write(run.prof, o.output)) {
+			error("%s", ct_errmsg());
+			goto cleanup;
+		}
+		info("%u stuck goroutines written to %s", pprof_out__samples(run.prof), o.output);
+	}
 	if (!session__memory_stats(s, &st))
 		summary(&run, o.pid, &st);
 	rc = 0;
 cleanup:
+	pprof_out__free(run.prof);
 	session__free(s);
 	return rc;
 }

@@ -18,8 +18,12 @@
 #include "daemon/config.h"
 #include "events/event.h"
 #include "output/events_out.h"
+#include "output/pprof_out.h"
+#include "rules/memjudge.h"
 #include "session/session.h"
 #include "output/alert_out.h"
+#include "rules/rules.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/proc.h"
 #include "util/settings.h"
@@ -30,15 +34,92 @@ struct watch_opts {
 	bool json;
 	uint64_t duration_ns; /* 0: until the target exits or a signal */
 	const char *record;
+	const char *profile;
 	struct rule_cfg rules;
+};
+
+/* Text is for people: a growing alert is printed again at most every
+ * TEXT_REPRINT_NS (its latest count held until then, and printed at the end);
+ * JSON keeps the re-emission contract of docs/alerts.md. */
+#define TEXT_REPRINT_NS (30ULL * 1000000000ULL)
+#define TEXT_HELD_MAX 256
+
+struct held_alert {
+	char id[17];
+	uint64_t printed_ns;
+	char *pending; /* the latest text not printed yet */
 };
 
 struct watch_run {
 	struct events_out *out;
 	bool json;
 	uint64_t alerts;
+	struct pprof_out *prof;
 	int err;
+	struct held_alert held[TEXT_HELD_MAX];
+	int nheld;
 };
+
+static void text_print(struct watch_run *run, const char *text)
+{
+	if (run->err)
+		return;
+	printf("%s\n", text);
+	if (fflush(stdout))
+		run->err = -errno;
+}
+
+/* Prints the held texts due by now (all of them when all). */
+static void text_release(struct watch_run *run, bool all)
+{
+	uint64_t now = ct_mono_ns();
+
+	for (int i = 0; i < run->nheld; i++) {
+		struct held_alert *h = &run->held[i];
+
+		if (!h->pending || (!all && now - h->printed_ns < TEXT_REPRINT_NS))
+			continue;
+		text_print(run, h->pending);
+		free(h->pending);
+		h->pending = NULL;
+		h->printed_ns = now;
+	}
+}
+
+static void text_alert(struct watch_run *run, const struct alert *a)
+{
+	struct held_alert *h = NULL;
+	uint64_t now = ct_mono_ns();
+	char id[17];
+	char *text = alert_out__text_str(a);
+
+	if (!text) {
+		run->err = -ENOMEM;
+		return;
+	}
+	memcpy(id, a->id, sizeof(id));
+	for (int i = 0; *id && i < run->nheld; i++) {
+		if (!strcmp(run->held[i].id, id))
+			h = &run->held[i];
+	}
+	if (!h && *id && run->nheld < TEXT_HELD_MAX) {
+		h = &run->held[run->nheld++];
+		memcpy(h->id, id, sizeof(h->id));
+		h->pending = NULL;
+		h->printed_ns = 0;
+	} else if (h && now - h->printed_ns < TEXT_REPRINT_NS) {
+		free(h->pending);
+		h->pending = text;
+		return;
+	}
+	text_print(run, text);
+	free(text);
+	if (h) {
+		free(h->pending);
+		h->pending = NULL;
+		h->printed_ns = now;
+	}
+}
 
 static void usage(FILE *f)
 {
@@ -52,7 +133,9 @@ static void usage(FILE *f)
 		   "                      go_create, go_exit, lost, target_exit)\n"
 		   "      --json          one JSON object per line (docs/alerts.md, docs/events.md)\n"
 		   "  -d, --duration DUR  stop after DUR\n"
-		   "      --record FILE   also record the events for `ctxtrace replay`\n");
+		   "      --record FILE   also record the events for `ctxtrace replay`\n"
+		   "      --profile FILE  at the end, the stuck goroutines as a pprof profile\n"
+		   "                      (docs/pprof.md)\n");
 	settings__print_help(f, rule_settings, rule_settings_n, SETTINGS_HELP_FLAGS);
 }
 
@@ -78,6 +161,7 @@ static int parse_args(int argc, char **argv, struct watch_opts *o)
 		{ "json", no_argument, NULL, 'j' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "record", required_argument, NULL, 'R' },
+		{ "profile", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -129,6 +213,9 @@ static int parse_args(int argc, char **argv, struct watch_opts *o)
 		case 'R':
 			o->record = optarg;
 			break;
+		case 'P':
+			o->profile = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 1;
@@ -148,6 +235,10 @@ static int parse_args(int argc, char **argv, struct watch_opts *o)
 		error("missing -p PID (see ctxtrace watch --help)");
 		return -EINVAL;
 	}
+	if (o->profile && o->events) {
+		error("--profile needs the leak rules: it does not go with --events");
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -158,9 +249,44 @@ static void on_alert(void *cookie, const struct alert *a)
 	run->alerts++;
 	if (run->err)
 		return;
-	run->err = run->json ? alert_out__json(stdout, a, false) : alert_out__text(stdout, a);
+	if (!run->json) {
+		text_alert(run, a);
+		return;
+	}
+	run->err = alert_out__json(stdout, a, false);
 	if (!run->err && (putchar('\n') == EOF || fflush(stdout)))
 		run->err = -errno;
+}
+
+static void on_goroutine(void *cookie, const struct memjudge_go *g)
+{
+	struct watch_run *run = cookie;
+
+	if (run->prof && pprof_out__add(run->prof, g) < 0 && !run->err)
+		run->err = -ENOMEM;
+}
+
+/* The stuck goroutines at the end: judged once more from memory while the target
+ * lives, else as the last judgement read them. */
+static int write_profile(struct session *s, struct watch_run *run, const char *path, bool exited)
+{
+	struct memjudge_limits lim;
+	int err = -ESRCH;
+
+	if (!exited) {
+		session__limits(s, &lim);
+		err = session__judge_final(s, &lim, NULL, NULL);
+	}
+	if (err < 0)
+		session__report_goroutines(s);
+	if (run->err)
+		return run->err;
+	err = pprof_out__write(run->prof, path);
+	if (err)
+		error("%s", ct_errmsg());
+	else
+		info("%u stuck goroutines written to %s", pprof_out__samples(run->prof), path);
+	return err;
 }
 
 static void on_event(void *cookie, const struct ct_event *ev)
@@ -185,6 +311,8 @@ static int after_poll(void *cookie)
 {
 	struct watch_run *run = cookie;
 
+	if (!run->json)
+		text_release(run, false);
 	if (!run->err)
 		run->err = events_out__flush(run->out);
 	if (!run->err && stdout_closed())
@@ -199,6 +327,7 @@ int cmd_watch(int argc, char **argv)
 	struct session_opts so = { 0 };
 	struct session *s = NULL;
 	int rc = EXIT_CANNOT, err;
+	bool exited = false;
 
 	/* opterr is reset so that getopt's own messages never appear. */
 	err = parse_args(argc, argv, &o);
@@ -221,6 +350,17 @@ int cmd_watch(int argc, char **argv)
 	so.on_event = on_event;
 	so.on_alert = on_alert;
 	so.cookie = &run;
+	if (o.profile) {
+		char path[64], exe[4096] = "";
+
+		proc_exe(o.pid, path, sizeof(path), exe, sizeof(exe));
+		run.prof = pprof_out__new(o.pid, exe);
+		if (!run.prof) {
+			error("out of memory");
+			goto cleanup;
+		}
+		so.on_goroutine = on_goroutine;
+	}
 	/* A closed stdout ends the watch (after_poll), not SIGPIPE. */
 	run_loop__signals();
 	signal(SIGPIPE, SIG_IGN);
@@ -231,6 +371,7 @@ int cmd_watch(int argc, char **argv)
 	}
 	events_out__flush(run.out);
 	err = run_loop__run(s, o.duration_ns, after_poll, &run);
+	exited = err == -ESRCH;
 	if (err == -ESRCH) {
 		info("target %d exited", o.pid);
 	} else if (err && err != run.err) {
@@ -238,6 +379,7 @@ int cmd_watch(int argc, char **argv)
 		goto cleanup;
 	}
 	session__finish(s);
+	text_release(&run, true);
 	if (!run.err)
 		run.err = events_out__flush(run.out);
 	/* A reader that went away (| head) is the end of the watch, not a failure. */
@@ -247,9 +389,14 @@ int cmd_watch(int argc, char **argv)
 	}
 	if (!o.events)
 		info("%llu alert%s", (unsigned long long)run.alerts, run.alerts == 1 ? "" : "s");
+	if (run.prof && write_profile(s, &run, o.profile, exited))
+		goto cleanup;
 	rc = 0;
 cleanup:
+	pprof_out__free(run.prof);
 	session__free(s);
+	for (int i = 0; i < run.nheld; i++)
+		free(run.held[i].pending);
 	events_out__free(run.out);
 	return rc;
 }

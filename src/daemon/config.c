@@ -58,6 +58,37 @@ static int check_listen(const struct setting *s, const void *dst, char *err, siz
 	return config__parse_listen(v, &ss, &len, err, errlen);
 }
 
+static int check_url(const struct setting *s, const void *dst, char *err, size_t errlen)
+{
+	const char *v = *(char *const *)dst;
+
+	if (!*v)
+		return 0;
+	if (strncmp(v, "http://", 7) && strncmp(v, "https://", 8)) {
+		snprintf(err, errlen, "is not an http:// or https:// URL");
+		return -EINVAL;
+	}
+	if (strlen(v) > 1024 || strpbrk(v, " \t\r\n")) {
+		snprintf(err, errlen, "is not a URL (spaces, or longer than 1024 bytes)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int check_container(const struct setting *s, const void *dst, char *err, size_t errlen)
+{
+	const char *v = *(char *const *)dst;
+	size_t n = strlen(v);
+
+	if (!n)
+		return 0;
+	if (n < 12 || n > 64 || strspn(v, "0123456789abcdef") != n) {
+		snprintf(err, errlen, "is not a container id (12 to 64 lowercase hex digits)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int check_group(const struct setting *s, const void *dst, char *err, size_t errlen)
 {
 	const char *v = *(char *const *)dst;
@@ -127,6 +158,28 @@ const struct setting output_settings[] = {
 	{ "metrics_listen", SET_STRING, SETTING_OFF(struct output_cfg, metrics_listen), .def = "",
 	  .metavar = "ADDR:PORT", .help = "Prometheus metrics on this loopback address (\"\": none)",
 	  .check = check_listen },
+	{ "otlp_endpoint", SET_STRING, SETTING_OFF(struct output_cfg, otlp_endpoint), .def = "",
+	  .metavar = "URL", .help = "send alerts as OTLP/HTTP log records to this URL, e.g. "
+	  "http://127.0.0.1:4318/v1/logs (\"\": none)", .check = check_url },
+	{ "otlp_queue", SET_INT, SETTING_OFF(struct output_cfg, otlp_queue), 1, 1000000, "4096", NULL,
+	  "alerts waiting to be sent at most; beyond, they are dropped and counted" },
+	{ "otlp_batch", SET_INT, SETTING_OFF(struct output_cfg, otlp_batch), 1, 10000, "256", NULL,
+	  "log records per request at most" },
+	{ "otlp_flush", SET_DURATION, SETTING_OFF(struct output_cfg, otlp_flush), NS_S / 100, 60 * NS_S, "1s",
+	  NULL, "how long an alert may wait for a fuller batch" },
+	{ "otlp_timeout", SET_DURATION, SETTING_OFF(struct output_cfg, otlp_timeout), NS_S / 10, 300 * NS_S,
+	  "10s", NULL, "per request" },
+	{ "otlp_retries", SET_INT, SETTING_OFF(struct output_cfg, otlp_retries), 0, 100, "5", NULL,
+	  "retries of a batch that failed (no answer, 429, 5xx), with backoff, before it is dropped" },
+	{ "profile_dir", SET_STRING, SETTING_OFF(struct output_cfg, profile_dir), .def = "", .metavar = "DIR",
+	  .help = "write each target's stuck goroutines as a pprof profile TARGET-PID.pb.gz here (\"\": none)",
+	  .check = check_path },
+	{ "profile_interval", SET_DURATION, SETTING_OFF(struct output_cfg, profile_interval), NS_S, 86400 * NS_S,
+	  "60s", NULL, "how often profile_dir's profiles are written (each a memory judgement of the target)" },
+	{ "otlp_metrics_interval", SET_DURATION, SETTING_OFF(struct output_cfg, otlp_metrics_interval), 0,
+	  86400 * NS_S, "60s", NULL, "how often the daemon's metrics go to the endpoint's /v1/metrics (0: never)" },
+	{ "otlp_service", SET_STRING, SETTING_OFF(struct output_cfg, otlp_service), .def = "ctxtraced",
+	  .metavar = "NAME", .help = "the resource's service.name" },
 };
 const size_t output_settings_n = sizeof(output_settings) / sizeof(output_settings[0]);
 
@@ -150,6 +203,11 @@ const struct setting select_settings[] = {
 	  .check = check_unit },
 	{ "pid", SET_INT, SETTING_OFF(struct target_cfg, pid), 1, 4194304, NULL, NULL,
 	  "select this process (at start and on reload)" },
+	{ "cgroup", SET_GLOB, SETTING_OFF(struct target_cfg, cgroup), .metavar = "GLOB",
+	  .help = "select processes whose cgroup v2 path matches, e.g. /kubepods.slice/*", .check = check_glob },
+	{ "container", SET_STRING, SETTING_OFF(struct target_cfg, container), .metavar = "ID",
+	  .help = "select processes of this container (its id, or a prefix of 12 or more hex digits)",
+	  .check = check_container },
 };
 const size_t select_settings_n = sizeof(select_settings) / sizeof(select_settings[0]);
 
@@ -299,7 +357,7 @@ static int set_target_key(struct target_cfg *t, const char *key, const char *val
 			t->rules_set |= 1u << (s - rule_settings);
 		return r;
 	}
-	snprintf(err, errlen, "%s: unknown setting in [target %s] (known: exe, unit, pid, grace, min_count, retention)",
+	snprintf(err, errlen, "%s: unknown setting in [target %s] (known: exe, unit, pid, cgroup, container, grace, min_count, retention)",
 		 key, t->name);
 	return -EINVAL;
 }
@@ -415,9 +473,9 @@ static int validate(struct config *c, const char *where, char *err, size_t errle
 	for (size_t i = 0; i < c->ntargets; i++) {
 		struct target_cfg *t = &c->targets[i];
 
-		if (!t->exe && !t->unit && !t->pid) {
+		if (!t->exe && !t->unit && !t->pid && !t->cgroup && !t->container) {
 			if (t->line)
-				snprintf(err, errlen, "%s:%d: target %s: needs exe, unit or pid", where, t->line,
+				snprintf(err, errlen, "%s:%d: target %s: needs exe, unit, pid, cgroup or container", where, t->line,
 					 t->name);
 			else
 				snprintf(err, errlen, "--exe, --unit or --pid is needed with the target's rule flags");
@@ -524,6 +582,7 @@ bool config__target_same(const struct config *a, const struct target_cfg *ta, co
 	config__target_rules(a, ta, &ra);
 	config__target_rules(b, tb, &rb);
 	return str_eq(ta->exe, tb->exe) && str_eq(ta->unit, tb->unit) && ta->pid == tb->pid &&
+	       str_eq(ta->cgroup, tb->cgroup) && str_eq(ta->container, tb->container) &&
 	       ra.grace == rb.grace && ra.min_count == rb.min_count && ra.retention == rb.retention;
 }
 

@@ -33,6 +33,17 @@ struct output_cfg {
 	uint64_t json_file_max_size;
 	int64_t json_file_keep;
 	char *metrics_listen;     /* "127.0.0.1:9464"; NULL: off */
+	/* OTLP/HTTP log export of alerts (daemon/otlp.h) */
+	char *otlp_endpoint;      /* "http://127.0.0.1:4318/v1/logs"; "": off */
+	int64_t otlp_queue;       /* records waiting at most; beyond, dropped and counted */
+	int64_t otlp_batch;       /* records per request at most */
+	uint64_t otlp_flush;      /* ns a record may wait for a fuller batch */
+	uint64_t otlp_timeout;    /* ns per request */
+	int64_t otlp_retries;     /* retries of a failed batch before it is dropped */
+	char *otlp_service;       /* resource service.name */
+	uint64_t otlp_metrics_interval; /* ns between metrics requests; 0: none */
+	char *profile_dir;        /* leak profiles per target; "": none */
+	uint64_t profile_interval;
 };
 
 /* Rule settings: [defaults], overridden per [target]. */
@@ -48,6 +59,8 @@ struct target_cfg {
 	char *exe;       /* glob against the executable's base name or full path */
 	char *unit;      /* systemd unit (or any cgroup path component) */
 	int64_t pid;     /* 0: none */
+	char *cgroup;    /* glob against the cgroup v2 path */
+	char *container; /* container id, or a prefix of 12+ hex digits */
 	struct rule_cfg rules;
 	uint32_t rules_set; /* bit i: rule_settings[i] set in this section */
 	int line;        /* of the section header; 0 for the command line */

@@ -28,6 +28,7 @@ enum {
 	F_HAS_DEADLINE = 32,
 	F_HELD = 64,  /* ctx: cancelled, past retention, kept while pinned */
 	F_PINNED = 64, /* goroutine: its start scope is pinned */
+	F_COLLECTED = 128, /* ctx: its address was reused: the GC freed it (off the id table) */
 };
 
 enum { ERR_NONE, ERR_CANCELED, ERR_DEADLINE, ERR_OTHER };
@@ -36,6 +37,7 @@ struct cnode {
 	uint64_t id;
 	uint64_t created_ns;
 	uint64_t cancelled_ns;
+	uint64_t collected_ns; /* when its address was reused; 0 while in the id table */
 	int64_t deadline;
 	uint64_t creator;
 	uint64_t canceller;
@@ -486,7 +488,9 @@ static void ctx_free(struct lineage *lg, uint32_t idx)
 		c->parent = c->next_sib = c->prev_sib = NONE;
 		ch = next;
 	}
-	if (n->state == LG_CTX_LIVE)
+	if (n->state == LG_CTX_LIVE && (n->flags & F_COLLECTED))
+		lg->st.ctx_collected--;
+	else if (n->state == LG_CTX_LIVE)
 		lg->st.ctx_live--;
 	else
 		lg->st.ctx_cancelled--;
@@ -569,9 +573,10 @@ static bool fifo_evict_one(struct lineage *lg, bool force, uint64_t now)
 		} else {
 			struct cnode *c = ctx_resolve(lg, f.node, f.gen);
 
-			if (!c || c->state != LG_CTX_CANCELLED || (c->flags & F_HELD))
+			if (!c || (c->state != LG_CTX_CANCELLED && !(c->flags & F_COLLECTED)) ||
+			    (c->flags & F_HELD))
 				goto stale;
-			fin_ns = c->cancelled_ns;
+			fin_ns = c->state == LG_CTX_CANCELLED ? c->cancelled_ns : c->collected_ns;
 			if (!force && c->pins && fin_ns + lg->opts.retention_ns <= now) {
 				c->flags |= F_HELD;
 				lg->st.ctx_held++;
@@ -779,7 +784,7 @@ static void scope_compact(struct lineage *lg, struct gnode *g)
 		struct cnode *n = ctx_resolve(lg, c->ctx, c->gen);
 		uint32_t old;
 
-		if (n && n->state == LG_CTX_LIVE)
+		if (n && n->state == LG_CTX_LIVE && !(n->flags & F_COLLECTED))
 			return;
 		old = g->cur_scope;
 		g->cur_scope = c->next;
@@ -801,7 +806,7 @@ static int scope_trim(struct lineage *lg, struct gnode *g)
 		struct cell *p = CELL(lg, c);
 		struct cnode *n = ctx_resolve(lg, p->ctx, p->gen);
 
-		if (n && n->state == LG_CTX_LIVE) {
+		if (n && n->state == LG_CTX_LIVE && !(n->flags & F_COLLECTED)) {
 			keep[nk][0] = p->ctx;
 			keep[nk][1] = p->gen;
 			nk++;
@@ -869,6 +874,31 @@ static void ctx_fill(struct cnode *n, const struct ev_ctx_create *e, bool keep_k
 	}
 }
 
+/* The address of idx was reused, so the GC freed that context: the address now
+ * names a new one. A cancelled context nothing refers to goes; any other keeps its
+ * node, off the id table, so that what refers to it by (idx, gen) -- the scope of
+ * a goroutine that outlived it, the waiters on its Done -- still finds it, and a
+ * context never cancelled is known as such ("never cancelled, since collected")
+ * until retention lets it go. */
+static int ctx_collected(struct lineage *lg, uint32_t idx)
+{
+	struct cnode *n = C(lg, idx);
+
+	if (n->state == LG_CTX_CANCELLED && !n->pins && !(n->flags & F_HELD)) {
+		ctx_free(lg, idx);
+		return 0;
+	}
+	map_remove(lg, &lg->ctx_map, idx);
+	n->flags |= F_COLLECTED;
+	n->collected_ns = lg->now;
+	if (n->state != LG_CTX_LIVE)
+		return 0; /* in the FIFO since its cancel */
+	lg->st.ctx_live--;
+	lg->st.ctx_collected++;
+	lg->st.collected_uncancelled++;
+	return fifo_push(lg, idx, n->gen);
+}
+
 static int on_ctx_create(struct lineage *lg, const struct ct_event *ev)
 {
 	const struct ev_ctx_create *e = &ev->ctx_create;
@@ -895,9 +925,12 @@ static int on_ctx_create(struct lineage *lg, const struct ct_event *ev)
 			merged = true;
 		} else {
 			/* The Go allocator reused the address: a new context. */
-			ctx_free(lg, idx);
+			int err = ctx_collected(lg, idx);
+
 			lg->st.replaced++;
 			idx = NONE;
+			if (err)
+				return err;
 		}
 	}
 	if (merged && n->parent != NONE && C(lg, n->parent)->id != e->parent)
@@ -1349,6 +1382,8 @@ static void ctx_out(const struct lineage *lg, uint32_t idx, struct lg_ctx *o)
 	o->err = err_text(n->err);
 	o->cause = n->cause;
 	o->cancel_called = n->flags & F_CANCEL_CALLED;
+	o->collected = n->flags & F_COLLECTED;
+	o->collected_ns = n->collected_ns;
 	o->parent_id = n->parent_id;
 	o->parent_kind = n->parent_kind;
 	o->parent = n->parent != NONE ? (struct lg_ref){ n->parent, C(lg, n->parent)->gen }
@@ -1506,7 +1541,8 @@ int lineage__go_scope(const struct lineage *lg, uint64_t goid, enum lg_scope_mod
 		c = p->next;
 		if (!x || !scope_kind(x->kind))
 			continue;
-		if (mode == LG_SCOPE_NOW ? x->state != LG_CTX_LIVE : !in_start_scope(g, x))
+		if (mode == LG_SCOPE_NOW ? x->state != LG_CTX_LIVE || (x->flags & F_COLLECTED)
+					 : !in_start_scope(g, x))
 			continue;
 		ctx_out(lg, p->ctx, &out[n++]);
 	}

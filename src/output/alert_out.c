@@ -150,6 +150,7 @@ void alert_out__json_members(struct json_w *w, const struct alert *a)
 	if (a->rule == RULE_LOST_CANCEL) {
 		json_w__kv_uint(w, "live", a->live);
 		json_w__kv_uint(w, "expired", a->expired);
+		json_w__kv_uint(w, "collected", a->collected);
 		json_w__key(w, "waiters");
 		json_w__obj_open(w);
 		json_w__kv_uint(w, "count", a->nwaiters_total);

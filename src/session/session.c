@@ -20,6 +20,7 @@
 #include "events/event.h"
 #include "events/goroutines.h"
 #include "events/gotypes.h"
+#include "events/ctxmem.h"
 #include "events/gstate.h"
 #include "events/procmem.h"
 #include "events/record.h"
@@ -63,6 +64,7 @@ struct session {
 	struct gstate_src *gsrc;
 	struct rules *rules;
 	struct ctxmem *cm;
+	uint64_t ctx_itab[CTX_KIND_MAX]; /* a context.Context itab per kind; 1: none found */
 	struct framescan *fs;
 	struct memjudge *mj;
 	uint64_t md_addr, md_types;
@@ -90,7 +92,8 @@ static void deliver(void *cookie, const struct ct_event *ev)
 		if (s->rec_err)
 			error("recording stopped: %s", ct_errmsg());
 	}
-	if (s->o.events && s->o.on_event)
+	/* losses are part of the alert stream too (README): an alert may be missing */
+	if ((s->o.events || ev->type == EV_LOST) && s->o.on_event)
 		s->o.on_event(s->o.cookie, ev);
 	if (s->lg && lineage__apply(s->lg, ev) == 0 && s->rules)
 		rules__on_event(s->rules, s->lg, ev);
@@ -144,6 +147,55 @@ static void rules_tick(struct session *s, uint64_t now, bool force)
 		rules__tick(s->rules, s->lg, now, emit_alert, s);
 }
 
+static int syscall_of(void *st, uint32_t tid, int *nr, uint64_t *since_ns)
+{
+	return systrace__lookup(st, tid, nr, since_ns);
+}
+
+/* A context's state from memory, for the rules' confirmation (rules.h). */
+static int ctx_state(void *cookie, uint64_t id, enum ctx_kind kind, uint64_t parent_id,
+		     enum ctx_kind parent_kind, bool *cancelled)
+{
+	struct session *s = cookie;
+	struct ctxmem_state st;
+	int err;
+
+	if (!s->cm || (unsigned)kind >= CTX_KIND_MAX)
+		return -ENOTSUP;
+	if (!s->ctx_itab[kind]) {
+		uint64_t itabs[512];
+		int n = ctxmem__ctx_itabs(s->cm, itabs, 512);
+
+		s->ctx_itab[kind] = 1;
+		for (int i = 0; i < n; i++) {
+			const char *tn = NULL;
+
+			if (gotypes__ctx_kind(s->gt, itabs[i], 0, &tn) == kind && tn && !strncmp(tn, "*context.", 9)) {
+				s->ctx_itab[kind] = itabs[i];
+				break;
+			}
+		}
+	}
+	if (s->ctx_itab[kind] == 1)
+		return -ENOTSUP;
+	err = ctxmem__read(s->cm, s->ctx_itab[kind], id, &st);
+	if (err)
+		return err == -EINVAL ? -ENOENT : err;
+	if (st.kind != kind)
+		return -ENOENT;
+	/* the same context, not a new one at its address: the same parent */
+	if (parent_kind == CTX_BACKGROUND || parent_kind == CTX_TODO) {
+		enum ctx_kind pk = gotypes__ctx_kind(s->gt, st.parent_itab, st.parent_data, NULL);
+
+		if (pk != CTX_BACKGROUND && pk != CTX_TODO)
+			return -ENOENT;
+	} else if (!parent_id || st.parent_data != parent_id) {
+		return -ENOENT;
+	}
+	*cancelled = st.cancelled;
+	return 0;
+}
+
 /* The graph and the rules, when asked for. Syscall tracing is optional: without
  * it unreachable-cancel cannot name the call, and the user is told so. */
 static int open_analysis(struct session *s)
@@ -187,7 +239,14 @@ static int open_analysis(struct session *s)
 		     "blocking call", s->o.pid, ct_errmsg());
 	ro.gstate = gstate_src__read;
 	ro.gstate_cookie = s->gsrc;
-	ro.systrace = s->st;
+	if (s->st) {
+		ro.syscall_of = syscall_of;
+		ro.syscall_cookie = s->st;
+	}
+	if (s->cm) {
+		ro.ctxstate = ctx_state;
+		ro.ctxstate_cookie = s;
+	}
 	s->rules = rules__new(&ro);
 	return s->rules ? 0 : -errno;
 }
@@ -474,6 +533,11 @@ struct session *session__open(const struct session_opts *opts)
 		attach_error(opts->pid, ct_errmsg());
 		goto cleanup;
 	}
+	/* Probes went live one by one: a context created before the last did may
+	 * have been cancelled unseen (its create probe was live, its cancel probe not
+	 * yet). What began before this is unknown, not leaked, unless memory says. */
+	if (s->rules)
+		rules__set_attached(s->rules, ct_mono_ns());
 	/* Goroutines that exist already: after attach, so none is missed; the ones
 	 * created in between are reported once (the decoder drops their records). */
 	sn.s = s;
@@ -693,4 +757,58 @@ int session__memory_stats(const struct session *s, struct memjudge_stats *st)
 		return -ENOENT;
 	memjudge__stats(s->mj, st);
 	return 0;
+}
+
+int session__judge_final(struct session *s, const struct memjudge_limits *lim, rules_emit_fn emit,
+			 void *cookie)
+{
+	int n;
+
+	if (!s->mj) {
+		ct_errmsg_set("pid %d: no memory judgement in this session", s->o.pid);
+		return -EINVAL;
+	}
+	if (s->tr && !s->exited) {
+		while (tracer__consume(s->tr) > 0)
+			;
+		decoder__expire(s->dec, ct_mono_ns());
+		check_lost(s);
+		rules_tick(s, ct_mono_ns(), true);
+	}
+	n = memjudge__run_final(s->mj, ct_mono_ns(), lim, emit, cookie);
+	if (n >= 0 && s->o.on_goroutine)
+		memjudge__report_goroutines(s->mj);
+	if (n < 0)
+		ct_errmsg_set("cannot read the goroutines of pid %d: %s", s->o.pid, strerror(-n));
+	return n;
+}
+
+int session__profile(struct session *s, void (*fn)(void *cookie, const struct memjudge_go *g), void *cookie)
+{
+	struct memjudge_limits lim;
+	int n;
+
+	if (!s->mj)
+		return -EINVAL;
+	session__limits(s, &lim);
+	n = memjudge__run_final(s->mj, ct_mono_ns(), &lim, NULL, NULL);
+	if (n < 0)
+		return n;
+	memjudge__report_to(s->mj, fn, cookie);
+	return 0;
+}
+
+int session__report_goroutines(struct session *s)
+{
+	if (!s->mj)
+		return -EINVAL;
+	memjudge__report_goroutines(s->mj);
+	return 0;
+}
+
+void session__limits(const struct session *s, struct memjudge_limits *lim)
+{
+	lim->grace_ns = s->o.grace_ns ? s->o.grace_ns : RULES_DEFAULT_GRACE_NS;
+	lim->min_count = s->o.min_count ? s->o.min_count : RULES_DEFAULT_MIN_COUNT;
+	lim->stuck_min = s->o.stuck_min ? s->o.stuck_min : MEMJUDGE_DEFAULT_STUCK_MIN;
 }
