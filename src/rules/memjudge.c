@@ -15,6 +15,7 @@
 #include "rules/rules_int.h"
 #include "util/clock.h"
 #include "util/hash.h"
+#include "util/log.h"
 #include "util/syscalls.h"
 
 #define MAX_HELD 8        /* contexts kept per goroutine */
@@ -323,12 +324,16 @@ static uint32_t ctx_get(struct memjudge *mj, uint64_t itab, uint64_t data)
 	struct ctxmem_state st;
 	uint32_t *slot;
 	bool added;
+	int err;
 
 	slot = umap_find(&mj->ctx_by_addr, data);
 	if (slot)
 		return *slot;
-	if (ctxmem__read(mj->o.cm, itab, data, &st)) {
+	err = ctxmem__read(mj->o.cm, itab, data, &st);
+	if (err) {
 		mj->st.ctx_unreadable++;
+		debug("context value 0x%llx/0x%llx (%s) left out: %s", (unsigned long long)itab,
+		      (unsigned long long)data, st.type_name ? st.type_name : "?", strerror(-err));
 		return NONE32;
 	}
 	if (grow((void **)&mj->ctxs, &mj->ccap, mj->nctx + 1, sizeof(*mj->ctxs), 1u << 22))
