@@ -15,6 +15,7 @@
 #include "rules/rules_int.h"
 #include "util/clock.h"
 #include "util/hash.h"
+#include "util/log.h"
 #include "util/syscalls.h"
 
 #define MAX_HELD 8        /* contexts kept per goroutine */
@@ -146,6 +147,7 @@ struct memjudge {
 	struct mctx *ctxs;
 	uint32_t nctx, ccap;
 	struct umap ctx_by_addr, done_by_chan, chan_waiters, seen_by_goid;
+	struct umap lost_by_ctx; /* lost-cancel: context address -> group, kept across passes */
 	struct seen *seen;
 	uint32_t nseen, seencap;
 	struct group *groups;
@@ -211,6 +213,7 @@ void memjudge__free(struct memjudge *mj)
 	umap_free(&mj->done_by_chan);
 	umap_free(&mj->chan_waiters);
 	umap_free(&mj->seen_by_goid);
+	umap_free(&mj->lost_by_ctx);
 	free(mj);
 }
 
@@ -321,12 +324,16 @@ static uint32_t ctx_get(struct memjudge *mj, uint64_t itab, uint64_t data)
 	struct ctxmem_state st;
 	uint32_t *slot;
 	bool added;
+	int err;
 
 	slot = umap_find(&mj->ctx_by_addr, data);
 	if (slot)
 		return *slot;
-	if (ctxmem__read(mj->o.cm, itab, data, &st)) {
+	err = ctxmem__read(mj->o.cm, itab, data, &st);
+	if (err) {
 		mj->st.ctx_unreadable++;
+		debug("context value 0x%llx/0x%llx (%s) left out: %s", (unsigned long long)itab,
+		      (unsigned long long)data, st.type_name ? st.type_name : "?", strerror(-err));
 		return NONE32;
 	}
 	if (grow((void **)&mj->ctxs, &mj->ccap, mj->nctx + 1, sizeof(*mj->ctxs), 1u << 22))
@@ -664,6 +671,8 @@ static void judge_ctx(struct memjudge *mj, uint32_t i)
 	const struct ct_frame *holder = NULL;
 	struct mgo *hm = NULL;
 	struct group *gr;
+	uint32_t *slot;
+	bool added;
 
 	if (c->st.cancelled || c->st.children < (int64_t)mj->o.children_min)
 		return;
@@ -678,7 +687,16 @@ static void judge_ctx(struct memjudge *mj, uint32_t i)
 			}
 		}
 	}
-	gr = mgroup_get(mj, RULE_LOST_CANCEL, holder, NULL, NULL);
+	/* One group per context for the whole session: the first holder found keys
+	 * it (the holder found first may differ between passes). */
+	slot = umap_find(&mj->lost_by_ctx, c->st.addr);
+	if (slot) {
+		gr = &mj->groups[*slot];
+	} else {
+		gr = mgroup_get(mj, RULE_LOST_CANCEL, holder, NULL, NULL);
+		if (gr)
+			umap_put(&mj->lost_by_ctx, c->st.addr, (uint32_t)(gr - mj->groups), &added);
+	}
 	if (!gr)
 		return;
 	gr->now += (uint32_t)(c->st.children > UINT32_MAX / 2 ? UINT32_MAX / 2 : c->st.children);
