@@ -3,7 +3,6 @@
  * passes or Ctrl-C. The rule settings (--grace, --min-count, --retention) come
  * from the same table as the daemon's configuration. */
 #include <errno.h>
-#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -15,22 +14,13 @@
 
 #include "cli/commands.h"
 #include "cli/run_loop.h"
-#include "daemon/config.h"
 #include "events/event.h"
 #include "output/events_out.h"
 #include "session/session.h"
 #include "util/log.h"
+#include "util/options.h"
 #include "util/proc.h"
 #include "util/settings.h"
-
-struct watch_opts {
-	int pid;
-	bool events;
-	bool json;
-	uint64_t duration_ns; /* 0: until the target exits or a signal */
-	const char *record;
-	struct rule_cfg rules;
-};
 
 struct watch_run {
 	struct events_out *out;
@@ -39,108 +29,24 @@ struct watch_run {
 	int err;
 };
 
-static void usage(FILE *f)
-{
-	fprintf(f, "usage: ctxtrace watch -p PID [--json] [--duration DUR] [--grace DUR] [--min-count N]\n"
-		   "       ctxtrace watch -p PID --events [--json] [--duration DUR] [--record FILE]\n"
-		   "Streams leak alerts for the Go process (docs/alerts.md), or with --events what it\n"
-		   "does with contexts and goroutines, one per line, until it exits, DUR passes\n"
-		   "(500ms, 10s, 2m) or Ctrl-C.\n"
-		   "  -p, --pid PID       the process to watch\n"
-		   "      --events        print decoded events (ctx_create, ctx_cancel, ctx_done,\n"
-		   "                      go_create, go_exit, lost, target_exit)\n"
-		   "      --json          one JSON object per line (docs/alerts.md, docs/events.md)\n"
-		   "  -d, --duration DUR  stop after DUR\n"
-		   "      --record FILE   also record the events for `ctxtrace replay`\n");
-	settings__print_help(f, rule_settings, rule_settings_n, SETTINGS_HELP_FLAGS);
-}
-
-/* The option getopt stopped at: the long one as written, or the short letter
- * (which may sit in a group such as -xp). */
-static const char *bad_opt(const char *arg)
-{
-	static char buf[64];
-
-	if (!strncmp(arg, "--", 2))
-		snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(arg, "="), arg);
-	else
-		snprintf(buf, sizeof(buf), "-%c", optopt);
-	return buf;
-}
+static const char usage[] =
+	"usage: ctxtrace watch -p PID [--json] [--duration DUR] [--grace DUR] [--min-count N]\n"
+	"       ctxtrace watch -p PID --events [--json] [--duration DUR] [--record FILE]\n"
+	"Streams leak alerts for the Go process (docs/alerts.md), or with --events what it\n"
+	"does with contexts and goroutines, one per line, until it exits, DUR passes\n"
+	"(500ms, 10s, 2m) or Ctrl-C.\n";
 
 /* 0, 1 for --help, -EINVAL for a usage error (reported). */
-static int parse_args(int argc, char **argv, struct watch_opts *o)
+static int parse_args(int argc, char **argv, struct cli_opts *o, struct rule_cfg *rules)
 {
-	static const struct option longopts[] = {
-		{ "pid", required_argument, NULL, 'p' },
-		{ "events", no_argument, NULL, 'e' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "duration", required_argument, NULL, 'd' },
-		{ "record", required_argument, NULL, 'R' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
-	};
-	char err[256];
-	int c, kept = 1;
+	int npos, r = options__parse_cmd(OPT_WATCH, argc, argv, o, rules, &npos, usage);
 
-	if (settings__defaults(rule_settings, rule_settings_n, &o->rules, err, sizeof(err))) {
-		error("%s", err);
-		return -EINVAL;
-	}
-	/* The rule settings' flags first, from their table; the rest to getopt. */
-	for (int i = 1; i < argc; i++) {
-		const struct setting *st;
-		const char *val;
-		int m = settings__match_flag(rule_settings, rule_settings_n, argc, argv, &i, &st, &val,
-					     err, sizeof(err));
-
-		if (m < 0 || (m > 0 && settings__set(st, &o->rules, val, err, sizeof(err)))) {
-			error("%s", err);
-			return -EINVAL;
-		}
-		if (m == 0)
-			argv[kept++] = argv[i];
-	}
-	argc = kept;
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:p:d:h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			if (proc_parse_pid(optarg, &o->pid)) {
-				error("%s", ct_errmsg());
-				return -EINVAL;
-			}
-			break;
-		case 'e':
-			o->events = true;
-			break;
-		case 'j':
-			o->json = true;
-			ct_log_json = true;
-			break;
-		case 'd':
-			if (parse_duration(optarg, &o->duration_ns) || o->duration_ns == 0) {
-				error("--duration: '%s' is not a duration above 0 (e.g. 500ms, 10s, 2m)", optarg);
-				return -EINVAL;
-			}
-			break;
-		case 'R':
-			o->record = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return 1;
-		case ':':
-			error("option '%s' needs a value (see ctxtrace watch --help)", bad_opt(argv[optind - 1]));
-			return -EINVAL;
-		default:
-			error("unknown option '%s' (see ctxtrace watch --help)", bad_opt(argv[optind - 1]));
-			return -EINVAL;
-		}
-	}
-	if (optind < argc) {
-		error("unexpected argument '%s' (see ctxtrace watch --help)", argv[optind]);
+	if (r)
+		return r;
+	if (o->json)
+		ct_log_json = true;
+	if (npos) {
+		error("unexpected argument '%s' (see ctxtrace watch --help)", argv[1]);
 		return -EINVAL;
 	}
 	if (!o->pid) {
@@ -196,28 +102,33 @@ static int after_poll(void *cookie)
 
 int cmd_watch(int argc, char **argv)
 {
-	struct watch_opts o = { 0 };
+	struct cli_opts o = { 0 };
+	struct rule_cfg rules;
 	struct watch_run run = { 0 };
 	struct session_opts so = { 0 };
 	struct session *s = NULL;
 	int rc = EXIT_CANNOT, err;
 
 	/* opterr is reset so that getopt's own messages never appear. */
-	err = parse_args(argc, argv, &o);
-	if (err)
+	err = parse_args(argc, argv, &o, &rules);
+	if (err) {
+		options__free(&o);
 		return err > 0 ? 0 : EXIT_USAGE;
+	}
 	run.json = o.json;
 	run.out = events_out__new(stdout, o.json);
 	if (!run.out) {
 		error("out of memory");
+		options__free(&o);
 		return EXIT_CANNOT;
 	}
-	so.pid = o.pid;
+	so.pid = (int)o.pid;
 	so.events = o.events;
 	so.rules = !o.events;
-	so.grace_ns = o.rules.grace;
-	so.min_count = (uint32_t)o.rules.min_count;
-	so.retention_ns = o.rules.retention;
+	so.grace_ns = rules.grace;
+	so.min_count = (uint32_t)rules.min_count;
+	so.retention_ns = rules.retention;
+	so.max_nodes = (uint32_t)rules.max_nodes;
 	so.record_path = o.record;
 	so.on_event = on_event;
 	so.on_alert = on_alert;
@@ -231,9 +142,9 @@ int cmd_watch(int argc, char **argv)
 		goto cleanup;
 	}
 	events_out__flush(run.out);
-	err = run_loop__run(s, o.duration_ns, after_poll, &run);
+	err = run_loop__run(s, o.duration, after_poll, &run);
 	if (err == -ESRCH) {
-		info("target %d exited", o.pid);
+		info("target %d exited", (int)o.pid);
 	} else if (err && err != run.err) {
 		error("%s", ct_errmsg());
 		goto cleanup;
@@ -252,5 +163,6 @@ int cmd_watch(int argc, char **argv)
 cleanup:
 	session__free(s);
 	events_out__free(run.out);
+	options__free(&o);
 	return rc;
 }

@@ -331,10 +331,9 @@ static void usage(FILE *f)
 		   "Traces the Go processes its config selects, as they start, and streams the\n"
 		   "context and goroutine leak alerts it finds to journald, a JSON Lines socket\n"
 		   "and file, and Prometheus metrics.\n\n"
-		   "  --config FILE              the config (default " CONFIG_DEFAULT_PATH "; absent: built-in defaults)\n"
-		   "  --check-config             read the config and flags, report, exit\n"
 		   "  -v, --verbose              more messages (twice: libbpf's too)\n"
 		   "  --version                  print the version\n");
+	settings__print_flags(f, cli_settings, cli_settings_n, OPT_CTXTRACED);
 	config__print_help(f);
 	fprintf(f, "\nSignals: SIGHUP reloads the config, SIGTERM detaches everything and exits.\n"
 		   "man ctxtraced(8), ctxtraced.conf(5).\n");
@@ -343,6 +342,7 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	struct daemon d = { .config_path = CONFIG_DEFAULT_PATH, .config_optional = true };
+	struct cli_opts cli = { 0 };
 	bool check_only = false;
 	char err[1024];
 	sigset_t mask;
@@ -370,23 +370,14 @@ int main(int argc, char **argv)
 			ct_verbosity++;
 			continue;
 		}
-		if (!strcmp(a, "--check-config")) {
-			check_only = true;
-			continue;
+		r = options__match(OPT_CTXTRACED, argc, argv, &i, &cli, err, sizeof(err));
+		if (r < 0) {
+			fprintf(stderr, "ctxtraced: %s\n", err);
+			rc = 2;
+			goto cleanup;
 		}
-		if (!strcmp(a, "--config") || !strncmp(a, "--config=", 9)) {
-			if (a[8] == '=') {
-				d.config_path = a + 9;
-			} else if (i + 1 < argc) {
-				d.config_path = argv[++i];
-			} else {
-				fprintf(stderr, "ctxtraced: --config needs a file\n");
-				rc = 2;
-				goto cleanup;
-			}
-			d.config_optional = false;
+		if (r > 0)
 			continue;
-		}
 		r = config__match_flag(argc, argv, &i, &d.flags[d.nflags], err, sizeof(err));
 		if (r < 0) {
 			fprintf(stderr, "ctxtraced: %s\n", err);
@@ -401,6 +392,11 @@ int main(int argc, char **argv)
 		d.nflags++;
 	}
 
+	if (cli.config) {
+		d.config_path = cli.config;
+		d.config_optional = false;
+	}
+	check_only = cli.check_config;
 	d.cfg = config__load(d.config_path, d.config_optional, d.flags, d.nflags, err, sizeof(err));
 	if (!d.cfg) {
 		fprintf(stderr, "ctxtraced: %s\n", err);
@@ -512,5 +508,6 @@ cleanup:
 	loop__free(d.loop);
 	config__free(d.cfg);
 	free(d.flags);
+	options__free(&cli);
 	return rc;
 }

@@ -23,7 +23,7 @@ void prom__sample_double(FILE *f, const char *name, const struct prom_label *lab
 /* Writes every metric into f when /metrics is fetched. */
 typedef void (*metrics_render_fn)(void *cookie, FILE *f);
 
-/* Serves GET /metrics on addr ("127.0.0.1:9464"; config__parse_listen) from
+/* Serves GET /metrics on addr ("127.0.0.1:9464"; options__parse_listen) from
  * the daemon's loop (no thread). NULL with errno and ct_errmsg(). */
 struct metrics_http *metrics_http__new(struct loop *l, const char *addr, metrics_render_fn fn, void *cookie);
 /* Lets the server close idle connections; call now and then. */

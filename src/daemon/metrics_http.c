@@ -93,7 +93,7 @@ struct metrics_http *metrics_http__new(struct loop *l, const char *addr, metrics
 	m->fn = fn;
 	m->cookie = cookie;
 	snprintf(m->addr, sizeof(m->addr), "%s", addr);
-	if (config__parse_listen(addr, &ss, &sslen, why, sizeof(why))) {
+	if (options__parse_listen(addr, &ss, &sslen, why, sizeof(why))) {
 		ct_errmsg_set("metrics_listen: '%s' %s", addr, why);
 		err = -EINVAL;
 		goto cleanup;

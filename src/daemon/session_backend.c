@@ -14,6 +14,7 @@ static void *open_session(int pid, const struct target_cfg *t, const struct rule
 		.grace_ns = r->grace,
 		.min_count = (uint32_t)r->min_count,
 		.retention_ns = r->retention,
+		.max_nodes = (uint32_t)r->max_nodes,
 		.on_event = on_event,
 		.on_alert = on_alert,
 		.cookie = cookie,

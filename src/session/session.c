@@ -119,7 +119,7 @@ static void rules_tick(struct session *s, uint64_t now, bool force)
  * it unreachable-cancel cannot name the call, and the user is told so. */
 static int open_analysis(struct session *s)
 {
-	struct lineage_opts lo = { .retention_ns = s->o.retention_ns };
+	struct lineage_opts lo = { .retention_ns = s->o.retention_ns, .max_nodes = s->o.max_nodes };
 	struct gstate_src_opts gso = { .gs = s->gs, .mem = s->mem, .off = &s->off, .dec = s->dec,
 				       .go_minor = goelf__buildinfo(s->ge)->minor };
 	struct rules_opts ro = { .pid = s->o.pid, .grace_ns = s->o.grace_ns, .min_count = s->o.min_count };

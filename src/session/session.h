@@ -18,6 +18,7 @@ struct session_opts {
 	uint64_t grace_ns;
 	uint32_t min_count;
 	uint64_t retention_ns;  /* how long exited/cancelled nodes stay in the graph */
+	uint32_t max_nodes;     /* the graph's cap; 0: LINEAGE_DEFAULT_MAX_NODES */
 	const char *record_path; /* record raw events here, NULL for none */
 	void (*on_event)(void *cookie, const struct ct_event *ev);
 	/* One alert as a complete JSON object (no newline), and the same as text. */

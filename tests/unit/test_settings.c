@@ -211,7 +211,7 @@ static void test_errors(void **state)
 	expect_error(0, "maybe", "flag: 'maybe' is not a boolean (use true or false)");
 	expect_error(5, "rel/x", "path: 'rel/x' is not an absolute path");
 	expect_error(6, "app[", "exe: 'app[' is not a valid glob (unclosed '[' or trailing '\\')");
-	expect_error(7, "syslog", "level: 'syslog' is not one of: auto, journal, stderr");
+	expect_error(7, "syslog", "level: 'syslog' is not one of auto, journal, stderr");
 	/* Control characters never reach a message raw. */
 	expect_error(1, "\x1b[31m", "min_count: '\\x1b[31m' is not an integer");
 }
@@ -245,7 +245,7 @@ static void test_flags(void **state)
 	assert_int_equal(settings__match_flag(tab, NTAB, argc, argv, &i, &s, &v, err, sizeof(err)), 0);
 	i = 7;
 	assert_int_equal(settings__match_flag(tab, NTAB, argc, argv, &i, &s, &v, err, sizeof(err)), -EINVAL);
-	assert_string_equal(err, "--max-size needs a value");
+	assert_string_equal(err, "option '--max-size' needs a value");
 }
 
 static void test_help(void **state)
