@@ -12,6 +12,7 @@
 #include "binary/buildinfo.h"
 #include "binary/goelf.h"
 #include "binary/pclntab.h"
+#include "util/file.h"
 #include "util/log.h"
 
 #define MAX_SEGS 32
@@ -582,7 +583,7 @@ cleanup:
 struct goelf *goelf__open_opts(const char *path, const struct goelf_opts *opts)
 {
 	struct goelf *ge;
-	struct stat st;
+	uint64_t fsize;
 	int fd, err;
 
 	if (!path || !*path) {
@@ -590,31 +591,18 @@ struct goelf *goelf__open_opts(const char *path, const struct goelf_opts *opts)
 		errno = EINVAL;
 		return NULL;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* Not a FIFO (opening one waits for a writer), device or /proc file. */
+	fd = file_open_regular(path, 0, &fsize);
 	if (fd < 0) {
-		err = errno;
-		ct_errmsg_set("%s", strerror(err));
+		err = -fd;
+		if (err == EISDIR)
+			ct_errmsg_set("a directory, not an executable");
 		errno = err;
 		return NULL;
 	}
-	if (fstat(fd, &st)) {
-		err = errno;
-		ct_errmsg_set("%s", strerror(err));
-		goto fail;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		err = EISDIR;
-		ct_errmsg_set("a directory, not an executable");
-		goto fail;
-	}
-	if (!S_ISREG(st.st_mode)) {
+	if (fsize < sizeof(Elf64_Ehdr)) {
 		err = EINVAL;
-		ct_errmsg_set("not a regular file");
-		goto fail;
-	}
-	if ((uint64_t)st.st_size < sizeof(Elf64_Ehdr)) {
-		err = EINVAL;
-		ct_errmsg_set("not an ELF executable (%lld bytes)", (long long)st.st_size);
+		ct_errmsg_set("not an ELF executable (%llu bytes)", (unsigned long long)fsize);
 		goto fail;
 	}
 	ge = calloc(1, sizeof(*ge));
@@ -624,7 +612,7 @@ struct goelf *goelf__open_opts(const char *path, const struct goelf_opts *opts)
 		ct_errmsg_set("out of memory");
 		goto fail;
 	}
-	ge->size = st.st_size;
+	ge->size = fsize;
 	/* Private and writable so that libelf may never fault writing into it; nothing
 	 * is written, so no page is copied. */
 	ge->img = mmap(NULL, ge->size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);

@@ -154,7 +154,7 @@ int cmd_watch(int argc, char **argv)
 		run.err = events_out__flush(run.out);
 	/* A reader that went away (| head) is the end of the watch, not a failure. */
 	if (run.err && run.err != -EPIPE) {
-		error("cannot write events: %s", strerror(-run.err));
+		error("cannot write to standard output: %s", strerror(-run.err));
 		goto cleanup;
 	}
 	if (!o.events)

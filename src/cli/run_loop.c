@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdint.h>
 #include <signal.h>
 #include <time.h>
 
@@ -32,7 +33,9 @@ static uint64_t mono_ns(void)
 
 int run_loop__run(struct session *s, uint64_t duration_ns, int (*after_poll)(void *cookie), void *cookie)
 {
-	uint64_t end = duration_ns ? mono_ns() + duration_ns : 0;
+	uint64_t now = mono_ns();
+	/* The settings table bounds DUR; saturate anyway rather than wrap. */
+	uint64_t end = !duration_ns ? 0 : duration_ns > UINT64_MAX - now ? UINT64_MAX : now + duration_ns;
 
 	while (!stop) {
 		int timeout = MAX_WAIT_MS, err, r;

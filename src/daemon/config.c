@@ -9,6 +9,8 @@
 #include <sys/un.h>
 
 #include "daemon/config.h"
+#include "util/file.h"
+#include "util/log.h"
 #include "util/settings.h"
 
 enum section { SEC_NONE = 0, SEC_DAEMON, SEC_OUTPUT, SEC_DEFAULTS, SEC_TARGET };
@@ -249,9 +251,10 @@ struct config *config__load(const char *path, bool optional, const struct config
 	    settings__defaults(rule_settings, rule_settings_n, &c->defaults, err, errlen))
 		goto fail;
 	if (path) {
-		f = fopen(path, "r");
+		/* A FIFO would block the daemon, /dev/zero feed it forever. */
+		f = file_fopen_regular(path, CONFIG_MAX_SIZE);
 		if (!f && !(optional && errno == ENOENT)) {
-			snprintf(err, errlen, "%s: cannot read the config: %s", path, strerror(errno));
+			snprintf(err, errlen, "%s: cannot read the config: %s", path, ct_errmsg());
 			goto fail;
 		}
 	}

@@ -14,6 +14,7 @@
 
 #define CONFIG_DEFAULT_PATH "/etc/ctxtrace/ctxtraced.conf"
 #define CONFIG_MAX_TARGETS 256 /* [target] sections in one file */
+#define CONFIG_MAX_SIZE (1U << 20) /* bytes; a larger file is refused */
 
 struct config {
 	char *path;      /* NULL: no file */

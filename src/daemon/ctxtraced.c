@@ -484,7 +484,6 @@ int main(int argc, char **argv)
 		now = mono_ns();
 		if (now >= next_tick) {
 			targets__tick(d.targets);
-			metrics_http__tick(d.metrics);
 			server__tick(d.srv);
 			next_tick = now + d.cfg->daemon.poll_interval;
 		}

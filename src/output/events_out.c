@@ -474,17 +474,21 @@ static void print_text(struct events_out *eo, const struct ct_event *ev)
 	fputc('\n', f);
 }
 
+/* The write's own error (EPIPE when the reader went away, ENOSPC...): the
+ * caller tells a closed pipe from a failure by it. */
 int events_out__print(struct events_out *eo, const struct ct_event *ev)
 {
+	errno = 0;
 	if (eo->json)
 		print_json(eo, ev);
 	else
 		print_text(eo, ev);
-	return ferror(eo->f) ? -EIO : 0;
+	return ferror(eo->f) ? (errno ? -errno : -EIO) : 0;
 }
 
 int events_out__flush(struct events_out *eo)
 {
+	errno = 0;
 	if (fflush(eo->f) || ferror(eo->f))
 		return errno ? -errno : -EIO;
 	return 0;

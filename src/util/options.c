@@ -168,7 +168,7 @@ static const char *const format_choices[] = { "tree", "json", "dot", "svg", NULL
 /* The commands' own flags. --config and --check-config are ctxtraced's; its
  * other flags are the config keys above. */
 const struct setting cli_settings[] = {
-	{ "pid", SET_PID, SETTING_OFF(struct cli_opts, pid), 1, 4194304, NULL, NULL, "the Go process",
+	{ "pid", SET_PID, SETTING_OFF(struct cli_opts, pid), 1, INT32_MAX, NULL, NULL, "the Go process",
 	  .cmds = OPT_WATCH | OPT_GRAPH | OPT_INSPECT, .short_name = 'p' },
 	{ "events", SET_BOOL, SETTING_OFF(struct cli_opts, events),
 	  .help = "print decoded events (ctx_create, ctx_cancel, ctx_done, go_create, go_exit, lost, target_exit, exec)",

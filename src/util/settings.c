@@ -325,8 +325,6 @@ int settings__set(const struct setting *s, void *obj, const char *value, char *e
 			snprintf(err, errlen, "%s: invalid PID '%s' (a positive number)", s->name, q);
 			return -EINVAL;
 		}
-		if (!r && (v < 1 || v > 4194304))
-			r = -ERANGE;
 		break;
 	case SET_DURATION:
 	case SET_SIZE:
@@ -380,10 +378,6 @@ int settings__set(const struct setting *s, void *obj, const char *value, char *e
 	}
 	if (!r && s->type == SET_DURATION && v == 0 && s->min > 0) {
 		snprintf(err, errlen, "%s: '%s' is not a duration above 0 (like 500ms, 10s, 2m)", s->name, q);
-		return -EINVAL;
-	}
-	if (s->type == SET_PID && r == -ERANGE) {
-		snprintf(err, errlen, "%s: %s is out of range 1..4194304", s->name, q);
 		return -EINVAL;
 	}
 	if (r == -ERANGE || (!r && has_range(s) && (v < s->min || v > s->max))) {
@@ -808,18 +802,28 @@ int ini__parse(FILE *f, ini_cb cb, void *cookie, int *errline, char *err, size_t
 	int line = 0, r;
 
 	*errline = 0;
-	while (fgets(buf, sizeof(buf), f)) {
-		size_t len = strlen(buf);
+	for (;;) {
+		size_t len = 0;
 		char *p, *eq, *key, *val;
+		int c = EOF;
 
+		/* Byte by byte, so that a NUL byte is seen (fgets would hide it). */
+		while (len < sizeof(buf) - 1 && (c = getc(f)) != EOF) {
+			buf[len++] = (char)c;
+			if (c == '\n')
+				break;
+		}
+		if (!len)
+			break;
+		buf[len] = '\0';
 		line++;
 		*errline = line;
 		if (len == sizeof(buf) - 1 && buf[len - 1] != '\n') {
 			snprintf(err, errlen, "line longer than %d bytes", INI_LINE_MAX);
 			return -EINVAL;
 		}
-		if (memchr(buf, '\0', len) != NULL && strlen(buf) != len) {
-			snprintf(err, errlen, "NUL byte in line");
+		if (strlen(buf) != len) {
+			snprintf(err, errlen, "NUL byte in line (a config is text)");
 			return -EINVAL;
 		}
 		if (line == 1 && !strncmp(buf, "\xef\xbb\xbf", 3))

@@ -12,7 +12,7 @@
  *   SET_STRING     char * (heap)  anything; "" unset
  *   SET_GLOB       char * (heap)  a shell glob (fnmatch), brackets balanced
  *   SET_ENUM       int            one of choices[], stored as its index
- *   SET_PID        int64_t        a process id, 1..4194304 (the kernel's pid_max limit)
+ *   SET_PID        int64_t        a process id (a positive number; the range from min, max)
  *
  * Every message names the setting, the value and what was expected, e.g.
  * "min_count: 0 is out of range 1..1000000". */
