@@ -214,7 +214,10 @@ static bool str_same(const char *a, const char *b)
 
 static struct server *make_server(struct daemon *d, const struct config *c)
 {
+	/* A large graph takes seconds to write: a child process does it. */
+	static const char *const forked[] = { "graph", NULL };
 	struct server_opts so = {
+		.forked_verbs = forked,
 		.path = c->output.socket,
 		.mode = (unsigned int)c->output.socket_mode,
 		.group = c->output.socket_group,
