@@ -48,6 +48,19 @@ static const struct go_off_spec specs[GO_OFF_COUNT] = {
 	SPEC(GO_OFF_AFTERFUNCCTX_ONCE, "afterFuncCtx.once", "context.afterFuncCtx", "once"),
 	SPEC(GO_OFF_AFTERFUNCCTX_F, "afterFuncCtx.f", "context.afterFuncCtx", "f"),
 	SPEC(GO_OFF_WITHOUTCANCELCTX_C, "withoutCancelCtx.c", "context.withoutCancelCtx", "c"),
+	SPEC(GO_OFF_G_WAITING, "waiting", "runtime.g", "waiting"),
+	SPEC(GO_OFF_SUDOG_G, "sudog.g", "runtime.sudog", "g"),
+	SPEC(GO_OFF_SUDOG_ELEM, "sudog.elem", "runtime.sudog", "elem"),
+	SPEC(GO_OFF_SUDOG_C, "sudog.c", "runtime.sudog", "c"),
+	SPEC(GO_OFF_SUDOG_WAITLINK, "sudog.waitlink", "runtime.sudog", "waitlink"),
+	SPEC(GO_OFF_SUDOG_ISSELECT, "sudog.isSelect", "runtime.sudog", "isSelect"),
+	SPEC(GO_OFF_HCHAN_QCOUNT, "hchan.qcount", "runtime.hchan", "qcount"),
+	SPEC(GO_OFF_HCHAN_DATAQSIZ, "hchan.dataqsiz", "runtime.hchan", "dataqsiz"),
+	SPEC(GO_OFF_HCHAN_CLOSED, "hchan.closed", "runtime.hchan", "closed"),
+	SPEC(GO_OFF_HCHAN_ELEMTYPE, "hchan.elemtype", "runtime.hchan", "elemtype"),
+	SPEC(GO_OFF_HCHAN_RECVQ, "hchan.recvq", "runtime.hchan", "recvq"),
+	SPEC(GO_OFF_HCHAN_SENDQ, "hchan.sendq", "runtime.hchan", "sendq"),
+	SPEC(GO_OFF_MODULEDATA_ITABLINKS, "moduledata.itablinks", "runtime.moduledata", "itablinks"),
 };
 #undef SPEC
 
@@ -217,4 +230,21 @@ int offsets__resolve(const struct goelf *ge, struct go_offsets *out)
 	if (row)
 		fill_from_row(out, row);
 	return 0;
+}
+
+int64_t offsets__get(const struct go_offsets *off, int minor, enum go_off f)
+{
+	const struct go_offsets_row *row = NULL;
+
+	if (!in_range(f))
+		return -1;
+	if (off && off->v[f] >= 0)
+		return off->v[f];
+	/* The row of minor, else of the nearest newer version, else the newest. */
+	for (int i = 0; i < go_offsets_table_len && !row; i++)
+		if (go_offsets_table[i].minor >= minor)
+			row = &go_offsets_table[i];
+	if (!row && go_offsets_table_len)
+		row = &go_offsets_table[go_offsets_table_len - 1];
+	return row ? row->v[f] : -1;
 }

@@ -52,6 +52,21 @@ enum go_off {
 	GO_OFF_AFTERFUNCCTX_ONCE,
 	GO_OFF_AFTERFUNCCTX_F,
 	GO_OFF_WITHOUTCANCELCTX_C, /* 1.21+ */
+	/* Memory readers (goroutines__wait_chans, ctxmem, framescan): a parked
+	 * goroutine's sudog list and the channels it names; the itabs of the module. */
+	GO_OFF_G_WAITING,
+	GO_OFF_SUDOG_G,
+	GO_OFF_SUDOG_ELEM,
+	GO_OFF_SUDOG_C,
+	GO_OFF_SUDOG_WAITLINK,
+	GO_OFF_SUDOG_ISSELECT,
+	GO_OFF_HCHAN_QCOUNT,
+	GO_OFF_HCHAN_DATAQSIZ,
+	GO_OFF_HCHAN_CLOSED,
+	GO_OFF_HCHAN_ELEMTYPE,
+	GO_OFF_HCHAN_RECVQ,
+	GO_OFF_HCHAN_SENDQ,
+	GO_OFF_MODULEDATA_ITABLINKS,
 	GO_OFF_COUNT,
 };
 
@@ -99,6 +114,10 @@ int offsets__from_table(int minor, struct go_offsets *out);
  * no DWARF", or Go 1.20, which has no table row, without DWARF). DWARF that
  * cannot be read falls back to the table (logged at verbose). */
 int offsets__resolve(const struct goelf *ge, struct go_offsets *out);
+/* Field f from off when it has it (off may be NULL), else from the table row of
+ * Go 1.minor, or of the nearest newer version the table has, or of the newest
+ * (Go 1.20 has no row: its context structs are those of 1.21). -1 when absent. */
+int64_t offsets__get(const struct go_offsets *off, int minor, enum go_off f);
 /* The oldest and newest Go minor versions the table knows. */
 int offsets__table_min_minor(void);
 int offsets__table_max_minor(void);

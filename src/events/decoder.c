@@ -99,9 +99,11 @@ static uint32_t pow2_at_least(uint64_t n)
 	return p;
 }
 
-static int64_t off_or(const struct decoder *d, enum go_off f, int64_t def)
+static int64_t off_of(const struct decoder *d, enum go_off f)
 {
-	return d->o.off && d->o.off->v[f] >= 0 ? d->o.off->v[f] : def;
+	int64_t v = offsets__get(d->o.off, d->o.go_minor, f);
+
+	return v >= 0 ? v : 0;
 }
 
 bool go_time_unix_ns(const void *raw, int64_t *out)
@@ -994,12 +996,12 @@ struct decoder *decoder__new(const struct decoder_opts *opts)
 	if (!d->gen[0].slots || !d->gen[1].slots || !d->pv || !d->pv_buckets || !d->sc)
 		goto cleanup;
 	memset(d->pv_buckets, 0xff, d->pv_nbuckets * sizeof(*d->pv_buckets));
-	d->off_cancel_ctx = off_or(d, GO_OFF_CANCELCTX_CONTEXT, 0);
-	d->off_timer_deadline = off_or(d, GO_OFF_TIMERCTX_DEADLINE, d->o.go_minor >= 20 ? 88 : 72);
-	d->off_value[0] = off_or(d, GO_OFF_VALUECTX_CONTEXT, 0);
-	d->off_value[1] = off_or(d, GO_OFF_VALUECTX_KEY, 16);
-	d->off_value[2] = off_or(d, GO_OFF_VALUECTX_VAL, 32);
-	d->off_without_c = off_or(d, GO_OFF_WITHOUTCANCELCTX_C, 0);
+	d->off_cancel_ctx = off_of(d, GO_OFF_CANCELCTX_CONTEXT);
+	d->off_timer_deadline = off_of(d, GO_OFF_TIMERCTX_DEADLINE);
+	d->off_value[0] = off_of(d, GO_OFF_VALUECTX_CONTEXT);
+	d->off_value[1] = off_of(d, GO_OFF_VALUECTX_KEY);
+	d->off_value[2] = off_of(d, GO_OFF_VALUECTX_VAL);
+	d->off_without_c = off_of(d, GO_OFF_WITHOUTCANCELCTX_C);
 	d->n_value = intern__str(d->o.in, "*context.valueCtx");
 	d->n_cancel = intern__str(d->o.in, "*context.cancelCtx");
 	d->n_timer = intern__str(d->o.in, "*context.timerCtx");

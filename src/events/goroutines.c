@@ -18,6 +18,7 @@ struct gslot {
 struct goroutines {
 	struct goroutines_opts o;
 	struct gslot *slots; /* goid -> g, direct mapped */
+	struct goroutines_stats st;
 };
 
 /* runtime.waitReasonStrings in the order of the waitReason constants, per Go
@@ -220,9 +221,12 @@ int goroutines__read_g(struct goroutines *gs, uint64_t addr, struct go_g *out)
 	memset(out, 0, sizeof(*out));
 	if (!addr)
 		return -EINVAL;
+	gs->st.g_reads++;
 	err = procmem__read(gs->o.mem, addr, buf, sizeof(buf));
-	if (err)
+	if (err) {
+		gs->st.g_read_errors++;
 		return err;
+	}
 	out->addr = addr;
 	out->goid = field(buf, off(gs, GO_OFF_G_GOID), 8);
 	out->status = (uint32_t)field(buf, off(gs, GO_OFF_G_ATOMICSTATUS), 4) & ~GSCAN;
@@ -238,6 +242,7 @@ int goroutines__read_g(struct goroutines *gs, uint64_t addr, struct go_g *out)
 	out->syscall_sp = field(buf, off(gs, GO_OFF_G_SYSCALLSP), 8);
 	out->stack_lo = field(buf, off(gs, GO_OFF_G_STACK_LO), 8);
 	out->stack_hi = field(buf, off(gs, GO_OFF_G_STACK_HI), 8);
+	out->waiting = field(buf, off(gs, GO_OFF_G_WAITING), 8);
 	return 0;
 }
 
@@ -346,4 +351,93 @@ int goroutines__stack(struct goroutines *gs, const struct go_g *g, uint64_t *pcs
 		bp = fr[0];
 	}
 	return n;
+}
+
+bool goroutines__unchanged(struct goroutines *gs, const struct go_g *g)
+{
+	struct go_g now;
+
+	if (goroutines__read_g(gs, g->addr, &now) || now.goid != g->goid ||
+	    now.status != g->status || now.sched_pc != g->sched_pc ||
+	    now.sched_sp != g->sched_sp || now.waiting != g->waiting ||
+	    now.syscall_sp != g->syscall_sp) {
+		gs->st.changed++;
+		return false;
+	}
+	return true;
+}
+
+#define SUDOG_MAX 256 /* a select has at most 65536 cases; a list this long is garbage */
+
+int goroutines__wait_chans(struct goroutines *gs, const struct go_g *g, uint64_t *chans, int max)
+{
+	int64_t o_g = off(gs, GO_OFF_SUDOG_G), o_c = off(gs, GO_OFF_SUDOG_C),
+		o_link = off(gs, GO_OFF_SUDOG_WAITLINK);
+	uint64_t sg = g->waiting, w;
+	int n = 0, hops = 0;
+
+	if (o_g < 0 || o_c < 0 || o_link < 0 || off(gs, GO_OFF_G_WAITING) < 0)
+		return -ENOTSUP;
+	if (g->status != GO_STATUS_WAITING && g->status != GO_STATUS_LEAKED)
+		return 0;
+	while (sg) {
+		if ((sg & 7) || ++hops > SUDOG_MAX) {
+			gs->st.sudog_bad++;
+			return goroutines__unchanged(gs, g) ? -EINVAL : -EAGAIN;
+		}
+		/* A sudog is reused once its goroutine wakes: it must still be g's. */
+		if (procmem__read_u64(gs->o.mem, sg + o_g, &w) || w != g->addr) {
+			gs->st.sudog_bad++;
+			return goroutines__unchanged(gs, g) ? -EINVAL : -EAGAIN;
+		}
+		if (procmem__read_u64(gs->o.mem, sg + o_c, &w))
+			return goroutines__unchanged(gs, g) ? -EFAULT : -EAGAIN;
+		if (w && n < max)
+			chans[n++] = w;
+		if (procmem__read_u64(gs->o.mem, sg + o_link, &sg))
+			return goroutines__unchanged(gs, g) ? -EFAULT : -EAGAIN;
+	}
+	if (!goroutines__unchanged(gs, g))
+		return -EAGAIN;
+	return n;
+}
+
+int goroutines__chan(struct goroutines *gs, uint64_t addr, struct go_chan *out)
+{
+	int64_t o[] = { off(gs, GO_OFF_HCHAN_QCOUNT), off(gs, GO_OFF_HCHAN_DATAQSIZ),
+			off(gs, GO_OFF_HCHAN_CLOSED), off(gs, GO_OFF_HCHAN_ELEMTYPE),
+			off(gs, GO_OFF_HCHAN_RECVQ), off(gs, GO_OFF_HCHAN_SENDQ) };
+	unsigned char buf[128];
+	uint32_t closed;
+	uint64_t rq, sq;
+	int64_t len = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!addr || (addr & 7))
+		return -EINVAL;
+	for (size_t i = 0; i < sizeof(o) / sizeof(o[0]); i++) {
+		if (o[i] < 0 || o[i] + 8 > (int64_t)sizeof(buf))
+			return -ENOTSUP;
+		len = o[i] + 8 > len ? o[i] + 8 : len;
+	}
+	if (procmem__read(gs->o.mem, addr, buf, (size_t)len))
+		return -EFAULT;
+	out->addr = addr;
+	memcpy(&out->qcount, buf + o[0], 8);
+	memcpy(&out->dataqsiz, buf + o[1], 8);
+	memcpy(&closed, buf + o[2], 4);
+	memcpy(&out->elemtype, buf + o[3], 8);
+	memcpy(&rq, buf + o[4], 8); /* waitq.first */
+	memcpy(&sq, buf + o[5], 8);
+	out->closed = closed != 0;
+	out->recv_waiters = rq != 0;
+	out->send_waiters = sq != 0;
+	if (out->qcount > out->dataqsiz || closed > 1)
+		return -EINVAL; /* not a channel, or one being changed */
+	return 0;
+}
+
+void goroutines__stats(const struct goroutines *gs, struct goroutines_stats *st)
+{
+	*st = gs->st;
 }

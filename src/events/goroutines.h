@@ -4,6 +4,7 @@
 #ifndef CT_GOROUTINES_H
 #define CT_GOROUTINES_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct goroutines;
@@ -35,6 +36,22 @@ struct go_g {
 	uint64_t sched_pc, sched_sp, sched_bp;
 	uint64_t syscall_pc, syscall_sp;
 	uint64_t stack_lo, stack_hi;
+	uint64_t waiting;     /* first sudog of its g.waiting list; 0 when none */
+};
+
+/* A channel (runtime.hchan) as read from memory. */
+struct go_chan {
+	uint64_t addr;
+	uint64_t qcount, dataqsiz; /* buffered elements now / buffer size (0: unbuffered) */
+	uint64_t elemtype;         /* runtime address of the element's abi.Type */
+	bool closed;
+	bool recv_waiters, send_waiters; /* recvq / sendq not empty */
+};
+
+struct goroutines_stats {
+	uint64_t g_reads, g_read_errors;
+	uint64_t changed;   /* a goroutine changed while read: read again or left out */
+	uint64_t sudog_bad; /* sudog lists that did not name the goroutine, or looped */
 };
 
 struct goroutines_opts {
@@ -64,6 +81,21 @@ int goroutines__state(struct goroutines *gs, uint64_t goid, struct go_g *out);
  * own traceback does. Returns the count, -EBUSY for a running goroutine (its
  * saved registers are stale), or -errno. */
 int goroutines__stack(struct goroutines *gs, const struct go_g *g, uint64_t *pcs, int max);
+
+/* The channels a parked goroutine waits on: its g.waiting sudog list (one sudog
+ * for a plain send or receive, one per channel case of a blocking select), each
+ * sudog.c, in list order. Checked against a moving target: every sudog must name
+ * g as its goroutine, and g (goid, status, waiting) must read the same after the
+ * walk as in *g. Returns the count: 0 when it waits on no channel (not parked, or
+ * parked on a lock, a WaitGroup, a timer); -EAGAIN when g changed while read
+ * (counted in changed); -ENOTSUP when the offsets are missing; -errno. */
+int goroutines__wait_chans(struct goroutines *gs, const struct go_g *g, uint64_t *chans, int max);
+/* One channel's state. -EINVAL for 0 or a misaligned address, -errno. */
+int goroutines__chan(struct goroutines *gs, uint64_t addr, struct go_chan *out);
+/* Reads g again and tells whether it is the same goroutine in the same wait: same
+ * goid, status, sched.pc/sp and waiting. false (counted in changed) when not. */
+bool goroutines__unchanged(struct goroutines *gs, const struct go_g *g);
+void goroutines__stats(const struct goroutines *gs, struct goroutines_stats *st);
 
 const char *go_status_name(uint32_t status);  /* "waiting", "syscall", ... */
 /* The runtime's text for a wait reason ("chan receive"); NULL when unknown. */

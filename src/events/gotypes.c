@@ -314,6 +314,11 @@ enum ctx_kind gotypes__ctx_kind(struct gotypes *gt, uint64_t itab, uint64_t data
 	return k;
 }
 
+const char *gotypes__intern(struct gotypes *gt, const char *s)
+{
+	return intern__str(gt->o.in, s);
+}
+
 void gotypes__stats(const struct gotypes *gt, struct gotypes_stats *st)
 {
 	*st = gt->st;

@@ -59,6 +59,9 @@ enum ctx_kind gotypes__ctx_kind(struct gotypes *gt, uint64_t itab, uint64_t data
 /* Kind from a type name alone; *context.emptyCtx gives CTX_BACKGROUND. */
 enum ctx_kind gotypes__kind_of_name(const char *type_name);
 
+/* s interned in the table names are interned in (for texts made beside them). */
+const char *gotypes__intern(struct gotypes *gt, const char *s);
+
 struct gotypes_stats {
 	uint64_t lookups, misses, read_errors;
 };

@@ -8,7 +8,7 @@
 
 #include "graph/lineage.h"
 #include "rules/rules_int.h"
-#include "rules/systrace.h"
+#include "probes/systrace.h"
 #include "util/log.h"
 
 #define REEMIT_QUIET_NS (10ULL * 1000000000ULL)

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "events/event.h"
+#include "events/gstate.h"
 
 struct rules;
 struct lineage;
@@ -44,28 +45,6 @@ enum alert_severity {
 	SEV_WARNING,     /* bounded cost: contexts that expired by deadline */
 	SEV_ERROR,       /* goroutines or live contexts piling up */
 	SEV_MAX,
-};
-
-/* ---- goroutine state, read on demand (the provider wraps events/goroutines.h) ---- */
-
-enum rules_gstatus {
-	RULES_G_UNKNOWN = 0,
-	RULES_G_RUNNABLE,
-	RULES_G_RUNNING,
-	RULES_G_SYSCALL,  /* in a system call or a cgo call */
-	RULES_G_WAITING,  /* parked: see wait_reason */
-	RULES_G_DEAD,     /* exited (the exit event may not have arrived yet) */
-};
-
-struct rules_gstate {
-	enum rules_gstatus status;
-	const char *wait_reason;      /* the runtime's text ("chan send", "IO wait"); NULL if none */
-	uint64_t waiting_ns;          /* how long it has been waiting; 0 when unknown */
-	const struct ct_stack *stack; /* where it is now, innermost first; NULL when unknown */
-	uint32_t tid;                 /* thread it runs or is blocked on (syscall, cgo); 0 unknown */
-	bool in_cgo;                  /* in a cgo call */
-	int32_t syscall_nr;           /* -1 unknown; filled from the systrace when 0 is not set */
-	uint64_t syscall_ns;          /* how long the current syscall has lasted; 0 unknown */
 };
 
 /* 0; -ENOENT when the goroutine no longer exists; -errno when it cannot be read.

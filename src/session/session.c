@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "binary/ctxvars.h"
 #include "binary/goelf.h"
 #include "binary/offsets.h"
 #include "events/decoder.h"
@@ -23,9 +24,9 @@
 #include "output/alert_out.h"
 #include "probes/probe_plan.h"
 #include "probes/tracer.h"
-#include "rules/gstate.h"
+#include "events/gstate.h"
 #include "rules/rules.h"
-#include "rules/systrace.h"
+#include "probes/systrace.h"
 #include "session/session.h"
 #include "util/intern.h"
 #include "util/log.h"
@@ -194,52 +195,18 @@ static int find_types(struct session *s, struct go_moduledata *md)
 					goelf__text_start(s->ge) + s->bias, minor, md);
 }
 
-/* Go 1.19/1.20 without .symtab: context.(*emptyCtx).String compares its receiver
- * with context.background, then context.todo (`cmp [rip+disp32], reg`, REX.W 39
- * or 3B with a RIP-relative ModRM): their link-time addresses, in that order. */
-static int empty_ctx_vars_from_code(const struct goelf *ge, uint64_t vars[2])
-{
-	struct go_func fn;
-	const uint8_t *code;
-	int n = 0;
-
-	if (goelf__find_func(ge, "context.(*emptyCtx).String", &fn) || fn.end <= fn.entry ||
-	    fn.end - fn.entry > 4096)
-		return -ENOENT;
-	code = goelf__at(ge, fn.entry, fn.end - fn.entry);
-	if (!code)
-		return -ENOENT;
-	for (uint64_t i = 0; i + 7 <= fn.end - fn.entry && n < 2; i++) {
-		int32_t disp;
-		uint64_t target;
-
-		if ((code[i] & 0xf8) != 0x48 || (code[i + 1] != 0x39 && code[i + 1] != 0x3b) ||
-		    (code[i + 2] & 0xc7) != 0x05)
-			continue;
-		memcpy(&disp, code + i + 3, 4);
-		target = fn.entry + i + 7 + (int64_t)disp;
-		if (!n || target != vars[0])
-			vars[n++] = target;
-		i += 6;
-	}
-	return n == 2 ? 0 : -ENOENT;
-}
-
 /* Go 1.19/1.20: Background() and TODO() are *emptyCtx values told apart by the
  * objects context.background and context.todo point to. */
 static void empty_ctx_objects(struct session *s, struct gotypes_opts *go)
 {
-	uint64_t vars[2], size;
+	uint64_t vars[2];
 
 	if (go->go_minor >= 21)
 		return;
-	if (goelf__find_data(s->ge, "context.background", &vars[0], &size) ||
-	    goelf__find_data(s->ge, "context.todo", &vars[1], &size)) {
-		if (empty_ctx_vars_from_code(s->ge, vars)) {
-			verbose("Go 1.%d: context.todo not found: context.TODO() is reported as background",
-				go->go_minor);
-			return;
-		}
+	if (ctxvars__find(s->ge, vars)) {
+		verbose("Go 1.%d: context.todo not found: context.TODO() is reported as background",
+			go->go_minor);
+		return;
 	}
 	procmem__read_u64(s->mem, vars[0] + s->bias, &go->background_obj);
 	procmem__read_u64(s->mem, vars[1] + s->bias, &go->todo_obj);

@@ -3,9 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "events/event.h"
 #include "util/hash.h"
 #include "util/intern.h"
+#include "util/stack.h"
 
 #define DEFAULT_BUDGET (64u << 20)
 #define CHUNK_SIZE (64u << 10)

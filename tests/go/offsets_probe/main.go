@@ -51,6 +51,19 @@ var fields = []field{
 	{"afterFuncCtx.once", "context.afterFuncCtx", "once"},
 	{"afterFuncCtx.f", "context.afterFuncCtx", "f"},
 	{"withoutCancelCtx.c", "context.withoutCancelCtx", "c"},
+	{"waiting", "runtime.g", "waiting"},
+	{"sudog.g", "runtime.sudog", "g"},
+	{"sudog.elem", "runtime.sudog", "elem"},
+	{"sudog.c", "runtime.sudog", "c"},
+	{"sudog.waitlink", "runtime.sudog", "waitlink"},
+	{"sudog.isSelect", "runtime.sudog", "isSelect"},
+	{"hchan.qcount", "runtime.hchan", "qcount"},
+	{"hchan.dataqsiz", "runtime.hchan", "dataqsiz"},
+	{"hchan.closed", "runtime.hchan", "closed"},
+	{"hchan.elemtype", "runtime.hchan", "elemtype"},
+	{"hchan.recvq", "runtime.hchan", "recvq"},
+	{"hchan.sendq", "runtime.hchan", "sendq"},
+	{"moduledata.itablinks", "runtime.moduledata", "itablinks"},
 }
 
 type ctxKey struct{}

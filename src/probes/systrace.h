@@ -2,8 +2,8 @@
  * (bpf/syscalls.bpf.c) keeps a thread -> (syscall, start) map for one tgid, filtered
  * in the kernel; lookups read the map on demand. Threads that entered their call
  * before attach are read from /proc/PID/task/TID/syscall (no start time then). */
-#ifndef CT_SYSTRACE_H
-#define CT_SYSTRACE_H
+#ifndef CT_PROBES_SYSTRACE_H
+#define CT_PROBES_SYSTRACE_H
 
 #include <stdint.h>
 

@@ -6,10 +6,10 @@
 
 #include "binary/offsets.h"
 #include "events/decoder.h"
+#include "events/event.h"
 #include "events/goroutines.h"
 #include "events/procmem.h"
-#include "rules/gstate.h"
-#include "rules/rules.h"
+#include "events/gstate.h"
 
 #define STACK_MAX 32
 

@@ -9,7 +9,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "rules/systrace.h"
+#include "probes/systrace.h"
 #include "syscalls.h"
 #include "syscalls.skel.h"
 #include "util/log.h"

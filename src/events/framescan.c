@@ -1,0 +1,194 @@
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "events/ctxmem.h"
+#include "events/framescan.h"
+#include "events/goroutines.h"
+#include "events/procmem.h"
+
+#define DEF_MAX_STACK (256u * 1024)
+#define MAX_CTX_ITABS 4096
+
+struct framescan {
+	struct framescan_opts o;
+	uint64_t *buf;
+	uint64_t itabs[MAX_CTX_ITABS]; /* the module's context.Context itabs, sorted */
+	int nitabs;                    /* -1: unknown, judge word by word */
+	struct framescan_stats st;
+};
+
+struct framescan *framescan__new(const struct framescan_opts *opts)
+{
+	struct framescan *fs;
+
+	if (!opts->mem || !opts->gs || !opts->cm) {
+		errno = EINVAL;
+		return NULL;
+	}
+	fs = calloc(1, sizeof(*fs));
+	if (!fs)
+		return NULL;
+	fs->o = *opts;
+	if (!fs->o.max_stack_bytes)
+		fs->o.max_stack_bytes = DEF_MAX_STACK;
+	fs->o.max_stack_bytes &= ~7u;
+	fs->buf = malloc(fs->o.max_stack_bytes);
+	if (!fs->buf) {
+		free(fs);
+		errno = ENOMEM;
+		return NULL;
+	}
+	fs->nitabs = ctxmem__ctx_itabs(fs->o.cm, fs->itabs, MAX_CTX_ITABS);
+	if (fs->nitabs < 0)
+		fs->nitabs = -1;
+	return fs;
+}
+
+void framescan__free(struct framescan *fs)
+{
+	if (!fs)
+		return;
+	free(fs->buf);
+	free(fs);
+}
+
+static bool is_ctx_itab(struct framescan *fs, uint64_t w)
+{
+	int lo = 0, hi = fs->nitabs;
+
+	if (!w || (w & 7))
+		return false;
+	if (fs->nitabs > 0) {
+		while (lo < hi) {
+			int mid = (lo + hi) / 2;
+
+			if (fs->itabs[mid] == w)
+				return true;
+			if (fs->itabs[mid] < w)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		/* Itabs made at run time (a conversion from a non-constant interface) are
+		 * not in itablinks; they are rare for context.Context and would cost a
+		 * read per stack word to find. */
+		return false;
+	}
+	return ctxmem__is_context_iface(fs->o.cm, w);
+}
+
+static int scan_once(struct framescan *fs, const struct go_g *g, struct framescan_ctx *out, int max,
+		     struct framescan_result *res)
+{
+	uint64_t sp = g->sched_sp, bp = g->sched_bp, pc = g->sched_pc, len, lim;
+	uint64_t *w = fs->buf;
+
+	memset(res, 0, sizeof(*res));
+	if (g->status == GO_STATUS_SYSCALL && g->syscall_pc) {
+		pc = g->syscall_pc;
+		sp = g->syscall_sp ? g->syscall_sp : sp;
+	}
+	if (!pc || !sp || (sp & 7))
+		return -ENOENT;
+	if (!g->stack_hi || sp < g->stack_lo || sp >= g->stack_hi)
+		return -EINVAL;
+	len = g->stack_hi - sp;
+	if (len > fs->o.max_stack_bytes) {
+		len = fs->o.max_stack_bytes;
+		res->truncated = true;
+	}
+	if (procmem__read(fs->o.mem, sp, w, len)) {
+		fs->st.read_errors++;
+		return -EFAULT;
+	}
+	fs->st.bytes += len;
+	lim = sp + len;
+	/* Frames along the frame-pointer chain, from the copy: frame k spans
+	 * [lo_k, bp_k) with lo_0 = sp and lo_k = bp_(k-1) + 16. */
+	res->pcs[res->npcs++] = pc;
+	uint64_t lo = sp;
+	int frame = 0;
+
+	for (;;) {
+		uint64_t hi = bp && bp >= lo && bp + 16 <= lim ? bp : lim;
+
+		for (uint64_t a = lo; a + 16 <= hi; a += 8) {
+			uint64_t tab = w[(a - sp) / 8], data = w[(a - sp) / 8 + 1];
+			int k;
+
+			if (!data || (data & 7) || !is_ctx_itab(fs, tab))
+				continue;
+			for (k = 0; k < res->nctx; k++)
+				if (out[k].itab == tab && out[k].data == data)
+					break;
+			if (k < res->nctx) {
+				out[k].frame_outer = (uint16_t)frame;
+			} else if (res->nctx < max) {
+				out[res->nctx++] = (struct framescan_ctx){ .itab = tab, .data = data, .slot = a,
+									  .frame = (uint16_t)frame,
+									  .frame_outer = (uint16_t)frame };
+			} else {
+				res->nctx_dropped++;
+			}
+			a += 8;
+		}
+		if (hi == lim || res->npcs >= FRAMESCAN_MAX_FRAMES)
+			break;
+		/* [bp] is the caller's bp, [bp+8] the return address into the caller. */
+		uint64_t next = w[(bp - sp) / 8], ret = w[(bp - sp) / 8 + 1];
+
+		if (!ret)
+			break;
+		res->pcs[res->npcs++] = ret;
+		frame++;
+		lo = bp + 16;
+		/* A chain that does not go up ends here: the last frame runs to the top. */
+		bp = next > bp ? next : 0;
+	}
+	return 0;
+}
+
+int framescan__scan(struct framescan *fs, const struct go_g *g, struct framescan_ctx *out, int max,
+		    struct framescan_result *res)
+{
+	struct go_g cur = *g;
+	int err;
+
+	if (g->status == GO_STATUS_RUNNING) {
+		memset(res, 0, sizeof(*res));
+		return -EBUSY;
+	}
+	fs->st.goroutines++;
+	for (int tries = 0; tries < 2; tries++) {
+		bool same;
+
+		err = scan_once(fs, &cur, out, max, res);
+		same = goroutines__unchanged(fs->o.gs, &cur);
+		if (!err && same) {
+			fs->st.found += (uint64_t)res->nctx;
+			fs->st.truncated += res->truncated;
+			return 0;
+		}
+		/* Unreadable while it stood still: a corrupt or vanished stack. */
+		if (err && (same || err == -ENOENT)) {
+			memset(res, 0, sizeof(*res));
+			return err;
+		}
+		/* It moved (or its stack did): read the g again and retry once. */
+		if (tries == 0) {
+			fs->st.retried++;
+			if (goroutines__read_g(fs->o.gs, g->addr, &cur) || cur.goid != g->goid ||
+			    cur.status == GO_STATUS_RUNNING || cur.status == GO_STATUS_DEAD)
+				break;
+		}
+	}
+	fs->st.changed++;
+	memset(res, 0, sizeof(*res));
+	return -EAGAIN;
+}
+
+void framescan__stats(const struct framescan *fs, struct framescan_stats *st)
+{
+	*st = fs->st;
+}

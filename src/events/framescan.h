@@ -1,0 +1,67 @@
+/* Context values held in a goroutine's stack frames, read from memory: word
+ * pairs (itab, data) whose itab is a context.Context itab, frame by frame along
+ * the frame-pointer chain. A parked goroutine's frames hold the contexts its
+ * functions were given or made (arguments spilled, locals, closure pointers).
+ *
+ * A slot of a frame may be dead (a variable no longer used) and still hold an old
+ * value; the caller checks what it points to (ctxmem__read refuses objects that
+ * are not the context their itab names). Reads race with the target: the
+ * goroutine is read again after its stack and left out when it moved (counted). */
+#ifndef CT_FRAMESCAN_H
+#define CT_FRAMESCAN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct framescan;
+struct procmem;
+struct goroutines;
+struct ctxmem;
+struct go_g;
+
+#define FRAMESCAN_MAX_FRAMES 128
+
+struct framescan_opts {
+	struct procmem *mem;
+	struct goroutines *gs;
+	struct ctxmem *cm;
+	uint32_t max_stack_bytes; /* bytes read per goroutine from its sp; 0: 256 KiB */
+};
+
+/* One context value found on the stack. */
+struct framescan_ctx {
+	uint64_t itab, data;
+	uint64_t slot;         /* stack address of its itab word (innermost occurrence) */
+	uint16_t frame;        /* innermost frame holding it: index in pcs (0: where it waits) */
+	uint16_t frame_outer;  /* outermost frame holding it */
+};
+
+/* A goroutine's frames and the contexts in them. */
+struct framescan_result {
+	uint64_t pcs[FRAMESCAN_MAX_FRAMES]; /* as goroutines__stack: pcs[0] where it resumes */
+	int npcs;
+	int nctx;              /* entries written to the caller's array */
+	int nctx_dropped;      /* more than fit */
+	bool truncated;        /* the stack was longer than max_stack_bytes */
+};
+
+struct framescan *framescan__new(const struct framescan_opts *opts); /* NULL with errno */
+void framescan__free(struct framescan *fs);
+
+/* Scans g (not running) and writes each distinct context value once, innermost
+ * first, at most max. 0; -EBUSY for a running goroutine; -EAGAIN when it changed
+ * while read (after one retry); -ENOENT without a saved pc; -errno. */
+int framescan__scan(struct framescan *fs, const struct go_g *g, struct framescan_ctx *out, int max,
+		    struct framescan_result *res);
+
+struct framescan_stats {
+	uint64_t goroutines, bytes;
+	uint64_t changed;      /* left out: moved while read, twice */
+	uint64_t retried;      /* read again once */
+	uint64_t read_errors;
+	uint64_t truncated;
+	uint64_t found;        /* context values found */
+};
+void framescan__stats(const struct framescan *fs, struct framescan_stats *st);
+
+#endif
