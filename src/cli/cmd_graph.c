@@ -150,20 +150,24 @@ int cmd_graph(int argc, char **argv)
 	so.on_event = on_event;
 	so.cookie = &run;
 	run_loop__signals();
+	run_loop__watch_exec(so.pid);
 	s = session__open(&so);
 	if (!s) {
 		error("%s", ct_errmsg());
 		goto cleanup;
 	}
 	err = run_loop__run(s, o.duration, expire_graph, &run);
-	if (err == -ESRCH) {
+	if (err == RUN_LOOP_EXEC) {
+		info("process %d executed %s; the graph is as it was before", (int)o.pid, run_loop__exec_file());
+	} else if (err == -ESRCH) {
 		info("process %d exited; the graph is as it was at exit", (int)o.pid);
 	} else if (err && !run.err) {
 		error("%s", ct_errmsg());
 		goto cleanup;
 	}
-	/* what the target did up to now: records still queued, unreferenced values */
-	if (!run.err)
+	/* what the target did up to now: records still queued, unreferenced values
+	 * (not after an exec: the memory they would be read from is another program's) */
+	if (!run.err && err != RUN_LOOP_EXEC)
 		session__finish(s);
 	if (run.err) {
 		error("cannot build the graph: out of memory");
@@ -181,6 +185,7 @@ int cmd_graph(int argc, char **argv)
 	rc = 0;
 cleanup:
 	session__free(s);
+	run_loop__free();
 	lineage__free(run.lg);
 	if (out != stdout && fclose(out) && rc == 0) {
 		error("cannot write %s: %s", o.output, strerror(errno));

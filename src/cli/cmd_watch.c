@@ -136,6 +136,7 @@ int cmd_watch(int argc, char **argv)
 	/* A closed stdout ends the watch (after_poll), not SIGPIPE. */
 	run_loop__signals();
 	signal(SIGPIPE, SIG_IGN);
+	run_loop__watch_exec(so.pid);
 	s = session__open(&so);
 	if (!s) {
 		error("%s", ct_errmsg());
@@ -143,6 +144,15 @@ int cmd_watch(int argc, char **argv)
 	}
 	events_out__flush(run.out);
 	err = run_loop__run(s, o.duration, after_poll, &run);
+	if (err == RUN_LOOP_EXEC) {
+		/* The probes sat in the old image, the goroutines they saw are gone:
+		 * nothing more can be judged (docs: the watch ends on exec). */
+		info("target %d executed %s: the Go program watched is gone, the watch ends", (int)o.pid,
+		     run_loop__exec_file());
+		if (!run.err)
+			run.err = events_out__flush(run.out);
+		goto done;
+	}
 	if (err == -ESRCH) {
 		info("target %d exited", (int)o.pid);
 	} else if (err && err != run.err) {
@@ -152,6 +162,7 @@ int cmd_watch(int argc, char **argv)
 	session__finish(s);
 	if (!run.err)
 		run.err = events_out__flush(run.out);
+done:
 	/* A reader that went away (| head) is the end of the watch, not a failure. */
 	if (run.err && run.err != -EPIPE) {
 		error("cannot write to standard output: %s", strerror(-run.err));
@@ -162,6 +173,7 @@ int cmd_watch(int argc, char **argv)
 	rc = 0;
 cleanup:
 	session__free(s);
+	run_loop__free();
 	events_out__free(run.out);
 	options__free(&o);
 	return rc;

@@ -171,7 +171,7 @@ const struct setting cli_settings[] = {
 	{ "pid", SET_PID, SETTING_OFF(struct cli_opts, pid), 1, INT32_MAX, NULL, NULL, "the Go process",
 	  .cmds = OPT_WATCH | OPT_GRAPH | OPT_INSPECT, .short_name = 'p' },
 	{ "events", SET_BOOL, SETTING_OFF(struct cli_opts, events),
-	  .help = "print decoded events (ctx_create, ctx_cancel, ctx_done, go_create, go_exit, lost, target_exit, exec)",
+	  .help = "print decoded events (ctx_create, ctx_cancel, ctx_done, go_create, go_exit, lost, target_exit)",
 	  .cmds = OPT_WATCH },
 	{ "json", SET_BOOL, SETTING_OFF(struct cli_opts, json), .help = "JSON output (docs/*.md describe it)",
 	  .cmds = OPT_WATCH | OPT_INSPECT | OPT_STATUS | OPT_ALERTS },
