@@ -510,6 +510,16 @@ static void find_pclntab(struct goelf *ge)
 	}
 }
 
+/* The section header table lies inside the file and names a .text section
+ * (every executable the Go linker writes has one). */
+static bool sections_sound(const struct goelf *ge, const Elf64_Ehdr *eh)
+{
+	uint64_t end = eh->e_shoff + (uint64_t)eh->e_shnum * eh->e_shentsize;
+
+	return eh->e_shnum && eh->e_shentsize == sizeof(Elf64_Shdr) && eh->e_shstrndx < eh->e_shnum &&
+	       end <= ge->size && ge->text_sec.size;
+}
+
 static struct goelf *open_image(struct goelf *ge, const struct goelf_opts *opts)
 {
 	static const struct goelf_opts defaults;
@@ -560,6 +570,13 @@ static struct goelf *open_image(struct goelf *ge, const struct goelf_opts *opts)
 	if (!ge->pcln_sec.size)
 		find_pclntab(ge);
 	err = -EINVAL;
+	/* A file cut short or with damaged section headers loses its sections: say
+	 * so rather than guess at the toolchain. */
+	if ((!ge->pcln_sec.size || !ge->bi_sec.size) && !sections_sound(ge, eh)) {
+		ct_errmsg_set("damaged ELF file: its section headers are cut off or corrupted (file size %llu)",
+			      (unsigned long long)ge->size);
+		goto cleanup;
+	}
 	if (!ge->pcln_sec.size) {
 		ct_errmsg_set("not a Go program (no .gopclntab section)");
 		goto cleanup;

@@ -189,11 +189,18 @@ static int addr2line(const struct inspect_opts *o, struct goelf *ge)
 	for (int i = 0; i < o->naddrs; i++) {
 		struct go_frame frames[32];
 		char *end;
-		uint64_t pc = strtoull(o->addrs[i], &end, 0);
+		uint64_t pc;
 		int n;
 
-		if (!o->addrs[i][0] || *end) {
+		errno = 0;
+		pc = strtoull(o->addrs[i], &end, 0);
+		if (!o->addrs[i][0] || *end || o->addrs[i][0] == '-') {
 			error("invalid address '%s' (a number, e.g. 0x4a1b20)", o->addrs[i]);
+			json_w__free(w);
+			return EXIT_USAGE;
+		}
+		if (errno == ERANGE) {
+			error("invalid address '%s': more than 64 bits", o->addrs[i]);
 			json_w__free(w);
 			return EXIT_USAGE;
 		}
@@ -216,7 +223,10 @@ static int addr2line(const struct inspect_opts *o, struct goelf *ge)
 			continue;
 		}
 		if (n <= 0) {
+			/* addr2line's form on stdout, the reason once on stderr */
 			printf("0x%" PRIx64 " ?? ??:0\n", pc);
+			error("0x%" PRIx64 " is in no Go function of %s (text 0x%" PRIx64 "..)", pc, o->binary,
+			      goelf__text_start(ge));
 			rc = EXIT_CANNOT;
 			continue;
 		}
@@ -295,7 +305,11 @@ int cmd_inspect(int argc, char **argv)
 
 	ge = goelf__open(open_path);
 	if (!ge) {
-		error("cannot inspect %s: %s", shown, ct_errmsg());
+		if (errno == EACCES || errno == EPERM)
+			error("cannot inspect %s: permission denied%s", shown,
+			      o.cli.pid ? " (another user's executable needs CAP_DAC_READ_SEARCH)" : "");
+		else
+			error("cannot inspect %s: %s", shown, ct_errmsg());
 		return EXIT_CANNOT;
 	}
 	if (o.naddrs) {

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "probes/tracer.h"
 #include "util/log.h"
 
 #ifndef CTXTRACE_VERSION
@@ -33,6 +34,7 @@ int main(int argc, char **argv)
 {
 	int i = 1;
 
+	tracer__libbpf_log();
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) {
 			ct_verbosity++;

@@ -2,6 +2,7 @@
  * streams their alerts to journald, a JSON Lines socket and file, and Prometheus.
  * docs/daemon.md describes the whole; man ctxtraced(8), ctxtraced.conf(5). */
 #include <errno.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -352,6 +353,7 @@ int main(int argc, char **argv)
 	uint64_t next_tick, watchdog_usec = 0, next_watchdog = 0;
 	int rc = 1;
 
+	ct_log_name = "ctxtraced";
 	d.flags = calloc((size_t)argc, sizeof(*d.flags));
 	if (!d.flags)
 		return 1;
@@ -407,6 +409,15 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	if (check_only) {
+		const char *g = d.cfg->output.socket_group;
+
+		/* At start the daemon only warns (the socket keeps its own group): a
+		 * check says it. */
+		if (g && *g && d.cfg->output.socket && *d.cfg->output.socket && !getgrnam(g)) {
+			fprintf(stderr, "ctxtraced: %s: socket_group: group '%s' does not exist\n",
+				d.cfg->path ? d.cfg->path : "--socket-group", g);
+			goto cleanup;
+		}
 		printf("%s: ok, %zu target%s\n", d.cfg->path ? d.cfg->path : "(no config file)", d.cfg->ntargets,
 		       d.cfg->ntargets == 1 ? "" : "s");
 		rc = 0;

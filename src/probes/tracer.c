@@ -213,6 +213,11 @@ static int attach_single(struct tracer *t, struct bpf_program *prog, const char 
 	return 0;
 }
 
+void tracer__libbpf_log(void)
+{
+	libbpf_set_print(libbpf_log);
+}
+
 struct tracer *tracer__open(int pid, const struct probe_plan *plan, const struct go_offsets *off,
 			    const struct tracer_opts *opts)
 {
@@ -225,7 +230,7 @@ struct tracer *tracer__open(int pid, const struct probe_plan *plan, const struct
 	struct tracer *t;
 	int i, n = 0, err;
 
-	libbpf_set_print(libbpf_log);
+	tracer__libbpf_log();
 	if (pid <= 0 || !plan || !off) {
 		ct_errmsg_set("cannot attach to pid %d: invalid arguments", pid);
 		errno = EINVAL;

@@ -40,6 +40,7 @@
 #endif
 
 struct session {
+	char st_why[256]; /* why syscall tracing is unavailable; "" */
 	struct session_opts o;
 	char exe_path[64];
 	char exe_name[PATH_MAX];
@@ -133,9 +134,9 @@ static int open_analysis(struct session *s)
 	if (!s->o.rules)
 		return 0;
 	s->st = systrace__open(s->o.pid);
+	/* Told after the attach: when the uprobes fail too, their error is the one line. */
 	if (!s->st)
-		info("pid %d: syscall tracing unavailable (%s): unreachable-cancel alerts cannot name the "
-		     "blocking call", s->o.pid, ct_errmsg());
+		snprintf(s->st_why, sizeof(s->st_why), "%s", ct_errmsg());
 	s->gsrc = gstate_src__new(&gso);
 	if (!s->gsrc)
 		return -ENOMEM;
@@ -269,7 +270,12 @@ struct session *session__open(const struct session_opts *opts)
 
 		err = -errno;
 		/* Name the executable: a pid caught between fork and exec is the shell. */
-		snprintf(why, sizeof(why), "%.300s: %.280s", s->exe_name, ct_errmsg());
+		if (err == -EACCES || err == -EPERM)
+			snprintf(why, sizeof(why),
+				 "%.300s: cannot read the executable: permission denied (another user's "
+				 "file needs CAP_DAC_READ_SEARCH)", s->exe_name);
+		else
+			snprintf(why, sizeof(why), "%.300s: %.280s", s->exe_name, ct_errmsg());
 		attach_error(opts->pid, why);
 		goto cleanup;
 	}
@@ -382,6 +388,9 @@ struct session *session__open(const struct session_opts *opts)
 	err = 0;
 	info("attached to pid %d (%s, %s, %d probes via %s, %d goroutines)", opts->pid, s->exe_name,
 	     bi->version, tracer__nsites(s->tr), tracer__attach_mode(s->tr), sn.n);
+	if (s->st_why[0])
+		info("pid %d: syscall tracing unavailable (%s): unreachable-cancel alerts cannot name the "
+		     "blocking call", opts->pid, s->st_why);
 	return s;
 cleanup:
 	session__free(s);

@@ -44,6 +44,13 @@ printf '[output]\nsocket_group = ctx\0trace\n' >"$tmp/nul.conf"
 expect "NUL byte in a config value: refused" 1 "nul.conf:2: NUL byte in line" \
 	"$CTXTRACED" --check-config --config "$tmp/nul.conf"
 
+echo "[output]" >"$tmp/ok.conf"
+expect "check-config: a socket_group that does not exist is refused" 1 \
+	"socket_group: group 'no-such-group-ct' does not exist$" \
+	"$CTXTRACED" --check-config --config "$tmp/ok.conf" --socket-group no-such-group-ct
+check "check-config: an existing socket_group is fine" \
+	"$CTXTRACED" --check-config --config "$tmp/ok.conf" --socket-group root
+
 # --- numbers: one range per option, checked by the settings table
 true &
 dead=$!
@@ -77,6 +84,39 @@ start_target() {
 		sleep 0.01
 	done
 }
+
+# --- messages say what is true, once
+sz=$(stat -c %s "$target")
+head -c $((sz - 1)) "$target" >"$tmp/cut"
+expect "a binary cut by one byte: damaged, not 'older than 1.13'" 1 \
+	"cannot inspect $tmp/cut: damaged ELF file: its section headers are cut off" "$CTXTRACE" inspect "$tmp/cut"
+expect "addr2line 0: says why it fails" 1 "^ctxtrace: 0x0 is in no Go function of " \
+	"$CTXTRACE" inspect --addr2line 0 "$target"
+expect "addr2line past 64 bits: refused, not clamped" 2 "more than 64 bits" \
+	"$CTXTRACE" inspect --addr2line 0x1ffffffffffffffff "$target"
+start_target sleep
+tid=$(ls "/proc/$tp/task" | grep -vx "$tp" | head -1)
+expect "a Go thread's id: named as a thread of its process" 1 \
+	"^ctxtrace: cannot attach to pid $tid: $tid is a thread of process $tp, not a process \(use -p $tp\)$" \
+	"$CTXTRACE" watch -p "$tid"
+kill "$tp" 2>/dev/null
+if setpriv --reuid=nobody --regid=nogroup --clear-groups true 2>/dev/null; then
+	chmod 755 "$tmp"
+	cp "$target" "$tmp/et" && chmod 755 "$tmp/et"
+	setpriv --reuid=nobody --regid=nogroup --clear-groups "$tmp/et" "$tmp/never" sleep >/dev/null 2>&1 &
+	np=$!
+	pids+=("$np")
+	sleep 0.5
+	np=$(pgrep -f "$tmp/et $tmp/never" | head -1)
+	for m in "" --events; do
+		expect "unprivileged watch $m: one line, the missing capabilities" 1 \
+			"^ctxtrace: cannot attach to pid $np: missing privileges \(need CAP_BPF and CAP_PERFMON" \
+			setpriv --reuid=nobody --regid=nogroup --clear-groups "$CTXTRACE" watch -p "$np" $m
+	done
+	kill "$np" 2>/dev/null
+else
+	skip "unprivileged watch: setpriv cannot switch to nobody"
+fi
 
 # --- a reader that goes away ends the watch quietly; a full disk is named
 start_target sleep
