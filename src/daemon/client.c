@@ -142,6 +142,13 @@ int daemon_client__request(const char *path, const char *request, FILE *out)
 			break;
 		}
 		first = false;
+		if (!strncmp(line, "truncated: ", 11) || !strncmp(line, "{\"type\":\"truncated\"", 19)) {
+			/* What came before is whole lines; the rest did not fit the daemon's limit. */
+			ct_errmsg_set("ctxtraced cut its answer at its socket_answer_max (%lld bytes): the rest is "
+				      "missing", strtoll(line + strcspn(line, "0123456789"), NULL, 10));
+			err = -EFBIG;
+			break;
+		}
 		fwrite(line, 1, (size_t)n, out);
 		fflush(out);
 		if (ferror(out)) {

@@ -139,6 +139,12 @@ static void write_status(struct daemon *d, FILE *f, bool text)
 	json_w__kv_uint(w, "reloads_refused", d->reloads_refused);
 	json_w__kv_uint(w, "subscribers", ss.subscribers);
 	json_w__kv_uint(w, "lines_dropped", ss.lines_dropped);
+	json_w__kv_uint(w, "clients_stalled", ss.stalled);
+	json_w__kv_uint(w, "answers_truncated", ss.truncated);
+	json_w__kv_uint(w, "answers_busy", ss.busy);
+	json_w__kv_uint(w, "answers_forked", ss.forked);
+	json_w__kv_uint(w, "answers_forked_killed", ss.forked_killed);
+	json_w__kv_uint(w, "socket_queued_bytes", ss.queued_bytes);
 	json_w__obj_close(w);
 	targets__write_status(d->targets, w);
 	json_w__obj_close(w);
@@ -224,6 +230,8 @@ static struct server *make_server(struct daemon *d, const struct config *c)
 		.group = c->output.socket_group,
 		.queue_bytes = c->output.socket_buffer,
 		.max_clients = (int)c->output.max_clients,
+		.answer_max = c->output.socket_answer_max,
+		.memory_max = c->output.socket_memory_max,
 		.on_request = on_request,
 		.cookie = d,
 	};
@@ -277,7 +285,8 @@ static int reload(struct daemon *d)
 		d->srv = nsrv;
 		outputs__set_server(d->out, nsrv);
 	} else if (d->srv) {
-		server__set_limits(d->srv, nc->output.socket_buffer, (int)nc->output.max_clients);
+		server__set_limits(d->srv, nc->output.socket_buffer, (int)nc->output.max_clients,
+				   nc->output.socket_answer_max, nc->output.socket_memory_max);
 	}
 	if (new_metrics) {
 		metrics_http__free(d->metrics);

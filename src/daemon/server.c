@@ -8,6 +8,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -20,6 +21,7 @@
 
 #define REQUEST_MAX 1024
 #define FORKED_CAP 8
+#define CHILD_STALL_S 5
 
 struct client {
 	struct loop_watch w; /* first: the loop hands back &w */
@@ -266,6 +268,8 @@ static void child_answer(struct server *s, struct client *c, const char *verb, c
 		close_range(3, (unsigned int)fd - 1, 0);
 	close_range((unsigned int)fd + 1, ~0U, 0);
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	/* A client that stops reading frees the slot after CHILD_STALL_S. */
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &(struct timeval){ .tv_sec = CHILD_STALL_S }, sizeof(struct timeval));
 	sink = fdopen(fd, "w");
 	if (!sink)
 		_exit(1);
@@ -692,10 +696,13 @@ cleanup:
 	return NULL;
 }
 
-void server__set_limits(struct server *s, size_t queue_bytes, int max_clients)
+void server__set_limits(struct server *s, size_t queue_bytes, int max_clients, size_t answer_max,
+			size_t memory_max)
 {
 	s->opts.queue_bytes = queue_bytes;
 	s->opts.max_clients = max_clients;
+	s->opts.answer_max = answer_max ? answer_max : SERVER_ANSWER_MAX;
+	s->opts.memory_max = memory_max ? memory_max : SERVER_MEMORY_MAX;
 }
 
 const char *server__path(const struct server *s)

@@ -79,7 +79,8 @@ struct server_stats {
  * it). NULL with errno and ct_errmsg(). */
 struct server *server__new(struct loop *l, const struct server_opts *opts);
 /* Queue limits for later lines; the path is not changed here. */
-void server__set_limits(struct server *s, size_t queue_bytes, int max_clients);
+void server__set_limits(struct server *s, size_t queue_bytes, int max_clients, size_t answer_max,
+			size_t memory_max);
 const char *server__path(const struct server *s);
 /* One record to every subscriber: json (no newline) or, to text subscribers,
  * text. "alerts follow" subscribers get it only when alert is true. */

@@ -40,6 +40,8 @@ struct output_cfg {
 	char *socket_group;
 	uint64_t socket_buffer;   /* bytes queued per subscriber before lines are dropped */
 	int64_t max_clients;
+	uint64_t socket_answer_max;
+	uint64_t socket_memory_max;
 	char *json_file;
 	uint64_t json_file_max_size;
 	int64_t json_file_keep;
