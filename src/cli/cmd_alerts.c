@@ -16,12 +16,8 @@ int cmd_alerts(int argc, char **argv)
 {
 	struct cli_opts o = { 0 };
 	char req[64];
-	int npos, rc = 0, r = options__parse_cmd(OPT_ALERTS, argc, argv, &o, NULL, &npos, usage);
+	int rc = 0, r = options__parse_cmd(OPT_ALERTS, argc, argv, &o, NULL, NULL, usage);
 
-	if (!r && npos) {
-		error("alerts: unknown argument '%s' (see ctxtrace alerts --help)", argv[1]);
-		r = -EINVAL;
-	}
 	if (!r && o.all && !o.follow) {
 		error("alerts: --all goes with --follow (the daemon keeps only alerts for later)");
 		r = -EINVAL;

@@ -39,7 +39,7 @@ static const char usage[] =
 
 static int parse_args(int argc, char **argv, struct cli_opts *o, struct rule_cfg *rules)
 {
-	int npos, r = options__parse_cmd(OPT_GRAPH, argc, argv, o, rules, &npos, usage);
+	int r = options__parse_cmd(OPT_GRAPH, argc, argv, o, rules, NULL, usage);
 
 	if (r)
 		return r;
@@ -47,14 +47,6 @@ static int parse_args(int argc, char **argv, struct cli_opts *o, struct rule_cfg
 		o->duration = DEFAULT_DURATION_NS;
 	if (o->daemon && o->format != GRAPH_TREE && o->format != GRAPH_JSON) {
 		error("--daemon gives the graph as tree or json only");
-		return -EINVAL;
-	}
-	if (npos) {
-		error("unexpected argument '%s' (see ctxtrace graph --help)", argv[1]);
-		return -EINVAL;
-	}
-	if (!o->pid) {
-		error("missing -p PID (see ctxtrace graph --help)");
 		return -EINVAL;
 	}
 	return 0;

@@ -15,12 +15,8 @@ static const char usage[] = "usage: ctxtrace status [--json] [--socket PATH]\n\n
 int cmd_status(int argc, char **argv)
 {
 	struct cli_opts o = { 0 };
-	int npos, rc = 0, r = options__parse_cmd(OPT_STATUS, argc, argv, &o, NULL, &npos, usage);
+	int rc = 0, r = options__parse_cmd(OPT_STATUS, argc, argv, &o, NULL, NULL, usage);
 
-	if (!r && npos) {
-		error("status: unknown argument '%s' (see ctxtrace status --help)", argv[1]);
-		r = -EINVAL;
-	}
 	if (r) {
 		options__free(&o);
 		return r > 0 ? 0 : EXIT_USAGE;

@@ -39,21 +39,11 @@ static const char usage[] =
 /* 0, 1 for --help, -EINVAL for a usage error (reported). */
 static int parse_args(int argc, char **argv, struct cli_opts *o, struct rule_cfg *rules)
 {
-	int npos, r = options__parse_cmd(OPT_WATCH, argc, argv, o, rules, &npos, usage);
+	int r = options__parse_cmd(OPT_WATCH, argc, argv, o, rules, NULL, usage);
 
-	if (r)
-		return r;
-	if (o->json)
+	if (!r && o->json)
 		ct_log_json = true;
-	if (npos) {
-		error("unexpected argument '%s' (see ctxtrace watch --help)", argv[1]);
-		return -EINVAL;
-	}
-	if (!o->pid) {
-		error("missing -p PID (see ctxtrace watch --help)");
-		return -EINVAL;
-	}
-	return 0;
+	return r;
 }
 
 static void on_alert(void *cookie, const char *json, const char *text)

@@ -118,6 +118,37 @@ static int flush(struct client *c)
 	return 0;
 }
 
+/* Makes *buf hold at least need bytes, doubling from 4 KB. */
+static int grow(char **buf, size_t *cap, size_t need)
+{
+	size_t c = *cap ? *cap : 4096;
+	char *b;
+
+	if (need <= *cap)
+		return 0;
+	while (c < need)
+		c *= 2;
+	b = realloc(*buf, c);
+	if (!b)
+		return -ENOMEM;
+	*buf = b;
+	*cap = c;
+	return 0;
+}
+
+/* {"type":"error","message":"..."} or "error: ..." */
+static void error_line(FILE *f, bool text, const char *msg)
+{
+	char esc[1024];
+
+	if (text) {
+		fprintf(f, "error: %s\n", msg);
+		return;
+	}
+	json_escape(esc, sizeof(esc), msg, strlen(msg));
+	fprintf(f, "{\"type\":\"error\",\"message\":\"%s\"}\n", esc);
+}
+
 /* Appends to the queue; limited: refuse what passes the subscriber's bound. */
 static int enqueue(struct client *c, const char *data, size_t len, bool limited)
 {
@@ -130,18 +161,8 @@ static int enqueue(struct client *c, const char *data, size_t len, bool limited)
 		memmove(c->q, c->q + c->qhead, c->qlen);
 		c->qhead = 0;
 	}
-	if (c->qlen + len > c->qcap) {
-		size_t cap = c->qcap ? c->qcap : 4096;
-		char *q;
-
-		while (cap < c->qlen + len)
-			cap *= 2;
-		q = realloc(c->q, cap);
-		if (!q)
-			return -ENOMEM;
-		c->q = q;
-		c->qcap = cap;
-	}
+	if (grow(&c->q, &c->qcap, c->qhead + c->qlen + len))
+		return -ENOMEM;
 	memcpy(c->q + c->qhead + c->qlen, data, len);
 	c->qlen += len;
 	c->srv->st.queued_bytes += len;
@@ -184,19 +205,9 @@ static ssize_t capw_write(void *cookie, const char *data, size_t n)
 			w->over = true;
 			break;
 		}
-		if (w->llen + chunk > w->lcap) {
-			size_t cap = w->lcap ? w->lcap : 4096;
-			char *l;
-
-			while (cap < w->llen + chunk)
-				cap *= 2;
-			l = realloc(w->line, cap);
-			if (!l) {
-				w->over = true;
-				break;
-			}
-			w->line = l;
-			w->lcap = cap;
+		if (grow(&w->line, &w->lcap, w->llen + chunk)) {
+			w->over = true;
+			break;
 		}
 		memcpy(w->line + w->llen, data + done, chunk);
 		w->llen += chunk;
@@ -280,15 +291,7 @@ static void child_answer(struct server *s, struct client *c, const char *verb, c
 	if (r) {
 		fclose(f);
 		free(w.line);
-		if (c->text) {
-			fprintf(sink, "error: %s\n", msg[0] ? msg : strerror(-r));
-		} else {
-			char esc[1024];
-			const char *m = msg[0] ? msg : strerror(-r);
-
-			json_escape(esc, sizeof(esc), m, strlen(m));
-			fprintf(sink, "{\"type\":\"error\",\"message\":\"%s\"}\n", esc);
-		}
+		error_line(sink, c->text, msg[0] ? msg : strerror(-r));
 	} else {
 		capw_close(&w, f, c->text);
 	}
@@ -372,14 +375,7 @@ static void reply_error(struct client *c, const char *msg)
 		client_close(c);
 		return;
 	}
-	if (c->text) {
-		fprintf(f, "error: %s\n", msg);
-	} else {
-		char esc[1024];
-
-		json_escape(esc, sizeof(esc), msg, strlen(msg));
-		fprintf(f, "{\"type\":\"error\",\"message\":\"%s\"}\n", esc);
-	}
+	error_line(f, c->text, msg);
 	fclose(f);
 	enqueue(c, line, len, false);
 	free(line);

@@ -174,7 +174,7 @@ static const char *const format_choices[] = { "tree", "json", "dot", "svg", NULL
  * other flags are the config keys above. */
 const struct setting cli_settings[] = {
 	{ "pid", SET_PID, SETTING_OFF(struct cli_opts, pid), 1, INT32_MAX, NULL, NULL, "the Go process",
-	  .cmds = OPT_WATCH | OPT_GRAPH | OPT_INSPECT, .short_name = 'p' },
+	  .cmds = OPT_WATCH | OPT_GRAPH | OPT_INSPECT, .short_name = 'p', .required = OPT_WATCH | OPT_GRAPH },
 	{ "events", SET_BOOL, SETTING_OFF(struct cli_opts, events),
 	  .help = "print decoded events (ctx_create, ctx_cancel, ctx_done, go_create, go_exit, lost, target_exit)",
 	  .cmds = OPT_WATCH },

@@ -104,8 +104,8 @@ int options__parse_listen(const char *s, void *addr, unsigned int *addrlen, char
 
 /* A command's flags: cli_settings into *cli and rule_settings into *rules (NULL:
  * the command takes none), defaults first. The arguments that are no flag stay
- * in argv[1..*npos]. 0, 1 after printing help to stdout (with usage's text
- * first), or -EINVAL after a one-line error. */
+ * in argv[1..*npos] (npos NULL: none is allowed). 0, 1 after printing help to
+ * stdout (with usage's text first), or -EINVAL after a one-line error. */
 int options__parse_cmd(unsigned cmd, int argc, char **argv, struct cli_opts *cli, struct rule_cfg *rules,
 		       int *npos, const char *usage);
 void options__free(struct cli_opts *cli);

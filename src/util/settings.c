@@ -697,7 +697,7 @@ int settings__parse_argv(const struct settings_group *g, size_t ng, unsigned int
 			 int *npos, char *err, size_t errlen)
 {
 	const char *bad = "";
-	bool flags = true;
+	bool flags = true, seen[8][64] = { { false } };
 	int kept = 1;
 
 	for (int i = 1; i < argc; i++) {
@@ -739,6 +739,8 @@ int settings__parse_argv(const struct settings_group *g, size_t ng, unsigned int
 					}
 					if (settings__set_flag(s, g[k].obj, v, err, errlen))
 						return -EINVAL;
+					if (k < 8 && j < 64)
+						seen[k][j] = true;
 				}
 			}
 			if (!r)
@@ -758,12 +760,32 @@ int settings__parse_argv(const struct settings_group *g, size_t ng, unsigned int
 					return -EINVAL;
 				if (r > 0 && settings__set_flag(s, g[k].obj, v, err, errlen))
 					return -EINVAL;
+				if (r > 0 && k < 8 && j < 64)
+					seen[k][j] = true;
 			}
 		}
 		if (!r)
 			goto unknown;
 	}
-	*npos = kept - 1;
+	for (size_t k = 0; k < ng && k < 8; k++) {
+		for (size_t j = 0; j < g[k].n && j < 64; j++) {
+			const struct setting *s = &g[k].tab[j];
+
+			if (!(s->required & cmd) || seen[k][j])
+				continue;
+			if (s->short_name)
+				snprintf(err, errlen, "missing -%c %s", s->short_name, metavar(s));
+			else
+				snprintf(err, errlen, "missing --%s %s", s->name, metavar(s));
+			return -EINVAL;
+		}
+	}
+	if (!npos && kept > 1) {
+		snprintf(err, errlen, "unexpected argument '%s'", argv[1]);
+		return -EINVAL;
+	}
+	if (npos)
+		*npos = kept - 1;
 	return 0;
 unknown:
 	snprintf(err, errlen, "unknown option '%.*s'", (int)strcspn(bad, "="), bad);

@@ -50,6 +50,7 @@ struct setting {
 	int (*check)(const struct setting *s, const void *dst, char *err, size_t errlen);
 	unsigned int cmds;    /* the commands taking it as a flag (util/options.h's enum opt_cmd) */
 	char short_name;      /* '-p' for --pid; 0: none */
+	unsigned int required; /* the commands that cannot do without it */
 };
 
 /* Settings and the object their offsets point into. */
@@ -95,9 +96,11 @@ int settings__match_flag(const struct setting *tab, size_t n, int argc, char **a
 
 /* Parses the flags of command cmd (settings whose .cmds has it) from argv[1..]:
  * "--name VALUE", "--name=VALUE", "-x VALUE", "-xVALUE", "--[no-]flag"; "--"
- * ends the flags. The other arguments are kept in order in argv[1..*npos].
+ * ends the flags. The other arguments are kept in order in argv[1..*npos]
+ * (npos NULL: the command takes none, one is an error).
  * 0, 1 for -h/--help, or -EINVAL with err ("--min-count: 0 is out of range 1..1000000",
- * "unknown option '--bogus'", "option '--duration' needs a value"). */
+ * "unknown option '--bogus'", "option '--duration' needs a value",
+ * "missing -p PID" for a .required one, "unexpected argument 'x'"). */
 int settings__parse_argv(const struct settings_group *g, size_t ng, unsigned int cmd, int argc, char **argv,
 			 int *npos, char *err, size_t errlen);
 
