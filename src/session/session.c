@@ -272,7 +272,7 @@ struct session *session__open(const struct session_opts *opts)
 		/* Name the executable: a pid caught between fork and exec is the shell. */
 		if (err == -EACCES || err == -EPERM)
 			snprintf(why, sizeof(why),
-				 "%.300s: cannot read the executable: permission denied (another user's "
+				 "%.300s: cannot read the executable: Permission denied (another user's "
 				 "file needs CAP_DAC_READ_SEARCH)", s->exe_name);
 		else
 			snprintf(why, sizeof(why), "%.300s: %.280s", s->exe_name, ct_errmsg());
