@@ -54,7 +54,11 @@ TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(OUT)/tools/%)
 
 BINS := $(OUT)/ctxtrace $(if $(DAEMON_MAIN),$(OUT)/ctxtraced)
 
-.PHONY: all deps check unit go-tests fuzz bench eval clean demo deb offsets-table
+# The version, once: the package changelog's newest entry. $(OUT)/version.h is
+# rewritten only when it changes, so what includes it rebuilds then.
+VERSION := $(shell awk -F'[()]' 'NR == 1 { print $$2 }' packaging/deb/changelog)
+
+.PHONY: FORCE all deps check unit go-tests fuzz bench eval clean demo deb offsets-table
 all: $(BINS)
 
 deps:
@@ -72,8 +76,15 @@ $(LIB): $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-# Every userspace object waits for the skeletons, which some include.
-$(OUT)/src/%.o: src/%.c | $(SKELS)
+$(OUT)/version.h: FORCE
+	$(Q)mkdir -p $(@D)
+	$(Q)echo '#define CTXTRACE_VERSION "$(VERSION)"' | cmp -s - $@ || \
+		echo '#define CTXTRACE_VERSION "$(VERSION)"' > $@
+
+FORCE:
+
+# Every userspace object waits for the skeletons and version.h, which some include.
+$(OUT)/src/%.o: src/%.c | $(SKELS) $(OUT)/version.h
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
@@ -83,10 +94,11 @@ $(VMLINUX):
 	$(Q)mkdir -p $(@D)
 	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
 
-$(OUT)/%.bpf.o: bpf/%.bpf.c include/ctxtrace.h $(VMLINUX)
+# Header dependencies through -MMD, as for userspace objects ($(OUT)/%.bpf.d).
+$(OUT)/%.bpf.o: bpf/%.bpf.c $(VMLINUX)
 	$(call msg,BPF,$@)
-	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror -Iinclude -I$(OUT) \
-		$(shell $(PKG_CONFIG) --cflags libbpf) -c $< -o $@.tmp
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Wextra -Werror -Iinclude -I$(OUT) \
+		$(shell $(PKG_CONFIG) --cflags libbpf) -MMD -MP -MT $@ -MF $(@:.o=.d) -c $< -o $@.tmp
 	$(Q)$(BPFTOOL) gen object $@ $@.tmp && rm -f $@.tmp
 
 $(OUT)/%.skel.h: $(OUT)/%.bpf.o
@@ -144,4 +156,4 @@ clean:
 	$(call msg,CLEAN,$(OUT))
 	$(Q)rm -rf $(OUT)
 
--include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(DAEMON_OBJS:.o=.d) $(TEST_BINS:=.d) $(TOOL_BINS:=.d)
+-include $(BPF_OBJS:.o=.d) $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(DAEMON_OBJS:.o=.d) $(TEST_BINS:=.d) $(TOOL_BINS:=.d)

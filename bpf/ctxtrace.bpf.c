@@ -172,7 +172,7 @@ static __always_inline __u16 fill_stack(struct pt_regs *ctx, __u64 *stack)
 	return n;
 }
 
-static __always_inline int on_ctx_create(struct pt_regs *ctx, __u32 kind, bool at_branch, __u64 goid)
+static __always_inline int on_ctx_create(struct pt_regs *ctx, __u32 kind, __u64 goid)
 {
 	struct ct_ctx_create *r = reserve(sizeof(*r), CT_REC_CTX_CREATE, kind, goid);
 
@@ -203,7 +203,7 @@ static __always_inline int on_ctx_create(struct pt_regs *ctx, __u32 kind, bool a
 	return 0;
 }
 
-static __always_inline int on_ctx_cancel(struct pt_regs *ctx, __u32 kind, bool at_branch, __u64 goid)
+static __always_inline int on_ctx_cancel(struct pt_regs *ctx, __u32 kind, __u64 goid)
 {
 	struct ct_ctx_cancel *r = reserve(sizeof(*r), CT_REC_CTX_CANCEL, kind, goid);
 
@@ -231,7 +231,7 @@ static __always_inline int on_ctx_cancel(struct pt_regs *ctx, __u32 kind, bool a
 	return 0;
 }
 
-static __always_inline int on_value(struct pt_regs *ctx, __u32 kind, bool at_branch, __u64 goid)
+static __always_inline int on_value(struct pt_regs *ctx, __u32 kind, __u64 goid)
 {
 	struct ct_value_create *r = reserve(sizeof(*r), CT_REC_VALUE_CREATE, kind, goid);
 
@@ -337,12 +337,12 @@ static __always_inline int dispatch(struct pt_regs *ctx)
 	switch (kind) {
 	case CT_PROBE_PROPAGATE_CANCEL:
 	case CT_PROBE_PROPAGATE_CANCEL_OLD:
-		return on_ctx_create(ctx, kind, at_branch, goid);
+		return on_ctx_create(ctx, kind, goid);
 	case CT_PROBE_CANCELCTX_CANCEL:
 	case CT_PROBE_TIMERCTX_CANCEL:
-		return on_ctx_cancel(ctx, kind, at_branch, goid);
+		return on_ctx_cancel(ctx, kind, goid);
 	case CT_PROBE_WITH_VALUE:
-		return on_value(ctx, kind, at_branch, goid);
+		return on_value(ctx, kind, goid);
 	case CT_PROBE_CANCELCTX_DONE:
 		return on_done(ctx, kind, goid);
 	case CT_PROBE_GO_EXIT:
@@ -368,5 +368,6 @@ int ctxtrace_single(struct pt_regs *ctx)
 SEC("uprobe")
 int ctxtrace_empty(struct pt_regs *ctx)
 {
+	(void)ctx;
 	return 0;
 }

@@ -36,6 +36,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 {
 	struct exec_rec *r;
 
+	(void)ctx; /* BPF_PROG's context */
 	count(EXEC_CNT_SEEN);
 	r = bpf_ringbuf_reserve(&exec_events, sizeof(*r), 0);
 	if (!r) {

@@ -39,6 +39,8 @@ int BPF_PROG(ct_sys_enter, struct pt_regs *regs, long id)
 	struct ct_syscall v = {};
 	__u32 tid = (__u32)pt;
 
+	(void)ctx, (void)regs; /* BPF_PROG's context; regs precedes id */
+
 	if ((__u32)(pt >> 32) != target_tgid || !tracked(id))
 		return 0;
 	v.nr = (__s32)id;
@@ -48,10 +50,12 @@ int BPF_PROG(ct_sys_enter, struct pt_regs *regs, long id)
 }
 
 SEC("tp_btf/sys_exit")
-int BPF_PROG(ct_sys_exit, struct pt_regs *regs, long ret)
+int BPF_PROG(ct_sys_exit, struct pt_regs *regs)
 {
 	__u64 pt = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pt;
+
+	(void)ctx; /* BPF_PROG's context */
 
 	if ((__u32)(pt >> 32) != target_tgid || !tracked(regs->orig_ax))
 		return 0;

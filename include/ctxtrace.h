@@ -83,7 +83,7 @@ struct ct_ctx_cancel {
 	struct ct_hdr h;
 	__u64 ctx;
 	struct ct_iface err;
-	struct ct_iface cause; /* 1.21+; zero before */
+	struct ct_iface cause; /* 1.20+ (WithCancelCause); zero before */
 	__u64 already_err;     /* ctx's err.tab before this call: non-zero = was cancelled */
 	__u8 remove_from_parent;
 	__u8 timer;            /* hit on (*timerCtx).cancel */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* Types shared by bpf/syscalls.bpf.c and src/rules/syscalls.c: which system call
+/* Types shared by bpf/syscalls.bpf.c and src/probes/systrace.c: which system call
  * each thread of the target is in, and since when. */
 #ifndef CT_SYSCALLS_SHARED_H
 #define CT_SYSCALLS_SHARED_H

@@ -19,7 +19,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-build}
 trace_dump=${TRACE_DUMP:-$OUT/tools/trace_dump}
-versions=${BENCH_GO:-$(for d in /usr/lib/go-1.*; do [ -x "$d/bin/go" ] && echo "${d##*/go-}"; done | sort -t. -k2 -n | sed -n '1p;$p' | sort -t. -k2 -rn)}
+. scripts/go-versions.sh
+versions=${BENCH_GO:-$(go_known | sed -n '1p;$p' | sort -t. -k2 -rn)}
 funcs=${BENCH_FUNCS:-value done}
 iters=${ITERS:-300000}
 entry_iters=${ENTRY_ITERS:-30000}

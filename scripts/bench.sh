@@ -2,9 +2,11 @@
 # make bench: the performance numbers the issues set goals for. Prints a readable
 # report; each section says what it measured and against what.
 set -uo pipefail
+cd "$(dirname "$0")/.."
 OUT=${OUT:-build}
 CT=$OUT/ctxtrace
-v=${BENCH_GO:-$(for d in /usr/lib/go-1.*; do [ -x "$d/bin/go" ] && echo "${d##*/go-}"; done | sort -t. -k2 -n | tail -1)}
+. scripts/go-versions.sh
+v=${BENCH_GO:-$(go_known | tail -1)}
 GO_VERSIONS=$v GO_MODES=plain GO_PROGRAMS="inspect_target bench_ctxheavy" scripts/build-go-tests.sh "$OUT/go" || exit 1
 
 ms() { echo $(( $(date +%s%N) / 1000000 )); }
@@ -63,7 +65,7 @@ for work in ${BENCH_WORKS:-0 20 200}; do
 		"${a:-?}" "$( [ -n "$a" ] && [ -n "$u" ] && echo "scale=1; 100*$a/$u" | bc)"
 done
 
-for s in scripts/bench-decoder.sh scripts/bench-replay.sh; do
+for s in scripts/bench-replay.sh; do
 	[ -x "$s" ] && { echo; OUT=$OUT "$s"; }
 done
 exit 0

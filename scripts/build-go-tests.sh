@@ -7,12 +7,13 @@
 #   modes=plain stripped pie cgo
 #   versions=all | latest | 1.19 1.26
 set -euo pipefail
-outdir=${1:-build/go}
+outdir=$(realpath -m "${1:-build/go}")
 src=tests/go
 export GOTOOLCHAIN=local GOFLAGS=-mod=mod GOPROXY=off GO111MODULE=on
 export GOCACHE=${GOCACHE:-${HOME:-/root}/.cache/go-build}
-versions=${GO_VERSIONS:-$(for d in /usr/lib/go-1.*; do [ -x "$d/bin/go" ] && echo "${d##*/go-}"; done | sort -t. -k2 -n)}
-versions=$(echo $versions)
+cd "$(dirname "$0")/.."
+. scripts/go-versions.sh
+versions=$(echo $(go_installed))
 programs=${GO_PROGRAMS:-$(for d in "$src"/*/; do [ -f "$d/main.go" ] && basename "$d"; done)}
 [ -n "$versions" ] || { echo "build-go-tests: no Go toolchain in /usr/lib/go-1.* (run make deps)" >&2; exit 1; }
 [ -n "$programs" ] || exit 0
@@ -24,7 +25,8 @@ conf() { # PROGRAM KEY DEFAULT
 }
 
 jobs=()
-latest=${versions##* }
+# "latest": the newest toolchain ctxtrace knows (the tests' newest, tests/lib.sh).
+latest=$(go_known 2>/dev/null | tail -1)
 for p in $programs; do
 	pv=$(conf "$p" versions all) pm=$(conf "$p" modes "plain stripped")
 	case $pv in all) pv=$versions ;; latest) pv=$latest ;; esac

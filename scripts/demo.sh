@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # make demo: run the bundled leaking Go service and attach ctxtrace to it.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 OUT=${OUT:-build}
 DEMO_SECONDS=${DEMO_SECONDS:-15}
-v=$(for d in /usr/lib/go-1.*; do [ -x "$d/bin/go" ] && echo "${d##*/go-}"; done | sort -t. -k2 -n | tail -1)
+. scripts/go-versions.sh
+v=$(go_known | tail -1)
 [ -n "$v" ] || { echo "demo: no Go toolchain installed (run: sudo make deps)" >&2; exit 1; }
 GO_VERSIONS=$v GO_MODES=plain GO_PROGRAMS=demo_leaky scripts/build-go-tests.sh "$OUT/go"
 bin=$OUT/go/$v/plain/demo_leaky

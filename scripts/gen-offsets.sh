@@ -9,7 +9,8 @@ OUT=${OUT:-build}
 dest=${1:-}
 export GOTOOLCHAIN=local
 
-versions=${GO_VERSIONS:-$(for d in /usr/lib/go-1.*; do [ -x "$d/bin/go" ] && echo "${d##*/go-}"; done | sort -t. -k2 -n)}
+. scripts/go-versions.sh
+versions=$(go_installed)
 [ -n "$versions" ] || { echo "gen-offsets: no Go toolchain in /usr/lib/go-1.* (run make deps)" >&2; exit 1; }
 
 make -s OUT="$OUT" "$OUT/tools/offsets_dump" >&2

@@ -247,6 +247,7 @@ int offsets__from_dwarf_fd(int fd, struct go_offsets *out)
 		out->src[f] = GO_OFF_ABSENT;
 	}
 	out->table_minor = 0;
+	out->assumed_minor = 0;
 
 	elf_version(EV_CURRENT);
 	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
@@ -285,6 +286,7 @@ int offsets__from_dwarf(const char *path, struct go_offsets *out)
 			out->src[f] = GO_OFF_ABSENT;
 		}
 		out->table_minor = 0;
+		out->assumed_minor = 0;
 		ct_errmsg_set("cannot open %s: %s", path, strerror(-err));
 		return err;
 	}

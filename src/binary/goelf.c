@@ -11,25 +11,13 @@
 
 #include "binary/buildinfo.h"
 #include "binary/goelf.h"
+#include "binary/moduledata.h"
 #include "binary/pclntab.h"
 #include "util/file.h"
 #include "util/log.h"
 
 #define MAX_SEGS 32
 #define MAX_SCAN_SECS 8
-/* runtime.moduledata fields read here (amd64 offsets, runtime/symtab.go). */
-#define MD_PCHEADER 0
-#define MD_FUNCNAMETAB 8
-#define MD_CUTAB 32
-#define MD_FILETAB 56
-#define MD_PCTAB 80
-#define MD_PCLNTABLE 104
-#define MD_FTAB 128
-#define MD_TEXT 176
-#define MD_ETEXT 184
-#define MD_GOFUNC_118 304 /* Go 1.18, 1.19 */
-#define MD_GOFUNC_120 320 /* Go 1.20+: covctrs, ecovctrs came before */
-#define MD_SPAN 328
 
 struct seg {
 	uint64_t vaddr, memsz, off, filesz;
@@ -325,32 +313,33 @@ static bool read_word(const struct goelf *ge, uint64_t vaddr, const struct reloc
 static bool check_md(struct goelf *ge, uint64_t md, const struct pclntab_header *h,
 		     const struct reloc *rel, int nrel)
 {
-	uint64_t pcln = ge->pcln_sec.addr, v, text, etext, gofunc;
+	uint64_t pcln = ge->pcln_sec.addr, w[GO_MD_SPAN / 8];
 	static const struct {
 		int off;
 		int which;
-	} ptrs[] = { { MD_PCHEADER, 0 }, { MD_FUNCNAMETAB, 1 }, { MD_CUTAB, 2 }, { MD_FILETAB, 3 },
-		     { MD_PCTAB, 4 },    { MD_PCLNTABLE, 5 },   { MD_FTAB, 5 } };
+	} ptrs[] = { { GO_MD_PCHEADER, 0 }, { GO_MD_FUNCNAMETAB, 1 }, { GO_MD_CUTAB, 2 },
+		     { GO_MD_FILETAB, 3 },  { GO_MD_PCTAB, 4 },       { GO_MD_PCLNTABLE, 5 },
+		     { GO_MD_FTAB, 5 } };
 	uint64_t want[6] = { pcln, pcln + h->funcname_off, pcln + h->cu_off, pcln + h->filetab_off,
 			     pcln + h->pctab_off, pcln + h->pcln_off };
+	struct go_md_fields f;
 	size_t i;
 
-	for (i = 0; i < sizeof(ptrs) / sizeof(ptrs[0]); i++)
-		if (!read_word(ge, md + ptrs[i].off, rel, nrel, &v) || v != want[ptrs[i].which])
+	for (i = 0; i < GO_MD_SPAN / 8; i++)
+		if (!read_word(ge, md + i * 8, rel, nrel, &w[i]))
 			return false;
-	if (!read_word(ge, md + MD_TEXT, rel, nrel, &text) ||
-	    !read_word(ge, md + MD_ETEXT, rel, nrel, &etext) || !in_exec_seg(ge, text) ||
-	    etext < text)
-		return false;
-	/* The gofunc field moved when Go 1.20 added covctrs (pclntab magic changed too). */
-	if (!read_word(ge, md + (h->magic == PCLN_MAGIC_120 ? MD_GOFUNC_120 : MD_GOFUNC_118), rel,
-		       nrel, &gofunc))
+	for (i = 0; i < sizeof(ptrs) / sizeof(ptrs[0]); i++)
+		if (w[ptrs[i].off / 8] != want[ptrs[i].which])
+			return false;
+	/* Go 1.20 added covctrs before the type range (and changed the pclntab magic). */
+	if (go_md__decode(w, h->magic == PCLN_MAGIC_120, &f) || !in_exec_seg(ge, f.text) ||
+	    f.etext < f.text)
 		return false;
 	ge->md = md;
-	ge->text_start = text;
+	ge->text_start = f.text;
 	ge->text_source = "moduledata";
-	if (goelf__at(ge, gofunc, 1))
-		ge->gofunc = gofunc;
+	if (goelf__at(ge, f.gofunc, 1))
+		ge->gofunc = f.gofunc;
 	return true;
 }
 
@@ -368,7 +357,7 @@ static void relocs_near(const struct goelf *ge, uint64_t base, struct reloc *out
 
 			memcpy(&ra, p + i * sizeof(ra), sizeof(ra));
 			if (ELF64_R_TYPE(ra.r_info) == R_X86_64_RELATIVE && ra.r_offset >= base &&
-			    ra.r_offset < base + MD_SPAN)
+			    ra.r_offset < base + GO_MD_SPAN)
 				out[(*n)++] = (struct reloc){ ra.r_offset, (uint64_t)ra.r_addend };
 		}
 	}

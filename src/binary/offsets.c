@@ -1,5 +1,6 @@
 #include <errno.h>
-#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "binary/goelf.h"
@@ -129,6 +130,7 @@ static void offsets_clear(struct go_offsets *out)
 		out->src[f] = GO_OFF_ABSENT;
 	}
 	out->table_minor = 0;
+	out->assumed_minor = 0;
 }
 
 static const struct go_offsets_row *table_row(int minor)
@@ -182,9 +184,40 @@ static void fill_from_row(struct go_offsets *out, const struct go_offsets_row *r
 		out->table_minor = row->minor;
 }
 
+/* Tests only: CTXTRACE_TEST_OFFSETS="cancelCtx.err=56,goid=160" over assumed offsets. */
+static void test_perturb(struct go_offsets *out)
+{
+	const char *env = getenv("CTXTRACE_TEST_OFFSETS");
+	char buf[512], *save = NULL;
+
+	if (!env || !*env)
+		return;
+	snprintf(buf, sizeof(buf), "%s", env);
+	for (char *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(kv, '=');
+		int f;
+
+		if (!eq)
+			continue;
+		*eq = 0;
+		f = go_off_by_name(kv);
+		if (f >= 0) {
+			out->v[f] = strtoll(eq + 1, NULL, 0);
+			out->src[f] = GO_OFF_TABLE;
+		}
+	}
+}
+
+void offsets__newer_msg(const struct goelf *ge, const struct go_offsets *o, char *buf, size_t len)
+{
+	const struct go_buildinfo *bi = goelf__buildinfo(ge);
+
+	snprintf(buf, len, "Go 1.%d is newer than ctxtrace's offset table (1.%d-1.%d)",
+		 bi ? bi->minor : 0, offsets__table_min_minor(), o->assumed_minor);
+}
+
 int offsets__resolve(const struct goelf *ge, struct go_offsets *out)
 {
-	static atomic_bool warned_newer;
 	const struct go_buildinfo *bi = goelf__buildinfo(ge);
 	int minor = bi && bi->major == 1 ? bi->minor : 0;
 	int min = offsets__table_min_minor(), max = offsets__table_max_minor();
@@ -197,25 +230,18 @@ int offsets__resolve(const struct goelf *ge, struct go_offsets *out)
 		ct_errmsg_set("Go 1.%d is not supported (1.19 or newer)", minor);
 		return -ENOTSUP;
 	}
-	if (minor > max && !dwarf) {
-		ct_errmsg_set("Go 1.%d is newer than ctxtrace's offset table (1.%d-1.%d) and the binary has no DWARF",
-			      minor, min, max);
-		return -ENOTSUP;
-	}
 	if (minor == 0 && !dwarf) {
 		ct_errmsg_set("cannot tell the Go version (no build info) and the binary has no DWARF");
 		return -ENOTSUP;
 	}
-	row = table_row(minor);
+	/* Newer than the table: the newest layout, to be checked before use. */
+	row = table_row(minor > max ? max : minor);
 	if (!row && !dwarf) {
 		/* 1.20: no toolchain of that version was at hand to generate its row. */
 		ct_errmsg_set("Go 1.%d is not in ctxtrace's offset table (1.%d-1.%d) and the binary has no DWARF",
 			      minor, min, max);
 		return -ENOTSUP;
 	}
-	if (minor > max && !atomic_exchange(&warned_newer, true))
-		info("warning: Go 1.%d is newer than ctxtrace's offset table (1.%d-1.%d): using DWARF only",
-		     minor, min, max);
 
 	if (dwarf) {
 		err = offsets__from_dwarf(goelf__path(ge), out);
@@ -223,12 +249,16 @@ int offsets__resolve(const struct goelf *ge, struct go_offsets *out)
 			return err;
 		if (err) {
 			verbose("%s: cannot read DWARF (%s): using the Go 1.%d offset table",
-				goelf__path(ge), ct_errmsg(), minor);
+				goelf__path(ge), ct_errmsg(), row->minor);
 			offsets_clear(out);
 		}
 	}
 	if (row)
 		fill_from_row(out, row);
+	if (minor > max && row) {
+		out->assumed_minor = max;
+		test_perturb(out);
+	}
 	return 0;
 }
 

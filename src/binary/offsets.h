@@ -8,12 +8,15 @@
  *    does not use them (afterFuncCtx when AfterFunc is never called);
  *  - else the field is absent (-1, ABSENT): it does not exist in that Go version
  *    (parentGoid before 1.21), or the version is not in the table.
- * Go older than 1.19 is refused. Go newer than the table is read from DWARF with a
- * warning (logged once), and refused when the binary has no DWARF. The table is
- * generated from DWARF by scripts/gen-offsets.sh (make offsets-table). */
+ * Go older than 1.19 is refused. Go newer than the table takes DWARF where the
+ * binary has it and the newest row for the rest, marked assumed (assumed_minor):
+ * nothing may attach with those before they were checked against the process
+ * (session: layout_check). The table is generated from DWARF by
+ * scripts/gen-offsets.sh (make offsets-table). */
 #ifndef CT_OFFSETS_H
 #define CT_OFFSETS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct goelf;
@@ -80,6 +83,9 @@ struct go_offsets {
 	int64_t v[GO_OFF_COUNT]; /* -1 when absent */
 	enum go_off_source src[GO_OFF_COUNT];
 	int table_minor; /* Go minor version of the table row used, 0 if none */
+	/* A Go newer than the table: the row (the newest) whose layout is assumed for
+	 * what DWARF does not give; 0 when the binary's own version has a row. */
+	int assumed_minor;
 };
 
 /* Stable JSON key of a field: "goid", "atomicstatus", "sched.pc", "m.curg",
@@ -110,14 +116,18 @@ int offsets__from_dwarf_fd(int fd, struct go_offsets *out);
 int offsets__from_table(int minor, struct go_offsets *out);
 /* The policy above, the one inspect and watch use. -ENOTSUP with ct_errmsg()
  * set when the version is refused ("Go 1.18 is not supported (1.19 or newer)",
- * "Go 1.27 is newer than ctxtrace's offset table (1.19-1.26) and the binary has
- * no DWARF", or Go 1.20, which has no table row, without DWARF). DWARF that
- * cannot be read falls back to the table (logged at verbose). */
+ * or Go 1.20, which has no table row, without DWARF). DWARF that cannot be read
+ * falls back to the table (logged at verbose). Tests only: with assumed offsets,
+ * CTXTRACE_TEST_OFFSETS="key=N,..." replaces fields of the assumed row, to check
+ * that a layout that does not fit is refused. */
 int offsets__resolve(const struct goelf *ge, struct go_offsets *out);
 /* Field f from off when it has it (off may be NULL), else from the table row of
  * Go 1.minor, or of the nearest newer version the table has, or of the newest
  * (Go 1.20 has no row: its context structs are those of 1.21). -1 when absent. */
 int64_t offsets__get(const struct go_offsets *off, int minor, enum go_off f);
+/* "Go 1.28 is newer than ctxtrace's offset table (1.19-1.27)": the first words of
+ * every message about assumed offsets. */
+void offsets__newer_msg(const struct goelf *ge, const struct go_offsets *o, char *buf, size_t len);
 /* The oldest and newest Go minor versions the table knows. */
 int offsets__table_min_minor(void);
 int offsets__table_max_minor(void);

@@ -4,6 +4,7 @@
 
 #include "binary/goelf.h"
 #include "binary/pclntab.h"
+#include "util/hashmap.h"
 #include "util/log.h"
 
 #define FUNCDATA_INLTREE 3     /* runtime _FUNCDATA_InlTree, all supported versions */
@@ -29,8 +30,7 @@ struct pclntab {
 	const char **names;
 	uint32_t *twin;   /* same-named function, for the ABI0/ABIInternal pair */
 	uint8_t *abi0;    /* 1: the ABI0 one of a pair */
-	uint32_t *hash;   /* open addressing, func index + 1 */
-	size_t hmask;
+	struct hmap by_name; /* name -> func index; ABI0 twins are not in it */
 };
 
 static uint32_t le32(const uint8_t *p)
@@ -215,25 +215,35 @@ static int abi_pair(const struct pclntab *t, const struct pclntab_params *p, siz
 	return 0;
 }
 
+struct name_key {
+	const struct pclntab *t;
+	const char *name;
+};
+
+static bool name_key_eq(const void *cookie, uint64_t v)
+{
+	const struct name_key *k = cookie;
+
+	return name_eq(k->t->names[v], k->name);
+}
+
 static int build_index(struct pclntab *t, const struct pclntab_params *p)
 {
-	size_t i, hsize = 16;
+	size_t i;
 
-	while (hsize < 2 * t->nfunc)
-		hsize <<= 1;
-	t->hmask = hsize - 1;
 	t->names = malloc(t->nfunc * sizeof(*t->names) + 1);
 	t->twin = malloc(t->nfunc * sizeof(*t->twin) + 1);
 	t->abi0 = calloc(t->nfunc + 1, 1);
-	t->hash = calloc(hsize, sizeof(*t->hash));
-	if (!t->names || !t->twin || !t->abi0 || !t->hash) {
+	if (!t->names || !t->twin || !t->abi0 || hmap__init(&t->by_name, t->nfunc)) {
 		ct_errmsg_set("out of memory indexing pclntab");
 		return -ENOMEM;
 	}
 	for (i = 0; i < t->nfunc; i++) {
 		const uint8_t *f = func_ptr(t, i);
 		const char *name;
-		uint32_t h, slot;
+		struct name_key k = { t, NULL };
+		uint64_t h, *e;
+		int pair;
 
 		if (!f || !(name = cstr(&t->funcname, le32(f + 4)))) {
 			ct_errmsg_set("corrupted pclntab (function %zu)", i);
@@ -245,31 +255,25 @@ static int build_index(struct pclntab *t, const struct pclntab_params *p)
 		}
 		t->names[i] = name;
 		t->twin[i] = NO_TWIN;
-		h = name_hash(name);
-		for (slot = h & t->hmask;; slot = (slot + 1) & t->hmask) {
-			uint32_t e = t->hash[slot];
-			int pair;
-
-			if (!e) {
-				t->hash[slot] = i + 1;
-				break;
-			}
-			if (!name_eq(t->names[e - 1], name))
-				continue;
-			/* Same name: keep the ABIInternal one in the table, link the ABI0
-			 * one; any other namesake is listed but not found by name. */
-			if (t->twin[e - 1] != NO_TWIN)
-				break;
-			pair = abi_pair(t, p, e - 1, i);
-			if (pair > 0) {
-				t->hash[slot] = i + 1;
-				t->twin[i] = e - 1;
-				t->abi0[e - 1] = 1;
-			} else if (pair < 0) {
-				t->twin[e - 1] = i;
-				t->abi0[i] = 1;
-			}
-			break;
+		k.name = name;
+		h = hmap_hash(name_hash(name));
+		e = hmap__find(&t->by_name, h, name_key_eq, &k);
+		if (!e) {
+			hmap__add(&t->by_name, h, i); /* sized for every function: cannot fail */
+			continue;
+		}
+		/* Same name: keep the ABIInternal one in the table, link the ABI0
+		 * one; any other namesake is listed but not found by name. */
+		if (t->twin[*e] != NO_TWIN)
+			continue;
+		pair = abi_pair(t, p, (size_t)*e, i);
+		if (pair > 0) {
+			t->twin[i] = (uint32_t)*e;
+			t->abi0[*e] = 1;
+			*e = i;
+		} else if (pair < 0) {
+			t->twin[*e] = (uint32_t)i;
+			t->abi0[i] = 1;
 		}
 	}
 	if (entry_off(t, t->nfunc) < entry_off(t, t->nfunc ? t->nfunc - 1 : 0)) {
@@ -340,7 +344,7 @@ void pclntab__free(struct pclntab *t)
 	free(t->names);
 	free(t->twin);
 	free(t->abi0);
-	free(t->hash);
+	hmap__free(&t->by_name);
 	free(t);
 }
 
@@ -377,12 +381,10 @@ int pclntab__func(const struct pclntab *t, size_t i, struct go_func *out)
 
 static long lookup(const struct pclntab *t, const char *name)
 {
-	uint32_t slot;
+	struct name_key k = { t, name };
+	const uint64_t *e = hmap__find(&t->by_name, hmap_hash(name_hash(name)), name_key_eq, &k);
 
-	for (slot = name_hash(name) & t->hmask; t->hash[slot]; slot = (slot + 1) & t->hmask)
-		if (name_eq(t->names[t->hash[slot] - 1], name))
-			return t->hash[slot] - 1;
-	return -1;
+	return e ? (long)*e : -1;
 }
 
 int pclntab__find(const struct pclntab *t, const char *name, struct go_func *out)

@@ -14,6 +14,7 @@
 #include "graph/lineage.h"
 #include "output/graph_out.h"
 #include "session/session.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/options.h"
 #include "util/proc.h"
@@ -60,14 +61,6 @@ static void on_event(void *cookie, const struct ct_event *ev)
 		run->err = lineage__apply(run->lg, ev);
 }
 
-static uint64_t mono_ns(clockid_t clk)
-{
-	struct timespec ts;
-
-	clock_gettime(clk, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 /* The graph a running ctxtraced keeps of the process. */
 static int graph_from_daemon(const struct cli_opts *o)
 {
@@ -97,7 +90,7 @@ static int expire_graph(void *cookie)
 {
 	struct graph_run *run = cookie;
 
-	lineage__expire(run->lg, mono_ns(CLOCK_MONOTONIC));
+	lineage__expire(run->lg, ct_mono_ns());
 	return run->err;
 }
 
@@ -168,8 +161,8 @@ int cmd_graph(int argc, char **argv)
 	/* print before detaching: the session owns the interned sites the graph points to */
 	go.format = (enum graph_format)o.format;
 	go.pid = (uint32_t)o.pid;
-	go.now_ns = mono_ns(CLOCK_MONOTONIC);
-	go.mono_to_real_ns = (int64_t)(mono_ns(CLOCK_REALTIME) - go.now_ns);
+	go.now_ns = ct_mono_ns();
+	go.mono_to_real_ns = (int64_t)(ct_clock_ns(CLOCK_REALTIME) - go.now_ns);
 	if (graph_out__write(run.lg, &go, out)) {
 		error("%s", ct_errmsg());
 		goto cleanup;

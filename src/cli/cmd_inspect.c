@@ -332,6 +332,18 @@ int cmd_inspect(int argc, char **argv)
 		error("cannot inspect %s: %s", shown, ct_errmsg());
 		goto cleanup;
 	}
+	if (offs.assumed_minor) {
+		char newer[160];
+
+		offsets__newer_msg(ge, &offs, newer, sizeof(newer));
+		if (probe_plan__check_offsets(ge, &offs)) {
+			error("cannot inspect %s: %s and Go 1.%d's layout does not fit it: %s", shown, newer,
+			      offs.assumed_minor, ct_errmsg());
+			goto cleanup;
+		}
+		info("warning: %s: Go 1.%d's layout fits its context code (the goroutine list is "
+		     "checked when attaching)", newer, offs.assumed_minor);
+	}
 	if (o.cli.json)
 		print_json(shown, ge, &plan, &offs);
 	else

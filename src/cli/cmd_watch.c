@@ -17,6 +17,7 @@
 #include "events/event.h"
 #include "output/events_out.h"
 #include "session/session.h"
+#include "output/alert_out.h"
 #include "util/log.h"
 #include "util/options.h"
 #include "util/proc.h"
@@ -46,18 +47,15 @@ static int parse_args(int argc, char **argv, struct cli_opts *o, struct rule_cfg
 	return r;
 }
 
-static void on_alert(void *cookie, const char *json, const char *text)
+static void on_alert(void *cookie, const struct alert *a)
 {
 	struct watch_run *run = cookie;
 
 	run->alerts++;
 	if (run->err)
 		return;
-	if (run->json)
-		printf("%s\n", json);
-	else
-		printf("%s\n", text);
-	if (fflush(stdout))
+	run->err = run->json ? alert_out__json(stdout, a, false) : alert_out__text(stdout, a);
+	if (!run->err && (putchar('\n') == EOF || fflush(stdout)))
 		run->err = -errno;
 }
 

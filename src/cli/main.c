@@ -2,12 +2,9 @@
 #include <string.h>
 
 #include "cli/commands.h"
-#include "probes/tracer.h"
+#include "probes/bpf_log.h"
 #include "util/log.h"
-
-#ifndef CTXTRACE_VERSION
-#define CTXTRACE_VERSION "0.1.0"
-#endif
+#include "version.h"
 
 static const struct {
 	const char *name;
@@ -34,7 +31,7 @@ int main(int argc, char **argv)
 {
 	int i = 1;
 
-	tracer__libbpf_log();
+	bpf_log__install();
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) {
 			ct_verbosity++;

@@ -8,6 +8,7 @@
 #include "cli/run_loop.h"
 #include "daemon/execwatch.h"
 #include "session/session.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #define MAX_WAIT_MS 200
@@ -63,17 +64,9 @@ void run_loop__signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 int run_loop__run(struct session *s, uint64_t duration_ns, int (*after_poll)(void *cookie), void *cookie)
 {
-	uint64_t now = mono_ns();
+	uint64_t now = ct_mono_ns();
 	/* The settings table bounds DUR; saturate anyway rather than wrap. */
 	uint64_t end = !duration_ns ? 0 : duration_ns > UINT64_MAX - now ? UINT64_MAX : now + duration_ns;
 
@@ -81,7 +74,7 @@ int run_loop__run(struct session *s, uint64_t duration_ns, int (*after_poll)(voi
 		int timeout = MAX_WAIT_MS, err, r;
 
 		if (end) {
-			uint64_t now = mono_ns();
+			uint64_t now = ct_mono_ns();
 
 			if (now >= end)
 				return 0;

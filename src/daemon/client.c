@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "daemon/client.h"
+#include "util/json.h"
 #include "util/log.h"
 
 /* Who may connect: the socket's group (socket_group in the daemon's config). */
@@ -67,25 +68,24 @@ static int dial(const char *path)
 	return fd;
 }
 
-/* The "message" of {"type":"error","message":"..."}, unescaped enough to read. */
-static void error_message(const char *line, char *out, size_t size)
+/* An error reply: "error: MESSAGE" (text mode) or {"type":"error","message":...}.
+ * True with the message, on one line, in msg. */
+static bool error_reply(const char *line, char *msg, size_t size)
 {
-	const char *p = strstr(line, "\"message\":\"");
-	size_t o = 0;
+	char type[16];
 
-	if (!p) {
-		snprintf(out, size, "%s", line);
-		return;
+	if (!strncmp(line, "error: ", 7)) {
+		snprintf(msg, size, "%.*s", (int)strcspn(line + 7, "\n"), line + 7);
+		return true;
 	}
-	for (p += 11; *p && *p != '"' && o + 1 < size; p++) {
-		if (*p == '\\' && p[1]) {
-			p++;
-			out[o++] = *p == 'n' ? ' ' : *p;
-		} else {
-			out[o++] = *p;
-		}
-	}
-	out[o] = '\0';
+	if (json_r__str_member(line, "type", type, sizeof(type)) || strcmp(type, "error"))
+		return false;
+	if (json_r__str_member(line, "message", msg, size))
+		snprintf(msg, size, "%.*s", (int)strcspn(line, "\n"), line);
+	for (char *p = msg; *p; p++)
+		if ((unsigned char)*p < 0x20)
+			*p = ' ';
+	return true;
 }
 
 int daemon_client__request(const char *path, const char *request, FILE *out)
@@ -128,15 +128,9 @@ int daemon_client__request(const char *path, const char *request, FILE *out)
 		return err;
 	}
 	while ((n = getline(&line, &cap, in)) > 0) {
-		if (first && (!strncmp(line, "error: ", 7) || !strncmp(line, "{\"type\":\"error\"", 15))) {
-			char msg[512];
+		char msg[512];
 
-			if (line[n - 1] == '\n')
-				line[n - 1] = '\0';
-			if (line[0] == 'e')
-				snprintf(msg, sizeof(msg), "%s", line + 7);
-			else
-				error_message(line, msg, sizeof(msg));
+		if (first && error_reply(line, msg, sizeof(msg))) {
 			ct_errmsg_set("ctxtraced: %s", msg);
 			err = -EPROTO;
 			break;

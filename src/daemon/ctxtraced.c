@@ -13,7 +13,6 @@
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
-#include <bpf/libbpf.h>
 #include <systemd/sd-daemon.h>
 
 #include "daemon/config.h"
@@ -22,13 +21,13 @@
 #include "daemon/outputs.h"
 #include "daemon/server.h"
 #include "daemon/session_backend.h"
+#include "daemon/status.h"
 #include "daemon/targets.h"
+#include "probes/bpf_log.h"
+#include "util/clock.h"
 #include "util/json.h"
 #include "util/log.h"
-
-#ifndef CTXTRACE_VERSION
-#define CTXTRACE_VERSION "0.1.0"
-#endif
+#include "version.h"
 
 struct daemon {
 	struct loop *loop;
@@ -49,35 +48,31 @@ struct daemon {
 	uint64_t reloads_ok, reloads_refused;
 };
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
+struct daemon_record {
+	const char *what, *message;
+};
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+static void daemon_members(struct json_w *w, const void *arg)
+{
+	const struct daemon_record *r = arg;
+	char now[40];
+
+	outputs__timestamp(now, sizeof(now));
+	json_w__kv_str(w, "type", "daemon");
+	json_w__kv_str(w, "time", now);
+	json_w__kv_str(w, "event", r->what);
+	if (r->message)
+		json_w__kv_str(w, "message", r->message);
 }
 
 static void daemon_event(struct daemon *d, int prio, const char *what, const char *message)
 {
-	char *json = NULL, now[40], *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&json, &len);
-	struct json_w *w;
+	struct daemon_record r = { what, message };
+	char *json = json_w__object_str(daemon_members, &r), *text = NULL;
 	struct out_event ev = { .kind = OUT_DAEMON, .priority = prio };
 
-	if (!f)
+	if (!json)
 		return;
-	w = json_w__new(f, false);
-	outputs__timestamp(now, sizeof(now));
-	json_w__obj_open(w);
-	json_w__kv_str(w, "type", "daemon");
-	json_w__kv_str(w, "time", now);
-	json_w__kv_str(w, "event", what);
-	if (message)
-		json_w__kv_str(w, "message", message);
-	json_w__obj_close(w);
-	json_w__free(w);
-	fclose(f);
 	if (asprintf(&text, "%s%s%s", what, message ? ": " : "", message ? message : "") < 0)
 		text = NULL;
 	ev.json = json;
@@ -93,7 +88,7 @@ static void write_status(struct daemon *d, FILE *f, bool text)
 	struct targets_stats ts;
 	struct outputs_stats os;
 	struct server_stats ss = { 0 };
-	double uptime = (double)(mono_ns() - d->started_mono) / 1e9;
+	double uptime = (double)(ct_mono_ns() - d->started_mono) / 1e9;
 
 	targets__stats(d->targets, &ts);
 	outputs__stats(d->out, &os);
@@ -247,7 +242,7 @@ static int reload(struct daemon *d)
 	struct metrics_http *nm = NULL;
 	bool new_srv, new_metrics;
 
-	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64 "\nSTATUS=reloading", mono_ns() / 1000);
+	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64 "\nSTATUS=reloading", ct_mono_ns() / 1000);
 	nc = config__load(d->config_path, d->config_optional, d->flags, d->nflags, err, sizeof(err));
 	if (!nc)
 		goto refused;
@@ -327,15 +322,6 @@ static void on_signal(struct loop_watch *w, uint32_t events)
 		else
 			d->stop = true;
 	}
-}
-
-static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	if (ct_verbosity < CT_LOG_DEBUG && level == LIBBPF_DEBUG)
-		return 0;
-	if (ct_verbosity < CT_LOG_VERBOSE)
-		return 0;
-	return vfprintf(stderr, fmt, ap);
 }
 
 static void usage(FILE *f)
@@ -432,7 +418,7 @@ int main(int argc, char **argv)
 		rc = 0;
 		goto cleanup;
 	}
-	libbpf_set_print(libbpf_print);
+	bpf_log__install();
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGHUP);
@@ -452,7 +438,7 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	outputs__timestamp(d.started, sizeof(d.started));
-	d.started_mono = mono_ns();
+	d.started_mono = ct_mono_ns();
 	d.started_unix = time(NULL);
 	if (d.cfg->output.socket && *d.cfg->output.socket) {
 		d.srv = make_server(&d, d.cfg);
@@ -493,10 +479,10 @@ int main(int argc, char **argv)
 		watchdog_usec = 0;
 	sd_notifyf(0, "READY=1\nSTATUS=tracing; config %s", d.cfg->path ? d.cfg->path : "(none)");
 
-	next_tick = mono_ns() + d.cfg->daemon.poll_interval;
-	next_watchdog = mono_ns();
+	next_tick = ct_mono_ns() + d.cfg->daemon.poll_interval;
+	next_watchdog = ct_mono_ns();
 	while (!d.stop) {
-		uint64_t now = mono_ns();
+		uint64_t now = ct_mono_ns();
 		int timeout = now >= next_tick ? 0 : (int)((next_tick - now + 999999) / 1000000);
 		int r = loop__run_once(d.loop, timeout);
 
@@ -504,7 +490,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "ctxtraced: event loop failed: %s\n", strerror(-r));
 			goto cleanup;
 		}
-		now = mono_ns();
+		now = ct_mono_ns();
 		if (now >= next_tick) {
 			targets__tick(d.targets);
 			server__tick(d.srv);

@@ -136,17 +136,22 @@ static int grow(char **buf, size_t *cap, size_t need)
 	return 0;
 }
 
+static void error_members(struct json_w *w, const void *msg)
+{
+	json_w__kv_str(w, "type", "error");
+	json_w__kv_str(w, "message", msg);
+}
+
 /* {"type":"error","message":"..."} or "error: ..." */
 static void error_line(FILE *f, bool text, const char *msg)
 {
-	char esc[1024];
+	char *json = text ? NULL : json_w__object_str(error_members, msg);
 
-	if (text) {
+	if (text)
 		fprintf(f, "error: %s\n", msg);
-		return;
-	}
-	json_escape(esc, sizeof(esc), msg, strlen(msg));
-	fprintf(f, "{\"type\":\"error\",\"message\":\"%s\"}\n", esc);
+	else if (json)
+		fprintf(f, "%s\n", json);
+	free(json);
 }
 
 /* Appends to the queue; limited: refuse what passes the subscriber's bound. */
@@ -179,7 +184,6 @@ static void maybe_shrink(struct client *c)
 		c->qhead = 0;
 	}
 }
-
 
 /* An answer's writer: passes whole lines to sink while they fit in max bytes;
  * past that, swallows the rest and ends with a truncation line. So the answer
@@ -365,19 +369,18 @@ static void reap_children(struct server *s, bool kill_all)
 	}
 }
 
+/* {"type":"error","message":"..."}, or "error: ..." in text mode. */
 static void reply_error(struct client *c, const char *msg)
 {
-	char *line = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&line, &len);
+	char *json = c->text ? NULL : json_w__object_str(error_members, msg), *line = NULL;
 
-	if (!f) {
+	if ((!c->text && !json) || asprintf(&line, "%s%s\n", c->text ? "error: " : "", c->text ? msg : json) < 0) {
+		free(json);
 		client_close(c);
 		return;
 	}
-	error_line(f, c->text, msg);
-	fclose(f);
-	enqueue(c, line, len, false);
+	enqueue(c, line, strlen(line), false);
+	free(json);
 	free(line);
 	c->closing = true;
 	flush(c);

@@ -5,7 +5,7 @@
 
 static void *open_session(int pid, const struct target_cfg *t, const struct rule_cfg *r,
 			  void (*on_event)(void *cookie, const struct ct_event *ev),
-			  void (*on_alert)(void *cookie, const char *json, const char *text), void *cookie)
+			  void (*on_alert)(void *cookie, const struct alert *a), void *cookie)
 {
 	struct session_opts o = {
 		.pid = pid,

@@ -1,8 +1,5 @@
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <fnmatch.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,37 +13,26 @@
 #include "daemon/config.h"
 #include "daemon/execwatch.h"
 #include "daemon/loop.h"
-#include "daemon/metrics.h"
 #include "daemon/outputs.h"
+#include "daemon/selectors.h"
+#include "daemon/status.h"
 #include "daemon/targets.h"
 #include "events/event.h"
 #include "graph/lineage.h"
+#include "output/alert_out.h"
 #include "output/graph_out.h"
+#include "rules/rules.h"
+#include "util/clock.h"
 #include "util/json.h"
 #include "util/log.h"
+#include "util/proc.h"
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
 #endif
 
 #define NAME_STATS_MAX 1024 /* distinct [target] names remembered for metrics */
-#define RULES_MAX 16        /* distinct rule names counted per target name */
 #define FAILED_MAX 1024     /* processes not retried until the next reload */
-
-struct name_stats {
-	struct name_stats *next;
-	char name[72];
-	uint64_t attaches, detaches, failures;
-	uint64_t events[EV_TYPE_MAX];
-	uint64_t ctx_created, ctx_cancelled, go_created, go_exited;
-	uint64_t lost_ringbuf, lost_read, lost_decode;
-	struct {
-		char rule[48];
-		uint64_t n;
-	} alerts[RULES_MAX];
-	int nrules;
-	uint64_t alerts_total;
-};
 
 struct tgt {
 	struct loop_watch w; /* the pidfd: readable when the process exits */
@@ -58,7 +44,7 @@ struct tgt {
 	char name[72];
 	struct rule_cfg rules;
 	void *h;
-	struct name_stats *ns;
+	struct target_counts *ns;
 	char attached_at[40];
 	uint64_t attached_mono_ns;
 	uint64_t events, alerts, ctx_created, ctx_cancelled, go_created, go_exited, lost;
@@ -76,7 +62,7 @@ struct targets {
 	struct target_backend be;
 	const struct config *cfg;
 	struct tgt *list;
-	struct name_stats *names;
+	struct target_counts *names;
 	int nnames;
 	struct execwatch *ew;
 	struct loop_watch ew_w;
@@ -87,159 +73,9 @@ struct targets {
 	bool applied; /* once: later scans are reloads */
 };
 
-static uint64_t mono_ns(void)
+static struct target_counts *counts_of(struct targets *ts, const char *name)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-static int read_file(const char *path, char *buf, size_t size)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-	size_t off = 0;
-
-	if (fd < 0)
-		return -errno;
-	while (off + 1 < size) {
-		n = read(fd, buf + off, size - 1 - off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			n = -errno;
-			close(fd);
-			return (int)n;
-		}
-		if (n == 0)
-			break;
-		off += (size_t)n;
-	}
-	buf[off] = '\0';
-	close(fd);
-	return (int)off;
-}
-
-/* In the effective set, as /proc/self/status tells. */
-static bool have_cap(int cap)
-{
-	char buf[4096], *p;
-	unsigned long long eff;
-
-	if (read_file("/proc/self/status", buf, sizeof(buf)) < 0 || !(p = strstr(buf, "\nCapEff:")))
-		return false;
-	eff = strtoull(p + 9, NULL, 16);
-	return (eff >> cap) & 1;
-}
-
-static int read_start_time(int pid, uint64_t *start)
-{
-	char path[64], buf[1024], *p;
-	int n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	n = read_file(path, buf, sizeof(buf));
-	if (n < 0)
-		return n;
-	/* comm may hold spaces and parentheses: fields restart after the last ')'. */
-	p = strrchr(buf, ')');
-	if (!p)
-		return -EINVAL;
-	p++;
-	for (int field = 3; field < 22; field++) {
-		p = strchr(p + 1, ' ');
-		if (!p)
-			return -EINVAL;
-	}
-	*start = strtoull(p + 1, NULL, 10);
-	return 0;
-}
-
-int proc_info__read(int pid, struct proc_info *pi)
-{
-	char path[64];
-	ssize_t n;
-	int r;
-
-	memset(pi, 0, sizeof(*pi));
-	pi->pid = pid;
-	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
-	n = readlink(path, pi->exe, sizeof(pi->exe) - 1);
-	if (n < 0 && errno != EACCES && errno != EPERM)
-		return -errno;
-	if (n < 0) {
-		pi->exe_unreadable = true;
-		n = 0;
-	}
-	pi->exe[n] = '\0';
-	if (n > 10 && !strcmp(pi->exe + n - 10, " (deleted)"))
-		pi->exe[n - 10] = '\0';
-	r = read_start_time(pid, &pi->start_time);
-	if (r)
-		return r;
-	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
-	r = read_file(path, pi->cgroup, sizeof(pi->cgroup));
-	return r < 0 ? r : 0;
-}
-
-bool cgroup_match_unit(const char *cgroup, const char *unit)
-{
-	char withsvc[300];
-	const char *line = cgroup;
-
-	snprintf(withsvc, sizeof(withsvc), "%s.service", unit);
-	while (line && *line) {
-		const char *eol = strchr(line, '\n'), *path;
-		size_t len = eol ? (size_t)(eol - line) : strlen(line);
-		char buf[1024], *comp, *save = NULL;
-
-		/* "ID:controllers:/path" */
-		path = memchr(line, ':', len);
-		path = path ? memchr(path + 1, ':', len - (size_t)(path + 1 - line)) : NULL;
-		if (path && (size_t)(line + len - path - 1) < sizeof(buf)) {
-			memcpy(buf, path + 1, line + len - path - 1);
-			buf[line + len - path - 1] = '\0';
-			for (comp = strtok_r(buf, "/", &save); comp; comp = strtok_r(NULL, "/", &save)) {
-				if (!fnmatch(unit, comp, 0) || !fnmatch(withsvc, comp, 0))
-					return true;
-			}
-		}
-		line = eol ? eol + 1 : NULL;
-	}
-	return false;
-}
-
-bool target_cfg__match(const struct target_cfg *t, const struct proc_info *pi)
-{
-	if (!t->exe && !t->unit && !t->pid)
-		return false;
-	if (t->pid && t->pid != pi->pid)
-		return false;
-	if (t->exe) {
-		const char *base = strrchr(pi->exe, '/');
-
-		base = base ? base + 1 : pi->exe;
-		if (pi->exe_unreadable || !pi->exe[0] || (fnmatch(t->exe, base, 0) && fnmatch(t->exe, pi->exe, 0)))
-			return false;
-	}
-	if (t->unit && !cgroup_match_unit(pi->cgroup, t->unit))
-		return false;
-	return true;
-}
-
-const struct target_cfg *targets__select(const struct config *c, const struct proc_info *pi)
-{
-	for (size_t i = 0; c && i < c->ntargets; i++) {
-		if (target_cfg__match(&c->targets[i], pi))
-			return &c->targets[i];
-	}
-	return NULL;
-}
-
-static struct name_stats *name_stats(struct targets *ts, const char *name)
-{
-	struct name_stats *ns;
+	struct target_counts *ns;
 
 	for (ns = ts->names; ns; ns = ns->next) {
 		if (!strcmp(ns->name, name))
@@ -257,62 +93,48 @@ static struct name_stats *name_stats(struct targets *ts, const char *name)
 	return ns;
 }
 
-static void rules_json(struct json_w *w, const struct rule_cfg *r)
+struct lifecycle {
+	const struct tgt *g;
+	enum out_kind kind;
+	const char *name, *exe, *type, *extra_key, *extra_val;
+	int pid;
+};
+
+static void lifecycle_members(struct json_w *w, const void *arg)
 {
-	char buf[64];
+	const struct lifecycle *l = arg;
+	char now[40];
 
-	json_w__key(w, "rules");
-	json_w__obj_open(w);
-	for (size_t i = 0; i < rule_settings_n; i++) {
-		const struct setting *s = &rule_settings[i];
-
-		settings__format(s, r, buf, sizeof(buf));
-		if (s->type == SET_INT)
-			json_w__kv_int(w, s->name, *(const int64_t *)((const char *)r + s->offset));
-		else
-			json_w__kv_str(w, s->name, buf);
+	outputs__timestamp(now, sizeof(now));
+	json_w__kv_str(w, "type", l->type);
+	json_w__kv_str(w, "time", now);
+	json_w__kv_str(w, "target", l->name);
+	json_w__kv_int(w, "pid", l->pid);
+	if (l->exe)
+		json_w__kv_str(w, "exe", l->exe);
+	if (l->extra_key)
+		json_w__kv_str(w, l->extra_key, l->extra_val);
+	if (l->g && l->kind == OUT_ATTACH)
+		status__rules_json(w, &l->g->rules);
+	if (l->g && l->kind == OUT_DETACH) {
+		json_w__kv_double(w, "attached_seconds", (double)(ct_mono_ns() - l->g->attached_mono_ns) / 1e9);
+		json_w__kv_uint(w, "events", l->g->events);
+		json_w__kv_uint(w, "alerts", l->g->alerts);
 	}
-	json_w__obj_close(w);
 }
 
-/* Emits one lifecycle record built by the caller's JSON members. */
+/* Emits one target lifecycle record (docs/daemon.md). */
 static void emit(struct targets *ts, enum out_kind kind, int prio, const struct tgt *g, const char *name, int pid,
 		 const char *exe, const char *type, const char *extra_key, const char *extra_val, const char *text)
 {
-	char *json = NULL, now[40];
-	size_t len = 0;
-	FILE *f = open_memstream(&json, &len);
-	struct json_w *w;
+	struct lifecycle l = { g, kind, name, exe, type, extra_key, extra_val, pid };
 	struct out_event ev = { .kind = kind, .text = text, .priority = prio, .target = name, .pid = pid };
+	char *json = json_w__object_str(lifecycle_members, &l);
 
-	if (!f)
-		return;
-	w = json_w__new(f, false);
-	if (!w) {
-		fclose(f);
-		free(json);
+	if (!json) {
+		error("%s: lost (out of memory)", text);
 		return;
 	}
-	outputs__timestamp(now, sizeof(now));
-	json_w__obj_open(w);
-	json_w__kv_str(w, "type", type);
-	json_w__kv_str(w, "time", now);
-	json_w__kv_str(w, "target", name);
-	json_w__kv_int(w, "pid", pid);
-	if (exe)
-		json_w__kv_str(w, "exe", exe);
-	if (extra_key)
-		json_w__kv_str(w, extra_key, extra_val);
-	if (g && kind == OUT_ATTACH)
-		rules_json(w, &g->rules);
-	if (g && kind == OUT_DETACH) {
-		json_w__kv_double(w, "attached_seconds", (double)(mono_ns() - g->attached_mono_ns) / 1e9);
-		json_w__kv_uint(w, "events", g->events);
-		json_w__kv_uint(w, "alerts", g->alerts);
-	}
-	json_w__obj_close(w);
-	json_w__free(w);
-	fclose(f);
 	ev.json = json;
 	outputs__emit(ts->out, &ev);
 	free(json);
@@ -337,107 +159,96 @@ static void add_failed(struct targets *ts, int pid, uint64_t start)
 
 static void on_event(void *cookie, const struct ct_event *ev)
 {
+	static struct target_counts discard; /* names past NAME_STATS_MAX */
 	struct tgt *g = cookie;
-	struct name_stats *ns = g->ns;
+	struct target_counts *ns = g->ns ? g->ns : &discard;
 
 	g->events++;
-	if (ns && ev->type > 0 && ev->type < EV_TYPE_MAX)
+	if (ev->type > 0 && ev->type < EV_TYPE_MAX)
 		ns->events[ev->type]++;
 	switch (ev->type) {
 	case EV_CTX_CREATE:
 		g->ctx_created++;
-		if (ns)
-			ns->ctx_created++;
+		ns->ctx_created++;
 		break;
 	case EV_CTX_CANCEL:
 		if (ev->ctx_cancel.effective) {
 			g->ctx_cancelled++;
-			if (ns)
-				ns->ctx_cancelled++;
+			ns->ctx_cancelled++;
 		}
 		break;
 	case EV_GO_CREATE:
 		g->go_created++;
-		if (ns)
-			ns->go_created++;
+		ns->go_created++;
 		break;
 	case EV_GO_EXIT:
 		g->go_exited++;
-		if (ns)
-			ns->go_exited++;
+		ns->go_exited++;
 		break;
 	case EV_LOST:
 		g->lost += ev->lost.ringbuf_drops + ev->lost.read_errors + ev->lost.decode_errors;
-		if (ns) {
-			ns->lost_ringbuf += ev->lost.ringbuf_drops;
-			ns->lost_read += ev->lost.read_errors;
-			ns->lost_decode += ev->lost.decode_errors;
-		}
+		ns->lost_ringbuf += ev->lost.ringbuf_drops;
+		ns->lost_read += ev->lost.read_errors;
+		ns->lost_decode += ev->lost.decode_errors;
 		break;
 	default:
 		break;
 	}
 }
 
-/* The value of a top-level "key":"value" string member, enough for "rule". */
-static void json_str_member(const char *json, const char *key, char *out, size_t size)
-{
-	char pat[64];
-	const char *p;
-	size_t o = 0;
+struct alert_record {
+	const struct tgt *g;
+	const struct alert *a;
+};
 
-	out[0] = '\0';
-	snprintf(pat, sizeof(pat), "\"%s\":\"", key);
-	p = strstr(json, pat);
-	if (!p)
-		return;
-	for (p += strlen(pat); *p && *p != '"' && o + 1 < size; p++) {
-		if (*p == '\\')
-			break;
-		out[o++] = *p;
-	}
-	out[o] = '\0';
+/* The alert's object with the [target] name it was selected by in front. */
+static void alert_members(struct json_w *w, const void *arg)
+{
+	const struct alert_record *r = arg;
+
+	json_w__kv_str(w, "target", r->g->name);
+	alert_out__json_members(w, r->a);
 }
 
-static void on_alert(void *cookie, const char *json, const char *text)
+static void count_alert(struct target_counts *ns, const char *rule)
+{
+	int i;
+
+	ns->alerts_total++;
+	for (i = 0; i < ns->nrules; i++) {
+		if (!strcmp(ns->alerts[i].rule, rule))
+			break;
+	}
+	if (i == ns->nrules && ns->nrules < TARGET_COUNTS_RULES_MAX)
+		snprintf(ns->alerts[ns->nrules++].rule, sizeof(ns->alerts[0].rule), "%s", rule);
+	if (i < ns->nrules)
+		ns->alerts[i].n++;
+}
+
+static void on_alert(void *cookie, const struct alert *a)
 {
 	struct tgt *g = cookie;
-	struct targets *ts = g->ts;
-	char rule[48], *line = NULL, *txt = NULL, esc[160];
-	struct out_event ev = { .kind = OUT_ALERT, .priority = LOG_WARNING, .target = g->name, .pid = g->pid };
-	struct name_stats *ns = g->ns;
+	struct alert_record r = { g, a };
+	const char *rule = rule_name(a->rule);
+	char *json, *text, *txt = NULL;
+	struct out_event ev = { .kind = OUT_ALERT, .priority = LOG_WARNING, .target = g->name, .pid = g->pid,
+				.rule = rule };
 
-	while (*json == ' ' || *json == '\n')
-		json++;
-	if (*json != '{')
-		return;
-	json_str_member(json, "rule", rule, sizeof(rule));
 	g->alerts++;
-	if (ns) {
-		int i;
-
-		ns->alerts_total++;
-		for (i = 0; i < ns->nrules; i++) {
-			if (!strcmp(ns->alerts[i].rule, rule[0] ? rule : "unknown"))
-				break;
-		}
-		if (i == ns->nrules && ns->nrules < RULES_MAX)
-			snprintf(ns->alerts[ns->nrules++].rule, sizeof(ns->alerts[0].rule), "%s",
-				 rule[0] ? rule : "unknown");
-		if (i < ns->nrules)
-			ns->alerts[i].n++;
-	}
-	/* The session's object, with the [target] name it was selected by in front. */
-	json_escape(esc, sizeof(esc), g->name, strlen(g->name));
-	if (asprintf(&line, "{\"target\":\"%s\"%s%s", esc, json[1] == '}' ? "" : ",", json + 1) < 0)
-		return;
-	if (asprintf(&txt, "target %s pid %d: %s", g->name, g->pid, text ? text : rule) < 0)
+	if (g->ns)
+		count_alert(g->ns, rule);
+	json = json_w__object_str(alert_members, &r);
+	text = alert_out__text_str(a);
+	if (!json || !text || asprintf(&txt, "target %s pid %d: %s", g->name, g->pid, text) < 0) {
+		error("target %s pid %d: %s alert %s lost: out of memory", g->name, g->pid, rule, a->id);
 		txt = NULL;
-	ev.json = line;
-	ev.text = txt ? txt : (text ? text : "alert");
-	ev.rule = rule[0] ? rule : NULL;
-	outputs__emit(ts->out, &ev);
-	free(line);
+	} else {
+		ev.json = json;
+		ev.text = txt;
+		outputs__emit(g->ts->out, &ev);
+	}
+	free(json);
+	free(text);
 	free(txt);
 }
 
@@ -514,12 +325,38 @@ static uint64_t goroutines_alive(const struct targets *ts, const struct tgt *g)
 	return g->go_created > g->go_exited ? g->go_created - g->go_exited : 0;
 }
 
-static uint64_t clock_ns(clockid_t c)
+const struct tgt *targets__next(const struct targets *ts, const struct tgt *prev, struct target_view *v)
 {
-	struct timespec ts;
+	const struct tgt *g = prev ? prev->next : ts->list;
+	struct lineage_stats gs;
 
-	clock_gettime(c, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	if (!g)
+		return NULL;
+	*v = (struct target_view){
+		.name = g->name, .exe = g->exe, .attached_at = g->attached_at, .pid = g->pid, .rules = &g->rules,
+		.events = g->events, .alerts = g->alerts, .ctx_created = g->ctx_created,
+		.ctx_cancelled = g->ctx_cancelled, .lost = g->lost, .goroutines = goroutines_alive(ts, g),
+	};
+	if (graph_stats(ts, g, &gs)) {
+		v->has_graph = true;
+		v->ctx_live = gs.ctx_live;
+		v->ctx_cancelled_in_graph = gs.ctx_cancelled;
+	}
+	if (ts->be.probe_hits) {
+		v->has_probe_hits = true;
+		v->probe_hits = ts->be.probe_hits(g->h);
+	}
+	return g;
+}
+
+const struct target_counts *targets__counts(const struct targets *ts)
+{
+	return ts->names;
+}
+
+const struct config *targets__config(const struct targets *ts)
+{
+	return ts->cfg;
 }
 
 int targets__graph(const struct targets *ts, int pid, bool text, FILE *f, char *msg, size_t msglen)
@@ -537,8 +374,8 @@ int targets__graph(const struct targets *ts, int pid, bool text, FILE *f, char *
 		snprintf(msg, msglen, "pid %d: its session keeps no graph", pid);
 		return -ENOTSUP;
 	}
-	o.now_ns = clock_ns(CLOCK_MONOTONIC);
-	o.mono_to_real_ns = (int64_t)(clock_ns(CLOCK_REALTIME) - o.now_ns);
+	o.now_ns = ct_mono_ns();
+	o.mono_to_real_ns = (int64_t)(ct_clock_ns(CLOCK_REALTIME) - o.now_ns);
 	/* Straight into f: the server bounds the answer and ends its last line. */
 	err = graph_out__write(lg, &o, f);
 	if (err) {
@@ -557,7 +394,7 @@ static void attach_failed(struct targets *ts, const struct target_cfg *sel, cons
 			  const char *why)
 {
 	char text[PATH_MAX + 600];
-	struct name_stats *ns = name_stats(ts, sel->name);
+	struct target_counts *ns = counts_of(ts, sel->name);
 
 	ts->st.attach_failures++;
 	if (ns)
@@ -592,7 +429,7 @@ static void attach(struct targets *ts, const struct target_cfg *sel, const struc
 		return; /* ESRCH: gone already */
 	}
 	/* The pidfd pins the process; make sure it is the one we looked at. */
-	if (read_start_time(pi->pid, &start) || start != pi->start_time) {
+	if (proc_start_time(pi->pid, &start) || start != pi->start_time) {
 		close(fd);
 		return;
 	}
@@ -610,9 +447,9 @@ static void attach(struct targets *ts, const struct target_cfg *sel, const struc
 	snprintf(g->exe, sizeof(g->exe), "%s", pi->exe);
 	snprintf(g->name, sizeof(g->name), "%s", sel->name);
 	config__target_rules(ts->cfg, sel, &g->rules);
-	g->ns = name_stats(ts, sel->name);
+	g->ns = counts_of(ts, sel->name);
 	outputs__timestamp(g->attached_at, sizeof(g->attached_at));
-	g->attached_mono_ns = mono_ns();
+	g->attached_mono_ns = ct_mono_ns();
 	g->h = ts->be.open(pi->pid, sel, &g->rules, on_event, on_alert, g);
 	if (!g->h) {
 		snprintf(why, sizeof(why), "%s", ct_errmsg());
@@ -658,7 +495,7 @@ static void consider(struct targets *ts, int pid, const char *via)
 	if (pi.exe_unreadable) {
 		ts->st.exe_unreadable++;
 		/* Once: without CAP_SYS_PTRACE every other user's process looks like this. */
-		if (ts->st.exe_unreadable == 1 && !have_cap(CAP_SYS_PTRACE))
+		if (ts->st.exe_unreadable == 1 && !proc_have_cap(CAP_SYS_PTRACE))
 			error("cannot read the executable of pid %d: permission denied; processes of other users "
 			      "cannot be selected by exe (the daemon needs CAP_SYS_PTRACE)", pid);
 		else
@@ -816,185 +653,9 @@ void targets__stats(const struct targets *ts, struct targets_stats *st)
 	*st = ts->st;
 }
 
-void targets__write_status(const struct targets *ts, struct json_w *w)
-{
-	json_w__key(w, "targets");
-	json_w__arr_open(w);
-	for (const struct tgt *g = ts->list; g; g = g->next) {
-		struct lineage_stats gs;
-
-		json_w__obj_open(w);
-		json_w__kv_str(w, "target", g->name);
-		json_w__kv_int(w, "pid", g->pid);
-		json_w__kv_str(w, "exe", g->exe);
-		json_w__kv_str(w, "attached", g->attached_at);
-		rules_json(w, &g->rules);
-		json_w__kv_uint(w, "events", g->events);
-		json_w__kv_uint(w, "contexts_created", g->ctx_created);
-		json_w__kv_uint(w, "contexts_cancelled", g->ctx_cancelled);
-		json_w__kv_uint(w, "goroutines", goroutines_alive(ts, g));
-		if (graph_stats(ts, g, &gs)) {
-			json_w__kv_uint(w, "contexts_live", gs.ctx_live);
-			json_w__kv_uint(w, "contexts_cancelled_in_graph", gs.ctx_cancelled);
-		}
-		json_w__kv_uint(w, "alerts", g->alerts);
-		json_w__kv_uint(w, "lost", g->lost);
-		json_w__obj_close(w);
-	}
-	json_w__arr_close(w);
-	json_w__key(w, "selectors");
-	json_w__arr_open(w);
-	for (size_t i = 0; ts->cfg && i < ts->cfg->ntargets; i++) {
-		const struct target_cfg *t = &ts->cfg->targets[i];
-		struct rule_cfg r;
-
-		config__target_rules(ts->cfg, t, &r);
-		json_w__obj_open(w);
-		json_w__kv_str(w, "target", t->name);
-		if (t->exe)
-			json_w__kv_str(w, "exe", t->exe);
-		if (t->unit)
-			json_w__kv_str(w, "unit", t->unit);
-		if (t->pid)
-			json_w__kv_int(w, "pid", t->pid);
-		rules_json(w, &r);
-		json_w__obj_close(w);
-	}
-	json_w__arr_close(w);
-}
-
-void targets__write_status_text(const struct targets *ts, FILE *f)
-{
-	char grace[32], ret[32];
-	int n = 0;
-
-	for (const struct tgt *g = ts->list; g; g = g->next)
-		n++;
-	fprintf(f, "%d target%s attached\n", n, n == 1 ? "" : "s");
-	if (n)
-		fprintf(f, "%-16s %8s %10s %10s %8s %8s  %s\n", "TARGET", "PID", "CONTEXTS", "GOROUTINES", "ALERTS",
-			"LOST", "EXE");
-	for (const struct tgt *g = ts->list; g; g = g->next)
-		fprintf(f, "%-16s %8d %10" PRIu64 " %10" PRIu64 " %8" PRIu64 " %8" PRIu64 "  %s\n", g->name, g->pid,
-			g->ctx_created, goroutines_alive(ts, g), g->alerts, g->lost, g->exe);
-	fprintf(f, "selectors:\n");
-	for (size_t i = 0; ts->cfg && i < ts->cfg->ntargets; i++) {
-		const struct target_cfg *t = &ts->cfg->targets[i];
-		struct rule_cfg r;
-
-		config__target_rules(ts->cfg, t, &r);
-		format_duration(grace, sizeof(grace), r.grace);
-		format_duration(ret, sizeof(ret), r.retention);
-		fprintf(f, "  [target %s]", t->name);
-		if (t->exe)
-			fprintf(f, " exe=%s", t->exe);
-		if (t->unit)
-			fprintf(f, " unit=%s", t->unit);
-		if (t->pid)
-			fprintf(f, " pid=%" PRId64, t->pid);
-		fprintf(f, " grace=%s min_count=%" PRId64 " retention=%s\n", grace, r.min_count, ret);
-	}
-}
-
-void targets__write_metrics(const struct targets *ts, FILE *f)
-{
-	const struct name_stats *ns;
-	const struct tgt *g;
-	char pid[16];
-
-	prom__family(f, "ctxtrace_targets", "gauge", "Processes traced now.");
-	prom__sample(f, "ctxtrace_targets", NULL, 0, ts->st.attached);
-	prom__family(f, "ctxtrace_target_info", "gauge", "One series per traced process.");
-	for (g = ts->list; g; g = g->next) {
-		struct prom_label l[] = { { "target", g->name }, { "pid", pid }, { "exe", g->exe } };
-
-		snprintf(pid, sizeof(pid), "%d", g->pid);
-		prom__sample(f, "ctxtrace_target_info", l, 3, 1);
-	}
-	prom__family(f, "ctxtrace_goroutines", "gauge", "Goroutines alive in a traced process.");
-	for (g = ts->list; g; g = g->next) {
-		struct prom_label l[] = { { "target", g->name }, { "pid", pid } };
-
-		snprintf(pid, sizeof(pid), "%d", g->pid);
-		prom__sample(f, "ctxtrace_goroutines", l, 2, goroutines_alive(ts, g));
-	}
-	prom__family(f, "ctxtrace_contexts", "gauge",
-		     "Contexts in a traced process's graph: live, or cancelled and still retained.");
-	for (g = ts->list; g; g = g->next) {
-		struct lineage_stats gs;
-		struct prom_label l[2][3] = { { { "target", g->name }, { "pid", pid }, { "state", "live" } },
-					      { { "target", g->name }, { "pid", pid }, { "state", "cancelled" } } };
-
-		if (!graph_stats(ts, g, &gs))
-			continue;
-		snprintf(pid, sizeof(pid), "%d", g->pid);
-		prom__sample(f, "ctxtrace_contexts", l[0], 3, gs.ctx_live);
-		prom__sample(f, "ctxtrace_contexts", l[1], 3, gs.ctx_cancelled);
-	}
-
-	prom__family(f, "ctxtrace_probe_hits_total", "counter", "Probe hits in a traced process since attach.");
-	for (g = ts->list; g && ts->be.probe_hits; g = g->next) {
-		struct prom_label l[] = { { "target", g->name }, { "pid", pid } };
-
-		snprintf(pid, sizeof(pid), "%d", g->pid);
-		prom__sample(f, "ctxtrace_probe_hits_total", l, 2, ts->be.probe_hits(g->h));
-	}
-
-#define PER_NAME(metric, help, field)                                      \
-	do {                                                               \
-		prom__family(f, metric, "counter", help);                  \
-		for (ns = ts->names; ns; ns = ns->next) {                  \
-			struct prom_label l[] = { { "target", ns->name } }; \
-			prom__sample(f, metric, l, 1, ns->field);          \
-		}                                                          \
-	} while (0)
-	PER_NAME("ctxtrace_attaches_total", "Processes attached.", attaches);
-	PER_NAME("ctxtrace_attach_failures_total", "Selected processes that could not be attached.", failures);
-	PER_NAME("ctxtrace_detaches_total", "Processes detached.", detaches);
-	PER_NAME("ctxtrace_contexts_created_total", "Contexts created in traced processes.", ctx_created);
-	PER_NAME("ctxtrace_contexts_cancelled_total", "Contexts cancelled in traced processes.", ctx_cancelled);
-	PER_NAME("ctxtrace_goroutines_created_total", "Goroutines created (or found at attach).", go_created);
-	PER_NAME("ctxtrace_goroutines_exited_total", "Goroutines exited.", go_exited);
-#undef PER_NAME
-
-	prom__family(f, "ctxtrace_alerts_total", "counter", "Alerts, by rule.");
-	for (ns = ts->names; ns; ns = ns->next) {
-		for (int i = 0; i < ns->nrules; i++) {
-			struct prom_label l[] = { { "target", ns->name }, { "rule", ns->alerts[i].rule } };
-
-			prom__sample(f, "ctxtrace_alerts_total", l, 2, ns->alerts[i].n);
-		}
-	}
-	prom__family(f, "ctxtrace_events_total", "counter", "Decoded events, by type.");
-	for (ns = ts->names; ns; ns = ns->next) {
-		for (int t = 1; t < EV_TYPE_MAX; t++) {
-			struct prom_label l[] = { { "target", ns->name }, { "type", ev_type_name(t) } };
-
-			prom__sample(f, "ctxtrace_events_total", l, 2, ns->events[t]);
-		}
-	}
-	prom__family(f, "ctxtrace_dropped_total", "counter",
-		     "Records lost: ringbuf (kernel queue full), read (target memory unreadable), decode.");
-	for (ns = ts->names; ns; ns = ns->next) {
-		struct prom_label l[3][2] = { { { "target", ns->name }, { "kind", "ringbuf" } },
-					      { { "target", ns->name }, { "kind", "read" } },
-					      { { "target", ns->name }, { "kind", "decode" } } };
-
-		prom__sample(f, "ctxtrace_dropped_total", l[0], 2, ns->lost_ringbuf);
-		prom__sample(f, "ctxtrace_dropped_total", l[1], 2, ns->lost_read);
-		prom__sample(f, "ctxtrace_dropped_total", l[2], 2, ns->lost_decode);
-	}
-	prom__family(f, "ctxtrace_execs_total", "counter", "Execs on the host the daemon saw.");
-	prom__sample(f, "ctxtrace_execs_total", NULL, 0, ts->st.execs_seen);
-	prom__family(f, "ctxtrace_execs_lost_total", "counter", "Execs not reported (exec ring buffer full).");
-	prom__sample(f, "ctxtrace_execs_lost_total", NULL, 0, ts->st.execs_lost);
-	prom__family(f, "ctxtrace_refused_max_targets_total", "counter", "Matches refused by max_targets.");
-	prom__sample(f, "ctxtrace_refused_max_targets_total", NULL, 0, ts->st.refused_max);
-}
-
 void targets__free(struct targets *ts)
 {
-	struct name_stats *ns, *next;
+	struct target_counts *ns, *next;
 
 	if (!ts)
 		return;

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "events/event.h"
+
 struct targets;
 struct loop;
 struct outputs;
@@ -18,33 +20,14 @@ struct rule_cfg;
 struct json_w;
 struct ct_event;
 struct lineage;
-
-/* What the selectors look at, read from /proc/PID. */
-struct proc_info {
-	int pid;
-	uint64_t start_time;   /* /proc/PID/stat field 22: tells a reused pid apart */
-	char exe[PATH_MAX];    /* readlink of /proc/PID/exe, " (deleted)" removed; "" when unreadable */
-	bool exe_unreadable;   /* not allowed to look (another user's process, no CAP_SYS_PTRACE) */
-	char cgroup[1024];     /* /proc/PID/cgroup, as read (one or more lines) */
-};
-
-/* 0, or -errno (-ENOENT: the process is gone). A process whose executable the
- * daemon may not see is still read (its cgroup), with exe_unreadable set. */
-int proc_info__read(int pid, struct proc_info *pi);
-/* Does one [target] section select this process? Every selector it sets must match. */
-bool target_cfg__match(const struct target_cfg *t, const struct proc_info *pi);
-/* The first [target] section that selects the process, or NULL. */
-const struct target_cfg *targets__select(const struct config *c, const struct proc_info *pi);
-/* The unit selector against /proc/PID/cgroup text: a path component equal to (or
- * matching the glob) unit, or unit.service. */
-bool cgroup_match_unit(const char *cgroup, const char *unit);
+struct alert;
 
 /* The pipeline a target runs: the session by default; tests put in a fake. */
 struct target_backend {
 	/* Returns a handle, or NULL with errno and ct_errmsg(). */
 	void *(*open)(int pid, const struct target_cfg *t, const struct rule_cfg *rules,
 		      void (*on_event)(void *cookie, const struct ct_event *ev),
-		      void (*on_alert)(void *cookie, const char *json, const char *text), void *cookie);
+		      void (*on_alert)(void *cookie, const struct alert *a), void *cookie);
 	int (*poll)(void *h);  /* 0, -ESRCH when the target exited, -errno */
 	/* Optional: new rule settings for a running target; 0, or -errno to
 	 * have it re-opened instead. */
@@ -80,9 +63,47 @@ void targets__tick(struct targets *t);
 void targets__detach_all(struct targets *t, const char *reason);
 
 void targets__stats(const struct targets *t, struct targets_stats *st);
-/* Status: {"targets":[...],"selectors":[...]} members into an open object. */
-void targets__write_status(const struct targets *t, struct json_w *w);
-void targets__write_status_text(const struct targets *t, FILE *f);
+
+/* One attached process, as status and metrics show it. */
+struct target_view {
+	const char *name, *exe, *attached_at;
+	int pid;
+	const struct rule_cfg *rules;
+	uint64_t events, alerts, ctx_created, ctx_cancelled, lost;
+	uint64_t goroutines;      /* alive: the graph's count, else created minus exited */
+	bool has_graph;           /* the session keeps a graph, whose counts follow */
+	uint64_t ctx_live, ctx_cancelled_in_graph;
+	bool has_probe_hits;      /* the backend counts probe hits */
+	uint64_t probe_hits;
+};
+
+#define TARGET_COUNTS_RULES_MAX 16 /* distinct rule names counted per target name */
+
+/* Counters of one [target] name over every process it selected, for metrics. */
+struct target_counts {
+	struct target_counts *next;
+	char name[72];
+	uint64_t attaches, detaches, failures;
+	uint64_t events[EV_TYPE_MAX];
+	uint64_t ctx_created, ctx_cancelled, go_created, go_exited;
+	uint64_t lost_ringbuf, lost_read, lost_decode;
+	struct {
+		char rule[48];
+		uint64_t n;
+	} alerts[TARGET_COUNTS_RULES_MAX];
+	int nrules;
+	uint64_t alerts_total;
+};
+
+/* The attached processes, newest first: prev NULL for the first, then the
+ * value returned; fills v; NULL at the end. */
+struct tgt;
+const struct tgt *targets__next(const struct targets *t, const struct tgt *prev, struct target_view *v);
+/* Every [target] name's counters (a list through ->next). */
+const struct target_counts *targets__counts(const struct targets *t);
+/* The config last applied; NULL before the first. */
+const struct config *targets__config(const struct targets *t);
+/* Prometheus text of the targets (daemon/metrics.c). */
 void targets__write_metrics(const struct targets *t, FILE *f);
 /* A target's lineage graph into f: JSON (one line), or the tree when text.
  * 0, or -errno with msg: -ESRCH not a target, -ENOTSUP no graph kept. */

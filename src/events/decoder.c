@@ -10,6 +10,7 @@
 #include "events/gotypes.h"
 #include "events/procmem.h"
 #include "util/hash.h"
+#include "util/hashmap.h"
 #include "util/intern.h"
 
 #define DEF_VALUE_AGE_NS (2ULL * 1000000000ULL)
@@ -78,8 +79,7 @@ struct decoder {
 	uint32_t pv_nbuckets;
 	struct scache *sc;
 	uint32_t sc_cap;
-	uint64_t *snap; /* goids emitted as pre-existing: open addressing, 0 = empty */
-	size_t snap_cap, snap_count;
+	struct hmap snap; /* goids emitted as pre-existing */
 	struct errtext errtext[ERRTEXT_SLOTS]; /* by object address */
 	int64_t off_cancel_ctx, off_timer_deadline, off_value[3], off_without_c;
 	const char *n_value, *n_cancel, *n_timer, *n_afterfunc, *s_deadline;
@@ -797,8 +797,8 @@ static int on_ctx_cancel(struct decoder *d, const struct ct_ctx_cancel *r)
 	c->err = error_text(d, r->err.tab, r->err.data, r->h.ts_ns);
 	if (r->cause.tab)
 		c->cause = error_text(d, r->cause.tab, r->cause.data, r->h.ts_ns);
-	else if (d->o.go_minor >= 21)
-		/* Go 1.21+ stores err as the cause when none is given. */
+	else if (d->o.go_minor >= 20)
+		/* Go 1.20+ (which added the cause) store err as the cause when none is given. */
 		c->cause = c->err;
 	emit(d, &ev);
 	return 0;
@@ -817,47 +817,12 @@ static int on_ctx_done(struct decoder *d, const struct ct_ctx_done *r)
 
 static bool snap_has(const struct decoder *d, uint64_t goid)
 {
-	if (!d->snap_count || !goid)
-		return false;
-	for (size_t i = ct_mix64(goid) & (d->snap_cap - 1);; i = (i + 1) & (d->snap_cap - 1)) {
-		if (d->snap[i] == goid)
-			return true;
-		if (!d->snap[i])
-			return false;
-	}
+	return goid && hmap__get_u64(&d->snap, goid);
 }
 
 static int snap_add(struct decoder *d, uint64_t goid)
 {
-	if (!goid || snap_has(d, goid))
-		return 0;
-	if ((d->snap_count + 1) * 2 > d->snap_cap) {
-		size_t ncap = d->snap_cap ? d->snap_cap * 2 : 1024;
-		uint64_t *n = calloc(ncap, sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		for (size_t i = 0; i < d->snap_cap; i++) {
-			size_t j;
-
-			if (!d->snap[i])
-				continue;
-			for (j = ct_mix64(d->snap[i]) & (ncap - 1); n[j]; j = (j + 1) & (ncap - 1))
-				;
-			n[j] = d->snap[i];
-		}
-		free(d->snap);
-		d->snap = n;
-		d->snap_cap = ncap;
-	}
-	for (size_t i = ct_mix64(goid) & (d->snap_cap - 1);; i = (i + 1) & (d->snap_cap - 1)) {
-		if (!d->snap[i]) {
-			d->snap[i] = goid;
-			break;
-		}
-	}
-	d->snap_count++;
-	return 0;
+	return goid ? hmap__put_u64(&d->snap, goid, 1) : 0;
 }
 
 static const char *start_func(struct decoder *d, uint64_t startpc, const struct ct_stack **site)
@@ -1023,7 +988,7 @@ void decoder__free(struct decoder *d)
 	free(d->pv);
 	free(d->pv_buckets);
 	free(d->sc);
-	free(d->snap);
+	hmap__free(&d->snap);
 	free(d);
 }
 

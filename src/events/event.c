@@ -1,6 +1,7 @@
 #include <string.h>
 
 #include "events/event.h"
+#include "util/fmt.h"
 
 static const char *const kind_names[CTX_KIND_MAX] = {
 	[CTX_UNKNOWN] = "unknown",
@@ -31,37 +32,35 @@ static const char *const type_names[EV_TYPE_MAX] = {
 	[EV_TARGET_EXIT] = "target_exit",
 };
 
+#define N(t) (sizeof(t) / sizeof(t[0]))
+
 const char *ctx_kind_name(enum ctx_kind k)
 {
-	return (unsigned)k < CTX_KIND_MAX ? kind_names[k] : "unknown";
+	return enum_name(kind_names, N(kind_names), k, "unknown");
 }
 
 enum ctx_kind ctx_kind_parse(const char *s)
 {
-	for (int k = 0; s && k < CTX_KIND_MAX; k++) {
-		if (!strcmp(s, kind_names[k]))
-			return k;
-	}
-	return CTX_UNKNOWN;
+	int k = enum_parse(kind_names, N(kind_names), s);
+
+	return k < 0 ? CTX_UNKNOWN : k;
 }
 
 const char *cancel_reason_name(enum cancel_reason r)
 {
-	return (unsigned)r < CANCEL_REASON_MAX ? reason_names[r] : "unknown";
+	return enum_name(reason_names, N(reason_names), r, "unknown");
 }
 
 enum cancel_reason cancel_reason_parse(const char *s)
 {
-	for (int r = 0; s && r < CANCEL_REASON_MAX; r++) {
-		if (!strcmp(s, reason_names[r]))
-			return r;
-	}
-	return CANCEL_UNKNOWN;
+	int r = enum_parse(reason_names, N(reason_names), s);
+
+	return r < 0 ? CANCEL_UNKNOWN : r;
 }
 
 const char *ev_type_name(enum ct_event_type t)
 {
-	return (unsigned)t < EV_TYPE_MAX && type_names[t] ? type_names[t] : "unknown";
+	return enum_name(type_names, N(type_names), t, "unknown");
 }
 
 const struct ct_frame *ct_stack_user_frame(const struct ct_stack *st)

@@ -6,6 +6,7 @@
 #include "binary/offsets.h"
 #include "events/goroutines.h"
 #include "events/procmem.h"
+#include "util/hash.h"
 
 #define GSCAN 0x1000
 #define MAX_ALLGS (1u << 24)
@@ -284,7 +285,7 @@ int goroutines__foreach(struct goroutines *gs, int (*fn)(void *cookie, const str
 
 void goroutines__remember(struct goroutines *gs, uint64_t goid, uint64_t g)
 {
-	struct gslot *s = &gs->slots[(goid * 0x9e3779b97f4a7c15ULL >> 40) & (REMEMBER_SLOTS - 1)];
+	struct gslot *s = &gs->slots[ct_mix64(goid) & (REMEMBER_SLOTS - 1)];
 
 	s->goid = goid;
 	s->g = g;
@@ -307,7 +308,7 @@ static int find_cb(void *cookie, const struct go_g *g)
 
 int goroutines__state(struct goroutines *gs, uint64_t goid, struct go_g *out)
 {
-	struct gslot *s = &gs->slots[(goid * 0x9e3779b97f4a7c15ULL >> 40) & (REMEMBER_SLOTS - 1)];
+	struct gslot *s = &gs->slots[ct_mix64(goid) & (REMEMBER_SLOTS - 1)];
 	struct find f = { goid, out };
 	int rc;
 

@@ -3,11 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "binary/moduledata.h"
 #include "events/gotypes.h"
 #include "events/procmem.h"
+#include "util/hash.h"
 #include "util/intern.h"
 
-/* abi.Type (runtime._type before 1.21), amd64, identical in 1.19 to 1.26. */
+/* abi.Type (runtime._type before 1.21), amd64, identical in 1.19 to 1.27. */
 #define TYPE_TFLAG 20
 #define TYPE_STR 40
 #define TYPE_SIZE 48
@@ -31,25 +33,20 @@ struct gotypes {
 	struct gotypes_stats st;
 };
 
-/* moduledata field offsets: text at 176 in every version; 1.20 added covctrs and
- * ecovctrs before end/gcdata/gcbss, which moves types from 280 to 296. */
-#define MD_TEXT 176
-static uint64_t md_types_off(int go_minor)
-{
-	return go_minor >= 20 ? 296 : 280;
-}
-
 int gotypes__read_moduledata(struct procmem *mem, int go_minor, struct go_moduledata *md)
 {
-	uint64_t r[2];
-	int err = procmem__read(mem, md->addr + md_types_off(go_minor), r, sizeof(r));
+	uint64_t w[GO_MD_SPAN / 8];
+	struct go_md_fields f;
+	int err = procmem__read(mem, md->addr, w, sizeof(w));
 
 	if (err)
 		return err;
-	if (r[0] >= r[1] || r[1] - r[0] > (1ULL << 31))
-		return -EINVAL;
-	md->types = r[0];
-	md->etypes = r[1];
+	/* Go 1.20 added covctrs and ecovctrs before the type range. */
+	err = go_md__decode(w, go_minor >= 20, &f);
+	if (err)
+		return err;
+	md->types = f.types;
+	md->etypes = f.etypes;
 	return 0;
 }
 
@@ -84,7 +81,7 @@ int gotypes__find_moduledata(struct procmem *mem, uint64_t pclntab_rt, uint64_t 
 				if (buf[k] != pclntab_rt)
 					continue;
 				md->addr = a + k * 8;
-				if (text_rt && (procmem__read_u64(mem, md->addr + MD_TEXT, &text) ||
+				if (text_rt && (procmem__read_u64(mem, md->addr + GO_MD_TEXT, &text) ||
 						text != text_rt))
 					continue;
 				if (gotypes__read_moduledata(mem, go_minor, md) == 0) {
@@ -126,9 +123,7 @@ void gotypes__free(struct gotypes *gt)
 
 static struct cache_ent *cache_slot(struct gotypes *gt, uint64_t key)
 {
-	uint64_t h = key * 0x9e3779b97f4a7c15ULL;
-
-	return &gt->cache[(h >> 40) & (CACHE_SLOTS - 1)];
+	return &gt->cache[ct_mix64(key) & (CACHE_SLOTS - 1)];
 }
 
 static bool in_types(const struct gotypes *gt, uint64_t a, uint64_t len)

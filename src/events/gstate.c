@@ -10,6 +10,7 @@
 #include "events/goroutines.h"
 #include "events/procmem.h"
 #include "events/gstate.h"
+#include "util/clock.h"
 
 #define STACK_MAX 32
 
@@ -37,14 +38,6 @@ struct gstate_src *gstate_src__new(const struct gstate_src_opts *opts)
 void gstate_src__free(struct gstate_src *src)
 {
 	free(src);
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 /* The OS thread of the M the goroutine is on: g.m.procid. 0 when unknown. */
@@ -138,7 +131,7 @@ int gstate_src__read(void *cookie, uint64_t goid, struct rules_gstate *out)
 	if (out->status == RULES_G_DEAD)
 		return -ENOENT;
 	if (out->status == RULES_G_WAITING) {
-		uint64_t now = mono_ns();
+		uint64_t now = ct_mono_ns();
 
 		out->wait_reason = goroutines__waitreason(src->o.gs, g.waitreason);
 		/* the runtime sets waitsince lazily (at the next GC): often unknown */

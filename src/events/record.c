@@ -8,6 +8,8 @@
 
 #include "events/event.h"
 #include "events/record.h"
+#include "util/array.h"
+#include "util/hashmap.h"
 #include "util/intern.h"
 #include "util/file.h"
 #include "util/log.h"
@@ -26,12 +28,6 @@ static const char MAGIC[8] = { 'C', 'T', 'X', 'T', 'R', 'A', 'C', 'E' };
 
 enum { R_STR = 1, R_STACK = 2, R_EVENT = 16 };
 
-struct ptrmap {
-	uint64_t *keys;
-	uint32_t *vals;
-	uint32_t mask, count;
-};
-
 struct buf {
 	uint8_t *p;
 	size_t len, cap;
@@ -48,7 +44,7 @@ struct record {
 	struct buf chunk;
 	uint32_t chunk_events;
 	uint64_t flush_ts;
-	struct ptrmap strs, stacks;
+	struct hmap strs, stacks; /* interned pointer -> id written */
 	uint32_t nstr, nstack;
 	uint32_t *stack_hash; /* by stack id: detects an address reused for another stack */
 	uint32_t stack_hash_cap;
@@ -144,67 +140,11 @@ static uint32_t crc_chunk(const uint8_t *hdr8, const uint8_t *payload, size_t le
 
 /* ---- pointer maps (writer) ---- */
 
-static inline uint32_t ptr_hash(uint64_t k, uint32_t mask)
+static uint32_t ptrmap_get(const struct hmap *m, uint64_t key)
 {
-	k ^= k >> 29;
-	k *= 0xbf58476d1ce4e5b9ULL;
-	k ^= k >> 32;
-	return (uint32_t)k & mask;
-}
+	const uint64_t *v = hmap__get_u64(m, key);
 
-static uint32_t *ptrmap_slot(struct ptrmap *m, uint64_t key)
-{
-	uint32_t i;
-
-	for (i = ptr_hash(key, m->mask); m->keys[i] && m->keys[i] != key; i = (i + 1) & m->mask)
-		;
-	return &m->vals[i];
-}
-
-static uint32_t ptrmap_get(struct ptrmap *m, uint64_t key)
-{
-	if (!m->keys)
-		return 0;
-	for (uint32_t i = ptr_hash(key, m->mask); m->keys[i]; i = (i + 1) & m->mask)
-		if (m->keys[i] == key)
-			return m->vals[i];
-	return 0;
-}
-
-static int ptrmap_put(struct ptrmap *m, uint64_t key, uint32_t val)
-{
-	if (!m->keys || (m->count + 1) * 2 > m->mask + 1) {
-		uint32_t ncap = m->keys ? (m->mask + 1) * 2 : 1024;
-		struct ptrmap n = { calloc(ncap, 8), calloc(ncap, 4), ncap - 1, 0 };
-
-		if (!n.keys || !n.vals) {
-			free(n.keys);
-			free(n.vals);
-			return -ENOMEM;
-		}
-		for (uint32_t i = 0; m->keys && i <= m->mask; i++) {
-			if (!m->keys[i])
-				continue;
-			uint32_t j;
-
-			for (j = ptr_hash(m->keys[i], n.mask); n.keys[j]; j = (j + 1) & n.mask)
-				;
-			n.keys[j] = m->keys[i];
-			n.vals[j] = m->vals[i];
-			n.count++;
-		}
-		free(m->keys);
-		free(m->vals);
-		*m = n;
-	}
-	uint32_t *v = ptrmap_slot(m, key);
-	uint32_t i = v - m->vals;
-
-	if (!m->keys[i])
-		m->count++;
-	m->keys[i] = key;
-	*v = val;
-	return 0;
+	return v ? (uint32_t)*v : 0;
 }
 
 /* ---- writer ---- */
@@ -273,7 +213,7 @@ static int str_id(struct record *r, const char *s, uint32_t *id)
 	memcpy(r->chunk.p + r->chunk.len, s, n);
 	r->chunk.len += n;
 	*id = ++r->nstr;
-	return ptrmap_put(&r->strs, (uintptr_t)s, *id);
+	return hmap__put_u64(&r->strs, (uintptr_t)s, *id);
 }
 
 static int stack_id(struct record *r, const struct ct_stack *st, uint32_t *id)
@@ -310,17 +250,10 @@ static int stack_id(struct record *r, const struct ct_stack *st, uint32_t *id)
 		put_byte(&r->chunk, st->frames[i].inlined);
 	}
 	*id = ++r->nstack;
-	if (*id >= r->stack_hash_cap) {
-		uint32_t ncap = r->stack_hash_cap ? r->stack_hash_cap * 2 : 1024;
-		uint32_t *nh = realloc(r->stack_hash, ncap * sizeof(*nh));
-
-		if (!nh)
-			return -ENOMEM;
-		r->stack_hash = nh;
-		r->stack_hash_cap = ncap;
-	}
+	if (array_reserve(&r->stack_hash, &r->stack_hash_cap, *id + 1, sizeof(*r->stack_hash), 1024))
+		return -ENOMEM;
 	r->stack_hash[*id] = st->hash;
-	return ptrmap_put(&r->stacks, (uintptr_t)st, *id);
+	return hmap__put_u64(&r->stacks, (uintptr_t)st, *id);
 }
 
 static int encode(struct record *r, const struct ct_event *ev)
@@ -460,10 +393,8 @@ static void record_free(struct record *r)
 		fclose(r->f);
 	free(r->path);
 	free(r->chunk.p);
-	free(r->strs.keys);
-	free(r->strs.vals);
-	free(r->stacks.keys);
-	free(r->stacks.vals);
+	hmap__free(&r->strs);
+	hmap__free(&r->stacks);
 	free(r->stack_hash);
 	intern__free(r->in);
 	free(r->str_tab);
@@ -798,22 +729,7 @@ static bool get_zig(struct record *r, int64_t *v)
 
 static int grow_tab(void *tabp, uint32_t *cap, uint32_t need)
 {
-	void **tab = tabp;
-
-	if (need < *cap)
-		return 0;
-	uint32_t ncap = *cap ? *cap * 2 : 1024;
-
-	while (ncap <= need)
-		ncap *= 2;
-	void *nt = realloc(*tab, (size_t)ncap * sizeof(void *));
-
-	if (!nt)
-		return -ENOMEM;
-	memset((char *)nt + (size_t)*cap * sizeof(void *), 0, (size_t)(ncap - *cap) * sizeof(void *));
-	*tab = nt;
-	*cap = ncap;
-	return 0;
+	return array_reserve(tabp, cap, need + 1, sizeof(void *), 1024);
 }
 
 static bool get_sref(struct record *r, const char **s)

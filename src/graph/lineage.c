@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "graph/lineage.h"
+#include "util/hashmap.h"
 #include "util/log.h"
 
 #define CHUNK_SHIFT 10
@@ -93,12 +94,6 @@ struct slab {
 	uint32_t size;     /* item size */
 };
 
-struct idmap {
-	uint32_t *slots;
-	uint32_t mask;
-	uint32_t count;
-};
-
 /* Finished nodes in finish order: (kind bit | idx, gen). Stale entries are skipped. */
 struct fin {
 	uint32_t node; /* top bit: goroutine */
@@ -109,7 +104,7 @@ struct fin {
 struct lineage {
 	struct lineage_opts opts;
 	struct slab ctxs, gos, cells;
-	struct idmap ctx_map, go_map;
+	struct hmap ctx_map, go_map; /* id / goid -> node index */
 	struct fin *fifo;
 	uint32_t fifo_cap, fifo_head, fifo_len;
 	uint32_t hand_ctx, hand_go; /* clock hands for evicting live nodes */
@@ -194,98 +189,52 @@ static inline struct cell *CELL(const struct lineage *lg, uint32_t i)
 	return slab_at(&lg->cells, i);
 }
 
-/* ---- id maps (linear probing, backward-shift deletion) ---- */
+/* ---- id maps (util/hashmap.h; the key is read from the node) ---- */
 
-static inline uint32_t hash64(uint64_t k, uint32_t mask)
-{
-	k ^= k >> 33;
-	k *= 0xff51afd7ed558ccdULL;
-	k ^= k >> 33;
-	return (uint32_t)k & mask;
-}
-
-static inline uint64_t key_of(const struct lineage *lg, const struct idmap *m, uint32_t idx)
+static inline uint64_t key_of(const struct lineage *lg, const struct hmap *m, uint32_t idx)
 {
 	return m == &lg->ctx_map ? C(lg, idx)->id : G(lg, idx)->goid;
 }
 
-static uint32_t map_find(const struct lineage *lg, const struct idmap *m, uint64_t key)
-{
-	if (!m->slots)
-		return NONE;
-	for (uint32_t i = hash64(key, m->mask);; i = (i + 1) & m->mask) {
-		uint32_t v = m->slots[i];
+struct map_key {
+	const struct lineage *lg;
+	const struct hmap *m;
+	uint64_t key;
+};
 
-		if (v == NONE)
-			return NONE;
-		if (key_of(lg, m, v) == key)
-			return v;
-	}
+static bool key_eq(const void *cookie, uint64_t v)
+{
+	const struct map_key *k = cookie;
+
+	return key_of(k->lg, k->m, (uint32_t)v) == k->key;
 }
 
-static int map_grow(struct lineage *lg, struct idmap *m)
+static bool idx_eq(const void *cookie, uint64_t v)
 {
-	uint32_t ncap = m->slots ? (m->mask + 1) * 2 : 1024;
-	uint32_t *ns = calloc(ncap, sizeof(*ns));
+	return *(const uint32_t *)cookie == v;
+}
 
-	if (!ns)
+static uint32_t map_find(const struct lineage *lg, const struct hmap *m, uint64_t key)
+{
+	struct map_key k = { lg, m, key };
+	const uint64_t *v = hmap__find(m, hmap_hash(key), key_eq, &k);
+
+	return v ? (uint32_t)*v : NONE;
+}
+
+static int map_insert(struct lineage *lg, struct hmap *m, uint32_t idx)
+{
+	size_t before = hmap__bytes(m);
+
+	if (hmap__add(m, hmap_hash(key_of(lg, m, idx)), idx))
 		return -ENOMEM;
-	for (uint32_t i = 0; m->slots && i <= m->mask; i++) {
-		uint32_t v = m->slots[i], j;
-
-		if (v == NONE)
-			continue;
-		for (j = hash64(key_of(lg, m, v), ncap - 1); ns[j] != NONE; j = (j + 1) & (ncap - 1))
-			;
-		ns[j] = v;
-	}
-	if (m->slots)
-		lg->st.bytes -= (uint64_t)(m->mask + 1) * sizeof(*ns);
-	lg->st.bytes += (uint64_t)ncap * sizeof(*ns);
-	free(m->slots);
-	m->slots = ns;
-	m->mask = ncap - 1;
+	lg->st.bytes = lg->st.bytes + hmap__bytes(m) - before;
 	return 0;
 }
 
-static int map_insert(struct lineage *lg, struct idmap *m, uint32_t idx)
+static void map_remove(struct lineage *lg, struct hmap *m, uint32_t idx)
 {
-	uint32_t i;
-
-	if (!m->slots || (m->count + 1) * 4 > (m->mask + 1) * 3) {
-		int err = map_grow(lg, m);
-
-		if (err)
-			return err;
-	}
-	for (i = hash64(key_of(lg, m, idx), m->mask); m->slots[i] != NONE; i = (i + 1) & m->mask)
-		;
-	m->slots[i] = idx;
-	m->count++;
-	return 0;
-}
-
-static void map_remove(struct lineage *lg, struct idmap *m, uint32_t idx)
-{
-	uint32_t i, j;
-
-	if (!m->slots)
-		return;
-	for (i = hash64(key_of(lg, m, idx), m->mask); m->slots[i] != idx; i = (i + 1) & m->mask)
-		if (m->slots[i] == NONE)
-			return;
-	m->slots[i] = NONE;
-	m->count--;
-	for (j = (i + 1) & m->mask; m->slots[j] != NONE; j = (j + 1) & m->mask) {
-		uint32_t v = m->slots[j], h = hash64(key_of(lg, m, v), m->mask);
-
-		/* Move v back into the hole unless its home lies cyclically in (i, j]. */
-		if ((j > i && (h <= i || h > j)) || (j < i && h <= i && h > j)) {
-			m->slots[i] = v;
-			m->slots[j] = NONE;
-			i = j;
-		}
-	}
+	hmap__remove(m, hmap_hash(key_of(lg, m, idx)), idx_eq, &idx);
 }
 
 /* ---- scope cells ---- */
@@ -1267,6 +1216,8 @@ int lineage__apply(struct lineage *lg, const struct ct_event *ev)
 	default:
 		break;
 	}
+	if (err)
+		lg->st.apply_failed++;
 	return err;
 }
 
@@ -1304,8 +1255,8 @@ void lineage__free(struct lineage *lg)
 	slab_destroy(&lg->ctxs);
 	slab_destroy(&lg->gos);
 	slab_destroy(&lg->cells);
-	free(lg->ctx_map.slots);
-	free(lg->go_map.slots);
+	hmap__free(&lg->ctx_map);
+	hmap__free(&lg->go_map);
 	free(lg->fifo);
 	free(lg->walk);
 	free(lg);

@@ -95,6 +95,7 @@ struct lineage_stats {
 	uint64_t replaced;          /* a create at an address/goid still in the graph: new generation */
 	uint64_t unknown_refs;      /* cancels / Done / exits of nodes not in the graph */
 	uint64_t lost_records;      /* sum of EV_LOST counts */
+	uint64_t apply_failed;      /* events not applied in full: out of memory */
 	uint64_t bytes;             /* bytes the graph allocated (interned stacks and strings excluded) */
 	uint64_t scope_cells;       /* live scope-chain cells */
 	uint64_t done_derive;       /* Done() calls made by deriving a child (not a wait): ignored */
@@ -107,7 +108,9 @@ struct lineage *lineage__new(const struct lineage_opts *opts);
 void lineage__free(struct lineage *lg); /* takes NULL */
 
 /* Applies one decoded event. Also evicts what outlived retention_ns by the
- * event's time. 0, or -ENOMEM (the graph is unchanged). */
+ * event's time. 0, or -ENOMEM when the event could not be applied in full:
+ * part of it may be (the clock, evictions, a placeholder parent); counted in
+ * lineage_stats.apply_failed. */
 int lineage__apply(struct lineage *lg, const struct ct_event *ev);
 /* Evicts by time when no events arrive (a quiet target). */
 void lineage__expire(struct lineage *lg, uint64_t now_ns);

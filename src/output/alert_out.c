@@ -7,7 +7,9 @@
 
 #include "output/alert_out.h"
 #include "rules/rules.h"
+#include "util/fmt.h"
 #include "util/json.h"
+#include "util/stack.h"
 
 static void iso_time(char *buf, size_t size, int64_t unix_ns)
 {
@@ -18,40 +20,6 @@ static void iso_time(char *buf, size_t size, int64_t unix_ns)
 	gmtime_r(&s, &tm);
 	strftime(tmp, sizeof(tmp), "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(buf, size, "%s.%03dZ", tmp, (int)((unix_ns / 1000000LL) % 1000));
-}
-
-static void frame_json(struct json_w *w, const struct ct_frame *f)
-{
-	if (!f) {
-		json_w__null(w);
-		return;
-	}
-	json_w__obj_open(w);
-	json_w__kv_str(w, "func", f->func);
-	json_w__kv_str(w, "file", f->file);
-	json_w__kv_uint(w, "line", f->line);
-	if (f->inlined)
-		json_w__kv_bool(w, "inlined", true);
-	json_w__obj_close(w);
-}
-
-static void stack_json(struct json_w *w, const char *key, const struct ct_stack *s)
-{
-	json_w__key(w, key);
-	if (!s) {
-		json_w__null(w);
-		return;
-	}
-	json_w__arr_open(w);
-	for (uint32_t i = 0; i < s->n; i++)
-		frame_json(w, &s->frames[i]);
-	json_w__arr_close(w);
-}
-
-static void kv_frame(struct json_w *w, const char *key, const struct ct_frame *f)
-{
-	json_w__key(w, key);
-	frame_json(w, f);
 }
 
 static void kv_time(struct json_w *w, const char *key, int64_t unix_ns)
@@ -92,8 +60,8 @@ static void ctx_json(struct json_w *w, const char *key, const struct alert_ctx *
 	json_w__kv_str(w, "kind", ctx_kind_name(c->kind));
 	json_w__kv_str(w, "type", c->type_name);
 	json_w__kv_str(w, "parent_kind", ctx_kind_name(c->parent_kind));
-	kv_frame(w, "created_at", c->site);
-	stack_json(w, "stack", c->stack);
+	ct_frame__kv_json(w, "created_at", c->site);
+	ct_stack__kv_json(w, "stack", c->stack);
 	if (c->has_deadline)
 		kv_time(w, "deadline", c->deadline_unix_ns);
 	json_w__kv_bool(w, "cancelled", c->cancelled);
@@ -102,8 +70,8 @@ static void ctx_json(struct json_w *w, const char *key, const struct alert_ctx *
 		json_w__kv_str(w, "cancel_reason", cancel_reason_name(c->reason));
 		json_w__kv_str(w, "err", c->err);
 		json_w__kv_str(w, "cause", c->cause);
-		kv_frame(w, "cancel_site", c->cancel_site);
-		stack_json(w, "cancel_stack", c->cancel_stack);
+		ct_frame__kv_json(w, "cancel_site", c->cancel_site);
+		ct_stack__kv_json(w, "cancel_stack", c->cancel_stack);
 	}
 	json_w__kv_bool(w, "cancel_called", c->cancel_called);
 	json_w__obj_close(w);
@@ -115,16 +83,15 @@ static void block_json(struct json_w *w, const struct alert_block *b)
 	json_w__kv_uint(w, "count", b->count);
 	json_w__kv_str(w, "wait_reason", b->wait_reason);
 	json_w__kv_str(w, "syscall", b->syscall);
-	kv_frame(w, "site", b->site);
-	stack_json(w, "stack", b->stack);
+	ct_frame__kv_json(w, "site", b->site);
+	ct_stack__kv_json(w, "stack", b->stack);
 	json_w__obj_close(w);
 }
 
-static void write_json(struct json_w *w, const struct alert *a)
+void alert_out__json_members(struct json_w *w, const struct alert *a)
 {
 	char t[48];
 
-	json_w__obj_open(w);
 	json_w__kv_str(w, "type", "alert");
 	json_w__kv_int(w, "version", ALERT_JSON_VERSION);
 	json_w__kv_str(w, "rule", rule_name(a->rule));
@@ -143,8 +110,8 @@ static void write_json(struct json_w *w, const struct alert *a)
 	    a->rule == RULE_PROPAGATE_GOROUTINE) {
 		json_w__key(w, "goroutine");
 		json_w__obj_open(w);
-		kv_frame(w, "go_site", a->go_site && a->go_site->n ? &a->go_site->frames[0] : NULL);
-		stack_json(w, "go_stack", a->go_site);
+		ct_frame__kv_json(w, "go_site", a->go_site && a->go_site->n ? &a->go_site->frames[0] : NULL);
+		ct_stack__kv_json(w, "go_stack", a->go_site);
 		json_w__kv_str(w, "start_func", a->start_func);
 		json_w__obj_close(w);
 	}
@@ -179,17 +146,16 @@ static void write_json(struct json_w *w, const struct alert *a)
 
 			json_w__obj_open(w);
 			json_w__kv_uint(w, "count", x->block.count);
-			kv_frame(w, "go_site", x->go_site);
+			ct_frame__kv_json(w, "go_site", x->go_site);
 			json_w__kv_str(w, "start_func", x->start_func);
 			json_w__kv_str(w, "wait_reason", x->block.wait_reason);
-			kv_frame(w, "site", x->block.site);
-			stack_json(w, "stack", x->block.stack);
+			ct_frame__kv_json(w, "site", x->block.site);
+			ct_stack__kv_json(w, "stack", x->block.stack);
 			json_w__obj_close(w);
 		}
 		json_w__arr_close(w);
 		json_w__obj_close(w);
 	}
-	json_w__obj_close(w);
 }
 
 int alert_out__json(FILE *f, const struct alert *a, bool pretty)
@@ -198,16 +164,11 @@ int alert_out__json(FILE *f, const struct alert *a, bool pretty)
 
 	if (!w)
 		return -ENOMEM;
-	write_json(w, a);
+	json_w__obj_open(w);
+	alert_out__json_members(w, a);
+	json_w__obj_close(w);
 	json_w__free(w);
 	return ferror(f) ? -EIO : 0;
-}
-
-static const char *base(const char *path)
-{
-	const char *s = path ? strrchr(path, '/') : NULL;
-
-	return s ? s + 1 : path ? path : "?";
 }
 
 static void frame_text(FILE *f, const struct ct_frame *fr)
@@ -215,7 +176,7 @@ static void frame_text(FILE *f, const struct ct_frame *fr)
 	if (!fr)
 		fputs("?", f);
 	else
-		fprintf(f, "%s:%u (%s)", base(fr->file), fr->line, fr->func ? fr->func : "?");
+		fprintf(f, "%s:%u (%s)", file_base(fr->file), fr->line, fr->func ? fr->func : "?");
 }
 
 static void ctx_text(FILE *f, const char *label, const struct alert_ctx *c, int64_t now)

@@ -6,6 +6,7 @@
 
 #include "events/event.h"
 #include "output/events_out.h"
+#include "util/clock.h"
 #include "util/json.h"
 
 #define STACK_JSON_SLOTS 4096
@@ -33,14 +34,6 @@ struct events_out {
 	int err; /* the first write error, kept: later calls see only ferror() */
 };
 
-static int64_t clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 struct events_out *events_out__new(FILE *f, bool json)
 {
 	struct events_out *eo = calloc(1, sizeof(*eo));
@@ -49,7 +42,7 @@ struct events_out *events_out__new(FILE *f, bool json)
 		return NULL;
 	eo->f = f;
 	eo->json = json;
-	eo->clock_off = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
+	eo->clock_off = ct_mono_to_real_ns();
 	eo->stacks = calloc(STACK_JSON_SLOTS, sizeof(*eo->stacks));
 	if (!eo->stacks) {
 		free(eo);

@@ -5,6 +5,7 @@
 #include <capstone/capstone.h>
 
 #include "binary/goelf.h"
+#include "binary/offsets.h"
 #include "probes/probe_plan.h"
 #include "util/log.h"
 
@@ -429,6 +430,81 @@ int probe_plan__build(const struct goelf *ge, struct probe_plan *plan)
 		plan->allgs_source = "symtab";
 	} else if ((plan->allgs_addr = probe_plan__allgs_from_code(ge))) {
 		plan->allgs_source = "disassembly";
+	}
+	return 0;
+}
+
+/* Context methods whose first load from their receiver (RAX under ABIInternal,
+ * at a non-zero displacement) is one field ctxtrace reads: Done loads c.done,
+ * Err c.err (an atomic.Value since Go 1.23), Deadline c.deadline, Value c.key. */
+static const struct {
+	const char *func;
+	enum go_off field;
+} receiver_loads[] = {
+	{ "context.(*cancelCtx).Done", GO_OFF_CANCELCTX_DONE },
+	{ "context.(*cancelCtx).Err", GO_OFF_CANCELCTX_ERR },
+	{ "context.(*timerCtx).Deadline", GO_OFF_TIMERCTX_DEADLINE },
+	{ "context.(*valueCtx).Value", GO_OFF_VALUECTX_KEY },
+};
+
+/* The displacement of the first load from RAX before RAX is overwritten; -1 none. */
+static int64_t first_receiver_load(const struct disasm *d)
+{
+	for (size_t k = 0; k < d->n && k < 64; k++) {
+		const cs_insn *i = &d->insn[k];
+		const cs_x86 *x = &i->detail->x86;
+		const cs_detail *det = i->detail;
+
+		for (int o = 0; o < x->op_count; o++) {
+			const cs_x86_op *op = &x->operands[o];
+
+			if (op->type == X86_OP_MEM && op->mem.base == X86_REG_RAX &&
+			    op->mem.index == X86_REG_INVALID && op->mem.disp > 0)
+				return op->mem.disp;
+		}
+		for (int r = 0; r < det->regs_write_count; r++)
+			if (det->regs_write[r] == X86_REG_RAX || det->regs_write[r] == X86_REG_EAX)
+				return -1;
+		for (int o = 0; o < x->op_count; o++)
+			if (x->operands[o].type == X86_OP_REG && (x->operands[o].access & CS_AC_WRITE) &&
+			    (x->operands[o].reg == X86_REG_RAX || x->operands[o].reg == X86_REG_EAX))
+				return -1;
+		if (i->id == X86_INS_CALL || i->id == X86_INS_RET || i->id == X86_INS_JMP)
+			return -1;
+	}
+	return -1;
+}
+
+int probe_plan__check_offsets(const struct goelf *ge, const struct go_offsets *off)
+{
+	int checked = 0;
+
+	for (size_t r = 0; r < sizeof(receiver_loads) / sizeof(receiver_loads[0]); r++) {
+		int64_t want = off->v[receiver_loads[r].field], got;
+		struct go_func f;
+		struct disasm d;
+
+		if (want < 0 || goelf__find_func(ge, receiver_loads[r].func, &f) ||
+		    disasm_func(ge, &f, 1024, &d))
+			continue; /* not linked: nothing to check it against */
+		got = first_receiver_load(&d);
+		disasm_free(&d);
+		if (got != want) {
+			if (got < 0)
+				ct_errmsg_set("%s does not load a field of its receiver where expected (%s at +%lld)",
+					      receiver_loads[r].func, go_off_name(receiver_loads[r].field),
+					      (long long)want);
+			else
+				ct_errmsg_set("%s reads its receiver at +%lld, not %s at +%lld",
+					      receiver_loads[r].func, (long long)got,
+					      go_off_name(receiver_loads[r].field), (long long)want);
+			return -EPROTO;
+		}
+		checked++;
+	}
+	if (!checked) {
+		ct_errmsg_set("no context method to check the context layout against");
+		return -EPROTO;
 	}
 	return 0;
 }

@@ -10,6 +10,7 @@
 #include "ctxtrace.h"
 
 struct goelf;
+struct go_offsets;
 
 enum probe_status {
 	PROBE_OK = 0,      /* probed at the chosen instruction */
@@ -53,5 +54,10 @@ const char *probe_status_name(enum probe_status s);
 /* runtime.allgs found by disassembling runtime.forEachG (a pair of loads of X and
  * X+8), the path used when .symtab is absent; 0 when not found. */
 uint64_t probe_plan__allgs_from_code(const struct goelf *ge);
+/* Checks context offsets against the context package's code (methods whose
+ * first load from the receiver is a known field), for offsets assumed for a Go
+ * newer than the table. -EPROTO with ct_errmsg() naming the method and field
+ * that do not fit. */
+int probe_plan__check_offsets(const struct goelf *ge, const struct go_offsets *off);
 
 #endif

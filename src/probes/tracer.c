@@ -32,22 +32,6 @@ struct tracer {
 	void *cookie;
 };
 
-static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	char buf[1024];
-	size_t n;
-	int lvl = level == LIBBPF_DEBUG ? CT_LOG_DEBUG : CT_LOG_VERBOSE;
-
-	if (lvl > ct_verbosity)
-		return 0;
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	n = strlen(buf);
-	while (n && buf[n - 1] == '\n')
-		buf[--n] = 0;
-	ct_log(lvl, "libbpf: %s", buf);
-	return 0;
-}
-
 static int rb_cb(void *ctx, void *data, size_t len)
 {
 	struct tracer *t = ctx;
@@ -213,11 +197,6 @@ static int attach_single(struct tracer *t, struct bpf_program *prog, const char 
 	return 0;
 }
 
-void tracer__libbpf_log(void)
-{
-	libbpf_set_print(libbpf_log);
-}
-
 struct tracer *tracer__open(int pid, const struct probe_plan *plan, const struct go_offsets *off,
 			    const struct tracer_opts *opts)
 {
@@ -230,7 +209,6 @@ struct tracer *tracer__open(int pid, const struct probe_plan *plan, const struct
 	struct tracer *t;
 	int i, n = 0, err;
 
-	tracer__libbpf_log();
 	if (pid <= 0 || !plan || !off) {
 		ct_errmsg_set("cannot attach to pid %d: invalid arguments", pid);
 		errno = EINVAL;

@@ -71,8 +71,4 @@ int tracer__prog_stats(const struct tracer *t, uint64_t *run_ns, uint64_t *run_c
 /* Detaches every probe and frees everything; takes NULL. */
 void tracer__free(struct tracer *t);
 
-/* libbpf's messages through ct_log, shown with -v only: call before any BPF
- * object is opened (the exec watch and the syscall tracer are opened first). */
-void tracer__libbpf_log(void);
-
 #endif

@@ -23,6 +23,7 @@
 
 #include "graph/lineage.h"
 #include "rules/rules_int.h"
+#include "util/array.h"
 
 static int cand_cmp(const void *a, const void *b)
 {
@@ -35,58 +36,46 @@ static int cand_cmp(const void *a, const void *b)
 
 static int cand_push(struct rules *r, const struct cand *c)
 {
-	if (r->ncands == r->cands_cap) {
-		uint32_t ncap = r->cands_cap ? 2 * r->cands_cap : 256;
-		struct cand *nc = realloc(r->cands, ncap * sizeof(*nc));
-
-		if (!nc)
-			return -ENOMEM;
-		r->cands = nc;
-		r->cands_cap = ncap;
-	}
+	if (array_reserve(&r->cands, &r->cands_cap, r->ncands + 1, sizeof(*r->cands), 256))
+		return -ENOMEM;
 	r->cands[r->ncands++] = *c;
 	return 0;
 }
 
+static uint64_t ref_hash(struct lg_ref ref)
+{
+	return hmap_hash((uint64_t)ref.gen << 32 | ref.idx);
+}
+
+struct ref_key {
+	const struct rules *r;
+	struct lg_ref ref;
+};
+
+static bool cand_eq(const void *cookie, uint64_t v)
+{
+	const struct ref_key *k = cookie;
+	const struct cand *c = &k->r->cands[v];
+
+	return c->ref.idx == k->ref.idx && c->ref.gen == k->ref.gen;
+}
+
 static int lost_map_build(struct rules *r)
 {
-	uint32_t need = 16;
-
-	while (need < 2 * r->ncands)
-		need <<= 1;
-	if (need > r->lost_cap) {
-		uint32_t *m = realloc(r->lost_map, need * sizeof(*m));
-
-		if (!m)
-			return -ENOMEM;
-		r->lost_map = m;
-		r->lost_cap = need;
-	}
-	memset(r->lost_map, 0xff, r->lost_cap * sizeof(*r->lost_map));
-	for (uint32_t i = 0; i < r->ncands; i++) {
-		uint32_t mask = r->lost_cap - 1, j = (r->cands[i].ref.idx * 2654435761U) & mask;
-
-		while (r->lost_map[j] != NONE32)
-			j = (j + 1) & mask;
-		r->lost_map[j] = i;
-	}
+	hmap__clear(&r->lost_map);
+	if (hmap__reserve(&r->lost_map, r->ncands))
+		return -ENOMEM;
+	for (uint32_t i = 0; i < r->ncands; i++)
+		hmap__add(&r->lost_map, ref_hash(r->cands[i].ref), i); /* reserved: cannot fail */
 	return 0;
 }
 
 static struct cand *lost_find(const struct rules *r, struct lg_ref ref)
 {
-	uint32_t mask, j;
+	struct ref_key k = { r, ref };
+	const uint64_t *i = hmap__find(&r->lost_map, ref_hash(ref), cand_eq, &k);
 
-	if (!r->lost_cap || !r->ncands)
-		return NULL;
-	mask = r->lost_cap - 1;
-	for (j = (ref.idx * 2654435761U) & mask; r->lost_map[j] != NONE32; j = (j + 1) & mask) {
-		struct cand *c = &r->cands[r->lost_map[j]];
-
-		if (c->ref.idx == ref.idx && c->ref.gen == ref.gen)
-			return c;
-	}
-	return NULL;
+	return i ? &r->cands[*i] : NULL;
 }
 
 /* d derives from c (c is d or one of its ancestors), as far as the graph knows. */

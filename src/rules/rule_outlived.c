@@ -72,28 +72,12 @@ void rule_outlived_go(struct rules *r, const struct lineage *lg, const struct lg
 	}
 }
 
-/* "450ms", "3.2s", "2m5s", "1h20m" */
-static void fmt_dur(char *buf, size_t size, uint64_t ns)
-{
-	uint64_t ms = ns / 1000000, s = ms / 1000;
-
-	if (ms < 1000)
-		snprintf(buf, size, "%llums", (unsigned long long)ms);
-	else if (s < 60)
-		snprintf(buf, size, "%.1fs", (double)ms / 1000.0);
-	else if (s < 3600)
-		snprintf(buf, size, "%llum%llus", (unsigned long long)(s / 60), (unsigned long long)(s % 60));
-	else
-		snprintf(buf, size, "%lluh%llum", (unsigned long long)(s / 3600),
-			 (unsigned long long)(s / 60 % 60));
-}
-
 static void fmt_range(char *buf, size_t size, uint64_t lo, uint64_t hi)
 {
 	char a[32], b[32];
 
-	fmt_dur(a, sizeof(a), lo);
-	fmt_dur(b, sizeof(b), hi);
+	fmt_duration(a, sizeof(a), lo);
+	fmt_duration(b, sizeof(b), hi);
 	if (!strcmp(a, b))
 		snprintf(buf, size, "%s", a);
 	else

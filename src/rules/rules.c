@@ -7,8 +7,9 @@
 #include <time.h>
 
 #include "graph/lineage.h"
-#include "rules/rules_int.h"
 #include "probes/systrace.h"
+#include "rules/rules_int.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #define REEMIT_QUIET_NS (10ULL * 1000000000ULL)
@@ -30,21 +31,19 @@ static const char *const sev_names[SEV_MAX] = {
 
 const char *rule_name(enum rule_id r)
 {
-	return (unsigned)r < RULE_MAX ? rule_names[r] : "unknown";
+	return enum_name(rule_names, RULE_MAX, r, "unknown");
 }
 
 enum rule_id rule_parse(const char *s)
 {
-	for (int i = 0; s && i < RULE_MAX; i++) {
-		if (!strcmp(s, rule_names[i]))
-			return i;
-	}
-	return RULE_MAX;
+	int r = enum_parse(rule_names, RULE_MAX, s);
+
+	return r < 0 ? RULE_MAX : r;
 }
 
 const char *severity_name(enum alert_severity s)
 {
-	return (unsigned)s < SEV_MAX ? sev_names[s] : "unknown";
+	return enum_name(sev_names, SEV_MAX, s, "unknown");
 }
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
@@ -137,7 +136,7 @@ void rules__free(struct rules *r)
 	free(r->groups);
 	free(r->pend);
 	free(r->cands);
-	free(r->lost_map);
+	hmap__free(&r->lost_map);
 	free(r);
 }
 
@@ -216,14 +215,6 @@ void alert_ctx_fill(const struct rules *r, struct alert_ctx *out, const struct l
 	out->cancel_called = c->cancel_called;
 }
 
-static uint64_t mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 int rules_read_gstate(struct rules *r, uint64_t goid, struct rules_gstate *gs)
 {
 	int err;
@@ -252,7 +243,7 @@ int rules_read_gstate(struct rules *r, uint64_t goid, struct rules_gstate *gs)
 
 		if (r->o.systrace ? !systrace__lookup(r->o.systrace, gs->tid, &nr, &since) :
 				    r->o.pid > 0 && !syscall_of_thread(r->o.pid, gs->tid, &nr)) {
-			uint64_t now = mono_now();
+			uint64_t now = ct_mono_ns();
 
 			gs->syscall_nr = nr;
 			gs->syscall_ns = since && since < now ? now - since : 0;
@@ -424,15 +415,11 @@ static void finish_alert(struct rules *r, struct group *g, uint32_t count, uint6
 int rules__tick(struct rules *r, const struct lineage *lg, uint64_t now_ns,
 		rules_emit_fn emit, void *cookie)
 {
-	struct timespec rt, mt;
 	struct lg_go g;
 	uint32_t cur = 0;
 	int emitted = 0, err;
 
-	clock_gettime(CLOCK_REALTIME, &rt);
-	clock_gettime(CLOCK_MONOTONIC, &mt);
-	r->mono_to_unix = ((int64_t)rt.tv_sec - (int64_t)mt.tv_sec) * 1000000000LL +
-			  ((int64_t)rt.tv_nsec - (int64_t)mt.tv_nsec);
+	r->mono_to_unix = ct_mono_to_real_ns();
 	r->reads_left = r->o.reads_per_tick;
 	r->st.ticks++;
 	tick_reset(r);

@@ -1,4 +1,5 @@
-/* Where leaks are decided. Five rules, one file each, over the lineage graph
+/* Where leaks are decided. Five rules in four files (outlived-context and
+ * unreachable-cancel share one), over the lineage graph
  * (graph/lineage.h) and goroutine states read on demand from the target:
  *
  *   rule_lost_cancel.c     lost-cancel          contexts whose cancel func is never called

@@ -7,6 +7,8 @@
 
 #include "graph/lineage.h"
 #include "rules/rules.h"
+#include "util/fmt.h" /* file_base */
+#include "util/hashmap.h"
 
 #define GROUP_KEYS 3
 #define NONE32 UINT32_MAX
@@ -60,8 +62,7 @@ struct rules {
 	uint32_t pend_head, pend_n, pend_cap;
 	struct cand *cands;    /* lost-cancel: live candidates of this tick */
 	uint32_t ncands, cands_cap;
-	uint32_t *lost_map;    /* lineage ref idx -> cands index, open addressing; this tick */
-	uint32_t lost_cap;
+	struct hmap lost_map;  /* lineage ref -> cands index; this tick */
 	struct rules_stats st;
 };
 
@@ -85,7 +86,6 @@ const struct ct_frame *site_go(const struct ct_stack *s);
 const struct ct_frame *site_cancel(const struct ct_stack *s);
 bool site_is_propagate_watcher(const struct ct_stack *go_site, const char *start_func);
 bool frame_equal(const struct ct_frame *a, const struct ct_frame *b);
-const char *file_base(const char *path);
 /* The frame to show for a context: the user's, else the first outside context. */
 const struct ct_frame *site_ctx_display(const struct ct_stack *s);
 

@@ -6,7 +6,7 @@
 #include "events/event.h"
 #include "rules/rules_int.h"
 
-/* Top-level folders of GOROOT/src (Go 1.19 to 1.26). A package path whose first
+/* Top-level folders of GOROOT/src (Go 1.19 to 1.27). A package path whose first
  * element is one of them and has no dot is the standard library. */
 static const char *const std_roots[] = {
 	"archive", "arena", "bufio", "builtin", "bytes", "cmp", "compress", "container", "context",
@@ -14,7 +14,7 @@ static const char *const std_roots[] = {
 	"hash", "html", "image", "index", "internal", "io", "iter", "log", "maps", "math", "mime",
 	"net", "os", "path", "plugin", "reflect", "regexp", "runtime", "simd", "slices", "sort",
 	"strconv", "strings", "structs", "sync", "syscall", "testing", "text", "time", "unicode",
-	"unique", "unsafe", "vendor", "weak",
+	"unique", "unsafe", "uuid", "vendor", "weak",
 };
 
 /* Length of the package path of a Go function name: "net/http.(*conn).serve" -> 8. */
@@ -33,8 +33,9 @@ bool func_is_std(const char *func)
 	if (!func || !*func)
 		return true;
 	/* compiler-generated: "type:.eq.main.T" (1.21+), "type..eq.main.T", "go:buildid" */
+	/* Go 1.27 names some closures of inlined runtime code "_.goready.func1". */
 	if (!strncmp(func, "type:", 5) || !strncmp(func, "type..", 6) || !strncmp(func, "go:", 3) ||
-	    !strncmp(func, "go.", 3))
+	    !strncmp(func, "go.", 3) || !strncmp(func, "_.", 2))
 		return true;
 	plen = pkg_len(func);
 	flen = strcspn(func, "/");
@@ -138,16 +139,6 @@ bool frame_equal(const struct ct_frame *a, const struct ct_frame *b)
 	if ((a->func != b->func) && (!a->func || !b->func || strcmp(a->func, b->func)))
 		return false;
 	return a->file == b->file || (a->file && b->file && !strcmp(a->file, b->file));
-}
-
-const char *file_base(const char *path)
-{
-	const char *s;
-
-	if (!path)
-		return "?";
-	s = strrchr(path, '/');
-	return s ? s + 1 : path;
 }
 
 const struct ct_frame *site_ctx_display(const struct ct_stack *s)

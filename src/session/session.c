@@ -18,26 +18,24 @@
 #include "events/event.h"
 #include "events/goroutines.h"
 #include "events/gotypes.h"
+#include "events/gstate.h"
 #include "events/procmem.h"
 #include "events/record.h"
 #include "graph/lineage.h"
-#include "output/alert_out.h"
 #include "probes/probe_plan.h"
-#include "probes/tracer.h"
-#include "events/gstate.h"
-#include "rules/rules.h"
 #include "probes/systrace.h"
+#include "probes/tracer.h"
+#include "rules/rules.h"
+#include "session/layout_check.h"
 #include "session/session.h"
+#include "util/clock.h"
 #include "util/intern.h"
 #include "util/log.h"
 #include "util/proc.h"
+#include "version.h"
 
 #define POLL_MS 10
 #define RULES_TICK_NS 500000000ULL /* alerts come within --grace + 0.5 s */
-
-#ifndef CTXTRACE_VERSION
-#define CTXTRACE_VERSION "0.1.0"
-#endif
 
 struct session {
 	char st_why[256]; /* why syscall tracing is unavailable; "" */
@@ -67,14 +65,6 @@ struct session {
 	uint64_t rep_drops, rep_read_errors, rep_decode_errors;
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 static void deliver(void *cookie, const struct ct_event *ev)
 {
 	struct session *s = cookie;
@@ -93,16 +83,9 @@ static void deliver(void *cookie, const struct ct_event *ev)
 static void emit_alert(void *cookie, const struct alert *a)
 {
 	struct session *s = cookie;
-	char *json, *text;
 
-	if (!s->o.on_alert)
-		return;
-	json = alert_out__json_str(a);
-	text = alert_out__text_str(a);
-	if (json && text)
-		s->o.on_alert(s->o.cookie, json, text);
-	free(json);
-	free(text);
+	if (s->o.on_alert)
+		s->o.on_alert(s->o.cookie, a);
 }
 
 static void rules_tick(struct session *s, uint64_t now, bool force)
@@ -219,6 +202,29 @@ static const void *image_at(void *cookie, uint64_t addr, size_t len)
 	struct session *s = cookie;
 
 	return addr >= s->bias ? goelf__at(s->ge, addr - s->bias, len) : NULL;
+}
+
+/* A Go newer than the offset table: the newest known layout, used only when it
+ * fits this process; one warning line when it does, the reason when not. */
+static int check_assumed_layout(struct session *s)
+{
+	struct layout_check_in in = { .ge = s->ge, .mem = s->mem, .gs = s->gs, .off = &s->off,
+				      .bias = s->bias, .pid = s->o.pid };
+	char newer[160], why[400];
+	int err;
+
+	in.allgs_addr = s->plan.allgs_addr ? s->plan.allgs_addr + s->bias : 0;
+	offsets__newer_msg(s->ge, &s->off, newer, sizeof(newer));
+	err = layout_check__run(&in);
+	if (err) {
+		snprintf(why, sizeof(why), "%s and Go 1.%d's layout does not fit it: %s", newer,
+			 s->off.assumed_minor, ct_errmsg());
+		attach_error(s->o.pid, why);
+		return err == -ESRCH ? err : -ENOTSUP;
+	}
+	info("warning: %s: Go 1.%d's layout fits pid %d (context code, goroutine list) and is used",
+	     newer, s->off.assumed_minor, s->o.pid);
+	return 0;
 }
 
 struct snap {
@@ -346,13 +352,16 @@ struct session *session__open(const struct session_opts *opts)
 		attach_error(opts->pid, "out of memory");
 		goto cleanup;
 	}
+	if (s->off.assumed_minor) {
+		err = check_assumed_layout(s);
+		if (err)
+			goto cleanup;
+	}
 	if (opts->record_path) {
 		struct record_header h = { .pid = (uint32_t)opts->pid };
-		struct timespec rt;
 
-		clock_gettime(CLOCK_REALTIME, &rt);
-		h.start_ns = now_ns();
-		h.mono_to_real_ns = (int64_t)rt.tv_sec * 1000000000LL + rt.tv_nsec - (int64_t)h.start_ns;
+		h.start_ns = ct_mono_ns();
+		h.mono_to_real_ns = (int64_t)(ct_clock_ns(CLOCK_REALTIME) - h.start_ns);
 		snprintf(h.binary, sizeof(h.binary), "%.1000s", s->exe_name);
 		snprintf(h.go_version, sizeof(h.go_version), "%.60s", bi->version);
 		snprintf(h.tool_version, sizeof(h.tool_version), "ctxtrace %s", CTXTRACE_VERSION);
@@ -380,7 +389,7 @@ struct session *session__open(const struct session_opts *opts)
 	/* Goroutines that exist already: after attach, so none is missed; the ones
 	 * created in between are reported once (the decoder drops their records). */
 	sn.s = s;
-	sn.ts = now_ns();
+	sn.ts = ct_mono_ns();
 	err = goroutines__foreach(s->gs, snap_cb, &sn);
 	if (err < 0)
 		verbose("pid %d: goroutine list not read (%s): pre-existing goroutines not reported",
@@ -413,7 +422,7 @@ static void check_lost(struct session *s)
 	if (c.v[CT_CNT_DROPS] == s->rep_drops && reads == s->rep_read_errors &&
 	    ds.decode_errors == s->rep_decode_errors)
 		return;
-	ev.ts_ns = now_ns();
+	ev.ts_ns = ct_mono_ns();
 	ev.lost.ringbuf_drops = c.v[CT_CNT_DROPS] - s->rep_drops;
 	ev.lost.read_errors = reads - s->rep_read_errors;
 	ev.lost.decode_errors = ds.decode_errors - s->rep_decode_errors;
@@ -448,6 +457,14 @@ static void finish(struct session *s, bool exited)
 		info("pid %d: %llu records lost (ring buffer full), %llu unreadable, %llu undecodable",
 		     s->o.pid, (unsigned long long)s->rep_drops, (unsigned long long)s->rep_read_errors,
 		     (unsigned long long)s->rep_decode_errors);
+	if (s->lg) {
+		struct lineage_stats ls;
+
+		lineage__stats(s->lg, &ls);
+		if (ls.apply_failed)
+			info("pid %d: %llu events not applied to the graph in full (out of memory): the rules did not "
+			     "see them", s->o.pid, (unsigned long long)ls.apply_failed);
+	}
 	{
 		struct decoder_stats ds;
 		struct intern_stats is;
@@ -471,9 +488,9 @@ static void finish(struct session *s, bool exited)
 			(unsigned long long)gs.lookups, (unsigned long long)gs.read_errors,
 			(unsigned long long)ps.reads, (unsigned long long)ds.mem_errors);
 	}
-	rules_tick(s, now_ns(), true);
+	rules_tick(s, ct_mono_ns(), true);
 	if (exited) {
-		ev.ts_ns = now_ns();
+		ev.ts_ns = ct_mono_ns();
 		deliver(s, &ev);
 		s->exited = true;
 	}
@@ -502,9 +519,9 @@ int session__poll(struct session *s, int timeout_ms)
 		ct_errmsg_set("reading events of pid %d: %s", s->o.pid, strerror(-err));
 		return err;
 	}
-	decoder__expire(s->dec, now_ns());
+	decoder__expire(s->dec, ct_mono_ns());
 	check_lost(s);
-	rules_tick(s, now_ns(), false);
+	rules_tick(s, ct_mono_ns(), false);
 	if (target_gone(s)) {
 		finish(s, true);
 		return -ESRCH;

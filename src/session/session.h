@@ -9,6 +9,7 @@
 
 struct session;
 struct ct_event;
+struct alert;
 
 struct session_opts {
 	int pid;
@@ -21,8 +22,9 @@ struct session_opts {
 	uint32_t max_nodes;     /* the graph's cap; 0: LINEAGE_DEFAULT_MAX_NODES */
 	const char *record_path; /* record raw events here, NULL for none */
 	void (*on_event)(void *cookie, const struct ct_event *ev);
-	/* One alert as a complete JSON object (no newline), and the same as text. */
-	void (*on_alert)(void *cookie, const char *json, const char *text);
+	/* One alert (rules/rules.h), valid during the call: outputs render it with
+	 * output/alert_out.h. */
+	void (*on_alert)(void *cookie, const struct alert *a);
 	void *cookie;
 };
 

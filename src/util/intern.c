@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "util/hash.h"
+#include "util/hashmap.h"
 #include "util/intern.h"
 #include "util/stack.h"
 
@@ -22,34 +23,12 @@ struct str_entry {
 	char s[];
 };
 
-/* Open addressing, power-of-two capacity, at most half full. */
-struct table {
-	void **slots;
-	uint64_t *hashes;
-	size_t cap, count;
-};
-
 struct intern {
 	size_t budget, bytes;
 	uint64_t refused;
 	struct chunk *chunks;
-	struct table strs, stacks;
+	struct hmap strs, stacks; /* hash -> entry pointer */
 };
-
-static uint64_t hash_bytes(const void *p, size_t n, uint64_t seed)
-{
-	const unsigned char *s = p;
-	uint64_t h = seed ^ (n * 0x9e3779b97f4a7c15ULL);
-	uint64_t w;
-
-	for (; n >= 8; n -= 8, s += 8) {
-		memcpy(&w, s, 8);
-		h = (h ^ ct_mix64(w)) * 0x9e3779b97f4a7c15ULL;
-	}
-	w = 0;
-	memcpy(&w, s, n);
-	return ct_mix64(h ^ ct_mix64(w ^ n));
-}
 
 static void *arena_alloc(struct intern *in, size_t size)
 {
@@ -82,39 +61,16 @@ static void *arena_alloc(struct intern *in, size_t size)
 	return p;
 }
 
-static int table_grow(struct intern *in, struct table *t)
+/* Room for one more entry, within the budget the tables count against too. */
+static int table_reserve(struct intern *in, struct hmap *t)
 {
-	size_t ncap = t->cap ? t->cap * 2 : 1024;
-	size_t add = ncap * (sizeof(void *) + sizeof(uint64_t));
-	void **slots;
-	uint64_t *hashes;
+	size_t grow = hmap__grow_bytes(t), before = hmap__bytes(t);
 
-	if (in->bytes + add > in->budget)
+	if (!grow)
+		return 0;
+	if (in->bytes + grow > in->budget || hmap__reserve(t, 1))
 		return -ENOMEM;
-	slots = calloc(ncap, sizeof(*slots));
-	hashes = calloc(ncap, sizeof(*hashes));
-	if (!slots || !hashes) {
-		free(slots);
-		free(hashes);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < t->cap; i++) {
-		size_t j;
-
-		if (!t->slots[i])
-			continue;
-		for (j = t->hashes[i] & (ncap - 1); slots[j]; j = (j + 1) & (ncap - 1))
-			;
-		slots[j] = t->slots[i];
-		hashes[j] = t->hashes[i];
-	}
-	in->bytes += add;
-	in->bytes -= t->cap * (sizeof(void *) + sizeof(uint64_t));
-	free(t->slots);
-	free(t->hashes);
-	t->slots = slots;
-	t->hashes = hashes;
-	t->cap = ncap;
+	in->bytes = in->bytes + hmap__bytes(t) - before;
 	return 0;
 }
 
@@ -138,31 +94,37 @@ void intern__free(struct intern *in)
 		n = c->next;
 		free(c);
 	}
-	free(in->strs.slots);
-	free(in->strs.hashes);
-	free(in->stacks.slots);
-	free(in->stacks.hashes);
+	hmap__free(&in->strs);
+	hmap__free(&in->stacks);
 	free(in);
+}
+
+struct str_key {
+	const char *s;
+	size_t n;
+};
+
+static bool str_eq(const void *cookie, uint64_t v)
+{
+	const struct str_key *k = cookie;
+	const struct str_entry *e = (const struct str_entry *)(uintptr_t)v;
+
+	return e->len == k->n && !memcmp(e->s, k->s, k->n);
 }
 
 const char *intern__strn(struct intern *in, const char *s, size_t n)
 {
-	struct table *t = &in->strs;
-	uint64_t h;
-	size_t i;
+	struct str_key k = { s, n };
 	struct str_entry *e;
+	uint64_t h, *found;
 
 	if (!s)
 		return NULL;
-	h = hash_bytes(s, n, 0x5a5a);
-	if (t->cap) {
-		for (i = h & (t->cap - 1); t->slots[i]; i = (i + 1) & (t->cap - 1)) {
-			e = t->slots[i];
-			if (t->hashes[i] == h && e->len == n && !memcmp(e->s, s, n))
-				return e->s;
-		}
-	}
-	if ((t->count + 1) * 2 > t->cap && table_grow(in, t))
+	h = hmap_hash(ct_hash_bytes(s, n, 0x5a5a));
+	found = hmap__find(&in->strs, h, str_eq, &k);
+	if (found)
+		return ((struct str_entry *)(uintptr_t)*found)->s;
+	if (table_reserve(in, &in->strs))
 		goto refused;
 	e = arena_alloc(in, sizeof(*e) + n + 1);
 	if (!e)
@@ -171,11 +133,7 @@ const char *intern__strn(struct intern *in, const char *s, size_t n)
 	e->len = n;
 	memcpy(e->s, s, n);
 	e->s[n] = '\0';
-	for (i = h & (t->cap - 1); t->slots[i]; i = (i + 1) & (t->cap - 1))
-		;
-	t->slots[i] = e;
-	t->hashes[i] = h;
-	t->count++;
+	hmap__add(&in->strs, h, (uintptr_t)e); /* reserved: cannot fail */
 	return e->s;
 refused:
 	in->refused++;
@@ -208,34 +166,38 @@ static bool frames_eq(const struct ct_frame *a, const struct ct_frame *b, uint32
 	return true;
 }
 
+struct stack_key {
+	const struct ct_frame *frames;
+	uint32_t n;
+};
+
+static bool stack_eq(const void *cookie, uint64_t v)
+{
+	const struct stack_key *k = cookie;
+	const struct ct_stack *st = (const struct ct_stack *)(uintptr_t)v;
+
+	return st->n == k->n && frames_eq(st->frames, k->frames, k->n);
+}
+
 const struct ct_stack *intern__stack(struct intern *in, const struct ct_frame *frames, uint32_t n)
 {
-	struct table *t = &in->stacks;
-	uint64_t h = hash_frames(frames, n);
+	struct stack_key k = { frames, n };
+	uint64_t raw = hash_frames(frames, n), h = hmap_hash(raw), *found;
 	struct ct_stack *st;
-	size_t i;
 
-	if (t->cap) {
-		for (i = h & (t->cap - 1); t->slots[i]; i = (i + 1) & (t->cap - 1)) {
-			st = t->slots[i];
-			if (t->hashes[i] == h && st->n == n && frames_eq(st->frames, frames, n))
-				return st;
-		}
-	}
-	if ((t->count + 1) * 2 > t->cap && table_grow(in, t))
+	found = hmap__find(&in->stacks, h, stack_eq, &k);
+	if (found)
+		return (const struct ct_stack *)(uintptr_t)*found;
+	if (table_reserve(in, &in->stacks))
 		goto refused;
 	st = arena_alloc(in, sizeof(*st) + n * sizeof(st->frames[0]));
 	if (!st)
 		goto refused;
 	st->n = n;
-	st->hash = (uint32_t)(h ^ (h >> 32));
+	st->hash = (uint32_t)(raw ^ (raw >> 32));
 	if (n)
 		memcpy(st->frames, frames, n * sizeof(st->frames[0]));
-	for (i = h & (t->cap - 1); t->slots[i]; i = (i + 1) & (t->cap - 1))
-		;
-	t->slots[i] = st;
-	t->hashes[i] = h;
-	t->count++;
+	hmap__add(&in->stacks, h, (uintptr_t)st); /* reserved: cannot fail */
 	return st;
 refused:
 	in->refused++;

@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
@@ -247,3 +248,238 @@ void json_w__kv_uint(struct json_w *w, const char *k, uint64_t v) { json_w__key(
 void json_w__kv_hex(struct json_w *w, const char *k, uint64_t v) { json_w__key(w, k); json_w__hex(w, v); }
 void json_w__kv_double(struct json_w *w, const char *k, double v) { json_w__key(w, k); json_w__double(w, v); }
 void json_w__kv_bool(struct json_w *w, const char *k, bool v) { json_w__key(w, k); json_w__bool(w, v); }
+
+char *json_w__object_str(void (*members)(struct json_w *w, const void *arg), const void *arg)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	struct json_w *w;
+
+	if (!f)
+		return NULL;
+	w = json_w__new(f, false);
+	if (w) {
+		json_w__obj_open(w);
+		members(w, arg);
+		json_w__obj_close(w);
+		json_w__free(w);
+	}
+	if (fclose(f) || !w) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* ---- reader: enough JSON to read the daemon's own replies ---- */
+
+struct json_r {
+	const char *p;
+	int depth;
+};
+
+static void ws(struct json_r *r)
+{
+	while (*r->p == ' ' || *r->p == '\t' || *r->p == '\n' || *r->p == '\r')
+		r->p++;
+}
+
+static int hex4(const char *s, uint32_t *cp)
+{
+	*cp = 0;
+	for (int i = 0; i < 4; i++) {
+		char c = s[i];
+
+		*cp <<= 4;
+		if (c >= '0' && c <= '9')
+			*cp |= (uint32_t)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			*cp |= (uint32_t)(c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F')
+			*cp |= (uint32_t)(c - 'A' + 10);
+		else
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/* Appends one byte to out (size bytes, NUL kept), counting what did not fit. */
+static void put(char *out, size_t size, size_t *o, char c)
+{
+	if (out && *o + 1 < size)
+		out[*o] = c;
+	(*o)++;
+}
+
+static void put_utf8(char *out, size_t size, size_t *o, uint32_t cp)
+{
+	if (cp < 0x80) {
+		put(out, size, o, (char)cp);
+	} else if (cp < 0x800) {
+		put(out, size, o, (char)(0xc0 | (cp >> 6)));
+		put(out, size, o, (char)(0x80 | (cp & 0x3f)));
+	} else if (cp < 0x10000) {
+		put(out, size, o, (char)(0xe0 | (cp >> 12)));
+		put(out, size, o, (char)(0x80 | ((cp >> 6) & 0x3f)));
+		put(out, size, o, (char)(0x80 | (cp & 0x3f)));
+	} else {
+		put(out, size, o, (char)(0xf0 | (cp >> 18)));
+		put(out, size, o, (char)(0x80 | ((cp >> 12) & 0x3f)));
+		put(out, size, o, (char)(0x80 | ((cp >> 6) & 0x3f)));
+		put(out, size, o, (char)(0x80 | (cp & 0x3f)));
+	}
+}
+
+/* A string at r->p, unescaped into out (NULL: skipped). */
+static int read_str(struct json_r *r, char *out, size_t size)
+{
+	size_t o = 0;
+
+	if (*r->p != '"')
+		return -EINVAL;
+	for (r->p++; *r->p != '"'; r->p++) {
+		unsigned char c = (unsigned char)*r->p;
+		uint32_t cp, lo;
+
+		if (c < 0x20)
+			return -EINVAL; /* the NUL at the end included */
+		if (c != '\\') {
+			put(out, size, &o, (char)c);
+			continue;
+		}
+		r->p++;
+		switch (*r->p) {
+		case '"': case '\\': case '/': put(out, size, &o, *r->p); break;
+		case 'b': put(out, size, &o, '\b'); break;
+		case 'f': put(out, size, &o, '\f'); break;
+		case 'n': put(out, size, &o, '\n'); break;
+		case 'r': put(out, size, &o, '\r'); break;
+		case 't': put(out, size, &o, '\t'); break;
+		case 'u':
+			if (hex4(r->p + 1, &cp))
+				return -EINVAL;
+			r->p += 4;
+			if (cp >= 0xd800 && cp < 0xdc00 && r->p[1] == '\\' && r->p[2] == 'u' && !hex4(r->p + 3, &lo) &&
+			    lo >= 0xdc00 && lo < 0xe000) {
+				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+				r->p += 6;
+			} else if (cp >= 0xd800 && cp < 0xe000) {
+				cp = 0xfffd;
+			}
+			put_utf8(out, size, &o, cp);
+			break;
+		default:
+			return -EINVAL;
+		}
+	}
+	r->p++;
+	if (out && size)
+		out[o < size ? o : size - 1] = '\0';
+	return 0;
+}
+
+static int skip_value(struct json_r *r);
+
+static int skip_container(struct json_r *r, char close, bool keys)
+{
+	int err;
+
+	if (++r->depth > JSON_MAX_DEPTH)
+		return -EINVAL;
+	r->p++;
+	ws(r);
+	if (*r->p == close) {
+		r->p++;
+		r->depth--;
+		return 0;
+	}
+	for (;;) {
+		if (keys) {
+			if ((err = read_str(r, NULL, 0)))
+				return err;
+			ws(r);
+			if (*r->p++ != ':')
+				return -EINVAL;
+		}
+		if ((err = skip_value(r)))
+			return err;
+		ws(r);
+		if (*r->p == close)
+			break;
+		if (*r->p++ != ',')
+			return -EINVAL;
+		ws(r);
+	}
+	r->p++;
+	r->depth--;
+	return 0;
+}
+
+static int skip_value(struct json_r *r)
+{
+	const char *start;
+
+	ws(r);
+	switch (*r->p) {
+	case '{': return skip_container(r, '}', true);
+	case '[': return skip_container(r, ']', false);
+	case '"': return read_str(r, NULL, 0);
+	case 't': return strncmp(r->p, "true", 4) ? -EINVAL : (r->p += 4, 0);
+	case 'f': return strncmp(r->p, "false", 5) ? -EINVAL : (r->p += 5, 0);
+	case 'n': return strncmp(r->p, "null", 4) ? -EINVAL : (r->p += 4, 0);
+	default:
+		start = r->p;
+		if (*r->p == '-')
+			r->p++;
+		while ((*r->p >= '0' && *r->p <= '9') || *r->p == '.' || *r->p == 'e' || *r->p == 'E' ||
+		       *r->p == '+' || *r->p == '-')
+			r->p++;
+		return r->p > start && (start[0] != '-' || r->p > start + 1) ? 0 : -EINVAL;
+	}
+}
+
+int json_r__str_member(const char *doc, const char *key, char *out, size_t size)
+{
+	struct json_r r = { .p = doc };
+	char name[128];
+	bool found = false;
+	int err;
+
+	if (out && size)
+		out[0] = '\0';
+	ws(&r);
+	if (*r.p != '{')
+		return -EINVAL;
+	r.p++;
+	ws(&r);
+	while (*r.p != '}') {
+		if ((err = read_str(&r, name, sizeof(name))))
+			return err;
+		ws(&r);
+		if (*r.p++ != ':')
+			return -EINVAL;
+		ws(&r);
+		if (!found && !strcmp(name, key) && *r.p == '"') {
+			if ((err = read_str(&r, out, size)))
+				return err;
+			found = true;
+		} else if ((err = skip_value(&r))) {
+			return err;
+		}
+		ws(&r);
+		if (*r.p == ',') {
+			r.p++;
+			ws(&r);
+			if (*r.p == '}')
+				return -EINVAL;
+		} else if (*r.p != '}') {
+			return -EINVAL;
+		}
+	}
+	r.p++;
+	ws(&r);
+	if (*r.p)
+		return -EINVAL;
+	return found ? 0 : -ENOENT;
+}

@@ -34,6 +34,16 @@ void json_w__kv_hex(struct json_w *w, const char *k, uint64_t v);
 void json_w__kv_double(struct json_w *w, const char *k, double v);
 void json_w__kv_bool(struct json_w *w, const char *k, bool v);
 
+/* One object with the members `members` writes, as a malloc'd string without a
+ * newline; NULL on ENOMEM. */
+char *json_w__object_str(void (*members)(struct json_w *w, const void *arg), const void *arg);
+
+/* The string member key of the one JSON object doc is (surrounding whitespace
+ * allowed), unescaped into out (NUL-terminated, truncated to size; \u0000
+ * ends it early). 0; -ENOENT when the object has no such string member;
+ * -EINVAL when doc is not exactly one valid JSON object. */
+int json_r__str_member(const char *doc, const char *key, char *out, size_t size);
+
 /* Escape s into buf (NUL-terminated, truncated to size); returns bytes needed. */
 size_t json_escape(char *buf, size_t size, const char *s, size_t n);
 

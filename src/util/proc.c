@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,4 +82,92 @@ int proc_exe(int pid, char *path, size_t path_len, char *exe_name, size_t name_l
 	}
 	exe_name[n] = '\0';
 	return 0;
+}
+
+int proc_read_file(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+	size_t off = 0;
+
+	if (fd < 0)
+		return -errno;
+	while (off + 1 < size) {
+		n = read(fd, buf + off, size - 1 - off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			n = -errno;
+			close(fd);
+			return (int)n;
+		}
+		if (n == 0)
+			break;
+		off += (size_t)n;
+	}
+	buf[off] = '\0';
+	close(fd);
+	return (int)off;
+}
+
+/* In the effective set, as /proc/self/status tells. */
+bool proc_have_cap(int cap)
+{
+	char buf[4096], *p;
+	unsigned long long eff;
+
+	if (proc_read_file("/proc/self/status", buf, sizeof(buf)) < 0 || !(p = strstr(buf, "\nCapEff:")))
+		return false;
+	eff = strtoull(p + 9, NULL, 16);
+	return (eff >> cap) & 1;
+}
+
+int proc_start_time(int pid, uint64_t *start)
+{
+	char path[64], buf[1024], *p;
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	n = proc_read_file(path, buf, sizeof(buf));
+	if (n < 0)
+		return n;
+	/* comm may hold spaces and parentheses: fields restart after the last ')'. */
+	p = strrchr(buf, ')');
+	if (!p)
+		return -EINVAL;
+	p++;
+	for (int field = 3; field < 22; field++) {
+		p = strchr(p + 1, ' ');
+		if (!p)
+			return -EINVAL;
+	}
+	*start = strtoull(p + 1, NULL, 10);
+	return 0;
+}
+
+int proc_info__read(int pid, struct proc_info *pi)
+{
+	char path[64];
+	ssize_t n;
+	int r;
+
+	memset(pi, 0, sizeof(*pi));
+	pi->pid = pid;
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	n = readlink(path, pi->exe, sizeof(pi->exe) - 1);
+	if (n < 0 && errno != EACCES && errno != EPERM)
+		return -errno;
+	if (n < 0) {
+		pi->exe_unreadable = true;
+		n = 0;
+	}
+	pi->exe[n] = '\0';
+	if (n > 10 && !strcmp(pi->exe + n - 10, " (deleted)"))
+		pi->exe[n - 10] = '\0';
+	r = proc_start_time(pid, &pi->start_time);
+	if (r)
+		return r;
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
+	r = proc_read_file(path, pi->cgroup, sizeof(pi->cgroup));
+	return r < 0 ? r : 0;
 }

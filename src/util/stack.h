@@ -20,4 +20,14 @@ struct ct_stack {
 	struct ct_frame frames[];
 };
 
+/* {"func":..,"file":..,"line":..} with "inlined":true when it is; null for NULL.
+ * (The event stream writes its own, with "inlined" always: output/events_out.c.) */
+struct json_w;
+void ct_frame__json(struct json_w *w, const struct ct_frame *f);
+/* An array of frames, innermost first; null for NULL. */
+void ct_stack__json(struct json_w *w, const struct ct_stack *st);
+/* The same as the value of member key. */
+void ct_frame__kv_json(struct json_w *w, const char *key, const struct ct_frame *f);
+void ct_stack__kv_json(struct json_w *w, const char *key, const struct ct_stack *st);
+
 #endif

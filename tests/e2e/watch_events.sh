@@ -240,4 +240,77 @@ if [ -x "$bin" ]; then
 	fi
 fi
 
+# A Go newer than ctxtrace's table: the newest known build with its version strings
+# rewritten (same length) to the next minor version. Its layout is that of the
+# newest known, so it must be checked against the process, used with one warning,
+# and its events be exact; with offsets that do not fit (the table perturbed for
+# this test, or an older Go's binary carrying the new version) watch must refuse,
+# naming what did not fit, and never attach.
+known=$(go_known_max)
+gover=$("$(go_tool "$known")" env GOVERSION 2>/dev/null)
+next=1.$((${known#1.} + 1))
+newer=go$next${gover#go"$known"}
+if [ -z "${GO_VERSIONS:-}" ] || [[ " $GO_VERSIONS " == *" $known "* ]] && [ ${#newer} -eq ${#gover} ]; then
+	for m in plain stripped; do
+		src=$(go_bin "$known" "$m" ev_basic)
+		[ -x "$src" ] || { skip "go$next (rewritten) $m: $src not built"; continue; }
+		bin=$tmp/newer-$m/ev_basic
+		mkdir -p "${bin%/*}" && perl -pe "s/\Q$gover\E/$newer/g" "$src" >"$bin" && chmod +x "$bin"
+		d=$tmp/newer-$m/run
+		run_watch "$bin" "$d" --json
+		name="go$next (rewritten $m $known build): validated, one warning, exact events"
+		warn=$(grep -c "^warning: Go $next is newer than ctxtrace's offset table (1.19-$known): Go $known's layout fits pid $(cat "$d/pid") (context code, goroutine list) and is used$" "$d/watch.err")
+		if [ "$(cat "$d/watch.rc")" != 0 ] || [ "$warn" != 1 ] || [ "$(grep -c '^warning' "$d/watch.err")" != 1 ]; then
+			not_ok "$name" "watch exit $(cat "$d/watch.rc"), $warn matching warning lines" "$(head -5 "$d/watch.err")"
+		elif out=$(python3 "$tmp/check.py" "$d/prog.json" "$d/events.json" 2>&1); then
+			ok "$name ($(grep -c . "$d/events.json") events)"
+		else
+			not_ok "$name" "$out"
+		fi
+	done
+	# refused NAME BIN REGEX [ENV...]: exit 1, one error line matching, no probe left.
+	refused() {
+		local name=$1 bin=$2 re=$3 d=$tmp/refused-$RANDOM pp rc
+		shift 3
+		mkdir -p "$d"
+		"$bin" "$d/go" >"$d/prog.json" 2>"$d/prog.err" &
+		pp=$!
+		for ((i = 0; i < 200; i++)); do
+			[ "$(readlink "/proc/$pp/exe")" = "$(realpath "$bin")" ] && break
+			sleep 0.01
+		done
+		sleep 0.2
+		env "$@" "$CTXTRACE" watch -p "$pp" --events >"$d/events" 2>"$d/err"
+		rc=$?
+		touch "$d/go"
+		wait "$pp"
+		if [ $rc -eq 1 ] && [ "$(wc -l <"$d/err")" -eq 1 ] && [ ! -s "$d/events" ] &&
+			grep -qE "^ctxtrace: cannot attach to pid $pp: Go $next is newer than ctxtrace's offset table \(1\.19-$known\) and Go $known's layout does not fit it: $re" "$d/err"; then
+			ok "$name: $(sed "s/.*does not fit it: //" "$d/err")"
+		else
+			not_ok "$name" "exit $rc" "$(head -3 "$d/err")" "$(head -3 "$d/events")"
+		fi
+	}
+	bin=$tmp/newer-stripped/ev_basic
+	if [ -x "$bin" ]; then
+		refused "go$next, goid offset perturbed: refused" "$bin" 'allgs\[0\] has goid [0-9]+, not 1' \
+			CTXTRACE_TEST_OFFSETS=goid=$(($("$OUT/tools/offsets_dump" --table "${known#1.}" | awk '$1=="goid"{print $2}') + 8))
+		refused "go$next, stack bounds perturbed: refused" "$bin" 'allgs\[0\] \(goid 1\) has stack bounds' \
+			CTXTRACE_TEST_OFFSETS=stack.hi=16
+		refused "go$next, cancelCtx.err perturbed: refused" "$bin" \
+			'context\.\(\*cancelCtx\)\.Err reads its receiver at \+[0-9]+, not cancelCtx\.err at \+[0-9]+' \
+			CTXTRACE_TEST_OFFSETS=cancelCtx.err=$(($("$OUT/tools/offsets_dump" --table "${known#1.}" | awk '$1=="cancelCtx.err"{print $2}') + 8))
+	fi
+	# A Go 1.22 program (another layout) claiming to be the newer Go.
+	old=$(go_bin 1.22 stripped ev_basic)
+	ogover=$("$(go_tool 1.22)" env GOVERSION 2>/dev/null)
+	onewer=go$next${ogover#go1.22}
+	if [ -x "$old" ] && [ ${#onewer} -eq ${#ogover} ]; then
+		perl -pe "s/\Q$ogover\E/$onewer/g" "$old" >"$tmp/old-as-newer" && chmod +x "$tmp/old-as-newer"
+		refused "go1.22 build claiming go$next: refused" "$tmp/old-as-newer" '.+'
+	fi
+else
+	skip "newer-Go checks: Go $known not among GO_VERSIONS, or $gover cannot be rewritten in place"
+fi
+
 done_testing

@@ -135,6 +135,12 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		err = offsets__resolve(ge, &o);
+		if (!err && o.assumed_minor) {
+			char newer[160];
+
+			offsets__newer_msg(ge, &o, newer, sizeof(newer));
+			fprintf(stderr, "warning: %s: Go 1.%d's layout assumed\n", newer, o.assumed_minor);
+		}
 		goelf__free(ge);
 		if (err) {
 			fprintf(stderr, "offsets_dump: %s: %s\n", argv[2], ct_errmsg());

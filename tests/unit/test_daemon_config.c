@@ -13,7 +13,9 @@
 #include <cmocka.h>
 
 #include "daemon/config.h"
+#include "daemon/selectors.h"
 #include "daemon/targets.h"
+#include "util/proc.h"
 #include "util/settings.h"
 
 #define NS_S 1000000000ULL

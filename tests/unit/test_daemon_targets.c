@@ -19,8 +19,10 @@
 #include "daemon/config.h"
 #include "daemon/loop.h"
 #include "daemon/outputs.h"
+#include "daemon/status.h"
 #include "daemon/targets.h"
 #include "graph/lineage.h"
+#include "rules/rules.h"
 #include "util/json.h"
 #include "util/log.h"
 
@@ -31,7 +33,7 @@ static char dir[64], exe[128], jsonl[128], conf[128];
 struct fake {
 	int pid;
 	uint64_t grace;
-	void (*on_alert)(void *cookie, const char *json, const char *text);
+	void (*on_alert)(void *cookie, const struct alert *a);
 	void *cookie;
 	bool alert;
 };
@@ -43,7 +45,7 @@ static int children[16], nchildren;
 
 static void *fake_open(int pid, const struct target_cfg *t, const struct rule_cfg *r,
 		       void (*on_event)(void *cookie, const struct ct_event *ev),
-		       void (*on_alert)(void *cookie, const char *json, const char *text), void *cookie)
+		       void (*on_alert)(void *cookie, const struct alert *a), void *cookie)
 {
 	struct fake *f;
 
@@ -66,8 +68,11 @@ static int fake_poll(void *h)
 	struct fake *f = h;
 
 	if (alert_on_poll && !f->alert) {
+		struct alert a = { .rule = RULE_LOST_CANCEL, .id = "0123456789abcdef", .pid = f->pid, .count = 3,
+				   .first = true, .severity = SEV_ERROR, .message = "3 lost cancels" };
+
 		f->alert = true;
-		f->on_alert(f->cookie, "{\"type\":\"alert\",\"rule\":\"lost-cancel\",\"count\":3}", "3 lost cancels");
+		f->on_alert(f->cookie, &a);
 	}
 	return 0;
 }
@@ -425,7 +430,8 @@ static void test_alerts(void **state)
 	dup2(saved, 2);
 	close(saved);
 	/* The session's object, with the target's name in front. */
-	assert_int_equal(records("{\"target\":\"sleepers\",\"type\":\"alert\",\"rule\":\"lost-cancel\",\"count\":3}", NULL),
+	assert_int_equal(records("{\"target\":\"sleepers\",\"type\":\"alert\",\"version\":1,\"rule\":\"lost-cancel\",",
+				 "\"count\":3,"),
 			 1);
 	f = open_memstream(&m, &len);
 	targets__write_metrics(e.t, f);

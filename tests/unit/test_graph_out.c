@@ -147,9 +147,12 @@ static void test_tree(void **state)
 	/* the two live requests fold into one line, the cancelled one stands apart */
 	assert_non_null(line_with(t, "main.serve  serve.go:31  live", line, sizeof(line)));
 	assert_non_null(strstr(line, "x2"));
+	/* the documented wording (docs/graph.md): "live, age 6ms-10ms", "cancelled (deadline) 2.1s ago" */
+	assert_non_null(strstr(line, "  live, age "));
 	assert_non_null(line_with(t, "main.serve  serve.go:31 [0xd02]  cancelled (deadline)", line, sizeof(line)));
 	assert_non_null(strstr(line, "LEAK"));
 	assert_non_null(strstr(line, "cancel never called"));
+	assert_non_null(strstr(line, " ago, cancel never called"));
 	assert_null(strstr(line, "x2"));
 	/* its worker is under it, marked */
 	assert_non_null(line_with(t, "goroutine 102 main.serve.func1", line, sizeof(line)));

@@ -924,6 +924,7 @@ static void test_sites(void **state)
 		"vendor/golang.org/x/net/http2/hpack.(*Decoder).Write", "type:.eq.main.T",
 		"type..eq.[2]interface {}", "runtime.gopark", "os/signal.NotifyContext.func1",
 		"database/sql.(*DB).connectionOpener", "time.Sleep", "sync.(*WaitGroup).Wait",
+		"_.goready.func1", "uuid.New",
 	};
 	static const char *const user[] = {
 		"main.main", "main.(*server).handle.func1", "github.com/acme/app/db.Open",
