@@ -284,6 +284,11 @@ int options__parse_cmd(unsigned int cmd, int argc, char **argv, struct cli_opts 
 	}
 	if (rules)
 		g[ng++] = (struct settings_group){ rule_settings, rule_settings_n, rules };
+	/* Errors in the JSON form from the start when --json is asked for anywhere. */
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+		if (!strcmp(argv[i], "--json") && settings__find(cli_settings, cli_settings_n, "json")->cmds & cmd)
+			ct_log_json = true;
+	}
 	r = settings__parse_argv(g, ng, cmd, argc, argv, npos, err, sizeof(err));
 	if (r == 1) {
 		fputs(usage, stdout);

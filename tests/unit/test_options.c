@@ -188,6 +188,25 @@ static void test_ctxtrace_man_synopses(void **state)
 	free(man);
 }
 
+/* ctxtraced's own flags (--config, --check-config) are in ctxtraced(8). */
+static void test_ctxtraced_man_flags(void **state)
+{
+	char *man = slurp("packaging/man/ctxtraced.8");
+
+	for (size_t i = 0; i < cli_settings_n; i++) {
+		char want[96], *o = want;
+
+		if (!(cli_settings[i].cmds & OPT_CTXTRACED))
+			continue;
+		o += sprintf(o, "\\-\\-");
+		for (const char *p = cli_settings[i].name; *p; p++)
+			o += *p == '_' ? sprintf(o, "\\-") : sprintf(o, "%c", *p);
+		if (!strstr(man, want))
+			fail_msg("ctxtraced(8) does not describe %s", want);
+	}
+	free(man);
+}
+
 static void test_conf_man_keys(void **state)
 {
 	char *man = slurp("packaging/man/ctxtraced.conf.5");
@@ -220,6 +239,7 @@ int main(void)
 		cmocka_unit_test(test_ctxtrace_man_options),
 		cmocka_unit_test(test_ctxtrace_man_synopses),
 		cmocka_unit_test(test_conf_man_keys),
+		cmocka_unit_test(test_ctxtraced_man_flags),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
