@@ -3,7 +3,7 @@
 # with a large graph (40k contexts); 20 subscribers that never read and 5 that
 # do; 10 clients that ask for the graph and never read, while others ask and
 # read; 300 half-open /metrics connections. Throughout, `ctxtrace status`
-# answers within 1 s, the watchdog is fed, and the daemon's RSS stays under
+# answers within 1 s, the watchdog is fed (gaps under 3 s), and the daemon's RSS stays under
 # its start RSS plus the documented cap on what its clients can make it hold
 # (socket_memory_max, set to 32M here, plus 16 MB of slack: docs/daemon.md,
 # "Limits"). Afterwards /metrics answers again and the counters show the
@@ -63,7 +63,7 @@ metrics_listen = 127.0.0.1:$port
 exe = graph_big
 retention = 10m
 EOF
-NOTIFY_SOCKET=$tmp/notify.sock WATCHDOG_USEC=1000000 \
+NOTIFY_SOCKET=$tmp/notify.sock WATCHDOG_USEC=2000000 \
 	bash -c 'WATCHDOG_PID=$$ exec "$0" --config "$1"' "$CTXTRACED" "$tmp/d.conf" >"$tmp/daemon.log" 2>&1 &
 dpid=$!
 if ! wait_for 10 "$CTXTRACE" status --socket "$tmp/d.sock"; then
@@ -121,6 +121,15 @@ done
 done) &
 readers=$!
 
+wait_for 30 grep -q "load up" "$tmp/load.log"
+a=$(now_ms)
+if wait_for 5 bash -c "curl -s -m 1 http://127.0.0.1:$port/metrics | grep -q '^ctxtrace_daemon_start_time_seconds'"; then
+	ok "daemon_stress: /metrics answers right after 300 half-open connections ($(($(now_ms) - a)) ms)"
+else
+	not_ok "daemon_stress: /metrics right after 300 half-open connections" \
+		"$(ss -tan | grep ":$port " | awk '{print $1}' | sort | uniq -c | tr '\n' ' ')"
+fi
+
 slow=0 worst=0 rssmax=$rss0 n=0
 t_end=$(($(now_ms) + 60000))
 while [ "$(now_ms)" -lt "$t_end" ]; do
@@ -146,8 +155,8 @@ else
 	not_ok "daemon_stress: RSS under the cap" "max $((rssmax / 1024)) MB, start $((rss0 / 1024)) MB, cap $((cap / 1024)) MB"
 fi
 gap=$(awk '/WATCHDOG=1/ { if (p) { d = $1 - p; if (d > m) m = d } p = $1 } END { print m + 0 }' "$tmp/notify.log")
-if awk -v g="$gap" 'BEGIN { exit !(g > 0 && g < 1.5) }'; then
-	ok "daemon_stress: the watchdog was fed throughout (longest gap ${gap} s, period 0.5 s)"
+if awk -v g="$gap" 'BEGIN { exit !(g > 0 && g < 3) }'; then
+	ok "daemon_stress: the watchdog was fed throughout (longest gap ${gap} s, period 1 s; WatchdogSec is 30 s)"
 else
 	not_ok "daemon_stress: the watchdog was fed" "longest gap ${gap} s"
 fi
@@ -160,7 +169,7 @@ fi
 kill "$readers" "$load" 2>/dev/null
 wait "$load" 2>/dev/null
 if wait_for 15 bash -c "curl -s -m 2 http://127.0.0.1:$port/metrics | grep -q '^ctxtrace_daemon_start_time_seconds'"; then
-	ok "daemon_stress: /metrics answers after 300 half-open connections"
+	ok "daemon_stress: /metrics answers after the storm"
 else
 	not_ok "daemon_stress: /metrics recovers" "$(ss -tan | grep -c ":$port ") sockets on the port"
 fi
