@@ -49,8 +49,10 @@ const char *const go_offsets_table_keys[] = {
 	"hchan.recvq",
 	"hchan.sendq",
 	"moduledata.itablinks",
+	"moduledata.itaboffset",
+	"moduledata.itabsize",
 };
-const int go_offsets_table_nkeys = 46;
+const int go_offsets_table_nkeys = 48;
 
 const struct go_offsets_row go_offsets_table[] = {
 	{
@@ -103,6 +105,8 @@ const struct go_offsets_row go_offsets_table[] = {
 			[GO_OFF_HCHAN_RECVQ] = 56,
 			[GO_OFF_HCHAN_SENDQ] = 72,
 			[GO_OFF_MODULEDATA_ITABLINKS] = 360,
+			[GO_OFF_MODULEDATA_ITABOFFSET] = -1,
+			[GO_OFF_MODULEDATA_ITABSIZE] = -1,
 		},
 	},
 	{
@@ -155,6 +159,8 @@ const struct go_offsets_row go_offsets_table[] = {
 			[GO_OFF_HCHAN_RECVQ] = 56,
 			[GO_OFF_HCHAN_SENDQ] = 72,
 			[GO_OFF_MODULEDATA_ITABLINKS] = 376,
+			[GO_OFF_MODULEDATA_ITABOFFSET] = -1,
+			[GO_OFF_MODULEDATA_ITABSIZE] = -1,
 		},
 	},
 	{
@@ -207,6 +213,8 @@ const struct go_offsets_row go_offsets_table[] = {
 			[GO_OFF_HCHAN_RECVQ] = 56,
 			[GO_OFF_HCHAN_SENDQ] = 72,
 			[GO_OFF_MODULEDATA_ITABLINKS] = 376,
+			[GO_OFF_MODULEDATA_ITABOFFSET] = -1,
+			[GO_OFF_MODULEDATA_ITABSIZE] = -1,
 		},
 	},
 	{
@@ -259,6 +267,8 @@ const struct go_offsets_row go_offsets_table[] = {
 			[GO_OFF_HCHAN_RECVQ] = 64,
 			[GO_OFF_HCHAN_SENDQ] = 80,
 			[GO_OFF_MODULEDATA_ITABLINKS] = 376,
+			[GO_OFF_MODULEDATA_ITABOFFSET] = -1,
+			[GO_OFF_MODULEDATA_ITABSIZE] = -1,
 		},
 	},
 	{
@@ -311,6 +321,8 @@ const struct go_offsets_row go_offsets_table[] = {
 			[GO_OFF_HCHAN_RECVQ] = 64,
 			[GO_OFF_HCHAN_SENDQ] = 80,
 			[GO_OFF_MODULEDATA_ITABLINKS] = 376,
+			[GO_OFF_MODULEDATA_ITABOFFSET] = -1,
+			[GO_OFF_MODULEDATA_ITABSIZE] = -1,
 		},
 	},
 	{
@@ -363,6 +375,8 @@ const struct go_offsets_row go_offsets_table[] = {
 			[GO_OFF_HCHAN_RECVQ] = 64,
 			[GO_OFF_HCHAN_SENDQ] = 80,
 			[GO_OFF_MODULEDATA_ITABLINKS] = 376,
+			[GO_OFF_MODULEDATA_ITABOFFSET] = -1,
+			[GO_OFF_MODULEDATA_ITABSIZE] = -1,
 		},
 	},
 	{
@@ -415,6 +429,8 @@ const struct go_offsets_row go_offsets_table[] = {
 			[GO_OFF_HCHAN_RECVQ] = 64,
 			[GO_OFF_HCHAN_SENDQ] = 80,
 			[GO_OFF_MODULEDATA_ITABLINKS] = 384,
+			[GO_OFF_MODULEDATA_ITABOFFSET] = -1,
+			[GO_OFF_MODULEDATA_ITABSIZE] = -1,
 		},
 	},
 	{
@@ -454,6 +470,21 @@ const struct go_offsets_row go_offsets_table[] = {
 			[GO_OFF_AFTERFUNCCTX_ONCE] = 80,
 			[GO_OFF_AFTERFUNCCTX_F] = 96,
 			[GO_OFF_WITHOUTCANCELCTX_C] = 0,
+			[GO_OFF_G_WAITING] = 320,
+			[GO_OFF_SUDOG_G] = 0,
+			[GO_OFF_SUDOG_ELEM] = 24,
+			[GO_OFF_SUDOG_C] = 88,
+			[GO_OFF_SUDOG_WAITLINK] = 72,
+			[GO_OFF_SUDOG_ISSELECT] = 60,
+			[GO_OFF_HCHAN_QCOUNT] = 0,
+			[GO_OFF_HCHAN_DATAQSIZ] = 8,
+			[GO_OFF_HCHAN_CLOSED] = 28,
+			[GO_OFF_HCHAN_ELEMTYPE] = 40,
+			[GO_OFF_HCHAN_RECVQ] = 64,
+			[GO_OFF_HCHAN_SENDQ] = 80,
+			[GO_OFF_MODULEDATA_ITABLINKS] = -1,
+			[GO_OFF_MODULEDATA_ITABOFFSET] = 320,
+			[GO_OFF_MODULEDATA_ITABSIZE] = 328,
 		},
 	},
 };

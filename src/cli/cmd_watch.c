@@ -18,17 +18,94 @@
 #include "output/events_out.h"
 #include "session/session.h"
 #include "output/alert_out.h"
+#include "rules/rules.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/options.h"
 #include "util/proc.h"
 #include "util/settings.h"
+
+/* Text is for people: a growing alert is printed again at most every
+ * TEXT_REPRINT_NS (its latest count held until then, and printed at the end);
+ * JSON keeps the re-emission contract of docs/alerts.md. */
+#define TEXT_REPRINT_NS (30ULL * 1000000000ULL)
+#define TEXT_HELD_MAX 256
+
+struct held_alert {
+	char id[17];
+	uint64_t printed_ns;
+	char *pending; /* the latest text not printed yet */
+};
 
 struct watch_run {
 	struct events_out *out;
 	bool json;
 	uint64_t alerts;
 	int err;
+	struct held_alert held[TEXT_HELD_MAX];
+	int nheld;
 };
+
+static void text_print(struct watch_run *run, const char *text)
+{
+	if (run->err)
+		return;
+	printf("%s\n", text);
+	if (fflush(stdout))
+		run->err = -errno;
+}
+
+/* Prints the held texts due by now (all of them when all). */
+static void text_release(struct watch_run *run, bool all)
+{
+	uint64_t now = ct_mono_ns();
+
+	for (int i = 0; i < run->nheld; i++) {
+		struct held_alert *h = &run->held[i];
+
+		if (!h->pending || (!all && now - h->printed_ns < TEXT_REPRINT_NS))
+			continue;
+		text_print(run, h->pending);
+		free(h->pending);
+		h->pending = NULL;
+		h->printed_ns = now;
+	}
+}
+
+static void text_alert(struct watch_run *run, const struct alert *a)
+{
+	struct held_alert *h = NULL;
+	uint64_t now = ct_mono_ns();
+	char id[17];
+	char *text = alert_out__text_str(a);
+
+	if (!text) {
+		run->err = -ENOMEM;
+		return;
+	}
+	memcpy(id, a->id, sizeof(id));
+	for (int i = 0; *id && i < run->nheld; i++) {
+		if (!strcmp(run->held[i].id, id))
+			h = &run->held[i];
+	}
+	if (!h && *id && run->nheld < TEXT_HELD_MAX) {
+		h = &run->held[run->nheld++];
+		memcpy(h->id, id, sizeof(h->id));
+		h->pending = NULL;
+		h->printed_ns = 0;
+	} else if (h && now - h->printed_ns < TEXT_REPRINT_NS) {
+		free(h->pending);
+		h->pending = text;
+		return;
+	}
+	text_print(run, text);
+	free(text);
+	if (h) {
+		free(h->pending);
+		h->pending = NULL;
+		h->printed_ns = now;
+	}
+}
 
 static const char usage[] =
 	"usage: ctxtrace watch -p PID [--json] [--duration DUR] [--grace DUR] [--min-count N]\n"
@@ -54,7 +131,11 @@ static void on_alert(void *cookie, const struct alert *a)
 	run->alerts++;
 	if (run->err)
 		return;
-	run->err = run->json ? alert_out__json(stdout, a, false) : alert_out__text(stdout, a);
+	if (!run->json) {
+		text_alert(run, a);
+		return;
+	}
+	run->err = alert_out__json(stdout, a, false);
 	if (!run->err && (putchar('\n') == EOF || fflush(stdout)))
 		run->err = -errno;
 }
@@ -81,6 +162,8 @@ static int after_poll(void *cookie)
 {
 	struct watch_run *run = cookie;
 
+	if (!run->json)
+		text_release(run, false);
 	if (!run->err)
 		run->err = events_out__flush(run->out);
 	if (!run->err && stdout_closed())
@@ -117,6 +200,7 @@ int cmd_watch(int argc, char **argv)
 	so.min_count = (uint32_t)rules.min_count;
 	so.retention_ns = rules.retention;
 	so.max_nodes = (uint32_t)rules.max_nodes;
+	so.stuck_min = (uint32_t)rules.stuck_min;
 	so.record_path = o.record;
 	so.on_event = on_event;
 	so.on_alert = on_alert;
@@ -148,6 +232,7 @@ int cmd_watch(int argc, char **argv)
 		goto cleanup;
 	}
 	session__finish(s);
+	text_release(&run, true);
 	if (!run.err)
 		run.err = events_out__flush(run.out);
 done:
@@ -162,6 +247,8 @@ done:
 cleanup:
 	session__free(s);
 	run_loop__free();
+	for (int i = 0; i < run.nheld; i++)
+		free(run.held[i].pending);
 	events_out__free(run.out);
 	options__free(&o);
 	return rc;

@@ -5,6 +5,7 @@
 
 int cmd_inspect(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
+int cmd_snapshot(int argc, char **argv);
 int cmd_graph(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_status(int argc, char **argv);

@@ -13,6 +13,7 @@ static const struct {
 } commands[] = {
 	{ "inspect", cmd_inspect, "inspect [--json] BINARY | -p PID   what ctxtrace sees in a Go binary" },
 	{ "watch", cmd_watch, "watch -p PID [--events] [--json]     stream leak alerts (or raw events)" },
+	{ "snapshot", cmd_snapshot, "snapshot -p PID [--json]             judge what memory holds, no probe" },
 	{ "graph", cmd_graph, "graph -p PID [--format F]            the context lineage graph" },
 	{ "replay", cmd_replay, "replay FILE [--format F]             rebuild the graph from a recording" },
 	{ "status", cmd_status, "status                               a running ctxtraced's targets" },

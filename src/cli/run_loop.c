@@ -6,7 +6,7 @@
 #include <time.h>
 
 #include "cli/run_loop.h"
-#include "daemon/execwatch.h"
+#include "probes/execwatch.h"
 #include "session/session.h"
 #include "util/clock.h"
 #include "util/log.h"

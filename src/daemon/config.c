@@ -104,7 +104,7 @@ static int set_target_key(struct target_cfg *t, const char *key, const char *val
 			t->rules_set |= 1u << (s - rule_settings);
 		return r;
 	}
-	snprintf(err, errlen, "%s: unknown setting in [target %s] (known: exe, unit, pid, grace, min_count, retention, max_nodes)",
+	snprintf(err, errlen, "%s: unknown setting in [target %s] (known: exe, unit, pid, grace, min_count, retention, max_nodes, stuck_min)",
 		 key, t->name);
 	return -EINVAL;
 }
@@ -326,7 +326,7 @@ bool config__target_same(const struct config *a, const struct target_cfg *ta, co
 	config__target_rules(b, tb, &rb);
 	return str_eq(ta->exe, tb->exe) && str_eq(ta->unit, tb->unit) && ta->pid == tb->pid &&
 	       ra.grace == rb.grace && ra.min_count == rb.min_count && ra.retention == rb.retention &&
-	       ra.max_nodes == rb.max_nodes;
+	       ra.max_nodes == rb.max_nodes && ra.stuck_min == rb.stuck_min;
 }
 
 void config__print_help(void *file)

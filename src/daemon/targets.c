@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include "daemon/config.h"
-#include "daemon/execwatch.h"
 #include "daemon/loop.h"
 #include "daemon/outputs.h"
 #include "daemon/selectors.h"
@@ -21,6 +20,7 @@
 #include "graph/lineage.h"
 #include "output/alert_out.h"
 #include "output/graph_out.h"
+#include "probes/execwatch.h"
 #include "rules/rules.h"
 #include "util/clock.h"
 #include "util/json.h"
@@ -564,7 +564,8 @@ int targets__watch_execs(struct targets *ts)
 
 static bool rules_equal(const struct rule_cfg *a, const struct rule_cfg *b)
 {
-	return a->grace == b->grace && a->min_count == b->min_count && a->retention == b->retention;
+	return a->grace == b->grace && a->min_count == b->min_count && a->retention == b->retention &&
+	       a->stuck_min == b->stuck_min;
 }
 
 int targets__apply(struct targets *ts, const struct config *c)

@@ -14,10 +14,13 @@
 #include "binary/ctxvars.h"
 #include "binary/goelf.h"
 #include "binary/offsets.h"
+#include "events/ctxmem.h"
 #include "events/decoder.h"
+#include "events/framescan.h"
 #include "events/event.h"
 #include "events/goroutines.h"
 #include "events/gotypes.h"
+#include "events/ctxmem.h"
 #include "events/gstate.h"
 #include "events/procmem.h"
 #include "events/record.h"
@@ -25,6 +28,7 @@
 #include "probes/probe_plan.h"
 #include "probes/systrace.h"
 #include "probes/tracer.h"
+#include "rules/memjudge.h"
 #include "rules/rules.h"
 #include "session/layout_check.h"
 #include "session/session.h"
@@ -36,6 +40,10 @@
 
 #define POLL_MS 10
 #define RULES_TICK_NS 500000000ULL /* alerts come within --grace + 0.5 s */
+/* Memory judgements during a watch: at attach, --grace later for what was not yet
+ * blocked that long, then this often (a pass reads every goroutine: about 0.3 s of
+ * one core per 10k goroutines, see make bench). */
+#define MEMJUDGE_INTERVAL_NS (60ULL * 1000000000ULL)
 
 struct session {
 	char st_why[256]; /* why syscall tracing is unavailable; "" */
@@ -56,6 +64,17 @@ struct session {
 	struct systrace *st;
 	struct gstate_src *gsrc;
 	struct rules *rules;
+	struct ctxmem *cm;
+	uint64_t ctx_itab[CTX_KIND_MAX]; /* a context.Context itab per kind; 1: none found */
+	struct framescan *fs;
+	struct memjudge *mj;
+	uint64_t md_addr, md_types;
+	uint64_t next_mem_ns; /* next memory judgement; 0: none */
+	bool mem_looked_again; /* the pass --grace after the first was scheduled */
+	/* Goroutines that existed at attach, sorted: the memory judgement's business;
+	 * the ones started later are the probe-driven rules'. */
+	uint64_t *pre_goids;
+	size_t npre, pre_cap;
 	uint64_t last_tick;
 	int pidfd;
 	bool exited;
@@ -74,7 +93,8 @@ static void deliver(void *cookie, const struct ct_event *ev)
 		if (s->rec_err)
 			error("recording stopped: %s", ct_errmsg());
 	}
-	if (s->o.events && s->o.on_event)
+	/* losses are part of the alert stream too (README): an alert may be missing */
+	if ((s->o.events || ev->type == EV_LOST) && s->o.on_event)
 		s->o.on_event(s->o.cookie, ev);
 	if (s->lg && lineage__apply(s->lg, ev) == 0 && s->rules)
 		rules__on_event(s->rules, s->lg, ev);
@@ -88,8 +108,36 @@ static void emit_alert(void *cookie, const struct alert *a)
 		s->o.on_alert(s->o.cookie, a);
 }
 
+static void memory_judge(struct session *s, uint64_t now)
+{
+	int err;
+
+	if (!s->mj)
+		return;
+	err = memjudge__run(s->mj, now, emit_alert, s);
+	if (err < 0 && err != -ESRCH)
+		verbose("pid %d: memory judgement failed: %s", s->o.pid, strerror(-err));
+	if (memjudge__pending(s->mj) && !s->mem_looked_again) {
+		s->mem_looked_again = true;
+		s->next_mem_ns = now + (s->o.grace_ns ? s->o.grace_ns : RULES_DEFAULT_GRACE_NS) +
+				 RULES_TICK_NS;
+	} else {
+		struct memjudge_stats st;
+		uint64_t every = MEMJUDGE_INTERVAL_NS;
+
+		/* At most 1% of the time in memory passes (a pass blocks the event loop:
+		 * records wait in the ring buffer meanwhile). */
+		memjudge__stats(s->mj, &st);
+		if (st.elapsed_ns * 100 > every)
+			every = st.elapsed_ns * 100;
+		s->next_mem_ns = now + every;
+	}
+}
+
 static void rules_tick(struct session *s, uint64_t now, bool force)
 {
+	if (s->next_mem_ns && now >= s->next_mem_ns)
+		memory_judge(s, now);
 	if (!s->lg)
 		return;
 	if (!force && now - s->last_tick < RULES_TICK_NS)
@@ -98,6 +146,55 @@ static void rules_tick(struct session *s, uint64_t now, bool force)
 	lineage__expire(s->lg, now);
 	if (s->rules)
 		rules__tick(s->rules, s->lg, now, emit_alert, s);
+}
+
+static int syscall_of(void *st, uint32_t tid, int *nr, uint64_t *since_ns)
+{
+	return systrace__lookup(st, tid, nr, since_ns);
+}
+
+/* A context's state from memory, for the rules' confirmation (rules.h). */
+static int ctx_state(void *cookie, uint64_t id, enum ctx_kind kind, uint64_t parent_id,
+		     enum ctx_kind parent_kind, bool *cancelled)
+{
+	struct session *s = cookie;
+	struct ctxmem_state st;
+	int err;
+
+	if (!s->cm || (unsigned)kind >= CTX_KIND_MAX)
+		return -ENOTSUP;
+	if (!s->ctx_itab[kind]) {
+		uint64_t itabs[512];
+		int n = ctxmem__ctx_itabs(s->cm, itabs, 512);
+
+		s->ctx_itab[kind] = 1;
+		for (int i = 0; i < n; i++) {
+			const char *tn = NULL;
+
+			if (gotypes__ctx_kind(s->gt, itabs[i], 0, &tn) == kind && tn && !strncmp(tn, "*context.", 9)) {
+				s->ctx_itab[kind] = itabs[i];
+				break;
+			}
+		}
+	}
+	if (s->ctx_itab[kind] == 1)
+		return -ENOTSUP;
+	err = ctxmem__read(s->cm, s->ctx_itab[kind], id, &st);
+	if (err)
+		return err == -EINVAL ? -ENOENT : err;
+	if (st.kind != kind)
+		return -ENOENT;
+	/* the same context, not a new one at its address: the same parent */
+	if (parent_kind == CTX_BACKGROUND || parent_kind == CTX_TODO) {
+		enum ctx_kind pk = gotypes__ctx_kind(s->gt, st.parent_itab, st.parent_data, NULL);
+
+		if (pk != CTX_BACKGROUND && pk != CTX_TODO)
+			return -ENOENT;
+	} else if (!parent_id || st.parent_data != parent_id) {
+		return -ENOENT;
+	}
+	*cancelled = st.cancelled;
+	return 0;
 }
 
 /* The graph and the rules, when asked for. Syscall tracing is optional: without
@@ -109,7 +206,28 @@ static int open_analysis(struct session *s)
 				       .go_minor = goelf__buildinfo(s->ge)->minor };
 	struct rules_opts ro = { .pid = s->o.pid, .grace_ns = s->o.grace_ns, .min_count = s->o.min_count };
 
-	if (!s->o.rules && !s->o.graph)
+	if (s->o.rules || s->o.memory_only) {
+		struct ctxmem_opts co = { .mem = s->mem, .types = s->gt, .off = &s->off,
+					  .go_minor = gso.go_minor, .moduledata = s->md_addr,
+					  .types_start = s->md_types };
+		struct memjudge_opts mo = { .pid = s->o.pid, .go_minor = gso.go_minor,
+					    .grace_ns = s->o.grace_ns, .min_count = s->o.min_count,
+					    .stuck_min = s->o.stuck_min, .mem = s->mem, .gs = s->gs,
+					    .dec = s->dec, .on_goroutine = s->o.on_goroutine,
+					    .cookie = s->o.cookie };
+
+		s->gsrc = gstate_src__new(&gso);
+		s->cm = s->gsrc ? ctxmem__new(&co) : NULL;
+		s->fs = s->cm ? framescan__new(&(struct framescan_opts){ .mem = s->mem, .gs = s->gs,
+									  .cm = s->cm }) : NULL;
+		mo.cm = s->cm;
+		mo.fs = s->fs;
+		mo.gsrc = s->gsrc;
+		s->mj = s->fs ? memjudge__new(&mo) : NULL;
+		if (!s->mj)
+			return -ENOMEM;
+	}
+	if (s->o.memory_only || (!s->o.rules && !s->o.graph))
 		return 0;
 	s->lg = lineage__new(&lo);
 	if (!s->lg)
@@ -120,12 +238,16 @@ static int open_analysis(struct session *s)
 	/* Told after the attach: when the uprobes fail too, their error is the one line. */
 	if (!s->st)
 		snprintf(s->st_why, sizeof(s->st_why), "%s", ct_errmsg());
-	s->gsrc = gstate_src__new(&gso);
-	if (!s->gsrc)
-		return -ENOMEM;
 	ro.gstate = gstate_src__read;
 	ro.gstate_cookie = s->gsrc;
-	ro.systrace = s->st;
+	if (s->st) {
+		ro.syscall_of = syscall_of;
+		ro.syscall_cookie = s->st;
+	}
+	if (s->cm) {
+		ro.ctxstate = ctx_state;
+		ro.ctxstate_cookie = s;
+	}
 	s->rules = rules__new(&ro);
 	return s->rules ? 0 : -errno;
 }
@@ -240,7 +362,32 @@ static int snap_cb(void *cookie, const struct go_g *g)
 	/* gopc/startpc are runtime addresses; the decoder subtracts the bias. */
 	decoder__preexisting_go(sn->s->dec, g->goid, g->parent_goid, g->gopc, g->startpc, sn->ts);
 	sn->n++;
+	if (sn->s->mj && sn->s->npre == sn->s->pre_cap) {
+		size_t cap = sn->s->pre_cap ? 2 * sn->s->pre_cap : 1024;
+		uint64_t *p = realloc(sn->s->pre_goids, cap * sizeof(*p));
+
+		if (!p)
+			return 0; /* not judged from memory: the probes still see it */
+		sn->s->pre_goids = p;
+		sn->s->pre_cap = cap;
+	}
+	if (sn->s->mj)
+		sn->s->pre_goids[sn->s->npre++] = g->goid;
 	return 0;
+}
+
+static int cmp_goid(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static bool preexisting(void *cookie, uint64_t goid)
+{
+	struct session *s = cookie;
+
+	return bsearch(&goid, s->pre_goids, s->npre, sizeof(goid), cmp_goid) != NULL;
 }
 
 struct session *session__open(const struct session_opts *opts)
@@ -312,6 +459,8 @@ struct session *session__open(const struct session_opts *opts)
 	}
 	procmem__set_image(s->mem, image_at, s);
 	err = find_types(s, &md);
+	s->md_addr = md.addr;
+	s->md_types = md.types;
 	if (err) {
 		/* Type names are how contexts are told apart: without them, no events. */
 		attach_error(opts->pid, "cannot find the Go type descriptors (runtime.firstmoduledata) in memory");
@@ -376,6 +525,10 @@ struct session *session__open(const struct session_opts *opts)
 		attach_error(opts->pid, ct_errmsg());
 		goto cleanup;
 	}
+	if (opts->memory_only) {
+		info("reading pid %d (%s, %s) from memory, no probe", opts->pid, s->exe_name, bi->version);
+		return s;
+	}
 	topts.on_record = on_record;
 	topts.cookie = s;
 	topts.exe_path = s->exe_path;
@@ -386,6 +539,11 @@ struct session *session__open(const struct session_opts *opts)
 		attach_error(opts->pid, ct_errmsg());
 		goto cleanup;
 	}
+	/* Probes went live one by one: a context created before the last did may
+	 * have been cancelled unseen (its create probe was live, its cancel probe not
+	 * yet). What began before this is unknown, not leaked, unless memory says. */
+	if (s->rules)
+		rules__set_attached(s->rules, ct_mono_ns());
 	/* Goroutines that exist already: after attach, so none is missed; the ones
 	 * created in between are reported once (the decoder drops their records). */
 	sn.s = s;
@@ -400,6 +558,13 @@ struct session *session__open(const struct session_opts *opts)
 	if (s->st_why[0])
 		info("pid %d: syscall tracing unavailable (%s): unreachable-cancel alerts cannot name the "
 		     "blocking call", opts->pid, s->st_why);
+	/* What was there before attach: judged from memory at the first poll, once
+	 * the caller knows the session (the daemon announces the target first). */
+	if (s->mj) {
+		qsort(s->pre_goids, s->npre, sizeof(*s->pre_goids), cmp_goid);
+		memjudge__set_filter(s->mj, preexisting, s);
+		s->next_mem_ns = ct_mono_ns();
+	}
 	return s;
 cleanup:
 	session__free(s);
@@ -547,6 +712,10 @@ void session__free(struct session *s)
 	if (s->rec)
 		record__close(s->rec);
 	rules__free(s->rules);
+	memjudge__free(s->mj);
+	free(s->pre_goids);
+	framescan__free(s->fs);
+	ctxmem__free(s->cm);
 	gstate_src__free(s->gsrc);
 	lineage__free(s->lg);
 	decoder__free(s->dec);
@@ -558,4 +727,43 @@ void session__free(struct session *s)
 	if (s->pidfd >= 0)
 		close(s->pidfd);
 	free(s);
+}
+
+int session__snapshot(struct session *s)
+{
+	uint64_t grace = s->o.grace_ns ? s->o.grace_ns : RULES_DEFAULT_GRACE_NS;
+	int err;
+
+	if (!s->mj)
+		return -EINVAL;
+	err = memjudge__run(s->mj, ct_mono_ns(), emit_alert, s);
+	if (err >= 0 && memjudge__pending(s->mj)) {
+		struct timespec ts = { .tv_sec = (time_t)(grace / 1000000000ULL),
+				       .tv_nsec = (long)(grace % 1000000000ULL) };
+
+		verbose("pid %d: %u goroutines blocked for less than --grace: looking again in %.1fs",
+			s->o.pid, memjudge__pending(s->mj), (double)grace / 1e9);
+		/* A signal (SIGINT) ends the wait and skips the second look. */
+		if (nanosleep(&ts, NULL) == 0)
+			err = memjudge__run(s->mj, ct_mono_ns(), emit_alert, s);
+	}
+	if (err >= 0)
+		memjudge__report_goroutines(s->mj);
+	if (err == -ESRCH || (err < 0 && target_gone(s))) {
+		ct_errmsg_set("pid %d exited while it was read", s->o.pid);
+		return -ESRCH;
+	}
+	if (err < 0) {
+		ct_errmsg_set("cannot read the goroutines of pid %d: %s", s->o.pid, strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+int session__memory_stats(const struct session *s, struct memjudge_stats *st)
+{
+	if (!s || !s->mj)
+		return -ENOENT;
+	memjudge__stats(s->mj, st);
+	return 0;
 }

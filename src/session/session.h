@@ -9,17 +9,24 @@
 
 struct session;
 struct ct_event;
+struct memjudge_go;
 struct alert;
 
 struct session_opts {
 	int pid;
-	bool events;            /* deliver decoded events to on_event */
+	bool events;            /* deliver decoded events to on_event (EV_LOST always) */
 	bool rules;             /* run the leak rules, deliver alerts to on_alert */
 	bool graph;             /* keep the lineage graph (implied by rules): session__lineage */
 	uint64_t grace_ns;
 	uint32_t min_count;
 	uint64_t retention_ns;  /* how long exited/cancelled nodes stay in the graph */
 	uint32_t max_nodes;     /* the graph's cap; 0: LINEAGE_DEFAULT_MAX_NODES */
+	/* No probe, no BPF: read and judge the target's memory only (`ctxtrace
+	 * snapshot`); session__snapshot does the work, session__poll is not used. */
+	bool memory_only;
+	uint32_t stuck_min;     /* stuck-goroutines threshold; 0: the default */
+	/* Every goroutine a memory judgement read (rules/memjudge.h); NULL: none. */
+	void (*on_goroutine)(void *cookie, const struct memjudge_go *g);
 	const char *record_path; /* record raw events here, NULL for none */
 	void (*on_event)(void *cookie, const struct ct_event *ev);
 	/* One alert (rules/rules.h), valid during the call: outputs render it with
@@ -38,6 +45,13 @@ int session__poll(struct session *s, int timeout_ms);
  * anything was lost. The target-exit path of session__poll does this itself. */
 int session__finish(struct session *s);
 void session__free(struct session *s); /* detaches; takes NULL */
+/* Judges the target's memory (rules/memjudge.h) and delivers the alerts through
+ * on_alert: one pass, and when goroutines looked stuck for less than --grace, a
+ * second one --grace later. Never stops the target. 0 or -errno (-ESRCH: gone). */
+int session__snapshot(struct session *s);
+struct memjudge_stats;
+/* What the last memory judgement read and left out; -ENOENT before any. */
+int session__memory_stats(const struct session *s, struct memjudge_stats *st);
 /* Probe hits in the target since attach (the BPF side's counter). */
 uint64_t session__probe_hits(const struct session *s);
 /* The live graph (with opts.rules or opts.graph), NULL otherwise. */

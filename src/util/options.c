@@ -144,15 +144,18 @@ const size_t output_settings_n = sizeof(output_settings) / sizeof(output_setting
 const struct setting rule_settings[] = {
 	{ "grace", SET_DURATION, SETTING_OFF(struct rule_cfg, grace), 0, 86400 * NS_S, "5s", NULL,
 	  "how long a goroutine may outlive its cancelled context before it counts",
-	  .cmds = D | OPT_WATCH },
+	  .cmds = D | OPT_WATCH | OPT_SNAPSHOT },
 	{ "min_count", SET_INT, SETTING_OFF(struct rule_cfg, min_count), 1, 1000000, "3", NULL,
-	  "findings from one site before an alert", .cmds = D | OPT_WATCH },
+	  "findings from one site before an alert", .cmds = D | OPT_WATCH | OPT_SNAPSHOT },
 	{ "retention", SET_DURATION, SETTING_OFF(struct rule_cfg, retention), 100 * NS_MS, 86400 * NS_S, "60s",
 	  NULL, "how long cancelled contexts and exited goroutines stay in the graph",
 	  .cmds = D | OPT_WATCH | OPT_GRAPH | OPT_REPLAY },
 	{ "max_nodes", SET_INT, SETTING_OFF(struct rule_cfg, max_nodes), 16, 100000000, "1048576", NULL,
 	  "contexts and goroutines the graph holds at most; the oldest finished ones go first",
 	  .cmds = D | OPT_WATCH | OPT_GRAPH | OPT_REPLAY },
+	{ "stuck_min", SET_INT, SETTING_OFF(struct rule_cfg, stuck_min), 1, 1000000, "5", NULL,
+	  "blocked goroutines with no context found, from one site, before a stuck-goroutines alert",
+	  .cmds = D | OPT_WATCH | OPT_SNAPSHOT },
 };
 const size_t rule_settings_n = sizeof(rule_settings) / sizeof(rule_settings[0]);
 
@@ -174,12 +177,13 @@ static const char *const format_choices[] = { "tree", "json", "dot", "svg", NULL
  * other flags are the config keys above. */
 const struct setting cli_settings[] = {
 	{ "pid", SET_PID, SETTING_OFF(struct cli_opts, pid), 1, INT32_MAX, NULL, NULL, "the Go process",
-	  .cmds = OPT_WATCH | OPT_GRAPH | OPT_INSPECT, .short_name = 'p', .required = OPT_WATCH | OPT_GRAPH },
+	  .cmds = OPT_WATCH | OPT_GRAPH | OPT_INSPECT | OPT_SNAPSHOT, .short_name = 'p',
+	  .required = OPT_WATCH | OPT_GRAPH | OPT_SNAPSHOT },
 	{ "events", SET_BOOL, SETTING_OFF(struct cli_opts, events),
 	  .help = "print decoded events (ctx_create, ctx_cancel, ctx_done, go_create, go_exit, lost, target_exit)",
 	  .cmds = OPT_WATCH },
 	{ "json", SET_BOOL, SETTING_OFF(struct cli_opts, json), .help = "JSON output (docs/*.md describe it)",
-	  .cmds = OPT_WATCH | OPT_INSPECT | OPT_STATUS | OPT_ALERTS },
+	  .cmds = OPT_WATCH | OPT_INSPECT | OPT_STATUS | OPT_ALERTS | OPT_SNAPSHOT },
 	{ "duration", SET_DURATION, SETTING_OFF(struct cli_opts, duration), 1, 365 * 86400 * NS_S, NULL, NULL,
 	  "stop after DURATION (watch: default until the target exits; graph: default 10s)",
 	  .cmds = OPT_WATCH | OPT_GRAPH, .short_name = 'd' },
@@ -203,6 +207,8 @@ const struct setting cli_settings[] = {
 	  .cmds = OPT_ALERTS },
 	{ "addr2line", SET_BOOL, SETTING_OFF(struct cli_opts, addr2line),
 	  .help = "resolve ADDR... to function, file and line", .cmds = OPT_INSPECT },
+	{ "goroutines", SET_BOOL, SETTING_OFF(struct cli_opts, goroutines),
+	  .help = "also list every goroutine read (state, go site, stack)", .cmds = OPT_SNAPSHOT },
 	{ "config", SET_STRING, SETTING_OFF(struct cli_opts, config), .metavar = "FILE",
 	  .help = "the config (default /etc/ctxtrace/ctxtraced.conf; absent: built-in defaults)",
 	  .cmds = OPT_CTXTRACED },

@@ -21,6 +21,7 @@ enum opt_cmd {
 	OPT_STATUS = 1u << 4,
 	OPT_ALERTS = 1u << 5,
 	OPT_CTXTRACED = 1u << 6,
+	OPT_SNAPSHOT = 1u << 7,
 };
 
 enum log_target { LOG_AUTO = 0, LOG_JOURNAL, LOG_STDERR };
@@ -55,6 +56,7 @@ struct rule_cfg {
 	int64_t min_count;
 	uint64_t retention;
 	int64_t max_nodes;
+	int64_t stuck_min;
 };
 
 /* [target NAME]: the selection, and the rule settings it overrides. */
@@ -83,6 +85,7 @@ struct cli_opts {
 	bool follow;
 	bool all;
 	bool addr2line;
+	bool goroutines;    /* snapshot */
 	char *config;       /* ctxtraced */
 	bool check_config;  /* ctxtraced */
 };

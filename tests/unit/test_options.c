@@ -19,6 +19,7 @@ static const struct {
 } cmds[] = {
 	{ "inspect", OPT_INSPECT }, { "watch", OPT_WATCH },   { "graph", OPT_GRAPH },
 	{ "replay", OPT_REPLAY },   { "status", OPT_STATUS }, { "alerts", OPT_ALERTS },
+	{ "snapshot", OPT_SNAPSHOT },
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 
