@@ -13,6 +13,7 @@
 
 #include "cli/commands.h"
 #include "output/alert_out.h"
+#include "output/pprof_out.h"
 #include "rules/memjudge.h"
 #include "session/session.h"
 #include "util/fmt.h"
@@ -31,11 +32,13 @@ struct snap_run {
 	bool json;
 	bool goroutines;
 	uint64_t alerts;
+	struct pprof_out *prof;
 	int err;
 };
 
 static const char usage[] =
 	"usage: ctxtrace snapshot -p PID [--json] [--grace DUR] [--min-count N] [--stuck-min N]\n"
+	"       ctxtrace snapshot -p PID --format pprof -o FILE\n"
 	"Reads the Go process's goroutines and the contexts they hold from its memory and\n"
 	"judges them as `watch` does (docs/alerts.md), with no probe. The process is never\n"
 	"stopped. Goroutines blocked for less than --grace are looked at again --grace later.\n";
@@ -43,10 +46,20 @@ static const char usage[] =
 static int parse_args(int argc, char **argv, struct snap_opts *o)
 {
 	int r = options__parse_cmd(OPT_SNAPSHOT, argc, argv, &o->cli, &o->rules, NULL, usage);
+	bool pprof = o->cli.snap_format == 2;
 
-	if (!r && o->cli.json)
+	if (r)
+		return r;
+	if (o->cli.snap_format == 1)
+		o->cli.json = true;
+	if (o->cli.json)
 		ct_log_json = true;
-	return r;
+	if (pprof != !!o->cli.output) {
+		error(pprof ? "--format pprof needs -o FILE (see ctxtrace snapshot --help)"
+			    : "-o FILE is for --format pprof (see ctxtrace snapshot --help)");
+		return -EINVAL;
+	}
+	return 0;
 }
 
 static void on_alert(void *cookie, const struct alert *a)
@@ -67,6 +80,8 @@ static void on_goroutine(void *cookie, const struct memjudge_go *g)
 	/* As Go's own dump: the main goroutine has no "created by". */
 	const struct ct_frame *gs = g->go_site && g->go_site->n && g->goid != 1 ? &g->go_site->frames[0] : NULL;
 
+	if (run->prof && !run->err && pprof_out__add(run->prof, g) < 0)
+		run->err = -ENOMEM;
 	if (!run->goroutines || run->err)
 		return;
 	if (run->json) {
@@ -174,10 +189,23 @@ int cmd_snapshot(int argc, char **argv)
 	int rc = EXIT_CANNOT, err;
 
 	err = parse_args(argc, argv, &o);
-	if (err)
+	if (err) {
+		options__free(&o.cli);
 		return err > 0 ? 0 : EXIT_USAGE;
+	}
 	run.json = o.cli.json;
 	run.goroutines = o.cli.goroutines;
+	if (o.cli.snap_format == 2) {
+		char path[64], exe[4096] = "";
+
+		proc_exe((int)o.cli.pid, path, sizeof(path), exe, sizeof(exe));
+		run.prof = pprof_out__new((int)o.cli.pid, exe);
+		if (!run.prof) {
+			error("out of memory");
+			options__free(&o.cli);
+			return EXIT_CANNOT;
+		}
+	}
 	so.on_goroutine = on_goroutine;
 	so.pid = (int)o.cli.pid;
 	so.memory_only = true;
@@ -202,10 +230,19 @@ int cmd_snapshot(int argc, char **argv)
 			error("cannot write alerts: %s", strerror(-run.err));
 		goto cleanup;
 	}
+	if (run.prof) {
+		if (pprof_out__write(run.prof, o.cli.output)) {
+			error("%s", ct_errmsg());
+			goto cleanup;
+		}
+		info("%u stuck goroutines written to %s", pprof_out__samples(run.prof), o.cli.output);
+	}
 	if (!session__memory_stats(s, &st))
 		summary(&run, (int)o.cli.pid, &st);
 	rc = 0;
 cleanup:
+	pprof_out__free(run.prof);
 	session__free(s);
+	options__free(&o.cli);
 	return rc;
 }

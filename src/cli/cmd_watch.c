@@ -16,6 +16,8 @@
 #include "cli/run_loop.h"
 #include "events/event.h"
 #include "output/events_out.h"
+#include "output/pprof_out.h"
+#include "rules/memjudge.h"
 #include "session/session.h"
 #include "output/alert_out.h"
 #include "rules/rules.h"
@@ -41,6 +43,7 @@ struct watch_run {
 	struct events_out *out;
 	bool json;
 	uint64_t alerts;
+	struct pprof_out *prof;
 	int err;
 	struct held_alert held[TEXT_HELD_MAX];
 	int nheld;
@@ -119,9 +122,15 @@ static int parse_args(int argc, char **argv, struct cli_opts *o, struct rule_cfg
 {
 	int r = options__parse_cmd(OPT_WATCH, argc, argv, o, rules, NULL, usage);
 
-	if (!r && o->json)
+	if (r)
+		return r;
+	if (o->json)
 		ct_log_json = true;
-	return r;
+	if (o->profile && o->events) {
+		error("--profile needs the leak rules: it does not go with --events");
+		return -EINVAL;
+	}
+	return 0;
 }
 
 static void on_alert(void *cookie, const struct alert *a)
@@ -138,6 +147,37 @@ static void on_alert(void *cookie, const struct alert *a)
 	run->err = alert_out__json(stdout, a, false);
 	if (!run->err && (putchar('\n') == EOF || fflush(stdout)))
 		run->err = -errno;
+}
+
+static void on_goroutine(void *cookie, const struct memjudge_go *g)
+{
+	struct watch_run *run = cookie;
+
+	if (run->prof && pprof_out__add(run->prof, g) < 0 && !run->err)
+		run->err = -ENOMEM;
+}
+
+/* The stuck goroutines at the end: judged once more from memory while the target
+ * lives, else as the last judgement read them. */
+static int write_profile(struct session *s, struct watch_run *run, const char *path, bool exited)
+{
+	struct memjudge_limits lim;
+	int err = -ESRCH;
+
+	if (!exited) {
+		session__limits(s, &lim);
+		err = session__judge_final(s, &lim, NULL, NULL);
+	}
+	if (err < 0)
+		session__report_goroutines(s);
+	if (run->err)
+		return run->err;
+	err = pprof_out__write(run->prof, path);
+	if (err)
+		error("%s", ct_errmsg());
+	else
+		info("%u stuck goroutines written to %s", pprof_out__samples(run->prof), path);
+	return err;
 }
 
 static void on_event(void *cookie, const struct ct_event *ev)
@@ -179,6 +219,7 @@ int cmd_watch(int argc, char **argv)
 	struct session_opts so = { 0 };
 	struct session *s = NULL;
 	int rc = EXIT_CANNOT, err;
+	bool exited = false;
 
 	/* opterr is reset so that getopt's own messages never appear. */
 	err = parse_args(argc, argv, &o, &rules);
@@ -205,6 +246,17 @@ int cmd_watch(int argc, char **argv)
 	so.on_event = on_event;
 	so.on_alert = on_alert;
 	so.cookie = &run;
+	if (o.profile) {
+		char path[64], exe[4096] = "";
+
+		proc_exe((int)o.pid, path, sizeof(path), exe, sizeof(exe));
+		run.prof = pprof_out__new((int)o.pid, exe);
+		if (!run.prof) {
+			error("out of memory");
+			goto cleanup;
+		}
+		so.on_goroutine = on_goroutine;
+	}
 	/* A closed stdout ends the watch (after_poll), not SIGPIPE. */
 	run_loop__signals();
 	signal(SIGPIPE, SIG_IGN);
@@ -216,6 +268,9 @@ int cmd_watch(int argc, char **argv)
 	}
 	events_out__flush(run.out);
 	err = run_loop__run(s, o.duration, after_poll, &run);
+	/* After an exec the memory is another program's: the profile, like after an
+	 * exit, holds what was seen before. */
+	exited = err == -ESRCH || err == RUN_LOOP_EXEC;
 	if (err == RUN_LOOP_EXEC) {
 		/* The probes sat in the old image, the goroutines they saw are gone:
 		 * nothing more can be judged (docs: the watch ends on exec). */
@@ -243,8 +298,11 @@ done:
 	}
 	if (!o.events)
 		info("%llu alert%s", (unsigned long long)run.alerts, run.alerts == 1 ? "" : "s");
+	if (run.prof && write_profile(s, &run, o.profile, exited))
+		goto cleanup;
 	rc = 0;
 cleanup:
+	pprof_out__free(run.prof);
 	session__free(s);
 	run_loop__free();
 	for (int i = 0; i < run.nheld; i++)

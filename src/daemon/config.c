@@ -104,7 +104,8 @@ static int set_target_key(struct target_cfg *t, const char *key, const char *val
 			t->rules_set |= 1u << (s - rule_settings);
 		return r;
 	}
-	snprintf(err, errlen, "%s: unknown setting in [target %s] (known: exe, unit, pid, grace, min_count, retention, max_nodes, stuck_min)",
+	snprintf(err, errlen, "%s: unknown setting in [target %s] (known: exe, unit, pid, cgroup, container, "
+		 "grace, min_count, retention, max_nodes, stuck_min)",
 		 key, t->name);
 	return -EINVAL;
 }
@@ -220,9 +221,9 @@ static int validate(struct config *c, const char *where, char *err, size_t errle
 	for (size_t i = 0; i < c->ntargets; i++) {
 		struct target_cfg *t = &c->targets[i];
 
-		if (!t->exe && !t->unit && !t->pid) {
+		if (!t->exe && !t->unit && !t->pid && !t->cgroup && !t->container) {
 			if (t->line)
-				snprintf(err, errlen, "%s:%d: target %s: needs exe, unit or pid", where, t->line,
+				snprintf(err, errlen, "%s:%d: target %s: needs exe, unit, pid, cgroup or container", where, t->line,
 					 t->name);
 			else
 				snprintf(err, errlen, "--exe, --unit or --pid is needed with the target's rule flags");
@@ -325,6 +326,7 @@ bool config__target_same(const struct config *a, const struct target_cfg *ta, co
 	config__target_rules(a, ta, &ra);
 	config__target_rules(b, tb, &rb);
 	return str_eq(ta->exe, tb->exe) && str_eq(ta->unit, tb->unit) && ta->pid == tb->pid &&
+	       str_eq(ta->cgroup, tb->cgroup) && str_eq(ta->container, tb->container) &&
 	       ra.grace == rb.grace && ra.min_count == rb.min_count && ra.retention == rb.retention &&
 	       ra.max_nodes == rb.max_nodes && ra.stuck_min == rb.stuck_min;
 }

@@ -18,6 +18,7 @@
 #include "daemon/config.h"
 #include "daemon/loop.h"
 #include "daemon/metrics.h"
+#include "daemon/otlp.h"
 #include "daemon/outputs.h"
 #include "daemon/server.h"
 #include "daemon/session_backend.h"
@@ -40,6 +41,7 @@ struct daemon {
 	struct metrics_http *metrics;
 	struct outputs *out;
 	struct targets *targets;
+	struct otlp *otlp;
 	struct loop_watch sig_w;
 	bool stop;
 	char started[40];
@@ -176,6 +178,8 @@ static int on_request(void *cookie, const char *verb, const char *arg, bool text
 	return -EINVAL;
 }
 
+static void otlp_metrics(struct daemon *d, FILE *f);
+
 static void render_metrics(void *cookie, FILE *f)
 {
 	struct daemon *d = cookie;
@@ -206,12 +210,110 @@ static void render_metrics(void *cookie, FILE *f)
 	prom__sample(f, "ctxtrace_json_file_errors_total", NULL, 0, os.file_errors);
 	prom__family(f, "ctxtrace_json_file_rotations_total", "counter", "JSON file rotations.");
 	prom__sample(f, "ctxtrace_json_file_rotations_total", NULL, 0, os.file_rotations);
+	otlp_metrics(d, f);
 	targets__write_metrics(d->targets, f);
 }
 
 static bool str_same(const char *a, const char *b)
 {
 	return !strcmp(a ? a : "", b ? b : "");
+}
+
+static void otlp_metrics(struct daemon *d, FILE *f)
+{
+	struct otlp_stats st;
+
+	if (!d->otlp)
+		return;
+	otlp__stats(d->otlp, &st);
+	prom__family(f, "ctxtrace_otlp_log_records_total", "counter",
+		     "Alerts for the OTLP endpoint, by result: accepted, or dropped because the queue "
+		     "was full, the retries ran out, or the endpoint refused them.");
+	prom__sample(f, "ctxtrace_otlp_log_records_total", (struct prom_label[]){ { "result", "accepted" } }, 1,
+		     st.accepted);
+	prom__sample(f, "ctxtrace_otlp_log_records_total", (struct prom_label[]){ { "result", "queue_full" } }, 1,
+		     st.dropped_full);
+	prom__sample(f, "ctxtrace_otlp_log_records_total", (struct prom_label[]){ { "result", "failed" } }, 1,
+		     st.dropped_failed);
+	prom__sample(f, "ctxtrace_otlp_log_records_total", (struct prom_label[]){ { "result", "rejected" } }, 1,
+		     st.dropped_rejected);
+	prom__family(f, "ctxtrace_otlp_queue_length", "gauge", "Alerts waiting for the OTLP endpoint.");
+	prom__sample(f, "ctxtrace_otlp_queue_length", NULL, 0, st.queued);
+	prom__family(f, "ctxtrace_otlp_requests_total", "counter", "OTLP/HTTP requests, by result.");
+	prom__sample(f, "ctxtrace_otlp_requests_total", (struct prom_label[]){ { "result", "ok" } }, 1,
+		     st.requests_ok);
+	prom__sample(f, "ctxtrace_otlp_requests_total", (struct prom_label[]){ { "result", "failed" } }, 1,
+		     st.requests_failed);
+	prom__family(f, "ctxtrace_otlp_retries_total", "counter", "OTLP/HTTP requests retried after a failure.");
+	prom__sample(f, "ctxtrace_otlp_retries_total", NULL, 0, st.retries);
+	prom__family(f, "ctxtrace_otlp_metrics_requests_total", "counter",
+		     "OTLP metrics requests, by result (replaced: a newer one came before it was sent).");
+	prom__sample(f, "ctxtrace_otlp_metrics_requests_total", (struct prom_label[]){ { "result", "ok" } }, 1,
+		     st.metrics_ok);
+	prom__sample(f, "ctxtrace_otlp_metrics_requests_total", (struct prom_label[]){ { "result", "failed" } }, 1,
+		     st.metrics_failed);
+	prom__sample(f, "ctxtrace_otlp_metrics_requests_total", (struct prom_label[]){ { "result", "replaced" } },
+		     1, st.metrics_replaced);
+}
+
+static void otlp_sink(void *cookie, const struct target_alert *who, const struct alert *a)
+{
+	struct daemon *d = cookie;
+	struct otlp_source src = { .target = who->name, .pid = who->pid, .exe = who->exe, .ci = who->ci };
+
+	if (d->otlp)
+		otlp__alert(d->otlp, &src, a);
+}
+
+struct metrics_run {
+	struct otlp_metrics *m;
+	bool counter;
+};
+
+static void sink_family(void *cookie, const char *name, const char *type, const char *help)
+{
+	struct metrics_run *r = cookie;
+
+	r->counter = !strcmp(type, "counter");
+	otlp__metrics_family(r->m, name, type, help);
+}
+
+static void sink_sample(void *cookie, const char *name, const struct prom_label *labels, int nlabels, double v)
+{
+	struct metrics_run *r = cookie;
+
+	otlp__metrics_sample(r->m, labels, nlabels, v, r->counter);
+}
+
+/* The /metrics families, typed, to the OTLP endpoint. */
+static void otlp_send_metrics(struct daemon *d)
+{
+	struct metrics_run r = { .m = otlp__metrics_begin(d->otlp, (uint64_t)d->started_unix * 1000000000ULL) };
+	struct metric_sink s = { sink_family, sink_sample, &r };
+
+	if (!r.m)
+		return;
+	metrics__set_sink(&s);
+	render_metrics(d, NULL);
+	metrics__set_sink(NULL);
+	otlp__metrics_end(r.m);
+}
+
+static bool otlp_same(const struct output_cfg *a, const struct output_cfg *b)
+{
+	return str_same(a->otlp_endpoint, b->otlp_endpoint) && str_same(a->otlp_service, b->otlp_service) &&
+	       a->otlp_queue == b->otlp_queue && a->otlp_batch == b->otlp_batch &&
+	       a->otlp_flush == b->otlp_flush && a->otlp_timeout == b->otlp_timeout &&
+	       a->otlp_retries == b->otlp_retries && a->otlp_metrics_interval == b->otlp_metrics_interval;
+}
+
+/* The exporter the config asks for (none when otlp_endpoint is ""). 0 or -errno. */
+static int otlp_start(struct daemon *d, const struct config *c)
+{
+	if (!c->output.otlp_endpoint || !*c->output.otlp_endpoint)
+		return 0;
+	d->otlp = otlp__new(&c->output);
+	return d->otlp ? 0 : -errno;
 }
 
 static struct server *make_server(struct daemon *d, const struct config *c)
@@ -287,6 +389,13 @@ static int reload(struct daemon *d)
 		metrics_http__free(d->metrics);
 		d->metrics = nm;
 	}
+	if (!otlp_same(&nc->output, &d->cfg->output)) {
+		/* The old one gets one last try for what it holds (one request timeout). */
+		otlp__free(d->otlp);
+		d->otlp = NULL;
+		if (otlp_start(d, nc))
+			daemon_event(d, LOG_ERR, "OTLP export off", ct_errmsg());
+	}
 	targets__apply(d->targets, nc);
 	config__free(d->cfg);
 	d->cfg = nc;
@@ -345,7 +454,7 @@ int main(int argc, char **argv)
 	bool check_only = false;
 	char err[1024];
 	sigset_t mask;
-	uint64_t next_tick, watchdog_usec = 0, next_watchdog = 0;
+	uint64_t next_tick, next_profile, next_metrics, watchdog_usec = 0, next_watchdog = 0;
 	int rc = 1;
 
 	ct_log_name = "ctxtraced";
@@ -464,6 +573,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ctxtraced: %s\n", ct_errmsg());
 		goto cleanup;
 	}
+	if (otlp_start(&d, d.cfg)) {
+		fprintf(stderr, "ctxtraced: %s\n", ct_errmsg());
+		goto cleanup;
+	}
+	targets__set_alert_sink(d.targets, otlp_sink, &d);
 	/* Execs first, then the scan: a process starting in between is seen twice
 	 * at worst, never missed. */
 	if (targets__watch_execs(d.targets)) {
@@ -480,6 +594,8 @@ int main(int argc, char **argv)
 	sd_notifyf(0, "READY=1\nSTATUS=tracing; config %s", d.cfg->path ? d.cfg->path : "(none)");
 
 	next_tick = ct_mono_ns() + d.cfg->daemon.poll_interval;
+	next_profile = ct_mono_ns() + d.cfg->output.profile_interval;
+	next_metrics = ct_mono_ns() + d.cfg->output.otlp_metrics_interval;
 	next_watchdog = ct_mono_ns();
 	while (!d.stop) {
 		uint64_t now = ct_mono_ns();
@@ -496,6 +612,14 @@ int main(int argc, char **argv)
 			server__tick(d.srv);
 			next_tick = now + d.cfg->daemon.poll_interval;
 		}
+		if (d.otlp && d.cfg->output.otlp_metrics_interval && now >= next_metrics) {
+			otlp_send_metrics(&d);
+			next_metrics = ct_mono_ns() + d.cfg->output.otlp_metrics_interval;
+		}
+		if (d.cfg->output.profile_dir && *d.cfg->output.profile_dir && now >= next_profile) {
+			targets__write_profiles(d.targets, d.cfg->output.profile_dir);
+			next_profile = ct_mono_ns() + d.cfg->output.profile_interval;
+		}
 		/* Half the watchdog period: proof that the loop still turns. */
 		if (watchdog_usec && now >= next_watchdog) {
 			sd_notify(0, "WATCHDOG=1");
@@ -508,6 +632,7 @@ int main(int argc, char **argv)
 	rc = 0;
 cleanup:
 	targets__free(d.targets);
+	otlp__free(d.otlp);
 	metrics_http__free(d.metrics);
 	outputs__free(d.out);
 	server__free(d.srv);

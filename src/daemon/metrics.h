@@ -14,6 +14,16 @@ struct prom_label {
 	const char *value;
 };
 
+/* A second, typed receiver of every family and sample written (the OTLP
+ * exporter), set around one render; NULL: none. With a sink the FILE may be NULL
+ * (no text). The daemon's loop only. */
+struct metric_sink {
+	void (*family)(void *cookie, const char *name, const char *type, const char *help);
+	void (*sample)(void *cookie, const char *name, const struct prom_label *labels, int nlabels, double v);
+	void *cookie;
+};
+void metrics__set_sink(const struct metric_sink *s);
+
 /* "# HELP" and "# TYPE" lines of one metric family; type: counter, gauge. */
 void prom__family(FILE *f, const char *name, const char *type, const char *help);
 /* One sample; label values are escaped (backslash, quote, newline). */

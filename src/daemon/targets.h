@@ -37,6 +37,9 @@ struct target_backend {
 	const struct lineage *(*lineage)(void *h);
 	/* Optional: probe hits in the target since attach. */
 	uint64_t (*probe_hits)(void *h);
+	/* Optional: writes the target's stuck goroutines as a pprof profile to path
+	 * (output/pprof_out.h). 0 or -errno with ct_errmsg(). */
+	int (*profile)(void *h, int pid, const char *exe, const char *path);
 };
 
 struct targets_stats {
@@ -63,6 +66,22 @@ void targets__tick(struct targets *t);
 void targets__detach_all(struct targets *t, const char *reason);
 
 void targets__stats(const struct targets *t, struct targets_stats *st);
+/* Every target's leak profile into dir, as TARGET-PID.pb.gz (replaced each time).
+ * Returns how many could not be written (each one logged). */
+int targets__write_profiles(struct targets *t, const char *dir);
+
+/* Who raised an alert, for the typed alert sink (the OTLP exporter). */
+struct container_info;
+struct target_alert {
+	const char *name;  /* [target NAME] */
+	int pid;
+	const char *exe;
+	const struct container_info *ci; /* util/container.h */
+};
+/* fn gets every alert, typed, after the outputs did; NULL: none. */
+void targets__set_alert_sink(struct targets *t,
+			     void (*fn)(void *cookie, const struct target_alert *who, const struct alert *a),
+			     void *cookie);
 
 /* One attached process, as status and metrics show it. */
 struct target_view {
@@ -75,6 +94,7 @@ struct target_view {
 	uint64_t ctx_live, ctx_cancelled_in_graph;
 	bool has_probe_hits;      /* the backend counts probe hits */
 	uint64_t probe_hits;
+	const struct container_info *ci; /* namespace pid, cgroup, container, pod */
 };
 
 #define TARGET_COUNTS_RULES_MAX 16 /* distinct rule names counted per target name */

@@ -124,6 +124,12 @@ struct mgo {
 	uint32_t held[MAX_HELD];
 	uint8_t nchans, nheld;
 	bool judged, system, on_done;
+	/* This pass's verdict (memjudge__report_goroutines): its group, the cancelled
+	 * context it holds (index, NONE32), how long it has waited. */
+	struct group *gr;
+	uint32_t cancelled;
+	uint64_t age;
+	bool age_known;
 };
 
 /* When a goroutine was first seen in its current wait. */
@@ -151,6 +157,7 @@ struct memjudge {
 	int64_t mono_to_unix;
 	bool (*keep)(void *cookie, uint64_t goid);
 	void *keep_cookie;
+	bool emit_all; /* memjudge__run_final: every group at its threshold, grown or not */
 	struct memjudge_stats st;
 };
 
@@ -207,6 +214,8 @@ void memjudge__free(struct memjudge *mj)
 	free(mj);
 }
 
+static void fill_ctx(struct memjudge *mj, struct alert_ctx *out, const struct mctx *c);
+
 void memjudge__report_goroutines(struct memjudge *mj)
 {
 	for (uint32_t i = 0; mj->o.on_goroutine && i < mj->ngo; i++) {
@@ -217,7 +226,19 @@ void memjudge__report_goroutines(struct memjudge *mj)
 			.start_func = m->start_func, .system = m->system, .judged = m->judged,
 			.contexts_held = m->nheld, .chans = m->nchans, .waits_on_done = m->on_done,
 			.leaked = m->g.status == GO_STATUS_LEAKED,
+			.rule = RULE_MAX,
 		};
+
+		if (m->judged && m->gr) {
+			uint32_t min = m->gr->rule == RULE_STUCK_GOROUTINES ? mj->o.stuck_min : mj->o.min_count;
+
+			g.rule = m->gr->rule;
+			g.alerted = m->gr->emitted >= min;
+			g.age_ns = m->age;
+			g.age_known = m->age_known;
+			if (m->cancelled != NONE32)
+				fill_ctx(mj, &g.ctx, &mj->ctxs[m->cancelled]);
+		}
 
 		/* The runtime's own words, as its goroutine dump prints them. */
 		switch (m->g.status) {
@@ -233,6 +254,16 @@ void memjudge__report_goroutines(struct memjudge *mj)
 		}
 		mj->o.on_goroutine(mj->o.cookie, &g);
 	}
+}
+
+void memjudge__report_to(struct memjudge *mj, void (*fn)(void *cookie, const struct memjudge_go *g), void *cookie)
+{
+	struct memjudge_opts saved = mj->o;
+
+	mj->o.on_goroutine = fn;
+	mj->o.cookie = cookie;
+	memjudge__report_goroutines(mj);
+	mj->o = saved;
 }
 
 uint32_t memjudge__pending(const struct memjudge *mj)
@@ -510,6 +541,8 @@ static void judge_go(struct memjudge *mj, struct mgo *m, uint64_t now)
 	uint64_t age;
 	bool known, blocked = m->gs.status == RULES_G_WAITING || m->gs.status == RULES_G_SYSCALL;
 
+	m->gr = NULL;
+	m->cancelled = NONE32;
 	if (!m->judged || (!blocked && m->gs.status != RULES_G_RUNNABLE))
 		return;
 	if (mj->keep && !mj->keep(mj->keep_cookie, m->g.goid)) {
@@ -584,6 +617,10 @@ static void judge_go(struct memjudge *mj, struct mgo *m, uint64_t now)
 	}
 	if (!gr)
 		return;
+	m->gr = gr;
+	m->cancelled = cancelled;
+	m->age = age;
+	m->age_known = known;
 	gr->now++;
 	if (m->g.status == GO_STATUS_LEAKED)
 		gr->a.leaked++;
@@ -822,7 +859,7 @@ int memjudge__run(struct memjudge *mj, uint64_t now, rules_emit_fn emit, void *c
 							       : mj->o.min_count;
 		uint64_t h = g->hash;
 
-		if (!g->used || g->now < min || g->now <= g->emitted)
+		if (!g->used || g->now < min || (g->now <= g->emitted && !mj->emit_all))
 			continue;
 		a->rule = g->rule;
 		a->source = ALERT_SRC_MEMORY;
@@ -838,12 +875,34 @@ int memjudge__run(struct memjudge *mj, uint64_t now, rules_emit_fn emit, void *c
 			a->live = g->now;
 		qsort(a->blocks, (size_t)a->nblocks, sizeof(a->blocks[0]), block_cmp);
 		message(a);
-		if (emit)
-			emit(cookie, a);
+		/* No receiver (a profile's pass): nothing is told, so nothing counts as told. */
+		if (!emit)
+			continue;
+		emit(cookie, a);
 		g->emitted = g->now;
 		emitted++;
 	}
 	mj->st.alerts = (uint32_t)emitted;
 	mj->st.elapsed_ns = ct_mono_ns() - t0;
 	return emitted;
+}
+
+int memjudge__run_final(struct memjudge *mj, uint64_t now, const struct memjudge_limits *lim,
+			rules_emit_fn emit, void *cookie)
+{
+	struct memjudge_opts saved = mj->o;
+	bool (*keep)(void *, uint64_t) = mj->keep;
+	int err;
+
+	/* Every goroutine: at the end nothing is left for the probes' rules to judge. */
+	mj->keep = NULL;
+	mj->o.grace_ns = lim->grace_ns;
+	mj->o.min_count = lim->min_count ? lim->min_count : 1;
+	mj->o.stuck_min = lim->stuck_min ? lim->stuck_min : 1;
+	mj->emit_all = true;
+	err = memjudge__run(mj, now, emit, cookie);
+	mj->emit_all = false;
+	mj->keep = keep;
+	mj->o = saved;
+	return err;
 }

@@ -767,3 +767,57 @@ int session__memory_stats(const struct session *s, struct memjudge_stats *st)
 	memjudge__stats(s->mj, st);
 	return 0;
 }
+
+int session__judge_final(struct session *s, const struct memjudge_limits *lim, rules_emit_fn emit,
+			 void *cookie)
+{
+	int n;
+
+	if (!s->mj) {
+		ct_errmsg_set("pid %d: no memory judgement in this session", s->o.pid);
+		return -EINVAL;
+	}
+	if (s->tr && !s->exited) {
+		while (tracer__consume(s->tr) > 0)
+			;
+		decoder__expire(s->dec, ct_mono_ns());
+		check_lost(s);
+		rules_tick(s, ct_mono_ns(), true);
+	}
+	n = memjudge__run_final(s->mj, ct_mono_ns(), lim, emit, cookie);
+	if (n >= 0 && s->o.on_goroutine)
+		memjudge__report_goroutines(s->mj);
+	if (n < 0)
+		ct_errmsg_set("cannot read the goroutines of pid %d: %s", s->o.pid, strerror(-n));
+	return n;
+}
+
+int session__profile(struct session *s, void (*fn)(void *cookie, const struct memjudge_go *g), void *cookie)
+{
+	struct memjudge_limits lim;
+	int n;
+
+	if (!s->mj)
+		return -EINVAL;
+	session__limits(s, &lim);
+	n = memjudge__run_final(s->mj, ct_mono_ns(), &lim, NULL, NULL);
+	if (n < 0)
+		return n;
+	memjudge__report_to(s->mj, fn, cookie);
+	return 0;
+}
+
+int session__report_goroutines(struct session *s)
+{
+	if (!s->mj)
+		return -EINVAL;
+	memjudge__report_goroutines(s->mj);
+	return 0;
+}
+
+void session__limits(const struct session *s, struct memjudge_limits *lim)
+{
+	lim->grace_ns = s->o.grace_ns ? s->o.grace_ns : RULES_DEFAULT_GRACE_NS;
+	lim->min_count = s->o.min_count ? s->o.min_count : RULES_DEFAULT_MIN_COUNT;
+	lim->stuck_min = s->o.stuck_min ? s->o.stuck_min : MEMJUDGE_DEFAULT_STUCK_MIN;
+}

@@ -49,6 +49,21 @@ void session__free(struct session *s); /* detaches; takes NULL */
  * on_alert: one pass, and when goroutines looked stuck for less than --grace, a
  * second one --grace later. Never stops the target. 0 or -errno (-ESRCH: gone). */
 int session__snapshot(struct session *s);
+/* The judgement of a target stopped at its exit (`ctxtrace run`): the records
+ * still queued, the rules, then one memory pass with these limits (rules/memjudge.h,
+ * memjudge__run_final) whose alerts go to emit, typed. Their count or -errno. */
+struct memjudge_limits;
+int session__judge_final(struct session *s, const struct memjudge_limits *lim,
+			 void (*emit)(void *cookie, const struct alert *a), void *cookie);
+/* Calls on_goroutine for every goroutine of the last memory judgement (also
+ * after the target exited: what it held when last read). 0 or -EINVAL (none). */
+int session__report_goroutines(struct session *s);
+/* One memory judgement with the session's limits that tells no alert (the alerts
+ * stay to be told by the next judgement) and gives fn every goroutine it read: for
+ * a leak profile (output/pprof_out.h). 0 or -errno (-ESRCH: gone). */
+int session__profile(struct session *s, void (*fn)(void *cookie, const struct memjudge_go *g), void *cookie);
+/* The session's own limits, defaults applied, for session__judge_final. */
+void session__limits(const struct session *s, struct memjudge_limits *lim);
 struct memjudge_stats;
 /* What the last memory judgement read and left out; -ENOENT before any. */
 int session__memory_stats(const struct session *s, struct memjudge_stats *st);

@@ -83,6 +83,37 @@ static int check_unit(const struct setting *s, const void *dst, char *err, size_
 	return 0;
 }
 
+static int check_url(const struct setting *s, const void *dst, char *err, size_t errlen)
+{
+	const char *v = *(char *const *)dst;
+
+	if (!*v)
+		return 0;
+	if (strncmp(v, "http://", 7) && strncmp(v, "https://", 8)) {
+		snprintf(err, errlen, "is not an http:// or https:// URL");
+		return -EINVAL;
+	}
+	if (strlen(v) > 1024 || strpbrk(v, " \t\r\n")) {
+		snprintf(err, errlen, "is not a URL (spaces, or longer than 1024 bytes)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int check_container(const struct setting *s, const void *dst, char *err, size_t errlen)
+{
+	const char *v = *(char *const *)dst;
+	size_t n = strlen(v);
+
+	if (!n)
+		return 0;
+	if (n < 12 || n > 64 || strspn(v, "0123456789abcdef") != n) {
+		snprintf(err, errlen, "is not a container id (12 to 64 lowercase hex digits)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int check_glob(const struct setting *s, const void *dst, char *err, size_t errlen)
 {
 	const char *v = *(char *const *)dst;
@@ -136,6 +167,28 @@ const struct setting output_settings[] = {
 	{ "metrics_listen", SET_STRING, SETTING_OFF(struct output_cfg, metrics_listen), .def = "",
 	  .metavar = "ADDR:PORT", .help = "Prometheus metrics on this loopback address (\"\": none)",
 	  .check = check_listen, .cmds = D },
+	{ "otlp_endpoint", SET_STRING, SETTING_OFF(struct output_cfg, otlp_endpoint), .def = "",
+	  .metavar = "URL", .help = "send alerts as OTLP/HTTP log records to this URL, e.g. "
+	  "http://127.0.0.1:4318/v1/logs (\"\": none)", .check = check_url, .cmds = D },
+	{ "otlp_queue", SET_INT, SETTING_OFF(struct output_cfg, otlp_queue), 1, 1000000, "4096", NULL,
+	  "alerts waiting to be sent at most; beyond, they are dropped and counted", .cmds = D },
+	{ "otlp_batch", SET_INT, SETTING_OFF(struct output_cfg, otlp_batch), 1, 10000, "256", NULL,
+	  "log records per request at most", .cmds = D },
+	{ "otlp_flush", SET_DURATION, SETTING_OFF(struct output_cfg, otlp_flush), NS_S / 100, 60 * NS_S, "1s",
+	  NULL, "how long an alert may wait for a fuller batch", .cmds = D },
+	{ "otlp_timeout", SET_DURATION, SETTING_OFF(struct output_cfg, otlp_timeout), NS_S / 10, 300 * NS_S,
+	  "10s", NULL, "per request", .cmds = D },
+	{ "otlp_retries", SET_INT, SETTING_OFF(struct output_cfg, otlp_retries), 0, 100, "5", NULL,
+	  "retries of a batch that failed (no answer, 429, 5xx), with backoff, before it is dropped", .cmds = D },
+	{ "profile_dir", SET_STRING, SETTING_OFF(struct output_cfg, profile_dir), .def = "", .metavar = "DIR",
+	  .help = "write each target's stuck goroutines as a pprof profile TARGET-PID.pb.gz here (\"\": none)",
+	  .check = check_path, .cmds = D },
+	{ "profile_interval", SET_DURATION, SETTING_OFF(struct output_cfg, profile_interval), NS_S, 86400 * NS_S,
+	  "60s", NULL, "how often profile_dir's profiles are written (each a memory judgement of the target)", .cmds = D },
+	{ "otlp_metrics_interval", SET_DURATION, SETTING_OFF(struct output_cfg, otlp_metrics_interval), 0,
+	  86400 * NS_S, "60s", NULL, "how often the daemon's metrics go to the endpoint's /v1/metrics (0: never)", .cmds = D },
+	{ "otlp_service", SET_STRING, SETTING_OFF(struct output_cfg, otlp_service), .def = "ctxtraced",
+	  .metavar = "NAME", .help = "the resource's service.name", .cmds = D },
 };
 const size_t output_settings_n = sizeof(output_settings) / sizeof(output_settings[0]);
 
@@ -144,18 +197,18 @@ const size_t output_settings_n = sizeof(output_settings) / sizeof(output_setting
 const struct setting rule_settings[] = {
 	{ "grace", SET_DURATION, SETTING_OFF(struct rule_cfg, grace), 0, 86400 * NS_S, "5s", NULL,
 	  "how long a goroutine may outlive its cancelled context before it counts",
-	  .cmds = D | OPT_WATCH | OPT_SNAPSHOT },
+	  .cmds = D | OPT_WATCH | OPT_SNAPSHOT | OPT_RUN },
 	{ "min_count", SET_INT, SETTING_OFF(struct rule_cfg, min_count), 1, 1000000, "3", NULL,
-	  "findings from one site before an alert", .cmds = D | OPT_WATCH | OPT_SNAPSHOT },
+	  "findings from one site before an alert", .cmds = D | OPT_WATCH | OPT_SNAPSHOT | OPT_RUN },
 	{ "retention", SET_DURATION, SETTING_OFF(struct rule_cfg, retention), 100 * NS_MS, 86400 * NS_S, "60s",
 	  NULL, "how long cancelled contexts and exited goroutines stay in the graph",
-	  .cmds = D | OPT_WATCH | OPT_GRAPH | OPT_REPLAY },
+	  .cmds = D | OPT_WATCH | OPT_GRAPH | OPT_REPLAY | OPT_RUN },
 	{ "max_nodes", SET_INT, SETTING_OFF(struct rule_cfg, max_nodes), 16, 100000000, "1048576", NULL,
 	  "contexts and goroutines the graph holds at most; the oldest finished ones go first",
-	  .cmds = D | OPT_WATCH | OPT_GRAPH | OPT_REPLAY },
+	  .cmds = D | OPT_WATCH | OPT_GRAPH | OPT_REPLAY | OPT_RUN },
 	{ "stuck_min", SET_INT, SETTING_OFF(struct rule_cfg, stuck_min), 1, 1000000, "5", NULL,
 	  "blocked goroutines with no context found, from one site, before a stuck-goroutines alert",
-	  .cmds = D | OPT_WATCH | OPT_SNAPSHOT },
+	  .cmds = D | OPT_WATCH | OPT_SNAPSHOT | OPT_RUN },
 };
 const size_t rule_settings_n = sizeof(rule_settings) / sizeof(rule_settings[0]);
 
@@ -168,10 +221,18 @@ const struct setting select_settings[] = {
 	  .check = check_unit, .cmds = D },
 	{ "pid", SET_PID, SETTING_OFF(struct target_cfg, pid), 1, 4194304, NULL, NULL,
 	  "select this process (at start and on reload)", .cmds = D },
+	{ "cgroup", SET_GLOB, SETTING_OFF(struct target_cfg, cgroup), .metavar = "GLOB",
+	  .help = "select processes whose cgroup v2 path matches, e.g. /kubepods.slice/*", .check = check_glob, .cmds = D },
+	{ "container", SET_STRING, SETTING_OFF(struct target_cfg, container), .metavar = "ID",
+	  .help = "select processes of this container (its id, or a prefix of 12 or more hex digits)",
+	  .check = check_container, .cmds = D },
 };
 const size_t select_settings_n = sizeof(select_settings) / sizeof(select_settings[0]);
 
 static const char *const format_choices[] = { "tree", "json", "dot", "svg", NULL };
+static const char *const snap_format_choices[] = { "text", "json", "pprof", NULL };
+/* rules/rules.h's enum alert_severity, then SEV_MAX as never */
+static const char *const severity_choices[] = { "info", "warning", "error", "never", NULL };
 
 /* The commands' own flags. --config and --check-config are ctxtraced's; its
  * other flags are the config keys above. */
@@ -183,16 +244,27 @@ const struct setting cli_settings[] = {
 	  .help = "print decoded events (ctx_create, ctx_cancel, ctx_done, go_create, go_exit, lost, target_exit)",
 	  .cmds = OPT_WATCH },
 	{ "json", SET_BOOL, SETTING_OFF(struct cli_opts, json), .help = "JSON output (docs/*.md describe it)",
-	  .cmds = OPT_WATCH | OPT_INSPECT | OPT_STATUS | OPT_ALERTS | OPT_SNAPSHOT },
+	  .cmds = OPT_WATCH | OPT_INSPECT | OPT_STATUS | OPT_ALERTS | OPT_SNAPSHOT | OPT_RUN },
 	{ "duration", SET_DURATION, SETTING_OFF(struct cli_opts, duration), 1, 365 * 86400 * NS_S, NULL, NULL,
 	  "stop after DURATION (watch: default until the target exits; graph: default 10s)",
 	  .cmds = OPT_WATCH | OPT_GRAPH, .short_name = 'd' },
 	{ "record", SET_STRING, SETTING_OFF(struct cli_opts, record), .metavar = "FILE",
 	  .help = "also record the events for `ctxtrace replay`", .cmds = OPT_WATCH | OPT_GRAPH },
 	{ "output", SET_STRING, SETTING_OFF(struct cli_opts, output), .metavar = "FILE",
-	  .help = "write the graph to FILE", .cmds = OPT_GRAPH | OPT_REPLAY, .short_name = 'o' },
+	  .help = "write the graph (snapshot: the pprof profile) to FILE",
+	  .cmds = OPT_GRAPH | OPT_REPLAY | OPT_SNAPSHOT, .short_name = 'o' },
 	{ "format", SET_ENUM, SETTING_OFF(struct cli_opts, format), .def = "tree", .help = "the graph's format",
 	  .choices = format_choices, .cmds = OPT_GRAPH | OPT_REPLAY, .short_name = 'f' },
+	/* The same flag, snapshot's formats (a table entry per set of choices). */
+	{ "format", SET_ENUM, SETTING_OFF(struct cli_opts, snap_format), .def = "text",
+	  .help = "text, json, or pprof: the stuck goroutines as a gzipped pprof profile written to -o FILE "
+	  "(docs/pprof.md)", .choices = snap_format_choices, .cmds = OPT_SNAPSHOT },
+	{ "profile", SET_STRING, SETTING_OFF(struct cli_opts, profile), .metavar = "FILE",
+	  .help = "at the end (run: at the program's exit), the stuck goroutines as a pprof profile "
+	  "(docs/pprof.md)", .cmds = OPT_WATCH | OPT_RUN },
+	{ "fail_on", SET_ENUM, SETTING_OFF(struct cli_opts, fail_on), .def = "never", .metavar = "SEVERITY",
+	  .help = "exit 3 when the program exited 0 but a finding at its exit is at or above this",
+	  .choices = severity_choices, .cmds = OPT_RUN },
 	{ "daemon", SET_BOOL, SETTING_OFF(struct cli_opts, daemon),
 	  .help = "ask a running ctxtraced for the graph it keeps (tree or json)", .cmds = OPT_GRAPH },
 	{ "socket", SET_STRING, SETTING_OFF(struct cli_opts, socket), .metavar = "PATH",
@@ -295,7 +367,8 @@ int options__parse_cmd(unsigned int cmd, int argc, char **argv, struct cli_opts 
 		if (!strcmp(argv[i], "--json") && settings__find(cli_settings, cli_settings_n, "json")->cmds & cmd)
 			ct_log_json = true;
 	}
-	r = settings__parse_argv(g, ng, cmd, argc, argv, npos, err, sizeof(err));
+	r = cmd == OPT_RUN ? settings__parse_argv_until_arg(g, ng, cmd, argc, argv, npos, err, sizeof(err))
+			   : settings__parse_argv(g, ng, cmd, argc, argv, npos, err, sizeof(err));
 	if (r == 1) {
 		fputs(usage, stdout);
 		settings__print_flags(stdout, cli_settings, cli_settings_n, cmd);

@@ -22,6 +22,7 @@ enum opt_cmd {
 	OPT_ALERTS = 1u << 5,
 	OPT_CTXTRACED = 1u << 6,
 	OPT_SNAPSHOT = 1u << 7,
+	OPT_RUN = 1u << 8, /* its flags end at the program: ctxtrace run [FLAGS] [--] CMD ARGS */
 };
 
 enum log_target { LOG_AUTO = 0, LOG_JOURNAL, LOG_STDERR };
@@ -47,6 +48,17 @@ struct output_cfg {
 	uint64_t json_file_max_size;
 	int64_t json_file_keep;
 	char *metrics_listen;     /* "127.0.0.1:9464"; NULL: off */
+	/* OTLP/HTTP log export of alerts (daemon/otlp.h) */
+	char *otlp_endpoint;      /* "http://127.0.0.1:4318/v1/logs"; "": off */
+	int64_t otlp_queue;       /* records waiting at most; beyond, dropped and counted */
+	int64_t otlp_batch;       /* records per request at most */
+	uint64_t otlp_flush;      /* ns a record may wait for a fuller batch */
+	uint64_t otlp_timeout;    /* ns per request */
+	int64_t otlp_retries;     /* retries of a failed batch before it is dropped */
+	char *otlp_service;       /* resource service.name */
+	uint64_t otlp_metrics_interval; /* ns between metrics requests; 0: none */
+	char *profile_dir;        /* leak profiles per target; "": none */
+	uint64_t profile_interval;
 };
 
 /* Rule and graph settings: [defaults], overridden per [target]; watch's and
@@ -65,6 +77,8 @@ struct target_cfg {
 	char *exe;       /* glob against the executable's base name or full path */
 	char *unit;      /* systemd unit (or any cgroup path component) */
 	int64_t pid;     /* 0: none */
+	char *cgroup;    /* glob against the cgroup v2 path */
+	char *container; /* container id, or a prefix of 12+ hex digits */
 	struct rule_cfg rules;
 	uint32_t rules_set; /* bit i: rule_settings[i] set in this section */
 	int line;        /* of the section header; 0 for the command line */
@@ -86,6 +100,9 @@ struct cli_opts {
 	bool all;
 	bool addr2line;
 	bool goroutines;    /* snapshot */
+	int snap_format;    /* snapshot --format: text json pprof */
+	char *profile;      /* watch and run --profile FILE */
+	int fail_on;        /* run: enum alert_severity; 3 (SEV_MAX): never */
 	char *config;       /* ctxtraced */
 	bool check_config;  /* ctxtraced */
 };

@@ -693,8 +693,8 @@ int settings__set_flag(const struct setting *s, void *obj, const char *value, ch
 	return 0;
 }
 
-int settings__parse_argv(const struct settings_group *g, size_t ng, unsigned int cmd, int argc, char **argv,
-			 int *npos, char *err, size_t errlen)
+static int parse_argv(const struct settings_group *g, size_t ng, unsigned int cmd, int argc, char **argv,
+		      int *npos, bool until_arg, char *err, size_t errlen)
 {
 	const char *bad = "";
 	bool flags = true, seen[8][64] = { { false } };
@@ -707,6 +707,8 @@ int settings__parse_argv(const struct settings_group *g, size_t ng, unsigned int
 		bad = a;
 		if (!flags || a[0] != '-' || !a[1]) {
 			argv[kept++] = argv[i];
+			if (until_arg)
+				flags = false;
 			continue;
 		}
 		if (!strcmp(a, "--")) {
@@ -790,6 +792,18 @@ int settings__parse_argv(const struct settings_group *g, size_t ng, unsigned int
 unknown:
 	snprintf(err, errlen, "unknown option '%.*s'", (int)strcspn(bad, "="), bad);
 	return -EINVAL;
+}
+
+int settings__parse_argv(const struct settings_group *g, size_t ng, unsigned int cmd, int argc, char **argv,
+			 int *npos, char *err, size_t errlen)
+{
+	return parse_argv(g, ng, cmd, argc, argv, npos, false, err, errlen);
+}
+
+int settings__parse_argv_until_arg(const struct settings_group *g, size_t ng, unsigned int cmd, int argc,
+				   char **argv, int *npos, char *err, size_t errlen)
+{
+	return parse_argv(g, ng, cmd, argc, argv, npos, true, err, errlen);
 }
 
 static char *trim(char *s)

@@ -103,6 +103,10 @@ int settings__match_flag(const struct setting *tab, size_t n, int argc, char **a
  * "missing -p PID" for a .required one, "unexpected argument 'x'"). */
 int settings__parse_argv(const struct settings_group *g, size_t ng, unsigned int cmd, int argc, char **argv,
 			 int *npos, char *err, size_t errlen);
+/* The same, but the first argument that is no flag (or "--") ends the flags:
+ * it and all after it are the positional ones (a program and its arguments). */
+int settings__parse_argv_until_arg(const struct settings_group *g, size_t ng, unsigned int cmd, int argc,
+				   char **argv, int *npos, char *err, size_t errlen);
 
 enum settings_help_style { SETTINGS_HELP_FLAGS, SETTINGS_HELP_CONFIG };
 /* One line per setting: flag (or "key = VALUE"), help, default and range. */

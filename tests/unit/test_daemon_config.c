@@ -173,7 +173,7 @@ static void test_errors(void **state)
 	expect_err("[target web]\nexe = app[\n", 2, "exe: 'app[' is not a valid glob");
 	expect_err("[target web]\nunit = a/b\n", 2, "unit: 'a/b' is not a unit name");
 	expect_err("[target web]\npid = 0\n", 2, "pid: 0 is out of range 1..4194304");
-	expect_err("\n\n[target web]\ngrace = 1s\n", 3, "target web: needs exe, unit or pid");
+	expect_err("\n\n[target web]\ngrace = 1s\n", 3, "target web: needs exe, unit, pid, cgroup or container");
 	expect_err("exe = x\n", 1, "exe: setting before any [section]");
 }
 

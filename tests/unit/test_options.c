@@ -19,7 +19,7 @@ static const struct {
 } cmds[] = {
 	{ "inspect", OPT_INSPECT }, { "watch", OPT_WATCH },   { "graph", OPT_GRAPH },
 	{ "replay", OPT_REPLAY },   { "status", OPT_STATUS }, { "alerts", OPT_ALERTS },
-	{ "snapshot", OPT_SNAPSHOT },
+	{ "snapshot", OPT_SNAPSHOT }, { "run", OPT_RUN },
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 
@@ -132,16 +132,17 @@ static void test_ctxtrace_man_options(void **state)
 			fail_msg("ctxtrace(8) --%s: the line after it should start with (COMMANDS)", name);
 		if (cmds_of(body, strcspn(body, ")")) != want)
 			fail_msg("ctxtrace(8) --%s: the commands listed differ from the settings table", name);
-		if (s->short_name) {
+		if (s->short_name && s->cmds != OPT_SNAPSHOT) {
 			char sh[8];
 
 			snprintf(sh, sizeof(sh), "\\-%c ", s->short_name);
 			if (!strstr(line, sh) || strstr(line, sh) > eol)
 				fail_msg("ctxtrace(8) --%s: the short flag -%c is missing", name, s->short_name);
 		}
+		/* a flag may be several entries (snapshot's --format has its own choices) */
 		for (size_t t = 0; t < 2; t++) {
 			for (size_t i = 0; i < ns[t]; i++) {
-				if (&tabs[t][i] == s)
+				if (!strcmp(tabs[t][i].name, s->name))
 					listed[t * 32 + i]++;
 			}
 		}
@@ -179,6 +180,10 @@ static void test_ctxtrace_man_synopses(void **state)
 			fail_msg("ctxtrace(8) COMMANDS: '%.40s' names no command", line);
 		seen++;
 		while (next_flag(q, eol, name, sizeof(name), &after)) {
+			if (!name[0]) { /* "--" before the program */
+				q = after;
+				continue;
+			}
 			if (!(flag_cmds(name, NULL) & bit))
 				fail_msg("ctxtrace(8): the synopsis '%.20s' names --%s, which that command does not take",
 					 line, name);
