@@ -16,7 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
+#include <sys/auxv.h>
 #include <sys/ptrace.h>
+#include <sys/user.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -135,8 +138,58 @@ static void on_sigchld(int sig)
 	child_changed = 1;
 }
 
-/* Forks the traced child; it stops after its exec. The pid, or -errno with the
- * reason reported. */
+/* A program with an interpreter (PIE, dynamically linked) is stopped after its
+ * exec before ld.so has relocated it: the Go data the session reads at open
+ * (moduledata, type and itab pointers) is not yet what the program will use. It
+ * is run to its entry point, the first instruction of the program itself, with
+ * an execution breakpoint in a debug register (DR0/DR7 through PTRACE_POKEUSER:
+ * no byte of its memory is written), then stopped there. 0 or -errno. */
+static int run_to_entry(pid_t pid)
+{
+	unsigned long av[2], entry = 0, base = 0, rip;
+	struct user_regs_struct regs;
+	char path[64];
+	int fd, status;
+
+	snprintf(path, sizeof(path), "/proc/%d/auxv", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	while (read(fd, av, sizeof(av)) == (ssize_t)sizeof(av) && av[0] != AT_NULL) {
+		if (av[0] == AT_ENTRY)
+			entry = av[1];
+		else if (av[0] == AT_BASE)
+			base = av[1];
+	}
+	close(fd);
+	if (!base || !entry)
+		return 0; /* no interpreter: the next instruction is the program's own */
+	if (ptrace(PTRACE_POKEUSER, pid, (void *)offsetof(struct user, u_debugreg[0]), (void *)entry) ||
+	    ptrace(PTRACE_POKEUSER, pid, (void *)offsetof(struct user, u_debugreg[7]), (void *)1UL))
+		return -errno;
+	for (int sig = 0;;) {
+		if (ptrace(PTRACE_CONT, pid, NULL, (void *)(long)sig) || waitpid(pid, &status, __WALL) != pid)
+			return -errno;
+		sig = 0;
+		if (!WIFSTOPPED(status))
+			return -ESRCH;
+		if (WSTOPSIG(status) != SIGTRAP) {
+			sig = WSTOPSIG(status); /* passed on */
+			continue;
+		}
+		if (ptrace(PTRACE_GETREGS, pid, NULL, &regs))
+			return -errno;
+		rip = regs.rip;
+		if (rip == entry)
+			break;
+	}
+	ptrace(PTRACE_POKEUSER, pid, (void *)offsetof(struct user, u_debugreg[7]), (void *)0UL);
+	ptrace(PTRACE_POKEUSER, pid, (void *)offsetof(struct user, u_debugreg[6]), (void *)0UL);
+	return 0;
+}
+
+/* Forks the traced child; it stops after its exec (and, with an interpreter, at
+ * its entry point). The pid, or -errno with the reason reported. */
 static int start_child(char **argv)
 {
 	int pfd[2], status, e = 0;
@@ -189,14 +242,21 @@ static int start_child(char **argv)
 		waitpid(pid, &status, 0);
 		return -e;
 	}
+	e = -run_to_entry(pid);
+	if (e) {
+		error("cannot run '%s': cannot stop it at its entry point: %s", argv[0], strerror(e));
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, __WALL);
+		return -e;
+	}
 	return pid;
 }
 
 /* The verdict, from memory, while the kernel holds the process at its exit: a
- * session of its own, opened now. The tracing session was opened at the exec,
- * before the dynamic loader relocated a PIE binary's data (its moduledata and
- * itab pointers), so what it read then of memory cannot judge what memory holds
- * now. The tracing session's queued records go first. */
+ * memory-only session of its own, opened now, reads memory as it is at the end
+ * (the tracing session keeps what it read at the start, and judges from memory
+ * only the goroutines that existed then). The tracing session's queued records
+ * go first. */
 static void judge_at_exit(struct session *s, struct run_state *st, bool traced)
 {
 	struct memjudge_limits lim = { .grace_ns = 0, .min_count = 1, .stuck_min = 1 };
@@ -252,9 +312,7 @@ static int follow(pid_t pid, struct session *s, struct run_state *st)
 					info("pid %d executed another program: not traced any more", pid);
 				gone = true;
 				sig = 0;
-			} else if (sig == SIGTRAP) {
-				sig = 0;
-			}
+			} /* any other stop is a signal for it (the events are the only traps) */
 			ptrace(PTRACE_CONT, pid, NULL, (void *)(long)sig);
 			continue;
 		}

@@ -8,6 +8,8 @@
 #     outlived-context finding whose go and blocking sites are the ones the test
 #     prints about itself (runtime.Caller) and its count; the program's own output is
 #     intact. Clean: exit 0, no finding at error.
+#     snap_target (newest, plain and PIE): a lost-cancel only the probes can see
+#     is reported while it runs: the probes were there from its first instruction.
 #  3. The program's exit status passes through (a usage error of the test binary:
 #     2, as without ctxtrace; killed by SIGKILL: 137); `go test -exec 'ctxtrace run
 #     --fail-on error --'` fails the package with the leak and passes it without.
@@ -87,6 +89,27 @@ for v in $(printf '%s\n' "$oldest" "$newest" | sort -u); do
 			not_ok "go$v $m: clean test binary" "exit $rc, $errs error findings" "$(tail -3 "$tmp/clean.err")"
 		fi
 	done
+done
+
+# Probes in place from the first instruction, PIE too (there ld.so runs first): a
+# lost-cancel that only the probes can see (memory reports lost-cancel from 1000
+# children), created where the source says: the line of snap_target's dropped
+# cancel funcs.
+GO_VERSIONS=$newest GO_MODES="plain pie" GO_PROGRAMS=snap_target scripts/build-go-tests.sh "$GOBIN_DIR" >"$tmp/build.log" 2>&1
+site="main.go:$(grep -n 'context.WithCancel(pctx) //nolint:lostcancel' tests/go/snap_target/main.go | cut -d: -f1)"
+for m in plain pie; do
+	bin=$(go_bin "$newest" $m snap_target)
+	[ -x "$bin" ] || { not_ok "go$newest $m snap_target built" "$(tail -3 "$tmp/build.log")"; continue; }
+	"$CTXTRACE" run --json --grace 1s --min-count 1 -- "$bin" -delay 0 -life 3s -children 5 >"$tmp/snap.out" 2>"$tmp/snap.err"
+	rc=$?
+	found=$(jq -Rrn --arg site "$site" '
+		[inputs | fromjson? | select(.type == "alert" and .rule == "lost-cancel" and .source == "probes"
+		 and "\(.context.created_at.file | split("/") | last):\(.context.created_at.line)" == $site)] | length' "$tmp/snap.err")
+	if [ $rc -eq 0 ] && [ "${found:-0}" -ge 1 ]; then
+		ok "go$newest $m: probes from the first instruction: lost-cancel of the contexts created at $site"
+	else
+		not_ok "go$newest $m: probes in place at start" "exit $rc, $found alerts for $site" "$(grep -c '"type":"alert"' "$tmp/snap.err") alerts"
+	fi
 done
 
 # 3. Exit status passes through.
