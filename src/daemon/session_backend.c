@@ -20,6 +20,7 @@ static void *open_session(int pid, const struct target_cfg *t, const struct rule
 		.min_count = (uint32_t)r->min_count,
 		.stuck_min = (uint32_t)r->stuck_min,
 		.retention_ns = r->retention,
+		.max_nodes = (uint32_t)r->max_nodes,
 		.on_event = on_event,
 		.on_alert = on_alert,
 		.cookie = cookie,

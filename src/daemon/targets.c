@@ -399,9 +399,6 @@ int targets__graph(const struct targets *ts, int pid, bool text, FILE *f, char *
 	const struct tgt *g = find_pid(ts, pid);
 	const struct lineage *lg = g && ts->be.lineage ? ts->be.lineage(g->h) : NULL;
 	struct graph_out_opts o = { .format = text ? GRAPH_TREE : GRAPH_JSON, .pid = (uint32_t)pid };
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *mf;
 	int err;
 
 	if (!g) {
@@ -414,23 +411,12 @@ int targets__graph(const struct targets *ts, int pid, bool text, FILE *f, char *
 	}
 	o.now_ns = ct_mono_ns();
 	o.mono_to_real_ns = (int64_t)(ct_clock_ns(CLOCK_REALTIME) - o.now_ns);
-	/* Through a buffer: the reply must end with exactly one newline. */
-	mf = open_memstream(&buf, &len);
-	if (!mf) {
-		snprintf(msg, msglen, "out of memory");
-		return -ENOMEM;
-	}
-	err = graph_out__write(lg, &o, mf);
-	fclose(mf);
+	/* Straight into f: the server bounds the answer and ends its last line. */
+	err = graph_out__write(lg, &o, f);
 	if (err) {
 		snprintf(msg, msglen, "%s", ct_errmsg());
-		free(buf);
 		return err;
 	}
-	fwrite(buf, 1, len, f);
-	if (!len || buf[len - 1] != '\n')
-		fputc('\n', f);
-	free(buf);
 	return 0;
 }
 

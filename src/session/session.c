@@ -46,6 +46,7 @@
 #define MEMJUDGE_INTERVAL_NS (60ULL * 1000000000ULL)
 
 struct session {
+	char st_why[256]; /* why syscall tracing is unavailable; "" */
 	struct session_opts o;
 	char exe_path[64];
 	char exe_name[PATH_MAX];
@@ -200,7 +201,7 @@ static int ctx_state(void *cookie, uint64_t id, enum ctx_kind kind, uint64_t par
  * it unreachable-cancel cannot name the call, and the user is told so. */
 static int open_analysis(struct session *s)
 {
-	struct lineage_opts lo = { .retention_ns = s->o.retention_ns };
+	struct lineage_opts lo = { .retention_ns = s->o.retention_ns, .max_nodes = s->o.max_nodes };
 	struct gstate_src_opts gso = { .gs = s->gs, .mem = s->mem, .off = &s->off, .dec = s->dec,
 				       .go_minor = goelf__buildinfo(s->ge)->minor };
 	struct rules_opts ro = { .pid = s->o.pid, .grace_ns = s->o.grace_ns, .min_count = s->o.min_count };
@@ -234,9 +235,9 @@ static int open_analysis(struct session *s)
 	if (!s->o.rules)
 		return 0;
 	s->st = systrace__open(s->o.pid);
+	/* Told after the attach: when the uprobes fail too, their error is the one line. */
 	if (!s->st)
-		info("pid %d: syscall tracing unavailable (%s): unreachable-cancel alerts cannot name the "
-		     "blocking call", s->o.pid, ct_errmsg());
+		snprintf(s->st_why, sizeof(s->st_why), "%s", ct_errmsg());
 	ro.gstate = gstate_src__read;
 	ro.gstate_cookie = s->gsrc;
 	if (s->st) {
@@ -422,7 +423,12 @@ struct session *session__open(const struct session_opts *opts)
 
 		err = -errno;
 		/* Name the executable: a pid caught between fork and exec is the shell. */
-		snprintf(why, sizeof(why), "%.300s: %.280s", s->exe_name, ct_errmsg());
+		if (err == -EACCES || err == -EPERM)
+			snprintf(why, sizeof(why),
+				 "%.300s: cannot read the executable: Permission denied (another user's "
+				 "file needs CAP_DAC_READ_SEARCH)", s->exe_name);
+		else
+			snprintf(why, sizeof(why), "%.300s: %.280s", s->exe_name, ct_errmsg());
 		attach_error(opts->pid, why);
 		goto cleanup;
 	}
@@ -549,6 +555,9 @@ struct session *session__open(const struct session_opts *opts)
 	err = 0;
 	info("attached to pid %d (%s, %s, %d probes via %s, %d goroutines)", opts->pid, s->exe_name,
 	     bi->version, tracer__nsites(s->tr), tracer__attach_mode(s->tr), sn.n);
+	if (s->st_why[0])
+		info("pid %d: syscall tracing unavailable (%s): unreachable-cancel alerts cannot name the "
+		     "blocking call", opts->pid, s->st_why);
 	/* What was there before attach: judged from memory at the first poll, once
 	 * the caller knows the session (the daemon announces the target first). */
 	if (s->mj) {

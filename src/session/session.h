@@ -20,6 +20,7 @@ struct session_opts {
 	uint64_t grace_ns;
 	uint32_t min_count;
 	uint64_t retention_ns;  /* how long exited/cancelled nodes stay in the graph */
+	uint32_t max_nodes;     /* the graph's cap; 0: LINEAGE_DEFAULT_MAX_NODES */
 	/* No probe, no BPF: read and judge the target's memory only (`ctxtrace
 	 * snapshot`); session__snapshot does the work, session__poll is not used. */
 	bool memory_only;
