@@ -71,4 +71,14 @@ jq -rs '
        "\($ok | map(.found) | add // 0) found, \($ok | map(.missed) | add // 0) missed, " +
        "\($ok | map(.false) | add // 0) false; \($r | map(select(.status != "ok")) | length) runs skipped or failed")
 ' "$dir/results.jsonl"
-jq -se 'all(.status == "ok" and .missed == 0 and .false == 0)' "$dir/results.jsonl" >/dev/null
+rc_watch=0
+jq -se 'all(.status == "ok" and .missed == 0 and .false == 0)' "$dir/results.jsonl" >/dev/null || rc_watch=1
+
+# The corpus attached late (`ctxtrace snapshot`), every installed Go version and mode.
+echo
+echo "== ctxtrace snapshot, the corpus attached late (every version and mode)"
+SNAPSHOT_MATRIX=all OUT=$OUT tests/e2e/snapshot.sh >"$dir/snapshot.log" 2>&1
+rc_snap=$?
+grep -E '^(not ok|# )' "$dir/snapshot.log" | head -40
+echo "snapshot: $(grep -c '^ok' "$dir/snapshot.log") passed, $(grep -c '^not ok' "$dir/snapshot.log") failed"
+[ $rc_watch -eq 0 ] && [ $rc_snap -eq 0 ]

@@ -62,6 +62,8 @@ static const struct go_off_spec specs[GO_OFF_COUNT] = {
 	SPEC(GO_OFF_HCHAN_RECVQ, "hchan.recvq", "runtime.hchan", "recvq"),
 	SPEC(GO_OFF_HCHAN_SENDQ, "hchan.sendq", "runtime.hchan", "sendq"),
 	SPEC(GO_OFF_MODULEDATA_ITABLINKS, "moduledata.itablinks", "runtime.moduledata", "itablinks"),
+	SPEC(GO_OFF_MODULEDATA_ITABOFFSET, "moduledata.itaboffset", "runtime.moduledata", "itaboffset"),
+	SPEC(GO_OFF_MODULEDATA_ITABSIZE, "moduledata.itabsize", "runtime.moduledata", "itabsize"),
 };
 #undef SPEC
 
@@ -105,9 +107,23 @@ int go_off_since(enum go_off f)
 	case GO_OFF_AFTERFUNCCTX_F:
 	case GO_OFF_WITHOUTCANCELCTX_C: /* WithoutCancel, Go 1.21 */
 		return 21;
+	case GO_OFF_MODULEDATA_ITABOFFSET: /* Go 1.27 */
+	case GO_OFF_MODULEDATA_ITABSIZE:
+		return 27;
 	default:
 		return 19;
 	}
+}
+
+int go_off_until(enum go_off f)
+{
+	/* Go 1.27 put the itabs in the types section (itaboffset, itabsize). */
+	return f == GO_OFF_MODULEDATA_ITABLINKS ? 26 : 0;
+}
+
+int go_off_in(enum go_off f, int minor)
+{
+	return minor >= go_off_since(f) && (!go_off_until(f) || minor <= go_off_until(f));
 }
 
 const char *go_off_source_name(enum go_off_source s)

@@ -69,7 +69,9 @@ enum go_off {
 	GO_OFF_HCHAN_ELEMTYPE,
 	GO_OFF_HCHAN_RECVQ,
 	GO_OFF_HCHAN_SENDQ,
-	GO_OFF_MODULEDATA_ITABLINKS,
+	GO_OFF_MODULEDATA_ITABLINKS,   /* until 1.26 */
+	GO_OFF_MODULEDATA_ITABOFFSET,  /* 1.27+: the itabs sit in the types section */
+	GO_OFF_MODULEDATA_ITABSIZE,
 	GO_OFF_COUNT,
 };
 
@@ -102,6 +104,11 @@ void go_off_dwarf_path(enum go_off f, const char **type, const char **path);
  * afterFuncCtx and withoutCancelCtx 21); 19 for fields as old as ctxtrace's
  * oldest supported Go. */
 int go_off_since(enum go_off f);
+/* The last Go minor version that has f (moduledata.itablinks: 26); 0 when every
+ * version since go_off_since(f) has it. */
+int go_off_until(enum go_off f);
+/* Whether Go 1.minor has f: since <= minor <= until. */
+int go_off_in(enum go_off f, int minor);
 /* "DWARF", "table" or "absent". */
 const char *go_off_source_name(enum go_off_source s);
 

@@ -49,8 +49,10 @@ const char *const go_offsets_table_keys[] = {
 	"hchan.recvq",
 	"hchan.sendq",
 	"moduledata.itablinks",
+	"moduledata.itaboffset",
+	"moduledata.itabsize",
 };
-const int go_offsets_table_nkeys = 46;
+const int go_offsets_table_nkeys = 48;
 
 const struct go_offsets_row go_offsets_table[] = {
 	{
@@ -103,6 +105,8 @@ const struct go_offsets_row go_offsets_table[] = {
 			[GO_OFF_HCHAN_RECVQ] = 56,
 			[GO_OFF_HCHAN_SENDQ] = 72,
 			[GO_OFF_MODULEDATA_ITABLINKS] = 360,
+			[GO_OFF_MODULEDATA_ITABOFFSET] = -1,
+			[GO_OFF_MODULEDATA_ITABSIZE] = -1,
 		},
 	},
 	{
@@ -155,6 +159,8 @@ const struct go_offsets_row go_offsets_table[] = {
 			[GO_OFF_HCHAN_RECVQ] = 56,
 			[GO_OFF_HCHAN_SENDQ] = 72,
 			[GO_OFF_MODULEDATA_ITABLINKS] = 376,
+			[GO_OFF_MODULEDATA_ITABOFFSET] = -1,
+			[GO_OFF_MODULEDATA_ITABSIZE] = -1,
 		},
 	},
 	{
@@ -207,6 +213,8 @@ const struct go_offsets_row go_offsets_table[] = {
 			[GO_OFF_HCHAN_RECVQ] = 56,
 			[GO_OFF_HCHAN_SENDQ] = 72,
 			[GO_OFF_MODULEDATA_ITABLINKS] = 376,
+			[GO_OFF_MODULEDATA_ITABOFFSET] = -1,
+			[GO_OFF_MODULEDATA_ITABSIZE] = -1,
 		},
 	},
 	{
@@ -259,6 +267,8 @@ const struct go_offsets_row go_offsets_table[] = {
 			[GO_OFF_HCHAN_RECVQ] = 64,
 			[GO_OFF_HCHAN_SENDQ] = 80,
 			[GO_OFF_MODULEDATA_ITABLINKS] = 376,
+			[GO_OFF_MODULEDATA_ITABOFFSET] = -1,
+			[GO_OFF_MODULEDATA_ITABSIZE] = -1,
 		},
 	},
 	{
@@ -311,6 +321,8 @@ const struct go_offsets_row go_offsets_table[] = {
 			[GO_OFF_HCHAN_RECVQ] = 64,
 			[GO_OFF_HCHAN_SENDQ] = 80,
 			[GO_OFF_MODULEDATA_ITABLINKS] = 376,
+			[GO_OFF_MODULEDATA_ITABOFFSET] = -1,
+			[GO_OFF_MODULEDATA_ITABSIZE] = -1,
 		},
 	},
 	{
@@ -363,6 +375,8 @@ const struct go_offsets_row go_offsets_table[] = {
 			[GO_OFF_HCHAN_RECVQ] = 64,
 			[GO_OFF_HCHAN_SENDQ] = 80,
 			[GO_OFF_MODULEDATA_ITABLINKS] = 376,
+			[GO_OFF_MODULEDATA_ITABOFFSET] = -1,
+			[GO_OFF_MODULEDATA_ITABSIZE] = -1,
 		},
 	},
 	{
@@ -415,6 +429,8 @@ const struct go_offsets_row go_offsets_table[] = {
 			[GO_OFF_HCHAN_RECVQ] = 64,
 			[GO_OFF_HCHAN_SENDQ] = 80,
 			[GO_OFF_MODULEDATA_ITABLINKS] = 384,
+			[GO_OFF_MODULEDATA_ITABOFFSET] = -1,
+			[GO_OFF_MODULEDATA_ITABSIZE] = -1,
 		},
 	},
 	{
@@ -466,6 +482,9 @@ const struct go_offsets_row go_offsets_table[] = {
 			[GO_OFF_HCHAN_ELEMTYPE] = 40,
 			[GO_OFF_HCHAN_RECVQ] = 64,
 			[GO_OFF_HCHAN_SENDQ] = 80,
+			[GO_OFF_MODULEDATA_ITABLINKS] = -1,
+			[GO_OFF_MODULEDATA_ITABOFFSET] = 320,
+			[GO_OFF_MODULEDATA_ITABSIZE] = 328,
 		},
 	},
 };

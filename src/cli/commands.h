@@ -5,10 +5,12 @@
 
 int cmd_inspect(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
+int cmd_snapshot(int argc, char **argv);
 int cmd_graph(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_alerts(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 
 #define EXIT_CANNOT 1
 #define EXIT_USAGE 2

@@ -3,10 +3,22 @@
 
 #include "daemon/metrics.h"
 #include "daemon/targets.h"
+#include "util/container.h"
 #include "events/event.h"
+
+static const struct metric_sink *sink;
+
+void metrics__set_sink(const struct metric_sink *s)
+{
+	sink = s;
+}
 
 void prom__family(FILE *f, const char *name, const char *type, const char *help)
 {
+	if (sink)
+		sink->family(sink->cookie, name, type, help);
+	if (!f)
+		return;
 	fprintf(f, "# HELP %s ", name);
 	/* HELP text escapes only backslash and newline. */
 	for (const char *p = help; *p; p++) {
@@ -47,6 +59,10 @@ static void labels_out(FILE *f, const struct prom_label *labels, int n)
 
 void prom__sample(FILE *f, const char *name, const struct prom_label *labels, int nlabels, uint64_t v)
 {
+	if (sink)
+		sink->sample(sink->cookie, name, labels, nlabels, (double)v);
+	if (!f)
+		return;
 	fputs(name, f);
 	labels_out(f, labels, nlabels);
 	fprintf(f, " %" PRIu64 "\n", v);
@@ -54,6 +70,10 @@ void prom__sample(FILE *f, const char *name, const struct prom_label *labels, in
 
 void prom__sample_double(FILE *f, const char *name, const struct prom_label *labels, int nlabels, double v)
 {
+	if (sink)
+		sink->sample(sink->cookie, name, labels, nlabels, v);
+	if (!f)
+		return;
 	fputs(name, f);
 	labels_out(f, labels, nlabels);
 	if (isnan(v))
@@ -77,12 +97,17 @@ void targets__write_metrics(const struct targets *ts, FILE *f)
 
 	prom__family(f, "ctxtrace_targets", "gauge", "Processes traced now.");
 	prom__sample(f, "ctxtrace_targets", NULL, 0, st.attached);
-	prom__family(f, "ctxtrace_target_info", "gauge", "One series per traced process.");
+	prom__family(f, "ctxtrace_target_info", "gauge",
+		     "One series per traced process: where it runs (pid in its namespace, cgroup, container, pod).");
 	for (g = targets__next(ts, NULL, &v); g; g = targets__next(ts, g, &v)) {
-		struct prom_label l[] = { { "target", v.name }, { "pid", pid }, { "exe", v.exe } };
+		char nspid[16];
+		struct prom_label l[] = { { "target", v.name }, { "pid", pid }, { "exe", v.exe },
+					  { "ns_pid", nspid }, { "cgroup", v.ci->cgroup },
+					  { "container_id", v.ci->id }, { "pod_uid", v.ci->pod_uid } };
 
 		snprintf(pid, sizeof(pid), "%d", v.pid);
-		prom__sample(f, "ctxtrace_target_info", l, 3, 1);
+		snprintf(nspid, sizeof(nspid), "%d", v.ci->ns_pid);
+		prom__sample(f, "ctxtrace_target_info", l, 7, 1);
 	}
 	prom__family(f, "ctxtrace_goroutines", "gauge", "Goroutines alive in a traced process.");
 	for (g = targets__next(ts, NULL, &v); g; g = targets__next(ts, g, &v)) {

@@ -88,6 +88,10 @@ void targets__write_status(const struct targets *ts, struct json_w *w)
 			json_w__kv_str(w, "unit", t->unit);
 		if (t->pid)
 			json_w__kv_int(w, "pid", t->pid);
+		if (t->cgroup)
+			json_w__kv_str(w, "cgroup", t->cgroup);
+		if (t->container)
+			json_w__kv_str(w, "container", t->container);
 		status__rules_json(w, &r);
 		json_w__obj_close(w);
 	}
@@ -131,6 +135,10 @@ void targets__write_status_text(const struct targets *ts, FILE *f)
 			fprintf(f, " unit=%s", t->unit);
 		if (t->pid)
 			fprintf(f, " pid=%" PRId64, t->pid);
+		if (t->cgroup)
+			fprintf(f, " cgroup=%s", t->cgroup);
+		if (t->container)
+			fprintf(f, " container=%s", t->container);
 		fprintf(f, " grace=%s min_count=%" PRId64 " retention=%s\n", grace, r.min_count, ret);
 	}
 }

@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include "daemon/config.h"
-#include "daemon/execwatch.h"
 #include "daemon/loop.h"
 #include "daemon/outputs.h"
 #include "daemon/selectors.h"
@@ -22,8 +21,10 @@
 #include "graph/lineage.h"
 #include "output/alert_out.h"
 #include "output/graph_out.h"
+#include "probes/execwatch.h"
 #include "rules/rules.h"
 #include "util/clock.h"
+#include "util/container.h"
 #include "util/json.h"
 #include "util/log.h"
 #include "util/proc.h"
@@ -43,6 +44,7 @@ struct tgt {
 	uint64_t start_time;
 	char exe[PATH_MAX];
 	char name[72];
+	struct container_info ci; /* namespace pid, cgroup, container, pod */
 	struct rule_cfg rules;
 	void *h;
 	struct target_counts *ns;
@@ -61,6 +63,8 @@ struct failed {
 struct targets {
 	struct loop *loop;
 	struct outputs *out;
+	void (*sink)(void *cookie, const struct target_alert *who, const struct alert *a);
+	void *sink_cookie;
 	struct target_backend be;
 	const struct config *cfg;
 	struct tgt *list;
@@ -102,6 +106,28 @@ struct lifecycle {
 	int pid;
 };
 
+/* Where the process runs (docs/containers.md): in every record about a target. */
+static void container_members(struct json_w *w, const struct container_info *ci)
+{
+	json_w__kv_int(w, "ns_pid", ci->ns_pid);
+	json_w__kv_str(w, "cgroup", ci->cgroup);
+	json_w__key(w, "container_id");
+	if (ci->id[0])
+		json_w__str(w, ci->id);
+	else
+		json_w__null(w);
+	json_w__key(w, "container_runtime");
+	if (ci->runtime[0])
+		json_w__str(w, ci->runtime);
+	else
+		json_w__null(w);
+	json_w__key(w, "pod_uid");
+	if (ci->pod_uid[0])
+		json_w__str(w, ci->pod_uid);
+	else
+		json_w__null(w);
+}
+
 static void lifecycle_members(struct json_w *w, const void *arg)
 {
 	const struct lifecycle *l = arg;
@@ -116,6 +142,8 @@ static void lifecycle_members(struct json_w *w, const void *arg)
 		json_w__kv_str(w, "exe", l->exe);
 	if (l->extra_key)
 		json_w__kv_str(w, l->extra_key, l->extra_val);
+	if (l->g)
+		container_members(w, &l->g->ci);
 	if (l->g && l->kind == OUT_ATTACH)
 		status__rules_json(w, &l->g->rules);
 	if (l->g && l->kind == OUT_DETACH) {
@@ -210,6 +238,7 @@ static void alert_members(struct json_w *w, const void *arg)
 
 	json_w__kv_str(w, "target", r->g->name);
 	alert_out__json_members(w, r->a);
+	container_members(w, &r->g->ci);
 }
 
 static void count_alert(struct target_counts *ns, const char *rule)
@@ -248,6 +277,11 @@ static void on_alert(void *cookie, const struct alert *a)
 		ev.json = json;
 		ev.text = txt;
 		outputs__emit(g->ts->out, &ev);
+	}
+	if (g->ts->sink) {
+		struct target_alert who = { .name = g->name, .pid = g->pid, .exe = g->exe, .ci = &g->ci };
+
+		g->ts->sink(g->ts->sink_cookie, &who, a);
 	}
 	free(json);
 	free(text);
@@ -357,6 +391,7 @@ const struct tgt *targets__next(const struct targets *ts, const struct tgt *prev
 		return NULL;
 	*v = (struct target_view){
 		.name = g->name, .exe = g->exe, .attached_at = g->attached_at, .pid = g->pid, .rules = &g->rules,
+		.ci = &g->ci,
 		.events = g->events, .alerts = g->alerts, .ctx_created = g->ctx_created,
 		.ctx_cancelled = g->ctx_cancelled, .lost = g->lost, .goroutines = goroutines_alive(ts, g),
 	};
@@ -401,9 +436,6 @@ int targets__graph(const struct targets *ts, int pid, bool text, FILE *f, char *
 	const struct tgt *g = find_pid(ts, pid);
 	const struct lineage *lg = g && ts->be.lineage ? ts->be.lineage(g->h) : NULL;
 	struct graph_out_opts o = { .format = text ? GRAPH_TREE : GRAPH_JSON, .pid = (uint32_t)pid };
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *mf;
 	int err;
 
 	if (!g) {
@@ -416,23 +448,12 @@ int targets__graph(const struct targets *ts, int pid, bool text, FILE *f, char *
 	}
 	o.now_ns = ct_mono_ns();
 	o.mono_to_real_ns = (int64_t)(ct_clock_ns(CLOCK_REALTIME) - o.now_ns);
-	/* Through a buffer: the reply must end with exactly one newline. */
-	mf = open_memstream(&buf, &len);
-	if (!mf) {
-		snprintf(msg, msglen, "out of memory");
-		return -ENOMEM;
-	}
-	err = graph_out__write(lg, &o, mf);
-	fclose(mf);
+	/* Straight into f: the server bounds the answer and ends its last line. */
+	err = graph_out__write(lg, &o, f);
 	if (err) {
 		snprintf(msg, msglen, "%s", ct_errmsg());
-		free(buf);
 		return err;
 	}
-	fwrite(buf, 1, len, f);
-	if (!len || buf[len - 1] != '\n')
-		fputc('\n', f);
-	free(buf);
 	return 0;
 }
 
@@ -497,6 +518,7 @@ static void attach(struct targets *ts, const struct target_cfg *sel, const struc
 	g->start_time = pi->start_time;
 	snprintf(g->exe, sizeof(g->exe), "%s", pi->exe);
 	snprintf(g->name, sizeof(g->name), "%s", sel->name);
+	container__read(pi->pid, pi->cgroup, &g->ci);
 	config__target_rules(ts->cfg, sel, &g->rules);
 	g->ns = counts_of(ts, sel->name);
 	outputs__timestamp(g->attached_at, sizeof(g->attached_at));
@@ -615,7 +637,8 @@ int targets__watch_execs(struct targets *ts)
 
 static bool rules_equal(const struct rule_cfg *a, const struct rule_cfg *b)
 {
-	return a->grace == b->grace && a->min_count == b->min_count && a->retention == b->retention;
+	return a->grace == b->grace && a->min_count == b->min_count && a->retention == b->retention &&
+	       a->stuck_min == b->stuck_min;
 }
 
 int targets__apply(struct targets *ts, const struct config *c)
@@ -722,4 +745,29 @@ void targets__free(struct targets *ts)
 		free(ns);
 	}
 	free(ts);
+}
+
+void targets__set_alert_sink(struct targets *t,
+			     void (*fn)(void *cookie, const struct target_alert *who, const struct alert *a),
+			     void *cookie)
+{
+	t->sink = fn;
+	t->sink_cookie = cookie;
+}
+
+int targets__write_profiles(struct targets *ts, const char *dir)
+{
+	char path[PATH_MAX];
+	int failed = 0;
+
+	if (!ts->be.profile)
+		return 0;
+	for (struct tgt *g = ts->list; g; g = g->next) {
+		if (snprintf(path, sizeof(path), "%s/%s-%d.pb.gz", dir, g->name, g->pid) >= (int)sizeof(path) ||
+		    ts->be.profile(g->h, g->pid, g->exe, path)) {
+			verbose("target %s pid %d: no profile: %s", g->name, g->pid, ct_errmsg());
+			failed++;
+		}
+	}
+	return failed;
 }

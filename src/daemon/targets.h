@@ -41,6 +41,9 @@ struct target_backend {
 	uint64_t (*probe_hits)(void *h);
 	/* Optional: what tracing costs the target (session__cost). 0 or -errno. */
 	int (*cost)(void *h, struct session_cost *out);
+	/* Optional: writes the target's stuck goroutines as a pprof profile to path
+	 * (output/pprof_out.h). 0 or -errno with ct_errmsg(). */
+	int (*profile)(void *h, int pid, const char *exe, const char *path);
 };
 
 struct targets_stats {
@@ -67,6 +70,22 @@ void targets__tick(struct targets *t);
 void targets__detach_all(struct targets *t, const char *reason);
 
 void targets__stats(const struct targets *t, struct targets_stats *st);
+/* Every target's leak profile into dir, as TARGET-PID.pb.gz (replaced each time).
+ * Returns how many could not be written (each one logged). */
+int targets__write_profiles(struct targets *t, const char *dir);
+
+/* Who raised an alert, for the typed alert sink (the OTLP exporter). */
+struct container_info;
+struct target_alert {
+	const char *name;  /* [target NAME] */
+	int pid;
+	const char *exe;
+	const struct container_info *ci; /* util/container.h */
+};
+/* fn gets every alert, typed, after the outputs did; NULL: none. */
+void targets__set_alert_sink(struct targets *t,
+			     void (*fn)(void *cookie, const struct target_alert *who, const struct alert *a),
+			     void *cookie);
 
 /* One attached process, as status and metrics show it. */
 struct target_view {
@@ -86,6 +105,7 @@ struct target_view {
 		bool sampling;
 		uint32_t max_overhead;
 	} cost;
+	const struct container_info *ci; /* namespace pid, cgroup, container, pod */
 };
 
 #define TARGET_COUNTS_RULES_MAX 16 /* distinct rule names counted per target name */

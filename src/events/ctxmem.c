@@ -110,6 +110,49 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Go 1.27+: the linker's itabs lie one after the other at types + itaboffset,
+ * each 32 bytes plus 8 per method of its interface beyond the first (none when
+ * fun[0] is 0: the type does not implement it). */
+static int itabs_in_types(struct ctxmem *cm, int64_t o_off, int64_t o_size, uint64_t *out, int max)
+{
+	enum { ITAB_HDR = 32, IFACE_NMETHODS = 64, MAX_BYTES = 16 << 20 };
+	uint64_t v[2], nm, p, end;
+	unsigned char *buf;
+	int n = 0, err;
+
+	if (!cm->o.types_start)
+		return -ENOTSUP;
+	err = rd(cm, cm->o.moduledata + (uint64_t)o_off, &v[0], 8);
+	if (!err)
+		err = rd(cm, cm->o.moduledata + (uint64_t)o_size, &v[1], 8);
+	if (err)
+		return err;
+	if (v[1] > MAX_BYTES)
+		return -EINVAL;
+	buf = malloc(v[1] ? v[1] : 1);
+	if (!buf)
+		return -ENOMEM;
+	p = cm->o.types_start + v[0];
+	end = p + v[1];
+	if (v[1] && rd(cm, p, buf, v[1])) {
+		free(buf);
+		return -EFAULT;
+	}
+	while (p + ITAB_HDR <= end && n < max) {
+		uint64_t w[4];
+
+		memcpy(w, buf + (p - (end - v[1])), sizeof(w));
+		if (!w[0] || (w[0] & 7) || rd(cm, w[0] + IFACE_NMETHODS, &nm, 8) || nm > 4096)
+			break; /* not an itab: the walk lost its step */
+		if (ctxmem__is_context_iface(cm, p))
+			out[n++] = p;
+		p += ITAB_HDR + (w[3] && nm > 1 ? (nm - 1) * 8 : 0);
+	}
+	free(buf);
+	qsort(out, (size_t)n, sizeof(*out), cmp_u64);
+	return n;
+}
+
 int ctxmem__ctx_itabs(struct ctxmem *cm, uint64_t *out, int max)
 {
 	enum { BATCH = 512 };
@@ -117,7 +160,12 @@ int ctxmem__ctx_itabs(struct ctxmem *cm, uint64_t *out, int max)
 	uint64_t sl[2], ptrs[BATCH];
 	int n = 0, err;
 
-	if (!cm->o.moduledata || o < 0)
+	if (!cm->o.moduledata)
+		return -ENOTSUP;
+	if (o < 0 && off_or(&cm->o, GO_OFF_MODULEDATA_ITABOFFSET, -1) >= 0)
+		return itabs_in_types(cm, off_or(&cm->o, GO_OFF_MODULEDATA_ITABOFFSET, -1),
+				      off_or(&cm->o, GO_OFF_MODULEDATA_ITABSIZE, -1), out, max);
+	if (o < 0)
 		return -ENOTSUP;
 	err = rd(cm, cm->o.moduledata + (uint64_t)o, sl, sizeof(sl));
 	if (err)

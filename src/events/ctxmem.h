@@ -30,6 +30,7 @@ struct ctxmem_opts {
 	 * itab the linker made, so context.Context itabs are known before any is
 	 * met (ctxmem__ctx_itabs). 0: itabs are judged one by one. */
 	uint64_t moduledata;
+	uint64_t types_start; /* runtime address of the module's types section (Go 1.27 itabs) */
 };
 
 /* One context, as read. Strings are interned (gotypes' intern table). */
@@ -61,8 +62,9 @@ void ctxmem__free(struct ctxmem *cm);
 /* True only when itab is an itab whose interface type is context.Context (any
  * dynamic type). Cached by address; unreadable itabs are false. */
 bool ctxmem__is_context_iface(struct ctxmem *cm, uint64_t itab);
-/* The context.Context itabs of the module (from moduledata.itablinks), sorted,
- * at most max; returns the count or -errno (-ENOTSUP without moduledata). */
+/* The context.Context itabs of the module (from moduledata.itablinks; Go 1.27+:
+ * the itabs packed in the types section), sorted, at most max; returns the count
+ * or -errno (-ENOTSUP without moduledata). */
 int ctxmem__ctx_itabs(struct ctxmem *cm, uint64_t *out, int max);
 
 /* Reads the context held as the interface value (itab, data), whose itab must be

@@ -18,6 +18,7 @@
 #define DEF_KNOWN_MAX (1u << 18)
 #define DEF_STACK_CACHE 16384
 #define MAX_DEPTH 16   /* parents read from memory, one after the other */
+#define MIN_OBJECT_ADDR 0x10000 /* below: never a Go object (mmap_min_addr) */
 #define MAX_FRAMES 128 /* per stack, inline frames expanded */
 #define ERRTEXT_SLOTS 256
 #define ERRTEXT_RECHECK_NS 100000000ULL
@@ -557,13 +558,26 @@ static void discover(struct decoder *d, enum ctx_kind kind, const char *type, ui
 /* A Context interface value (itab, data) as a parent: known, or discovered now. */
 static void resolve(struct decoder *d, uint64_t tab, uint64_t data, uint64_t ts, struct cref *out)
 {
-	const char *type = NULL;
+	const char *type = NULL, *iface;
 	enum ctx_kind kind;
 	struct known k;
 
 	memset(out, 0, sizeof(*out));
 	if (!tab)
 		return;
+	/* Only an interface value whose itab is a context.Context itab is a context:
+	 * memory that is not one (a stale or reused slot, a zero-size type's address)
+	 * must not become a "custom" context. An object a Context points to is a Go
+	 * object: aligned, and never in the first pages (a parent of 0x4 is garbage). */
+	iface = gotypes__itab_iface_name(d->o.types, tab);
+	if (!iface || strcmp(iface, "context.Context")) {
+		d->st.not_context++;
+		return;
+	}
+	if (data && (data < MIN_OBJECT_ADDR || (data & 7))) {
+		d->st.not_context++;
+		return;
+	}
 	kind = gotypes__ctx_kind(d->o.types, tab, data, &type);
 	out->type = type;
 	if (kind == CTX_BACKGROUND || kind == CTX_TODO) {

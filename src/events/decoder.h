@@ -82,6 +82,7 @@ struct decoder_stats {
 	uint64_t values_pending;      /* waiting now */
 	uint64_t stack_hits, stack_misses;
 	uint64_t mem_errors;          /* target reads that failed while decoding */
+	uint64_t not_context;         /* interface values refused: not a context.Context, or a bad pointer */
 };
 void decoder__stats(const struct decoder *d, struct decoder_stats *st);
 

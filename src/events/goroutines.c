@@ -97,7 +97,7 @@ static const char *const waitreasons_25[] = {
 	"chan receive (durable)", "chan send (durable)", "select (durable)",
 	"sync.WaitGroup.Wait (durable)", "cleanup wait",
 };
-/* Go 1.26 */
+/* Go 1.26; Go 1.27 has the same list. */
 static const char *const waitreasons_26[] = {
 	"", "GC assist marking", "IO wait", "dumping heap", "garbage collection",
 	"garbage collection scan", "panicwait", "GC assist wait", "GC sweep wait",

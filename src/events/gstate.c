@@ -118,15 +118,31 @@ static enum rules_gstatus map_status(uint32_t s)
 int gstate_src__read(void *cookie, uint64_t goid, struct rules_gstate *out)
 {
 	struct gstate_src *src = cookie;
-	uint64_t pcs[STACK_MAX];
 	struct go_g g;
-	int err, n;
+	int err;
 
 	memset(out, 0, sizeof(*out));
 	out->syscall_nr = -1;
 	err = goroutines__state(src->o.gs, goid, &g);
 	if (err)
 		return err;
+	return gstate_src__read_g(src, &g, out);
+}
+
+int gstate_src__read_g(struct gstate_src *src, const struct go_g *gp, struct rules_gstate *out)
+{
+	return gstate_src__read_g_pcs(src, gp, NULL, 0, out);
+}
+
+int gstate_src__read_g_pcs(struct gstate_src *src, const struct go_g *gp, const uint64_t *given,
+			   int ngiven, struct rules_gstate *out)
+{
+	uint64_t pcs[STACK_MAX];
+	struct go_g g = *gp;
+	int n;
+
+	memset(out, 0, sizeof(*out));
+	out->syscall_nr = -1;
 	out->status = map_status(g.status);
 	if (out->status == RULES_G_DEAD)
 		return -ENOENT;
@@ -139,6 +155,10 @@ int gstate_src__read(void *cookie, uint64_t goid, struct rules_gstate *out)
 			out->waiting_ns = now - (uint64_t)g.waitsince;
 	}
 	n = -1;
+	if (ngiven >= 2 && out->status != RULES_G_SYSCALL) {
+		n = ngiven < STACK_MAX ? ngiven : STACK_MAX;
+		memcpy(pcs, given, (size_t)n * sizeof(pcs[0]));
+	}
 	/* Go 1.19-1.22 leave sched.bp stale in a syscall: a walk from it may follow
 	 * an old chain, so look for the caller's frame record first. */
 	if (out->status == RULES_G_SYSCALL && (src->o.go_minor == 0 || src->o.go_minor < 23))
@@ -152,7 +172,7 @@ int gstate_src__read(void *cookie, uint64_t goid, struct rules_gstate *out)
 			n = k;
 	}
 	if (n > 0)
-		out->stack = decoder__stack(src->o.dec, pcs, n, true);
+		out->stack = decoder__stack(src->o.dec, pcs, n, false); /* pcs[0] is a return address too */
 	if (out->status == RULES_G_SYSCALL) {
 		out->tid = thread_of(src, &g);
 		for (uint32_t i = 0; out->stack && i < out->stack->n; i++) {

@@ -50,5 +50,13 @@ void gstate_src__free(struct gstate_src *src);
 /* A rules_gstate_fn: pass gstate_src__read as rules_opts.gstate and the source as
  * its cookie. 0, -ENOENT when the goroutine is gone, -errno. */
 int gstate_src__read(void *src, uint64_t goid, struct rules_gstate *out);
+/* The same for a g already read (events/goroutines.h); -ENOENT when it is dead. */
+struct go_g;
+int gstate_src__read_g(struct gstate_src *src, const struct go_g *g, struct rules_gstate *out);
+/* The same with the frame-pointer walk already done (pcs as goroutines__stack
+ * gives them, e.g. from framescan): used unless it is in a syscall, whose walk
+ * needs care on Go 1.19-1.22. */
+int gstate_src__read_g_pcs(struct gstate_src *src, const struct go_g *g, const uint64_t *pcs, int n,
+			   struct rules_gstate *out);
 
 #endif

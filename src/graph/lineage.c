@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "graph/lineage.h"
-#include "util/hashmap.h"
+#include "util/hash.h"
 #include "util/log.h"
 
 #define CHUNK_SHIFT 10
@@ -28,6 +28,7 @@ enum {
 	F_HAS_DEADLINE = 32,
 	F_HELD = 64,  /* ctx: cancelled, past retention, kept while pinned */
 	F_PINNED = 64, /* goroutine: its start scope is pinned */
+	F_COLLECTED = 128, /* ctx: its address was reused: the GC freed it (off the id table) */
 };
 
 enum { ERR_NONE, ERR_CANCELED, ERR_DEADLINE, ERR_OTHER };
@@ -36,6 +37,7 @@ struct cnode {
 	uint64_t id;
 	uint64_t created_ns;
 	uint64_t cancelled_ns;
+	uint64_t collected_ns; /* when its address was reused; 0 while in the id table */
 	int64_t deadline;
 	uint64_t creator;
 	uint64_t canceller;
@@ -94,6 +96,12 @@ struct slab {
 	uint32_t size;     /* item size */
 };
 
+struct idmap {
+	uint32_t *slots;
+	uint32_t mask;
+	uint32_t count;
+};
+
 /* Finished nodes in finish order: (kind bit | idx, gen). Stale entries are skipped. */
 struct fin {
 	uint32_t node; /* top bit: goroutine */
@@ -104,7 +112,7 @@ struct fin {
 struct lineage {
 	struct lineage_opts opts;
 	struct slab ctxs, gos, cells;
-	struct hmap ctx_map, go_map; /* id / goid -> node index */
+	struct idmap ctx_map, go_map;
 	struct fin *fifo;
 	uint32_t fifo_cap, fifo_head, fifo_len;
 	uint32_t hand_ctx, hand_go; /* clock hands for evicting live nodes */
@@ -189,52 +197,97 @@ static inline struct cell *CELL(const struct lineage *lg, uint32_t i)
 	return slab_at(&lg->cells, i);
 }
 
-/* ---- id maps (util/hashmap.h; the key is read from the node) ---- */
+/* ---- id maps (linear probing, backward-shift deletion) ---- */
 
-static inline uint64_t key_of(const struct lineage *lg, const struct hmap *m, uint32_t idx)
+/* Slots hold only a node index (4 bytes: the graph's bytes per node are budgeted),
+ * the key is read from the node: why this is not util/hashmap. */
+static inline uint32_t hash64(uint64_t k, uint32_t mask)
+{
+	return (uint32_t)ct_mix64(k) & mask;
+}
+
+static inline uint64_t key_of(const struct lineage *lg, const struct idmap *m, uint32_t idx)
 {
 	return m == &lg->ctx_map ? C(lg, idx)->id : G(lg, idx)->goid;
 }
 
-struct map_key {
-	const struct lineage *lg;
-	const struct hmap *m;
-	uint64_t key;
-};
-
-static bool key_eq(const void *cookie, uint64_t v)
+static uint32_t map_find(const struct lineage *lg, const struct idmap *m, uint64_t key)
 {
-	const struct map_key *k = cookie;
+	if (!m->slots)
+		return NONE;
+	for (uint32_t i = hash64(key, m->mask);; i = (i + 1) & m->mask) {
+		uint32_t v = m->slots[i];
 
-	return key_of(k->lg, k->m, (uint32_t)v) == k->key;
+		if (v == NONE)
+			return NONE;
+		if (key_of(lg, m, v) == key)
+			return v;
+	}
 }
 
-static bool idx_eq(const void *cookie, uint64_t v)
+static int map_grow(struct lineage *lg, struct idmap *m)
 {
-	return *(const uint32_t *)cookie == v;
-}
+	uint32_t ncap = m->slots ? (m->mask + 1) * 2 : 1024;
+	uint32_t *ns = calloc(ncap, sizeof(*ns));
 
-static uint32_t map_find(const struct lineage *lg, const struct hmap *m, uint64_t key)
-{
-	struct map_key k = { lg, m, key };
-	const uint64_t *v = hmap__find(m, hmap_hash(key), key_eq, &k);
-
-	return v ? (uint32_t)*v : NONE;
-}
-
-static int map_insert(struct lineage *lg, struct hmap *m, uint32_t idx)
-{
-	size_t before = hmap__bytes(m);
-
-	if (hmap__add(m, hmap_hash(key_of(lg, m, idx)), idx))
+	if (!ns)
 		return -ENOMEM;
-	lg->st.bytes = lg->st.bytes + hmap__bytes(m) - before;
+	for (uint32_t i = 0; m->slots && i <= m->mask; i++) {
+		uint32_t v = m->slots[i], j;
+
+		if (v == NONE)
+			continue;
+		for (j = hash64(key_of(lg, m, v), ncap - 1); ns[j] != NONE; j = (j + 1) & (ncap - 1))
+			;
+		ns[j] = v;
+	}
+	if (m->slots)
+		lg->st.bytes -= (uint64_t)(m->mask + 1) * sizeof(*ns);
+	lg->st.bytes += (uint64_t)ncap * sizeof(*ns);
+	free(m->slots);
+	m->slots = ns;
+	m->mask = ncap - 1;
 	return 0;
 }
 
-static void map_remove(struct lineage *lg, struct hmap *m, uint32_t idx)
+static int map_insert(struct lineage *lg, struct idmap *m, uint32_t idx)
 {
-	hmap__remove(m, hmap_hash(key_of(lg, m, idx)), idx_eq, &idx);
+	uint32_t i;
+
+	if (!m->slots || (m->count + 1) * 4 > (m->mask + 1) * 3) {
+		int err = map_grow(lg, m);
+
+		if (err)
+			return err;
+	}
+	for (i = hash64(key_of(lg, m, idx), m->mask); m->slots[i] != NONE; i = (i + 1) & m->mask)
+		;
+	m->slots[i] = idx;
+	m->count++;
+	return 0;
+}
+
+static void map_remove(struct lineage *lg, struct idmap *m, uint32_t idx)
+{
+	uint32_t i, j;
+
+	if (!m->slots)
+		return;
+	for (i = hash64(key_of(lg, m, idx), m->mask); m->slots[i] != idx; i = (i + 1) & m->mask)
+		if (m->slots[i] == NONE)
+			return;
+	m->slots[i] = NONE;
+	m->count--;
+	for (j = (i + 1) & m->mask; m->slots[j] != NONE; j = (j + 1) & m->mask) {
+		uint32_t v = m->slots[j], h = hash64(key_of(lg, m, v), m->mask);
+
+		/* Move v back into the hole unless its home lies cyclically in (i, j]. */
+		if ((j > i && (h <= i || h > j)) || (j < i && h <= i && h > j)) {
+			m->slots[i] = v;
+			m->slots[j] = NONE;
+			i = j;
+		}
+	}
 }
 
 /* ---- scope cells ---- */
@@ -435,7 +488,9 @@ static void ctx_free(struct lineage *lg, uint32_t idx)
 		c->parent = c->next_sib = c->prev_sib = NONE;
 		ch = next;
 	}
-	if (n->state == LG_CTX_LIVE)
+	if (n->state == LG_CTX_LIVE && (n->flags & F_COLLECTED))
+		lg->st.ctx_collected--;
+	else if (n->state == LG_CTX_LIVE)
 		lg->st.ctx_live--;
 	else
 		lg->st.ctx_cancelled--;
@@ -518,9 +573,10 @@ static bool fifo_evict_one(struct lineage *lg, bool force, uint64_t now)
 		} else {
 			struct cnode *c = ctx_resolve(lg, f.node, f.gen);
 
-			if (!c || c->state != LG_CTX_CANCELLED || (c->flags & F_HELD))
+			if (!c || (c->state != LG_CTX_CANCELLED && !(c->flags & F_COLLECTED)) ||
+			    (c->flags & F_HELD))
 				goto stale;
-			fin_ns = c->cancelled_ns;
+			fin_ns = c->state == LG_CTX_CANCELLED ? c->cancelled_ns : c->collected_ns;
 			if (!force && c->pins && fin_ns + lg->opts.retention_ns <= now) {
 				c->flags |= F_HELD;
 				lg->st.ctx_held++;
@@ -728,7 +784,7 @@ static void scope_compact(struct lineage *lg, struct gnode *g)
 		struct cnode *n = ctx_resolve(lg, c->ctx, c->gen);
 		uint32_t old;
 
-		if (n && n->state == LG_CTX_LIVE)
+		if (n && n->state == LG_CTX_LIVE && !(n->flags & F_COLLECTED))
 			return;
 		old = g->cur_scope;
 		g->cur_scope = c->next;
@@ -750,7 +806,7 @@ static int scope_trim(struct lineage *lg, struct gnode *g)
 		struct cell *p = CELL(lg, c);
 		struct cnode *n = ctx_resolve(lg, p->ctx, p->gen);
 
-		if (n && n->state == LG_CTX_LIVE) {
+		if (n && n->state == LG_CTX_LIVE && !(n->flags & F_COLLECTED)) {
 			keep[nk][0] = p->ctx;
 			keep[nk][1] = p->gen;
 			nk++;
@@ -818,6 +874,31 @@ static void ctx_fill(struct cnode *n, const struct ev_ctx_create *e, bool keep_k
 	}
 }
 
+/* The address of idx was reused, so the GC freed that context: the address now
+ * names a new one. A cancelled context nothing refers to goes; any other keeps its
+ * node, off the id table, so that what refers to it by (idx, gen) -- the scope of
+ * a goroutine that outlived it, the waiters on its Done -- still finds it, and a
+ * context never cancelled is known as such ("never cancelled, since collected")
+ * until retention lets it go. */
+static int ctx_collected(struct lineage *lg, uint32_t idx)
+{
+	struct cnode *n = C(lg, idx);
+
+	if (n->state == LG_CTX_CANCELLED && !n->pins && !(n->flags & F_HELD)) {
+		ctx_free(lg, idx);
+		return 0;
+	}
+	map_remove(lg, &lg->ctx_map, idx);
+	n->flags |= F_COLLECTED;
+	n->collected_ns = lg->now;
+	if (n->state != LG_CTX_LIVE)
+		return 0; /* in the FIFO since its cancel */
+	lg->st.ctx_live--;
+	lg->st.ctx_collected++;
+	lg->st.collected_uncancelled++;
+	return fifo_push(lg, idx, n->gen);
+}
+
 static int on_ctx_create(struct lineage *lg, const struct ct_event *ev)
 {
 	const struct ev_ctx_create *e = &ev->ctx_create;
@@ -844,9 +925,12 @@ static int on_ctx_create(struct lineage *lg, const struct ct_event *ev)
 			merged = true;
 		} else {
 			/* The Go allocator reused the address: a new context. */
-			ctx_free(lg, idx);
+			int err = ctx_collected(lg, idx);
+
 			lg->st.replaced++;
 			idx = NONE;
+			if (err)
+				return err;
 		}
 	}
 	if (merged && n->parent != NONE && C(lg, n->parent)->id != e->parent)
@@ -1255,8 +1339,8 @@ void lineage__free(struct lineage *lg)
 	slab_destroy(&lg->ctxs);
 	slab_destroy(&lg->gos);
 	slab_destroy(&lg->cells);
-	hmap__free(&lg->ctx_map);
-	hmap__free(&lg->go_map);
+	free(lg->ctx_map.slots);
+	free(lg->go_map.slots);
 	free(lg->fifo);
 	free(lg->walk);
 	free(lg);
@@ -1298,6 +1382,8 @@ static void ctx_out(const struct lineage *lg, uint32_t idx, struct lg_ctx *o)
 	o->err = err_text(n->err);
 	o->cause = n->cause;
 	o->cancel_called = n->flags & F_CANCEL_CALLED;
+	o->collected = n->flags & F_COLLECTED;
+	o->collected_ns = n->collected_ns;
 	o->parent_id = n->parent_id;
 	o->parent_kind = n->parent_kind;
 	o->parent = n->parent != NONE ? (struct lg_ref){ n->parent, C(lg, n->parent)->gen }
@@ -1455,7 +1541,8 @@ int lineage__go_scope(const struct lineage *lg, uint64_t goid, enum lg_scope_mod
 		c = p->next;
 		if (!x || !scope_kind(x->kind))
 			continue;
-		if (mode == LG_SCOPE_NOW ? x->state != LG_CTX_LIVE : !in_start_scope(g, x))
+		if (mode == LG_SCOPE_NOW ? x->state != LG_CTX_LIVE || (x->flags & F_COLLECTED)
+					 : !in_start_scope(g, x))
 			continue;
 		ctx_out(lg, p->ctx, &out[n++]);
 	}

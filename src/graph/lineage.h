@@ -64,6 +64,9 @@ struct lg_ctx {
 	const char *err;
 	const char *cause;
 	bool cancel_called;           /* its cancel func was called, even after the deadline */
+	bool collected;               /* its address was reused: the GC freed it (never in a
+				       * LG_SCOPE_NOW scope; lineage__ctx(id) finds the new one) */
+	uint64_t collected_ns;        /* when the reuse was seen; 0 unless collected */
 	uint64_t parent_id;           /* direct parent's address (possibly a value context); 0 none */
 	enum ctx_kind parent_kind;
 	struct lg_ref parent;         /* gen 0 when the parent is not in the graph */
@@ -93,6 +96,8 @@ struct lineage_stats {
 	uint64_t evicted_cap;       /* finished nodes pushed out early by max_nodes */
 	uint64_t evicted_live;      /* live nodes pushed out by max_nodes (no finished left) */
 	uint64_t replaced;          /* a create at an address/goid still in the graph: new generation */
+	uint64_t ctx_collected;     /* never-cancelled contexts kept after their address was reused */
+	uint64_t collected_uncancelled; /* cumulative: contexts collected (address reused) never cancelled */
 	uint64_t unknown_refs;      /* cancels / Done / exits of nodes not in the graph */
 	uint64_t lost_records;      /* sum of EV_LOST counts */
 	uint64_t apply_failed;      /* events not applied in full: out of memory */

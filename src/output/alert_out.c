@@ -95,6 +95,7 @@ void alert_out__json_members(struct json_w *w, const struct alert *a)
 	json_w__kv_str(w, "type", "alert");
 	json_w__kv_int(w, "version", ALERT_JSON_VERSION);
 	json_w__kv_str(w, "rule", rule_name(a->rule));
+	json_w__kv_str(w, "source", a->source == ALERT_SRC_MEMORY ? "memory" : "probes");
 	json_w__kv_str(w, "id", a->id);
 	json_w__kv_int(w, "pid", a->pid);
 	iso_time(t, sizeof(t), a->time_unix_ns);
@@ -109,7 +110,7 @@ void alert_out__json_members(struct json_w *w, const struct alert *a)
 	if (a->rule == RULE_LINEAGE_BREAK || a->rule == RULE_PROPAGATE_GOROUTINE)
 		ctx_json(w, a->rule == RULE_LINEAGE_BREAK ? "scope" : "parent", &a->scope);
 	if (a->rule == RULE_OUTLIVED_CONTEXT || a->rule == RULE_UNREACHABLE_CANCEL ||
-	    a->rule == RULE_PROPAGATE_GOROUTINE) {
+	    a->rule == RULE_PROPAGATE_GOROUTINE || a->rule == RULE_STUCK_GOROUTINES) {
 		json_w__key(w, "goroutine");
 		json_w__obj_open(w);
 		ct_frame__kv_json(w, "go_site", a->go_site && a->go_site->n ? &a->go_site->frames[0] : NULL);
@@ -117,7 +118,8 @@ void alert_out__json_members(struct json_w *w, const struct alert *a)
 		json_w__kv_str(w, "start_func", a->start_func);
 		json_w__obj_close(w);
 	}
-	if (a->rule == RULE_OUTLIVED_CONTEXT || a->rule == RULE_UNREACHABLE_CANCEL) {
+	if (a->rule == RULE_OUTLIVED_CONTEXT || a->rule == RULE_UNREACHABLE_CANCEL ||
+	    a->rule == RULE_STUCK_GOROUTINES) {
 		json_w__key(w, "blocking");
 		json_w__arr_open(w);
 		for (int i = 0; i < a->nblocks; i++)
@@ -135,9 +137,22 @@ void alert_out__json_members(struct json_w *w, const struct alert *a)
 		}
 		json_w__obj_close(w);
 	}
+	if (a->source == ALERT_SRC_MEMORY) {
+		json_w__key(w, "memory");
+		json_w__obj_open(w);
+		json_w__kv_uint(w, "previous_count", a->prev_count);
+		json_w__kv_uint(w, "age_unknown", a->age_unknown);
+		json_w__kv_uint(w, "leaked", a->leaked);
+		if (a->rule == RULE_LOST_CANCEL)
+			json_w__kv_int(w, "children", a->children);
+		if (a->rule == RULE_STUCK_GOROUTINES)
+			json_w__kv_bool(w, "context_found", false);
+		json_w__obj_close(w);
+	}
 	if (a->rule == RULE_LOST_CANCEL) {
 		json_w__kv_uint(w, "live", a->live);
 		json_w__kv_uint(w, "expired", a->expired);
+		json_w__kv_uint(w, "collected", a->collected);
 		json_w__key(w, "waiters");
 		json_w__obj_open(w);
 		json_w__kv_uint(w, "count", a->nwaiters_total);
@@ -186,8 +201,14 @@ static void ctx_text(FILE *f, const char *label, const struct alert_ctx *c, int6
 	if (!c->known)
 		return;
 	fprintf(f, "  %-10s %s context created at ", label, ctx_kind_name(c->kind));
-	frame_text(f, c->site);
-	if (c->cancelled) {
+	if (c->site)
+		frame_text(f, c->site);
+	else
+		fprintf(f, "an unknown site (%s at 0x%llx)", c->type_name ? c->type_name : "?",
+			(unsigned long long)c->id);
+	if (c->cancelled && !c->cancelled_unix_ns) {
+		fprintf(f, ", cancelled (%s)", c->err ? c->err : "?");
+	} else if (c->cancelled) {
 		double ago = (double)(now - c->cancelled_unix_ns) / 1e9;
 
 		fprintf(f, ", cancelled %.1fs ago (%s", ago, cancel_reason_name(c->reason));
@@ -208,6 +229,9 @@ int alert_out__text(FILE *f, const struct alert *a)
 		a->count, a->id, a->pid, a->first ? "" : "  (grew)",
 		a->sampled ? "  (sampled: probes part-time, see --max-overhead)" : "");
 	fprintf(f, "  %s\n", a->message);
+	if (a->source == ALERT_SRC_MEMORY)
+		fprintf(f, "  %-10s memory%s\n", "source:",
+			a->prev_count ? " (grew since the previous judgement)" : "");
 	ctx_text(f, a->rule == RULE_PROPAGATE_GOROUTINE ? "derived:" : "context:", &a->ctx, a->time_unix_ns);
 	if (a->rule == RULE_LINEAGE_BREAK)
 		ctx_text(f, "scope:", &a->scope, a->time_unix_ns);

@@ -144,6 +144,7 @@ int graph_json__write(struct fold *s, FILE *out)
 			j_unix(w, "deadline", x->deadline_unix_ns);
 		}
 		json_w__kv_bool(w, "cancel_called", x->cancel_called);
+		json_w__kv_bool(w, "collected", x->collected);
 		json_w__kv_bool(w, "preexisting", x->preexisting);
 		json_w__kv_bool(w, "discovered", x->discovered);
 		json_w__kv_bool(w, "placeholder", x->placeholder);

@@ -18,43 +18,96 @@ static bool complete(const struct ct_stack *st)
 	       !strcmp(st->frames[st->n - 1].func, "runtime.goexit");
 }
 
-/* Whether the function that created sc in this goroutine is still running where
- * the new root is made (cur): a context a returned callee made and leaked is not
- * the scope the caller works in. Both stacks share their outer frames while that
- * function runs, so its frame sits at the same depth from the outermost one.
- * Contexts inherited from the parent goroutine, or with a cut stack, count. */
-static bool creator_active(const struct lg_ctx *sc, uint64_t goid, const struct ct_stack *cur)
+/* Index (innermost first) of the frame that called into the context package: the
+ * first one outside packages context and runtime; -1 when there is none. */
+static int64_t creator_frame(const struct ct_stack *st)
 {
-	const struct ct_stack *st = sc->stack;
-	uint32_t i;
-	int64_t j;
-
-	if (sc->creator_goid != goid || !complete(st) || !complete(cur))
-		return true;
-	for (i = 0; i < st->n; i++) {
+	for (uint32_t i = 0; i < st->n; i++) {
 		const char *f = st->frames[i].func;
 
 		if (f && !func_in_pkg(f, "context") && !func_in_pkg(f, "runtime"))
-			break;
+			return i;
 	}
-	if (i == st->n)
+	return -1;
+}
+
+static bool frame_same_call(const struct ct_frame *a, const struct ct_frame *b)
+{
+	return a->func && b->func && !strcmp(a->func, b->func) && a->line == b->line &&
+	       (a->file == b->file || (a->file && b->file && !strcmp(a->file, b->file)));
+}
+
+/* Whether sc is a context the code creating the new root (cur) runs in: the frame F
+ * that created sc in this goroutine must be strictly a caller of the new root's
+ * creator on the current stack. Stacks hold pcs only, so "the same frame" is
+ * proved by the call path: F sits at the same depth from the outermost frame, is
+ * the same function, and every frame outer to it is suspended at the same call
+ * (same function and line) in both stacks; the new root's creator sits strictly
+ * deeper than F. An earlier pass of a loop, an earlier call of the same function,
+ * or a sibling made at the same depth is never a scope (it is not a caller), and
+ * neither is a context made by a callee that has returned. Cut stacks (deeper
+ * than the probe records) prove nothing: not a scope.
+ *
+ * What a pc stack cannot tell: F returned and was called again from the very same
+ * call of the very same caller frames (a loop around F), and this call made no
+ * context of its own while the earlier call leaked one (a lost-cancel, raised on
+ * its own). docs/alerts.md says so.
+ *
+ * Contexts inherited from the goroutine's parent are its scope by the go
+ * statement (docs/graph.md); contexts made by package testing (t.Context(), Go
+ * 1.24+) are not a scope: see docs/alerts.md. */
+static bool scope_of(const struct lg_ctx *sc, uint64_t goid, const struct ct_stack *cur)
+{
+	const struct ct_stack *st = sc->stack;
+	const struct ct_frame *site = st ? site_ctx_display(st) : NULL;
+	int64_t fi, gi, dF, dG;
+
+	if (site && site->func && func_in_pkg(site->func, "testing"))
+		return false;
+	if (sc->creator_goid != goid)
 		return true;
-	j = (int64_t)cur->n - (int64_t)(st->n - i);
-	return j >= 0 && cur->frames[j].func && !strcmp(cur->frames[j].func, st->frames[i].func);
+	if (!complete(st) || !complete(cur))
+		return false;
+	fi = creator_frame(st);
+	gi = creator_frame(cur);
+	if (fi < 0 || gi < 0)
+		return false;
+	dF = (int64_t)st->n - 1 - fi;  /* depth from the outermost frame (goexit: 0) */
+	dG = (int64_t)cur->n - 1 - gi;
+	if (dF >= dG)
+		return false;
+	for (int64_t d = 0; d < dF; d++) {
+		if (!frame_same_call(&st->frames[st->n - 1 - d], &cur->frames[cur->n - 1 - d]))
+			return false;
+	}
+	{
+		const struct ct_frame *a = &st->frames[fi], *b = &cur->frames[cur->n - 1 - dF];
+
+		return a->func && b->func && !strcmp(a->func, b->func);
+	}
 }
 
 /* The innermost live context of goid's current scope other than skip (the new
- * one) whose creating function is still running at cur. */
-static bool live_scope(const struct lineage *lg, uint64_t goid, uint64_t skip, const struct ct_stack *cur,
-		       struct lg_ctx *out)
+ * one) that is a scope of the code at cur (scope_of). */
+static bool live_scope(struct rules *r, const struct lineage *lg, uint64_t goid, uint64_t skip,
+		       const struct ct_stack *cur, uint64_t now, struct lg_ctx *out, bool *confirmed)
 {
 	struct lg_ctx sc[LINEAGE_SCOPE_MAX + 1];
 	int n = lineage__go_scope(lg, goid, LG_SCOPE_NOW, sc, LINEAGE_SCOPE_MAX + 1);
 
 	for (int i = 0; i < n; i++) {
 		if (sc[i].id == skip || sc[i].kind == CTX_WITHOUTCANCEL || sc[i].state != LG_CTX_LIVE ||
-		    !creator_active(&sc[i], goid, cur))
+		    !scope_of(&sc[i], goid, cur))
 			continue;
+		/* live as far as the records tell: its cancel may be in a lost record */
+		if (rules_in_doubt(r, sc[i].created_ns, now, false)) {
+			if (!rules_confirm_uncancelled(r, &sc[i])) {
+				r->st.unconfirmed++;
+				continue;
+			}
+			r->st.confirmed++;
+			*confirmed = true;
+		}
 		*out = sc[i];
 		return true;
 	}
@@ -81,7 +134,7 @@ int rule_lineage_break_event(struct rules *r, const struct lineage *lg, const st
 	const struct ct_frame *site;
 	struct lg_ctx scope, self;
 	struct group *g;
-	bool info;
+	bool info, confirmed = false;
 
 	if (e->discovered || e->preexisting || !e->stack || !ev->goid)
 		return 0;
@@ -92,9 +145,9 @@ int rule_lineage_break_event(struct rules *r, const struct lineage *lg, const st
 	if (!site)
 		return 0;
 	if (info) {
-		if (!detached_from(lg, e->parent, &scope) && !live_scope(lg, ev->goid, e->id, e->stack, &scope))
+		if (!detached_from(lg, e->parent, &scope) && !live_scope(r, lg, ev->goid, e->id, e->stack, ev->ts_ns, &scope, &confirmed))
 			memset(&scope, 0, sizeof(scope));
-	} else if (!live_scope(lg, ev->goid, e->id, e->stack, &scope)) {
+	} else if (!live_scope(r, lg, ev->goid, e->id, e->stack, ev->ts_ns, &scope, &confirmed)) {
 		return 0;
 	}
 	g = group_get(r, RULE_LINEAGE_BREAK, site, scope.stack ? site_ctx_display(scope.stack) : NULL, NULL);
@@ -116,7 +169,7 @@ int rule_lineage_break_event(struct rules *r, const struct lineage *lg, const st
 		g->a.ctx.site = site;
 	}
 	g->a.ctx.site = site;
-	return pending_push(r, group_index(r, g), ev->ts_ns);
+	return pending_push(r, group_index(r, g), ev->ts_ns, info ? 0 : scope.created_ns, confirmed);
 }
 
 void rule_lineage_break_message(struct alert *a)

@@ -13,6 +13,11 @@
  *       pile up in their parent).
  *   A context cancelled through its parent was released by the runtime and is
  *   not reported.
+ * - Collected: never cancelled, and its address was reused by a new context (the
+ *   GC freed it: nothing held its cancel func). Counted once, when seen.
+ * A finding whose cancel may sit in a lost record or before every probe was live
+ * (rules_in_doubt) is confirmed from memory (the context's err still nil) or
+ * dropped; an expired or collected one cannot be confirmed any more: dropped.
  * Only contexts created directly by the user's code count: the frame that called
  * the context package holds the cancel func. Goroutines still waiting on a lost
  * context's Done are named in the alert. */
@@ -155,9 +160,11 @@ int rule_lost_cancel_tick(struct rules *r, const struct lineage *lg, uint64_t no
 			if (c.reason != CANCEL_DEADLINE || c.cancel_called || due > now ||
 			    (r->last_tick_ns && due <= r->last_tick_ns))
 				continue;
-			/* A cancel call in a gap of the probes was not seen: unknown, not lost. */
-			if (r->o.mem.gap_in && r->o.mem.gap_in(r->o.mem.cookie, c.created_ns, now))
+			/* the cancel func's call may be in a lost record: memory cannot tell now */
+			if (rules_in_doubt(r, c.created_ns, due, false)) {
+				r->st.unconfirmed++;
 				continue;
+			}
 			g = group_get(r, RULE_LOST_CANCEL, site, NULL, NULL);
 			if (!g)
 				continue;
@@ -168,12 +175,26 @@ int rule_lost_cancel_tick(struct rules *r, const struct lineage *lg, uint64_t no
 			}
 			continue;
 		}
-		if (c.created_ns + r->o.grace_ns > now)
+		if (c.collected) {
+			/* Never cancelled and its address reused: the GC freed it, so nothing
+			 * held its cancel func any more. Counted once, when seen. */
+			if (r->last_tick_ns && c.collected_ns <= r->last_tick_ns)
+				continue;
+			if (rules_in_doubt(r, c.created_ns, c.collected_ns, false)) {
+				r->st.unconfirmed++;
+				continue;
+			}
+			g = group_get(r, RULE_LOST_CANCEL, site, NULL, NULL);
+			if (!g)
+				continue;
+			g->gone++;
+			if (!g->detail_set) {
+				alert_ctx_fill(r, &g->a.ctx, &c);
+				g->detail_set = true;
+			}
 			continue;
-		/* Cancelled in a gap of the probes: memory tells it was cancelled. */
-		if (r->o.mem.gap_in && r->o.mem.ctx_cancelled &&
-		    r->o.mem.gap_in(r->o.mem.cookie, c.created_ns, now) &&
-		    r->o.mem.ctx_cancelled(r->o.mem.cookie, c.id) != 0)
+		}
+		if (c.created_ns + r->o.grace_ns > now)
 			continue;
 		{
 			struct cand cd = { .ref = c.ref, .site = site, .site_hash = frame_hash(site),
@@ -213,6 +234,14 @@ int rule_lost_cancel_tick(struct rules *r, const struct lineage *lg, uint64_t no
 			cd->accepted = !cd->held && (!cd->creator_alive || unheld >= loop_min);
 			if (!cd->accepted)
 				continue;
+			if (lineage__ctx_at(lg, cd->ref, &c) == 0 && rules_in_doubt(r, c.created_ns, now, false)) {
+				if (!rules_confirm_uncancelled(r, &c)) {
+					cd->accepted = false;
+					r->st.unconfirmed++;
+					continue;
+				}
+				r->st.confirmed++;
+			}
 			g = group_get(r, RULE_LOST_CANCEL, cd->site, NULL, NULL);
 			if (!g) {
 				cd->accepted = false;
@@ -301,7 +330,7 @@ void rule_lost_cancel_message(struct alert *a)
 	const struct ct_frame *s = a->ctx.site;
 	const char *api = ctx_api(&a->ctx);
 	char waiters[160] = "";
-	char state[96];
+	char state[160];
 
 	if (a->nwaiters_total && a->nwaiters > 0) {
 		const struct alert_waiter *w = &a->waiters[0];
@@ -313,12 +342,30 @@ void rule_lost_cancel_message(struct alert *a)
 			snprintf(waiters, sizeof(waiters), "; %u goroutine%s wait%s on their Done",
 				 a->nwaiters_total, PL(a->nwaiters_total), a->nwaiters_total == 1 ? "s" : "");
 	}
-	if (a->live && a->expired)
-		snprintf(state, sizeof(state), "%u still live, %u expired by deadline", a->live, a->expired);
-	else if (a->live)
-		snprintf(state, sizeof(state), "all still live");
-	else
-		snprintf(state, sizeof(state), "they expired by deadline");
+	{
+		/* say only what is known: never cancelled so far (a context whose memory
+		 * was freed but not reused yet is not known to be gone), expired by its
+		 * deadline, or collected (its address was reused) */
+		char parts[3][48];
+		int np = 0;
+
+		if (a->live)
+			snprintf(parts[np++], sizeof(parts[0]), "%u not cancelled so far", a->live);
+		if (a->expired)
+			snprintf(parts[np++], sizeof(parts[0]), "%u expired by deadline", a->expired);
+		if (a->collected)
+			snprintf(parts[np++], sizeof(parts[0]), "%u collected by the GC", a->collected);
+		if (np == 1 && a->live)
+			snprintf(state, sizeof(state), "%s so far", a->count == 1 ? "not cancelled" : "none cancelled");
+		else if (np == 1 && a->expired)
+			snprintf(state, sizeof(state), "they expired by deadline");
+		else if (np == 1)
+			snprintf(state, sizeof(state), "%s since been collected by the GC",
+				 a->count == 1 ? "it has" : "all have");
+		else
+			snprintf(state, sizeof(state), "%s, %s%s%s", parts[0], parts[1], np > 2 ? ", " : "",
+				 np > 2 ? parts[2] : "");
+	}
 	snprintf(a->message, sizeof(a->message),
 		 "%u context%s created by %s at %s:%u in %s %s never cancelled by %s cancel func "
 		 "(%s%s): call cancel on every path, e.g. defer cancel() right after creating it.",

@@ -55,6 +55,11 @@ void rule_outlived_go(struct rules *r, const struct lineage *lg, const struct lg
 	if (err == -ENOENT)
 		return; /* exited; its exit event is on its way */
 	have = err == 0;
+	/* its exit may be in a lost record: only memory can say it is alive */
+	if (!have && rules_in_doubt(r, g->created_ns, now, true)) {
+		r->st.unconfirmed++;
+		return;
+	}
 	if (have && (gs.status == RULES_G_SYSCALL ||
 		     (gs.status == RULES_G_WAITING && gs.wait_reason && !strcmp(gs.wait_reason, "IO wait"))))
 		rule = RULE_UNREACHABLE_CANCEL;
@@ -72,7 +77,7 @@ void rule_outlived_go(struct rules *r, const struct lineage *lg, const struct lg
 	}
 }
 
-static void fmt_range(char *buf, size_t size, uint64_t lo, uint64_t hi)
+void fmt_range(char *buf, size_t size, uint64_t lo, uint64_t hi)
 {
 	char a[32], b[32];
 

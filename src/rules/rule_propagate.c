@@ -4,6 +4,7 @@
  * They pile up while neither is cancelled. Counted per derive site: the watcher
  * is started right after its child context is created, by the same goroutine, so
  * the child is the innermost context of the watcher's start scope. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -17,8 +18,19 @@ void rule_propagate_go(struct rules *r, const struct lineage *lg, const struct l
 	bool have_child, have_parent = false;
 	struct group *gr;
 
+	struct rules_gstate gs;
+	int err;
+
 	if (g->created_ns + r->o.grace_ns > now)
 		return;
+	/* alive in memory, or at least not in doubt: its exit may be in a lost record */
+	err = rules_read_gstate(r, g->goid, &gs);
+	if (err == -ENOENT)
+		return;
+	if (err && rules_in_doubt(r, g->created_ns, now, true)) {
+		r->st.unconfirmed++;
+		return;
+	}
 	have_child = lineage__go_scope(lg, g->goid, LG_SCOPE_START, &child, 1) == 1;
 	if (have_child) {
 		site = site_ctx_display(child.stack);

@@ -7,10 +7,10 @@
 #include <time.h>
 
 #include "graph/lineage.h"
-#include "probes/systrace.h"
 #include "rules/rules_int.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/syscalls.h"
 
 #define REEMIT_QUIET_NS (10ULL * 1000000000ULL)
 #define PENDING_CAP 65536
@@ -21,6 +21,7 @@ static const char *const rule_names[RULE_MAX] = {
 	[RULE_UNREACHABLE_CANCEL] = "unreachable-cancel",
 	[RULE_LINEAGE_BREAK] = "lineage-break",
 	[RULE_PROPAGATE_GOROUTINE] = "propagate-goroutine",
+	[RULE_STUCK_GOROUTINES] = "stuck-goroutines",
 };
 
 static const char *const sev_names[SEV_MAX] = {
@@ -75,7 +76,7 @@ uint64_t frame_hash(const struct ct_frame *f)
 }
 
 /* From the sites' text only, so the same leak has the same id in every session. */
-static uint64_t key_hash(enum rule_id rule, const struct ct_frame *const k[GROUP_KEYS])
+uint64_t key_hash(enum rule_id rule, const struct ct_frame *const k[GROUP_KEYS])
 {
 	uint64_t h = fnv_str(0xcbf29ce484222325ULL, rule_names[rule]);
 
@@ -146,36 +147,44 @@ void rules__stats(const struct rules *r, struct rules_stats *st)
 	st->groups = r->ngroups;
 }
 
-struct group *group_get(struct rules *r, enum rule_id rule, const struct ct_frame *k0,
-			const struct ct_frame *k1, const struct ct_frame *k2)
+struct group *group_lookup(struct group *tab, uint32_t cap, uint32_t *ngroups, uint32_t max,
+			   enum rule_id rule, const struct ct_frame *k0, const struct ct_frame *k1,
+			   const struct ct_frame *k2)
 {
 	const struct ct_frame *k[GROUP_KEYS] = { k0, k1, k2 };
 	uint64_t h = key_hash(rule, k);
-	uint32_t mask = r->cap - 1;
+	uint32_t mask = cap - 1;
 
-	for (uint32_t i = (uint32_t)h & mask, n = 0; n < r->cap; i = (i + 1) & mask, n++) {
-		struct group *g = &r->groups[i];
+	for (uint32_t i = (uint32_t)h & mask, n = 0; n < cap; i = (i + 1) & mask, n++) {
+		struct group *g = &tab[i];
 
 		if (!g->used) {
-			if (r->ngroups >= r->o.max_groups) {
-				r->st.groups_dropped++;
+			if (*ngroups >= max)
 				return NULL;
-			}
 			memset(g, 0, sizeof(*g));
 			g->used = true;
 			g->rule = rule;
 			g->hash = h;
 			memcpy(g->key, k, sizeof(k));
 			g->severity = SEV_ERROR;
-			r->ngroups++;
+			(*ngroups)++;
 			return g;
 		}
 		if (g->hash == h && g->rule == rule && frame_equal(g->key[0], k0) &&
 		    frame_equal(g->key[1], k1) && frame_equal(g->key[2], k2))
 			return g;
 	}
-	r->st.groups_dropped++;
 	return NULL;
+}
+
+struct group *group_get(struct rules *r, enum rule_id rule, const struct ct_frame *k0,
+			const struct ct_frame *k1, const struct ct_frame *k2)
+{
+	struct group *g = group_lookup(r->groups, r->cap, &r->ngroups, r->o.max_groups, rule, k0, k1, k2);
+
+	if (!g)
+		r->st.groups_dropped++;
+	return g;
 }
 
 uint32_t group_index(const struct rules *r, const struct group *g)
@@ -241,7 +250,7 @@ int rules_read_gstate(struct rules *r, uint64_t goid, struct rules_gstate *gs)
 		int nr;
 		uint64_t since = 0;
 
-		if (r->o.systrace ? !systrace__lookup(r->o.systrace, gs->tid, &nr, &since) :
+		if (r->o.syscall_of ? !r->o.syscall_of(r->o.syscall_cookie, gs->tid, &nr, &since) :
 				    r->o.pid > 0 && !syscall_of_thread(r->o.pid, gs->tid, &nr)) {
 			uint64_t now = ct_mono_ns();
 
@@ -300,7 +309,7 @@ void group_add_block(struct group *g, const struct rules_gstate *gs, bool have_s
 	}
 }
 
-int pending_push(struct rules *r, uint32_t group, uint64_t since_ns)
+int pending_push(struct rules *r, uint32_t group, uint64_t since_ns, uint64_t scope_ns, bool confirmed)
 {
 	if (r->pend_n == r->pend_cap) {
 		uint32_t ncap = r->pend_cap * 2;
@@ -320,13 +329,64 @@ int pending_push(struct rules *r, uint32_t group, uint64_t since_ns)
 		r->pend_cap = ncap;
 		r->pend_head = 0;
 	}
-	r->pend[(r->pend_head + r->pend_n) % r->pend_cap] = (struct pending){ group, since_ns };
+	r->pend[(r->pend_head + r->pend_n) % r->pend_cap] = (struct pending){ group, confirmed, since_ns, scope_ns };
 	r->pend_n++;
 	return 0;
 }
 
+void rules__set_attached(struct rules *r, uint64_t ns)
+{
+	r->attach_ns = ns;
+}
+
+static void loss_add(struct rules *r, uint64_t hi, bool reads_only)
+{
+	if (r->nloss == LOSS_WINDOWS) {
+		r->loss[1].lo = r->loss[0].lo;
+		r->loss[1].reads_only = r->loss[1].reads_only && r->loss[0].reads_only;
+		memmove(&r->loss[0], &r->loss[1], (LOSS_WINDOWS - 1) * sizeof(r->loss[0]));
+		r->nloss--;
+	}
+	r->loss[r->nloss].lo = r->last_loss_ns;
+	r->loss[r->nloss].hi = hi;
+	r->loss[r->nloss].reads_only = reads_only;
+	r->nloss++;
+	r->st.loss_windows++;
+}
+
+bool rules_in_doubt(const struct rules *r, uint64_t lo, uint64_t hi, bool reads)
+{
+	if (r->attach_ns && lo < r->attach_ns)
+		return true;
+	if (r->o.gap_in && r->o.gap_in(r->o.gap_cookie, lo, hi))
+		return true;
+	for (uint32_t i = 0; i < r->nloss; i++) {
+		if ((reads || !r->loss[i].reads_only) && r->loss[i].lo < hi && r->loss[i].hi >= lo)
+			return true;
+	}
+	return false;
+}
+
+bool rules_confirm_uncancelled(struct rules *r, const struct lg_ctx *c)
+{
+	bool cancelled = true;
+
+	if (!r->o.ctxstate || c->collected ||
+	    r->o.ctxstate(r->o.ctxstate_cookie, c->id, c->kind, c->parent_id, c->parent_kind, &cancelled) ||
+	    cancelled)
+		return false;
+	return true;
+}
+
 int rules__on_event(struct rules *r, const struct lineage *lg, const struct ct_event *ev)
 {
+	if (ev->type == EV_LOST) {
+		/* a loss is reported after the fact: it lies between the previous report and this */
+		if (ev->lost.ringbuf_drops || ev->lost.read_errors || ev->lost.decode_errors)
+			loss_add(r, ev->ts_ns, !ev->lost.ringbuf_drops && !ev->lost.decode_errors);
+		r->last_loss_ns = ev->ts_ns;
+		return 0;
+	}
 	if (ev->type == EV_CTX_CREATE)
 		return rule_lineage_break_event(r, lg, ev);
 	return 0;
@@ -360,7 +420,7 @@ static int block_cmp(const void *a, const void *b)
 static uint32_t group_count(const struct group *g)
 {
 	switch (g->rule) {
-	case RULE_LOST_CANCEL: return g->cum + g->now;
+	case RULE_LOST_CANCEL: return g->cum + g->gone + g->now;
 	case RULE_LINEAGE_BREAK: return g->cum;
 	default: return g->now;
 	}
@@ -398,7 +458,8 @@ static void finish_alert(struct rules *r, struct group *g, uint32_t count, uint6
 	if (g->rule == RULE_LOST_CANCEL) {
 		a->expired = g->cum;
 		a->live = g->now;
-		/* expired contexts cost memory until their deadline only; live ones pile up */
+		a->collected = g->gone;
+		/* expired or collected contexts cost memory until their deadline only; live ones pile up */
 		a->severity = g->now ? SEV_ERROR : SEV_WARNING;
 	}
 	qsort(a->blocks, a->nblocks, sizeof(a->blocks[0]), block_cmp);
@@ -429,7 +490,11 @@ int rules__tick(struct rules *r, const struct lineage *lg, uint64_t now_ns,
 
 		if (p->since_ns + r->o.grace_ns > now_ns)
 			break;
-		r->groups[p->group].cum++;
+		/* records lost around the creation are reported after it: look again */
+		if (p->scope_ns && !p->confirmed && rules_in_doubt(r, p->scope_ns, p->since_ns, false))
+			r->st.unconfirmed++;
+		else
+			r->groups[p->group].cum++;
 		r->pend_head = (r->pend_head + 1) % r->pend_cap;
 		r->pend_n--;
 	}

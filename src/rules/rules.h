@@ -25,7 +25,6 @@
 
 struct rules;
 struct lineage;
-struct systrace;
 
 #define RULES_DEFAULT_GRACE_NS (5ULL * 1000000000ULL)
 #define RULES_DEFAULT_MIN_COUNT 3
@@ -38,6 +37,7 @@ enum rule_id {
 	RULE_UNREACHABLE_CANCEL,
 	RULE_LINEAGE_BREAK,
 	RULE_PROPAGATE_GOROUTINE,
+	RULE_STUCK_GOROUTINES, /* from memory only (rules/memjudge.h): no context found */
 	RULE_MAX,
 };
 
@@ -47,6 +47,14 @@ enum alert_severity {
 	SEV_ERROR,       /* goroutines or live contexts piling up */
 	SEV_MAX,
 };
+
+/* A context's state read from the target's memory (events/ctxmem.h): 0 with
+ * *cancelled set; -ENOENT when the address holds no such context any more, or
+ * holds another one (its parent is not parent_id, or not a root of parent_kind:
+ * the allocator reuses addresses, and the new one's create may be lost too);
+ * -errno when it cannot be read. */
+typedef int (*rules_ctxstate_fn)(void *cookie, uint64_t id, enum ctx_kind kind, uint64_t parent_id,
+				 enum ctx_kind parent_kind, bool *cancelled);
 
 /* 0; -ENOENT when the goroutine no longer exists; -errno when it cannot be read.
  * Must set syscall_nr to -1 when it does not know it. */
@@ -62,16 +70,19 @@ struct rules_opts {
 	 * unreachable-cancel, since a syscall cannot be seen). */
 	rules_gstate_fn gstate;
 	void *gstate_cookie;
-	struct systrace *systrace; /* thread -> current syscall; NULL: none */
-	/* The budget's gaps (probes detached): a cancel made then was not seen. */
-	struct {
-		/* 1 when the context at id is cancelled in the target's memory, 0 when
-		 * live, <0 unknown. NULL: no memory (replay). */
-		int (*ctx_cancelled)(void *cookie, uint64_t id);
-		/* Whether the probes were detached at some time in [from, to]. NULL: never. */
-		bool (*gap_in)(void *cookie, uint64_t from_ns, uint64_t to_ns);
-		void *cookie;
-	} mem;
+	/* The system call a thread is in: 0 with *nr and *since_ns (CLOCK_MONOTONIC,
+	 * 0 when unknown), -ENOENT when none. NULL: /proc tells (no start time). */
+	int (*syscall_of)(void *cookie, uint32_t tid, int *nr, uint64_t *since_ns);
+	void *syscall_cookie;
+	/* Confirms from memory that a context the graph holds live was never
+	 * cancelled, when its cancel may be in a lost record or before attach.
+	 * NULL: such findings are dropped (counted in stats.unconfirmed). */
+	rules_ctxstate_fn ctxstate;
+	void *ctxstate_cookie;
+	/* Whether the probes were detached (the overhead budget's gaps) at some time
+	 * in [from, to]: what happened then is in doubt, like a lost record. NULL: never. */
+	bool (*gap_in)(void *cookie, uint64_t from_ns, uint64_t to_ns);
+	void *gap_cookie;
 };
 
 /* ---- alerts ---- */
@@ -115,8 +126,15 @@ struct alert_waiter {
 	struct alert_block block;
 };
 
+/* Where a finding's evidence came from. */
+enum alert_source {
+	ALERT_SRC_PROBES = 0, /* events seen since attach */
+	ALERT_SRC_MEMORY,     /* the target's memory alone (at attach, or `ctxtrace snapshot`) */
+};
+
 struct alert {
 	enum rule_id rule;
+	enum alert_source source;
 	char id[17];                   /* 16 hex digits: hash of the rule and its sites */
 	int pid;
 	int64_t time_unix_ns;
@@ -141,9 +159,16 @@ struct alert {
 
 	/* lost-cancel */
 	uint32_t live, expired;        /* still live / expired by deadline, never cancelled */
+	uint32_t collected;            /* never cancelled, since collected by the GC */
 	uint32_t nwaiters_total;
 	struct alert_waiter waiters[ALERT_MAX_WAITERS];
 	int nwaiters;
+
+	/* memory findings (source ALERT_SRC_MEMORY) */
+	uint32_t leaked;               /* goroutines the Go runtime itself marked leaked (1.26+) */
+	uint32_t age_unknown;          /* goroutines whose wait began at an unknown time */
+	int64_t children;              /* lost-cancel: the context's never-cancelled children; 0 n/a */
+	uint32_t prev_count;           /* the count of the previous judgement; 0 none */
 };
 
 typedef void (*rules_emit_fn)(void *cookie, const struct alert *a);
@@ -166,7 +191,15 @@ struct rules_stats {
 	uint64_t groups_dropped;  /* findings lost because max_groups was reached */
 	uint64_t gstate_reads, gstate_errors, gstate_skipped; /* skipped: over reads_per_tick */
 	uint64_t pending_dropped; /* lineage-break findings over the pending queue's bound */
+	/* findings dropped because records were lost, or the probes were still being
+	 * attached, while they could have happened, and memory could not confirm them */
+	uint64_t unconfirmed;
+	uint64_t confirmed;       /* such findings memory confirmed */
+	uint64_t loss_windows;    /* EV_LOST reports seen */
 };
+/* The time (CLOCK_MONOTONIC) from which every probe was live: what was created
+ * before it may have been cancelled unseen. */
+void rules__set_attached(struct rules *r, uint64_t ns);
 void rules__stats(const struct rules *r, struct rules_stats *st);
 
 const char *rule_name(enum rule_id r);             /* "lost-cancel", ... */

@@ -16,6 +16,7 @@
  * loop dropping cancel funcs) whatever --min-count says: one long-lived root
  * context, or two, is a design, not a leak. */
 #define LOST_LOOP_MIN 3
+#define LOSS_WINDOWS 64
 
 /* Findings with the same rule and key sites. Key frames point into interned stacks. */
 struct group {
@@ -24,6 +25,7 @@ struct group {
 	uint64_t hash;
 	const struct ct_frame *key[GROUP_KEYS];
 	uint32_t cum;          /* lost-cancel expired / lineage-break: found so far, cumulative */
+	uint32_t gone;         /* lost-cancel: collected, never cancelled; cumulative */
 	uint32_t now;          /* this tick: live members (goroutines, live lost contexts) */
 	uint32_t emitted;      /* count of the last emission; 0: never emitted */
 	uint64_t emitted_ns;
@@ -36,7 +38,9 @@ struct group {
 /* lineage-break findings wait here until their grace has passed */
 struct pending {
 	uint32_t group;
+	bool confirmed;     /* memory confirmed the scope live at the creation */
 	uint64_t since_ns;
+	uint64_t scope_ns;  /* the scope's creation: a loss reported later may still cover it */
 };
 
 struct cand {
@@ -63,19 +67,42 @@ struct rules {
 	struct cand *cands;    /* lost-cancel: live candidates of this tick */
 	uint32_t ncands, cands_cap;
 	struct hmap lost_map;  /* lineage ref -> cands index; this tick */
+	/* Windows (lo, hi] in which records were lost (EV_LOST), oldest first; when
+	 * full, the two oldest merge, so a window is never forgotten, only widened. */
+	struct { uint64_t lo, hi; bool reads_only; } loss[LOSS_WINDOWS];
+	uint32_t nloss;
+	uint64_t last_loss_ns;
+	uint64_t attach_ns;    /* all probes live since (rules__set_attached); 0: unknown */
 	struct rules_stats st;
 };
+
+/* Whether what happened in [lo, hi] may be missing from the graph: records were
+ * lost then (ring buffer full, undecodable), or it began before every probe was
+ * live. With reads, probe-side reads that failed count too: such a record still
+ * arrives, but may name no goroutine (an exit of goid 0). */
+bool rules_in_doubt(const struct rules *r, uint64_t lo, uint64_t hi, bool reads);
+/* Whether memory confirms the context has not been cancelled (ctx_state). */
+bool rules_confirm_uncancelled(struct rules *r, const struct lg_ctx *c);
 
 /* rules.c */
 struct group *group_get(struct rules *r, enum rule_id rule, const struct ct_frame *k0,
 			const struct ct_frame *k1, const struct ct_frame *k2);
 uint32_t group_index(const struct rules *r, const struct group *g);
+/* group_get over any table of cap (a power of two) slots holding at most max groups
+ * (memjudge keeps its own); NULL when full. */
+struct group *group_lookup(struct group *tab, uint32_t cap, uint32_t *ngroups, uint32_t max,
+			   enum rule_id rule, const struct ct_frame *k0, const struct ct_frame *k1,
+			   const struct ct_frame *k2);
 uint64_t frame_hash(const struct ct_frame *f);
+uint64_t key_hash(enum rule_id rule, const struct ct_frame *const k[GROUP_KEYS]);
 void alert_ctx_fill(const struct rules *r, struct alert_ctx *out, const struct lg_ctx *c);
 int rules_read_gstate(struct rules *r, uint64_t goid, struct rules_gstate *gs);
 void group_add_block(struct group *g, const struct rules_gstate *gs, bool have_state);
 void range_add(uint64_t *lo, uint64_t *hi, uint64_t v);
-int pending_push(struct rules *r, uint32_t group, uint64_t since_ns);
+int pending_push(struct rules *r, uint32_t group, uint64_t since_ns, uint64_t scope_ns, bool confirmed);
+
+/* rule_outlived.c: a range of durations, "1.0s-1.3s" (util fmt_duration each) */
+void fmt_range(char *buf, size_t size, uint64_t lo, uint64_t hi);
 
 /* sites.c */
 bool func_is_std(const char *func);

@@ -21,6 +21,7 @@
 #include "events/event.h"
 #include "events/goroutines.h"
 #include "events/gotypes.h"
+#include "events/ctxmem.h"
 #include "events/gstate.h"
 #include "events/procmem.h"
 #include "events/record.h"
@@ -28,6 +29,7 @@
 #include "probes/probe_plan.h"
 #include "probes/systrace.h"
 #include "probes/tracer.h"
+#include "rules/memjudge.h"
 #include "rules/rules.h"
 #include "session/budget.h"
 #include "session/layout_check.h"
@@ -42,8 +44,13 @@
 #define POLL_MS 10
 #define CONSUME_CHUNK 2048 /* records decoded between two budget steps */
 #define RULES_TICK_NS 500000000ULL /* alerts come within --grace + 0.5 s */
+/* Memory judgements during a watch: at attach, --grace later for what was not yet
+ * blocked that long, then this often (a pass reads every goroutine: about 0.3 s of
+ * one core per 10k goroutines, see make bench). */
+#define MEMJUDGE_INTERVAL_NS (60ULL * 1000000000ULL)
 
 struct session {
+	char st_why[256]; /* why syscall tracing is unavailable; "" */
 	struct session_opts o;
 	char exe_path[64];
 	char exe_name[PATH_MAX];
@@ -62,9 +69,6 @@ struct session {
 	struct gstate_src *gsrc;
 	struct rules *rules;
 	struct memfacts *mf;
-	struct ctxmem *cm;
-	struct framescan *fs;
-	uint64_t moduledata;
 	struct budget *bud;
 	/* With a budget, a thread of its own runs the duty cycle: decoding may fall
 	 * behind a busy target for seconds, the cycle must not. bud_mu guards bud
@@ -76,6 +80,17 @@ struct session {
 	bool sampling_told;
 	uint32_t since_budget;   /* records decoded since the last budget step */
 	uint64_t records;        /* decoded */
+	struct ctxmem *cm;
+	uint64_t ctx_itab[CTX_KIND_MAX]; /* a context.Context itab per kind; 1: none found */
+	struct framescan *fs;
+	struct memjudge *mj;
+	uint64_t md_addr, md_types;
+	uint64_t next_mem_ns; /* next memory judgement; 0: none */
+	bool mem_looked_again; /* the pass --grace after the first was scheduled */
+	/* Goroutines that existed at attach, sorted: the memory judgement's business;
+	 * the ones started later are the probe-driven rules'. */
+	uint64_t *pre_goids;
+	size_t npre, pre_cap;
 	uint64_t last_tick;
 	int pidfd;
 	bool exited;
@@ -94,7 +109,8 @@ static void deliver(void *cookie, const struct ct_event *ev)
 		if (s->rec_err)
 			error("recording stopped: %s", ct_errmsg());
 	}
-	if (s->o.events && s->o.on_event)
+	/* losses are part of the alert stream too (README): an alert may be missing */
+	if ((s->o.events || ev->type == EV_LOST) && s->o.on_event)
 		s->o.on_event(s->o.cookie, ev);
 	if (s->lg && lineage__apply(s->lg, ev) == 0 && s->rules)
 		rules__on_event(s->rules, s->lg, ev);
@@ -149,9 +165,37 @@ static void facts_tick(struct session *s, uint64_t now)
 		memfacts__tick(s->mf, lg, now);
 }
 
+static void memory_judge(struct session *s, uint64_t now)
+{
+	int err;
+
+	if (!s->mj)
+		return;
+	err = memjudge__run(s->mj, now, emit_alert, s);
+	if (err < 0 && err != -ESRCH)
+		verbose("pid %d: memory judgement failed: %s", s->o.pid, strerror(-err));
+	if (memjudge__pending(s->mj) && !s->mem_looked_again) {
+		s->mem_looked_again = true;
+		s->next_mem_ns = now + (s->o.grace_ns ? s->o.grace_ns : RULES_DEFAULT_GRACE_NS) +
+				 RULES_TICK_NS;
+	} else {
+		struct memjudge_stats st;
+		uint64_t every = MEMJUDGE_INTERVAL_NS;
+
+		/* At most 1% of the time in memory passes (a pass blocks the event loop:
+		 * records wait in the ring buffer meanwhile). */
+		memjudge__stats(s->mj, &st);
+		if (st.elapsed_ns * 100 > every)
+			every = st.elapsed_ns * 100;
+		s->next_mem_ns = now + every;
+	}
+}
+
 static void rules_tick(struct session *s, uint64_t now, bool force)
 {
 	facts_tick(s, now);
+	if (s->next_mem_ns && now >= s->next_mem_ns)
+		memory_judge(s, now);
 	if (!s->lg)
 		return;
 	if (!force && now - s->last_tick < RULES_TICK_NS)
@@ -162,19 +206,6 @@ static void rules_tick(struct session *s, uint64_t now, bool force)
 		rules__tick(s->rules, s->lg, now, emit_alert, s);
 }
 
-/* The err word of a cancelCtx (or of the cancelCtx a timerCtx embeds first):
- * non-zero once cancelled (an error, 1.19-1.22, or an atomic.Value, later). */
-static int ctx_cancelled(void *cookie, uint64_t id)
-{
-	struct session *s = cookie;
-	uint64_t w = 0;
-
-	if (!id || s->off.v[GO_OFF_CANCELCTX_ERR] < 0 ||
-	    procmem__read_u64(s->mem, id + (uint64_t)s->off.v[GO_OFF_CANCELCTX_ERR], &w))
-		return -1;
-	return w != 0;
-}
-
 static bool gap_in(void *cookie, uint64_t from, uint64_t to)
 {
 	struct session *s = cookie;
@@ -182,37 +213,110 @@ static bool gap_in(void *cookie, uint64_t from, uint64_t to)
 	return bud_gap_in(s, from, to);
 }
 
+static int syscall_of(void *st, uint32_t tid, int *nr, uint64_t *since_ns)
+{
+	return systrace__lookup(st, tid, nr, since_ns);
+}
+
+/* A context's state from memory, for the rules' confirmation (rules.h). */
+static int ctx_state(void *cookie, uint64_t id, enum ctx_kind kind, uint64_t parent_id,
+		     enum ctx_kind parent_kind, bool *cancelled)
+{
+	struct session *s = cookie;
+	struct ctxmem_state st;
+	int err;
+
+	if (!s->cm || (unsigned)kind >= CTX_KIND_MAX)
+		return -ENOTSUP;
+	if (!s->ctx_itab[kind]) {
+		uint64_t itabs[512];
+		int n = ctxmem__ctx_itabs(s->cm, itabs, 512);
+
+		s->ctx_itab[kind] = 1;
+		for (int i = 0; i < n; i++) {
+			const char *tn = NULL;
+
+			if (gotypes__ctx_kind(s->gt, itabs[i], 0, &tn) == kind && tn && !strncmp(tn, "*context.", 9)) {
+				s->ctx_itab[kind] = itabs[i];
+				break;
+			}
+		}
+	}
+	if (s->ctx_itab[kind] == 1)
+		return -ENOTSUP;
+	err = ctxmem__read(s->cm, s->ctx_itab[kind], id, &st);
+	if (err)
+		return err == -EINVAL ? -ENOENT : err;
+	if (st.kind != kind)
+		return -ENOENT;
+	/* the same context, not a new one at its address: the same parent */
+	if (parent_kind == CTX_BACKGROUND || parent_kind == CTX_TODO) {
+		enum ctx_kind pk = gotypes__ctx_kind(s->gt, st.parent_itab, st.parent_data, NULL);
+
+		if (pk != CTX_BACKGROUND && pk != CTX_TODO)
+			return -ENOENT;
+	} else if (!parent_id || st.parent_data != parent_id) {
+		return -ENOENT;
+	}
+	*cancelled = st.cancelled;
+	return 0;
+}
+
 /* The graph and the rules, when asked for. Syscall tracing is optional: without
  * it unreachable-cancel cannot name the call, and the user is told so. */
 static int open_analysis(struct session *s)
 {
-	struct lineage_opts lo = { .retention_ns = s->o.retention_ns };
+	struct lineage_opts lo = { .retention_ns = s->o.retention_ns, .max_nodes = s->o.max_nodes };
 	struct gstate_src_opts gso = { .gs = s->gs, .mem = s->mem, .off = &s->off, .dec = s->dec,
 				       .go_minor = goelf__buildinfo(s->ge)->minor };
 	struct rules_opts ro = { .pid = s->o.pid, .grace_ns = s->o.grace_ns, .min_count = s->o.min_count };
 
-	struct memfacts_opts mo = { .gs = s->gs, .pid = s->o.pid, .emit = deliver, .cookie = s,
-				    .mem = s->mem, .off = &s->off };
-	struct ctxmem_opts cmo = { .mem = s->mem, .types = s->gt, .off = &s->off,
-				   .go_minor = goelf__buildinfo(s->ge)->minor, .moduledata = s->moduledata };
-	struct framescan_opts fso = { .mem = s->mem, .gs = s->gs, .max_stack_bytes = 16384 };
+	struct memfacts_opts mfo = { .gs = s->gs, .pid = s->o.pid, .emit = deliver, .cookie = s,
+				     .mem = s->mem, .off = &s->off };
 
-	if (!s->o.rules && !s->o.graph && !s->o.lineage)
+	if (s->o.rules || s->o.memory_only) {
+		struct ctxmem_opts co = { .mem = s->mem, .types = s->gt, .off = &s->off,
+					  .go_minor = gso.go_minor, .moduledata = s->md_addr,
+					  .types_start = s->md_types };
+		struct memjudge_opts mo = { .pid = s->o.pid, .go_minor = gso.go_minor,
+					    .grace_ns = s->o.grace_ns, .min_count = s->o.min_count,
+					    .stuck_min = s->o.stuck_min, .mem = s->mem, .gs = s->gs,
+					    .dec = s->dec, .on_goroutine = s->o.on_goroutine,
+					    .cookie = s->o.cookie };
+
+		s->gsrc = gstate_src__new(&gso);
+		s->cm = s->gsrc ? ctxmem__new(&co) : NULL;
+		s->fs = s->cm ? framescan__new(&(struct framescan_opts){ .mem = s->mem, .gs = s->gs,
+									  .cm = s->cm }) : NULL;
+		mo.cm = s->cm;
+		mo.fs = s->fs;
+		mo.gsrc = s->gsrc;
+		s->mj = s->fs ? memjudge__new(&mo) : NULL;
+		if (!s->mj)
+			return -ENOMEM;
+	}
+	if (s->o.memory_only || (!s->o.rules && !s->o.graph && !s->o.lineage))
 		return 0;
 	if (s->o.rules || s->o.graph) {
 		s->lg = lineage__new(&lo);
 		if (!s->lg)
 			return -ENOMEM;
 	}
-	/* Without them, who waits on a Done channel is not told from memory. */
-	s->cm = ctxmem__new(&cmo);
-	fso.cm = s->cm;
-	s->fs = s->cm ? framescan__new(&fso) : NULL;
+	/* ctxtrace graph keeps no rules: the readers for Done waiters are its own */
+	if (!s->cm) {
+		struct ctxmem_opts co = { .mem = s->mem, .types = s->gt, .off = &s->off,
+					  .go_minor = gso.go_minor, .moduledata = s->md_addr,
+					  .types_start = s->md_types };
+
+		s->cm = ctxmem__new(&co);
+		s->fs = s->cm ? framescan__new(&(struct framescan_opts){ .mem = s->mem, .gs = s->gs,
+									  .cm = s->cm }) : NULL;
+	}
 	if (!s->fs)
 		verbose("pid %d: context readers unavailable: Done() waiters known from the scope only", s->o.pid);
-	mo.cm = s->cm;
-	mo.fs = s->fs;
-	s->mf = memfacts__new(&mo);
+	mfo.cm = s->cm;
+	mfo.fs = s->fs;
+	s->mf = memfacts__new(&mfo);
 	if (!s->mf)
 		return -ENOMEM;
 	if (!s->lg)
@@ -220,18 +324,21 @@ static int open_analysis(struct session *s)
 	if (!s->o.rules)
 		return 0;
 	s->st = systrace__open(s->o.pid);
+	/* Told after the attach: when the uprobes fail too, their error is the one line. */
 	if (!s->st)
-		info("pid %d: syscall tracing unavailable (%s): unreachable-cancel alerts cannot name the "
-		     "blocking call", s->o.pid, ct_errmsg());
-	s->gsrc = gstate_src__new(&gso);
-	if (!s->gsrc)
-		return -ENOMEM;
+		snprintf(s->st_why, sizeof(s->st_why), "%s", ct_errmsg());
 	ro.gstate = gstate_src__read;
 	ro.gstate_cookie = s->gsrc;
-	ro.systrace = s->st;
-	ro.mem.ctx_cancelled = ctx_cancelled;
-	ro.mem.gap_in = gap_in;
-	ro.mem.cookie = s;
+	if (s->st) {
+		ro.syscall_of = syscall_of;
+		ro.syscall_cookie = s->st;
+	}
+	if (s->cm) {
+		ro.ctxstate = ctx_state;
+		ro.ctxstate_cookie = s;
+	}
+	ro.gap_in = gap_in;
+	ro.gap_cookie = s;
 	s->rules = rules__new(&ro);
 	return s->rules ? 0 : -errno;
 }
@@ -359,6 +466,17 @@ static int snap_cb(void *cookie, const struct go_g *g)
 	/* gopc/startpc are runtime addresses; the decoder subtracts the bias. */
 	decoder__preexisting_go(sn->s->dec, g->goid, g->parent_goid, g->gopc, g->startpc, sn->ts);
 	sn->n++;
+	if (sn->s->mj && sn->s->npre == sn->s->pre_cap) {
+		size_t cap = sn->s->pre_cap ? 2 * sn->s->pre_cap : 1024;
+		uint64_t *p = realloc(sn->s->pre_goids, cap * sizeof(*p));
+
+		if (!p)
+			return 0; /* not judged from memory: the probes still see it */
+		sn->s->pre_goids = p;
+		sn->s->pre_cap = cap;
+	}
+	if (sn->s->mj)
+		sn->s->pre_goids[sn->s->npre++] = g->goid;
 	return 0;
 }
 
@@ -379,6 +497,20 @@ static double trap_cost_ns(void)
 		}
 	}
 	return ns;
+}
+
+static int cmp_goid(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static bool preexisting(void *cookie, uint64_t goid)
+{
+	struct session *s = cookie;
+
+	return bsearch(&goid, s->pre_goids, s->npre, sizeof(goid), cmp_goid) != NULL;
 }
 
 struct session *session__open(const struct session_opts *opts)
@@ -415,7 +547,12 @@ struct session *session__open(const struct session_opts *opts)
 
 		err = -errno;
 		/* Name the executable: a pid caught between fork and exec is the shell. */
-		snprintf(why, sizeof(why), "%.300s: %.280s", s->exe_name, ct_errmsg());
+		if (err == -EACCES || err == -EPERM)
+			snprintf(why, sizeof(why),
+				 "%.300s: cannot read the executable: Permission denied (another user's "
+				 "file needs CAP_DAC_READ_SEARCH)", s->exe_name);
+		else
+			snprintf(why, sizeof(why), "%.300s: %.280s", s->exe_name, ct_errmsg());
 		attach_error(opts->pid, why);
 		goto cleanup;
 	}
@@ -446,6 +583,8 @@ struct session *session__open(const struct session_opts *opts)
 	}
 	procmem__set_image(s->mem, image_at, s);
 	err = find_types(s, &md);
+	s->md_addr = md.addr;
+	s->md_types = md.types;
 	if (err) {
 		/* Type names are how contexts are told apart: without them, no events. */
 		attach_error(opts->pid, "cannot find the Go type descriptors (runtime.firstmoduledata) in memory");
@@ -463,7 +602,6 @@ struct session *session__open(const struct session_opts *opts)
 	go.etypes = md.etypes;
 	go.go_minor = bi->minor;
 	empty_ctx_objects(s, &go);
-	s->moduledata = md.addr;
 	s->gt = gotypes__new(&go);
 	gso.mem = s->mem;
 	gso.off = &s->off;
@@ -512,6 +650,10 @@ struct session *session__open(const struct session_opts *opts)
 		attach_error(opts->pid, ct_errmsg());
 		goto cleanup;
 	}
+	if (opts->memory_only) {
+		info("reading pid %d (%s, %s) from memory, no probe", opts->pid, s->exe_name, bi->version);
+		return s;
+	}
 	topts.on_record = on_record;
 	topts.cookie = s;
 	topts.exe_path = s->exe_path;
@@ -523,6 +665,11 @@ struct session *session__open(const struct session_opts *opts)
 		attach_error(opts->pid, ct_errmsg());
 		goto cleanup;
 	}
+	/* Probes went live one by one: a context created before the last did may
+	 * have been cancelled unseen (its create probe was live, its cancel probe not
+	 * yet). What began before this is unknown, not leaked, unless memory says. */
+	if (s->rules)
+		rules__set_attached(s->rules, ct_mono_ns());
 	/* Goroutines that exist already: after attach, so none is missed; the ones
 	 * created in between are reported once (the decoder drops their records). */
 	sn.s = s;
@@ -553,6 +700,16 @@ struct session *session__open(const struct session_opts *opts)
 	}
 	info("attached to pid %d (%s, %s, %d probes via %s, probes=%s, %d goroutines)", opts->pid, s->exe_name,
 	     bi->version, tracer__nsites(s->tr), tracer__attach_mode(s->tr), probe_mode_name(opts->probes), sn.n);
+	if (s->st_why[0])
+		info("pid %d: syscall tracing unavailable (%s): unreachable-cancel alerts cannot name the "
+		     "blocking call", opts->pid, s->st_why);
+	/* What was there before attach: judged from memory at the first poll, once
+	 * the caller knows the session (the daemon announces the target first). */
+	if (s->mj) {
+		qsort(s->pre_goids, s->npre, sizeof(*s->pre_goids), cmp_goid);
+		memjudge__set_filter(s->mj, preexisting, s);
+		s->next_mem_ns = ct_mono_ns();
+	}
 	return s;
 cleanup:
 	session__free(s);
@@ -823,10 +980,12 @@ void session__free(struct session *s)
 		record__close(s->rec);
 	rules__free(s->rules);
 	memfacts__free(s->mf);
-	framescan__free(s->fs);
-	ctxmem__free(s->cm);
 	budget__free(s->bud);
 	pthread_mutex_destroy(&s->bud_mu);
+	memjudge__free(s->mj);
+	free(s->pre_goids);
+	framescan__free(s->fs);
+	ctxmem__free(s->cm);
 	gstate_src__free(s->gsrc);
 	lineage__free(s->lg);
 	decoder__free(s->dec);
@@ -838,4 +997,97 @@ void session__free(struct session *s)
 	if (s->pidfd >= 0)
 		close(s->pidfd);
 	free(s);
+}
+
+int session__snapshot(struct session *s)
+{
+	uint64_t grace = s->o.grace_ns ? s->o.grace_ns : RULES_DEFAULT_GRACE_NS;
+	int err;
+
+	if (!s->mj)
+		return -EINVAL;
+	err = memjudge__run(s->mj, ct_mono_ns(), emit_alert, s);
+	if (err >= 0 && memjudge__pending(s->mj)) {
+		struct timespec ts = { .tv_sec = (time_t)(grace / 1000000000ULL),
+				       .tv_nsec = (long)(grace % 1000000000ULL) };
+
+		verbose("pid %d: %u goroutines blocked for less than --grace: looking again in %.1fs",
+			s->o.pid, memjudge__pending(s->mj), (double)grace / 1e9);
+		/* A signal (SIGINT) ends the wait and skips the second look. */
+		if (nanosleep(&ts, NULL) == 0)
+			err = memjudge__run(s->mj, ct_mono_ns(), emit_alert, s);
+	}
+	if (err >= 0)
+		memjudge__report_goroutines(s->mj);
+	if (err == -ESRCH || (err < 0 && target_gone(s))) {
+		ct_errmsg_set("pid %d exited while it was read", s->o.pid);
+		return -ESRCH;
+	}
+	if (err < 0) {
+		ct_errmsg_set("cannot read the goroutines of pid %d: %s", s->o.pid, strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+int session__memory_stats(const struct session *s, struct memjudge_stats *st)
+{
+	if (!s || !s->mj)
+		return -ENOENT;
+	memjudge__stats(s->mj, st);
+	return 0;
+}
+
+int session__judge_final(struct session *s, const struct memjudge_limits *lim, rules_emit_fn emit,
+			 void *cookie)
+{
+	int n;
+
+	if (!s->mj) {
+		ct_errmsg_set("pid %d: no memory judgement in this session", s->o.pid);
+		return -EINVAL;
+	}
+	if (s->tr && !s->exited) {
+		while (tracer__consume(s->tr) > 0)
+			;
+		decoder__expire(s->dec, ct_mono_ns());
+		check_lost(s);
+		rules_tick(s, ct_mono_ns(), true);
+	}
+	n = memjudge__run_final(s->mj, ct_mono_ns(), lim, emit, cookie);
+	if (n >= 0 && s->o.on_goroutine)
+		memjudge__report_goroutines(s->mj);
+	if (n < 0)
+		ct_errmsg_set("cannot read the goroutines of pid %d: %s", s->o.pid, strerror(-n));
+	return n;
+}
+
+int session__profile(struct session *s, void (*fn)(void *cookie, const struct memjudge_go *g), void *cookie)
+{
+	struct memjudge_limits lim;
+	int n;
+
+	if (!s->mj)
+		return -EINVAL;
+	session__limits(s, &lim);
+	n = memjudge__run_final(s->mj, ct_mono_ns(), &lim, NULL, NULL);
+	if (n < 0)
+		return n;
+	memjudge__report_to(s->mj, fn, cookie);
+	return 0;
+}
+
+int session__report_goroutines(struct session *s)
+{
+	if (!s->mj)
+		return -EINVAL;
+	memjudge__report_goroutines(s->mj);
+	return 0;
+}
+
+void session__limits(const struct session *s, struct memjudge_limits *lim)
+{
+	lim->grace_ns = s->o.grace_ns ? s->o.grace_ns : RULES_DEFAULT_GRACE_NS;
+	lim->min_count = s->o.min_count ? s->o.min_count : RULES_DEFAULT_MIN_COUNT;
+	lim->stuck_min = s->o.stuck_min ? s->o.stuck_min : MEMJUDGE_DEFAULT_STUCK_MIN;
 }

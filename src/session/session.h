@@ -11,17 +11,25 @@ struct session;
 struct ct_event;
 struct lineage;
 struct session_cost;
+struct memjudge_go;
 struct alert;
 #define CT_PROBE_KIND_MAX_ 16 /* >= CT_PROBE_KIND_MAX (include/ctxtrace.h) */
 
 struct session_opts {
 	int pid;
-	bool events;            /* deliver decoded events to on_event */
+	bool events;            /* deliver decoded events to on_event (EV_LOST always) */
 	bool rules;             /* run the leak rules, deliver alerts to on_alert */
 	bool graph;             /* keep the lineage graph (implied by rules): session__lineage */
 	uint64_t grace_ns;
 	uint32_t min_count;
 	uint64_t retention_ns;  /* how long exited/cancelled nodes stay in the graph */
+	uint32_t max_nodes;     /* the graph's cap; 0: LINEAGE_DEFAULT_MAX_NODES */
+	/* No probe, no BPF: read and judge the target's memory only (`ctxtrace
+	 * snapshot`); session__snapshot does the work, session__poll is not used. */
+	bool memory_only;
+	uint32_t stuck_min;     /* stuck-goroutines threshold; 0: the default */
+	/* Every goroutine a memory judgement read (rules/memjudge.h); NULL: none. */
+	void (*on_goroutine)(void *cookie, const struct memjudge_go *g);
 	const char *record_path; /* record raw events here, NULL for none */
 	int probes;             /* enum probe_mode: which sites are attached (probes/probe_plan.h) */
 	/* A graph the caller builds from on_event (ctxtrace graph): with the default
@@ -68,6 +76,28 @@ int session__poll(struct session *s, int timeout_ms);
  * anything was lost. The target-exit path of session__poll does this itself. */
 int session__finish(struct session *s);
 void session__free(struct session *s); /* detaches; takes NULL */
+/* Judges the target's memory (rules/memjudge.h) and delivers the alerts through
+ * on_alert: one pass, and when goroutines looked stuck for less than --grace, a
+ * second one --grace later. Never stops the target. 0 or -errno (-ESRCH: gone). */
+int session__snapshot(struct session *s);
+/* The judgement of a target stopped at its exit (`ctxtrace run`): the records
+ * still queued, the rules, then one memory pass with these limits (rules/memjudge.h,
+ * memjudge__run_final) whose alerts go to emit, typed. Their count or -errno. */
+struct memjudge_limits;
+int session__judge_final(struct session *s, const struct memjudge_limits *lim,
+			 void (*emit)(void *cookie, const struct alert *a), void *cookie);
+/* Calls on_goroutine for every goroutine of the last memory judgement (also
+ * after the target exited: what it held when last read). 0 or -EINVAL (none). */
+int session__report_goroutines(struct session *s);
+/* One memory judgement with the session's limits that tells no alert (the alerts
+ * stay to be told by the next judgement) and gives fn every goroutine it read: for
+ * a leak profile (output/pprof_out.h). 0 or -errno (-ESRCH: gone). */
+int session__profile(struct session *s, void (*fn)(void *cookie, const struct memjudge_go *g), void *cookie);
+/* The session's own limits, defaults applied, for session__judge_final. */
+void session__limits(const struct session *s, struct memjudge_limits *lim);
+struct memjudge_stats;
+/* What the last memory judgement read and left out; -ENOENT before any. */
+int session__memory_stats(const struct session *s, struct memjudge_stats *st);
 /* Probe hits in the target since attach (the BPF side's counter). */
 uint64_t session__probe_hits(const struct session *s);
 /* The cost estimate now. 0, or -errno. */

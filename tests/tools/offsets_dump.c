@@ -73,7 +73,7 @@ static int gen_c(int n, char **args)
 		}
 		/* A probe that lost a type would write a row of holes: refuse it. */
 		for (int f = 0; f < GO_OFF_COUNT; f++) {
-			bool want = rows[i].minor >= go_off_since(f);
+			bool want = go_off_in(f, rows[i].minor);
 
 			if (want != (rows[i].o.src[f] == GO_OFF_DWARF)) {
 				fprintf(stderr, "offsets_dump: %s (%s): %s is %s in DWARF\n", eq + 1,

@@ -710,6 +710,41 @@ static void test_afterfunc_and_unknown(void **state)
 	fx_free(f);
 }
 
+/* Issue 14: memory that is not a context must not become one. A parent whose
+ * itab is not a context.Context itab (a zapcore.Level as a fmt.Stringer, a
+ * zero-size type's address), or whose data is no object pointer (0x4), is no
+ * context: the new context's parent is unknown, nothing is discovered. */
+static void test_not_a_context(void **state)
+{
+	struct fx *f = fx_new(26);
+	uint64_t stringer = mk_type("fmt.Stringer", false);
+	uint64_t it_level = mk_itab(stringer, mk_type("zapcore.Level", false));
+	uint64_t lvl = alloc(16), v = alloc(48), c, it_cancel_ctx = ctx_itab("*context.cancelCtx", false);
+	struct decoder_stats st;
+
+	(void)state;
+	rec_create(f, f->it_cancel, alloc(80), it_level, lvl, 10, 1);
+	assert_int_equal(f->n, 1);
+	assert_int_equal(f->ev[0].ctx_create.parent, 0);
+	assert_int_equal(f->ev[0].ctx_create.parent_kind, CTX_UNKNOWN);
+	/* a cancelCtx whose stored parent is (Context itab, 0x4) */
+	c = mem_cancel(it_cancel_ctx, 0x4, 80);
+	rec_create(f, f->it_cancel, alloc(80), it_cancel_ctx, c, 20, 1);
+	assert_int_equal(f->n, 3);
+	assert_int_equal(f->ev[1].ctx_create.id, c);
+	assert_int_equal(f->ev[1].ctx_create.parent, 0);
+	assert_int_equal(f->ev[2].ctx_create.parent, c);
+	/* a value context whose Context field holds a non-Context itab */
+	poke64(v, it_level);
+	poke64(v + 8, lvl);
+	rec_create(f, f->it_cancel, alloc(80), f->it_value, v, 30, 1);
+	for (int i = 3; i < f->n; i++)
+		assert_int_not_equal(f->ev[i].ctx_create.kind, CTX_CUSTOM);
+	decoder__stats(f->dec, &st);
+	assert_true(st.not_context >= 3);
+	fx_free(f);
+}
+
 static void test_custom_withoutcancel_stopctx(void **state)
 {
 	struct fx *f = fx_new(26);
@@ -1360,6 +1395,7 @@ int main(void)
 		cmocka_unit_test(test_cancel_go119),
 		cmocka_unit_test(test_afterfunc_and_unknown),
 		cmocka_unit_test(test_custom_withoutcancel_stopctx),
+		cmocka_unit_test(test_not_a_context),
 		cmocka_unit_test(test_goroutines_and_done),
 		cmocka_unit_test(test_stack_cache_and_unknown_pcs),
 		cmocka_unit_test(test_malformed),

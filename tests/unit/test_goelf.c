@@ -15,6 +15,7 @@
 
 #include "binary/buildinfo.h"
 #include "binary/goelf.h"
+#include "binary/moduledata.h"
 #include "binary/pclntab.h"
 #include "util/log.h"
 
@@ -658,6 +659,54 @@ static void test_open_errors(void **state)
 	goelf__free(NULL);
 }
 
+/* runtime.moduledata's words laid out as runtime/symtab.go declares them: the
+ * type range, rodata and gofunc are found by the words' contents. */
+static void test_moduledata_layouts(void **state)
+{
+	uint64_t w[GO_MD_SPAN / 8];
+	struct go_md_fields f;
+
+	(void)state;
+	/* Go 1.19: ... end 256, gcdata 264, gcbss 272, types 280, etypes, rodata, gofunc. */
+	memset(w, 0, sizeof(w));
+	w[176 / 8] = 0x401000;
+	w[184 / 8] = 0x480000;
+	w[280 / 8] = 0x500000;
+	w[288 / 8] = 0x540000;
+	w[296 / 8] = 0x4a0000;
+	w[304 / 8] = 0x560000;
+	assert_int_equal(go_md__decode(w, false, &f), 0);
+	assert_true(f.types == 0x500000 && f.etypes == 0x540000 && f.gofunc == 0x560000);
+	assert_true(f.text == 0x401000 && f.etext == 0x480000 && !f.typedesclen && !f.itabs);
+	/* Go 1.20-1.26: covctrs and ecovctrs move them by 16. */
+	memset(w + 256 / 8, 0, sizeof(w) - 256);
+	w[296 / 8] = 0x500000;
+	w[304 / 8] = 0x540000;
+	w[312 / 8] = 0x4a0000;
+	w[320 / 8] = 0x560000;
+	assert_int_equal(go_md__decode(w, true, &f), 0);
+	assert_true(f.types == 0x500000 && f.etypes == 0x540000 && f.gofunc == 0x560000);
+	/* Go 1.27: types, typedesclen, etypes, itaboffset, itabsize, rodata, gofunc. */
+	w[304 / 8] = 0x30000;
+	w[312 / 8] = 0x540000;
+	w[320 / 8] = 0x30000;
+	w[328 / 8] = 0x800;
+	w[336 / 8] = 0x4a0000;
+	w[344 / 8] = 0x560000;
+	assert_int_equal(go_md__decode(w, true, &f), 0);
+	assert_true(f.types == 0x500000 && f.etypes == 0x540000 && f.gofunc == 0x560000);
+	assert_true(f.typedesclen && f.itabs == 0x530000 && f.eitabs == 0x530800);
+	/* Neither layout: the itabs past etypes; a length past etypes; no types. */
+	w[328 / 8] = 0x20000;
+	assert_int_equal(go_md__decode(w, true, &f), -EINVAL);
+	w[328 / 8] = 0x800;
+	w[304 / 8] = 0x50000;
+	assert_int_equal(go_md__decode(w, true, &f), -EINVAL);
+	w[304 / 8] = 0x30000;
+	w[296 / 8] = 0;
+	assert_int_equal(go_md__decode(w, true, &f), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -673,6 +722,7 @@ int main(void)
 		cmocka_unit_test(test_pclntab_errors),
 		cmocka_unit_test(test_pclntab_bad_inline_tree),
 		cmocka_unit_test(test_open_errors),
+		cmocka_unit_test(test_moduledata_layouts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

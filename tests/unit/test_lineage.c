@@ -541,12 +541,13 @@ static void test_max_nodes(void **state)
 	lineage__free(lg);
 }
 
-/* The Go allocator reuses addresses after GC: a create at a known id is a new node. */
+/* The Go allocator reuses addresses after GC: a create at a known id is a new
+ * node, and the old one keeps its identity (by reference) for what refers to it. */
 static void test_id_reuse(void **state)
 {
 	struct lineage *lg = new_graph(0, 0);
 	struct lineage_stats st;
-	struct lg_ctx a, b, out[4];
+	struct lg_ctx a, b, t, out[4];
 
 	go_pre(lg, 1);
 	create(lg, 1, 0xa, CTX_CANCEL, 0xb0, CTX_BACKGROUND);
@@ -558,24 +559,44 @@ static void test_id_reuse(void **state)
 	b = getc_(lg, 0xa);
 	assert_int_equal(b.kind, CTX_TIMER);
 	assert_int_equal(b.state, LG_CTX_LIVE);
-	assert_int_equal(lineage__ctx_at(lg, a.ref, &a), -ENOENT);
-	/* the old child lost its parent link, not its parent id */
-	a = getc_(lg, 0xaa);
-	assert_int_equal(a.parent.gen, 0);
-	assert_int_equal(a.parent_id, 0xa);
-	/* goroutine 2 was in the scope of the old 0xa, not of the new one */
-	assert_int_equal(lineage__go_scope(lg, 2, LG_SCOPE_START, out, 4), 1);
+	assert_false(b.collected);
+	/* goroutine 2 is in the old 0xa's scope: the old node stays, off the id table */
+	assert_int_equal(lineage__ctx_at(lg, a.ref, &a), 0);
+	assert_true(a.collected);
+	assert_int_equal(a.state, LG_CTX_CANCELLED);
+	assert_int_equal(getc_(lg, 0xaa).parent.idx, a.ref.idx);
+	assert_int_equal(lineage__go_scope(lg, 2, LG_SCOPE_START, out, 4), 2);
 	assert_int_equal(out[0].id, 0xaa);
-	/* reuse of a live context's address (it was collected without a cancel) */
+	assert_int_equal(out[1].ref.idx, a.ref.idx);
+	assert_int_equal(out[1].ref.gen, a.ref.gen);
+	/* reuse of a live context's address: it was collected without a cancel */
 	create(lg, 1, 0xa, CTX_CANCEL, 0xb0, CTX_BACKGROUND);
 	lineage__stats(lg, &st);
 	assert_int_equal(st.replaced, 2);
+	assert_int_equal(st.ctx_collected, 1);
+	assert_int_equal(st.collected_uncancelled, 1);
 	assert_int_equal(getc_(lg, 0xa).kind, CTX_CANCEL);
+	assert_int_equal(lineage__ctx_at(lg, b.ref, &t), 0);
+	assert_true(t.collected);
+	assert_int_equal(t.state, LG_CTX_LIVE);
+	assert_int_equal(t.cancelled_ns, 0);
+	/* a cancel of the address is the new context's */
+	cancel(lg, 1, 0xa, CANCEL_EXPLICIT);
+	assert_int_equal(lineage__ctx_at(lg, b.ref, &t), 0);
+	assert_int_equal(t.state, LG_CTX_LIVE);
+	/* the collected context is not in goroutine 1's scope any more */
+	assert_int_equal(lineage__go_scope(lg, 1, LG_SCOPE_NOW, out, 4), 1);
+	assert_int_equal(out[0].id, 0xaa);
+	/* an unreferenced cancelled context at a reused address simply goes */
+	create(lg, 1, 0xa, CTX_CANCEL, 0xb0, CTX_BACKGROUND);
+	lineage__stats(lg, &st);
+	assert_int_equal(st.replaced, 3);
+	assert_int_equal(st.ctx_collected, 1);
 	/* goid reuse, defensively */
 	go_exit(lg, 2);
 	go(lg, 1, 2);
 	lineage__stats(lg, &st);
-	assert_int_equal(st.replaced, 3);
+	assert_int_equal(st.replaced, 4);
 	assert_int_equal(st.go_alive, 2);
 	lineage__free(lg);
 }

@@ -462,6 +462,158 @@ static void test_lost_cancel_not_reported(void **state)
 	world_free(&w);
 }
 
+/* The allocator reuses addresses: a healthy context made at a leaked one's
+ * address must not erase the leak. go func() { ctx, _ := WithCancel(base) }()
+ * twenty times, each address then reused by a healthy request context. */
+static void test_lost_cancel_collected(void **state)
+{
+	struct world w;
+	const struct alert *a;
+	struct rules_stats st;
+
+	(void)state;
+	world_init(&w, 3, true);
+	start_main(&w);
+	for (uint64_t i = 0; i < 20; i++) {
+		uint64_t addr = 0x7000 + 0x100 * (i % 4), lg = 500 + i, hg = 600 + i;
+
+		go(&w, MAIN_G, lg, STK(s_go_worker), "main.request");
+		create(&w, lg, addr, CTX_CANCEL, BASE, CTX_CANCEL, STK(s_create_cancel));
+		go_exit(&w, lg);
+		go(&w, MAIN_G, hg, STK(s_go_worker), "main.serve");
+		create(&w, hg, addr, CTX_CANCEL, BASE, CTX_CANCEL, STK(s_create_req));
+		cancel(&w, hg, addr, CANCEL_EXPLICIT, true);
+		go_exit(&w, hg);
+		if (i == 9)
+			tick(&w, SEC); /* counted once whichever tick sees it */
+	}
+	tick(&w, GRACE + SEC);
+	a = find(&w, RULE_LOST_CANCEL);
+	assert_non_null(a);
+	assert_int_equal(a->count, 20);
+	assert_int_equal(a->collected, 20);
+	assert_int_equal(a->live, 0);
+	assert_non_null(strstr(a->message, "since been collected by the GC"));
+	assert_null(strstr(a->message, "live"));
+	assert_int_equal(tick(&w, SEC), 0);
+	/* four more, never reused: live */
+	for (uint64_t i = 0; i < 4; i++) {
+		go(&w, MAIN_G, 700 + i, STK(s_go_worker), "main.request");
+		create(&w, 700 + i, 0x9000 + 0x100 * i, CTX_CANCEL, BASE, CTX_CANCEL, STK(s_create_cancel));
+		go_exit(&w, 700 + i);
+	}
+	tick(&w, GRACE + SEC);
+	a = find(&w, RULE_LOST_CANCEL);
+	assert_int_equal(a->count, 24);
+	assert_int_equal(a->live, 4);
+	assert_non_null(strstr(a->message, "4 not cancelled so far, 20 collected by the GC"));
+	rules__stats(w.r, &st);
+	assert_int_equal(st.unconfirmed, 0);
+	world_free(&w);
+}
+
+static int fake_ctxstate_calls;
+static int fake_ctxstate(void *cookie, uint64_t id, enum ctx_kind kind, uint64_t parent_id,
+			 enum ctx_kind parent_kind, bool *cancelled)
+{
+	(void)cookie;
+	(void)kind;
+	(void)parent_kind;
+	assert_int_equal(parent_id, BASE);
+	fake_ctxstate_calls++;
+	*cancelled = id >= 0xa200; /* the last two of each batch were cancelled unseen */
+	return 0;
+}
+
+static void lost_records(struct world *w, uint64_t n)
+{
+	struct ct_event e = { .type = EV_LOST };
+
+	e.lost.ringbuf_drops = n;
+	apply(w, &e);
+}
+
+/* A cancel in a lost record, or before every probe was live, must not make a
+ * lost-cancel: confirmed from memory (err still nil) or dropped and counted. */
+static void test_lost_cancel_doubt(void **state)
+{
+	struct world w;
+	struct rules_stats st;
+	const struct alert *a;
+
+	(void)state;
+	/* 1: records lost after the creations, no memory reader: nothing raised */
+	world_init(&w, 3, true);
+	start_main(&w);
+	for (uint64_t i = 0; i < 4; i++) {
+		go(&w, MAIN_G, 800 + i, STK(s_go_worker), "main.request");
+		create(&w, 800 + i, 0xa000 + 0x100 * i, CTX_CANCEL, BASE, CTX_CANCEL, STK(s_create_cancel));
+		go_exit(&w, 800 + i);
+	}
+	lost_records(&w, 12);
+	tick(&w, GRACE + SEC);
+	assert_null(find(&w, RULE_LOST_CANCEL));
+	rules__stats(w.r, &st);
+	assert_int_equal(st.unconfirmed, 4);
+	assert_int_equal(st.loss_windows, 1);
+	/* created after the loss report: not in doubt */
+	for (uint64_t i = 0; i < 3; i++) {
+		go(&w, MAIN_G, 900 + i, STK(s_go_worker), "main.request");
+		create(&w, 900 + i, 0xb000 + 0x100 * i, CTX_CANCEL, BASE, CTX_CANCEL, STK(s_create_cancel));
+		go_exit(&w, 900 + i);
+	}
+	tick(&w, GRACE + SEC);
+	a = find(&w, RULE_LOST_CANCEL);
+	assert_non_null(a);
+	assert_int_equal(a->count, 3);
+	world_free(&w);
+
+	/* 2: with a memory reader: the ones still uncancelled in memory are raised */
+	{
+		struct lineage_opts lo = { .retention_ns = 600 * SEC };
+		struct rules_opts ro = { .pid = 4242, .grace_ns = GRACE, .min_count = 1,
+					 .gstate = fake_gstate, .ctxstate = fake_ctxstate };
+
+		memset(&w, 0, sizeof(w));
+		w.lg = lineage__new(&lo);
+		w.r = rules__new(&ro);
+		clk = 1000 * SEC;
+		ngtab = 0;
+	}
+	start_main(&w);
+	fake_ctxstate_calls = 0;
+	for (uint64_t i = 0; i < 4; i++) {
+		go(&w, MAIN_G, 800 + i, STK(s_go_worker), "main.request");
+		create(&w, 800 + i, 0xa000 + 0x100 * i, CTX_CANCEL, BASE, CTX_CANCEL, STK(s_create_cancel));
+		go_exit(&w, 800 + i);
+	}
+	lost_records(&w, 3);
+	tick(&w, GRACE + SEC);
+	a = find(&w, RULE_LOST_CANCEL);
+	assert_non_null(a);
+	assert_int_equal(a->count, 2);
+	rules__stats(w.r, &st);
+	assert_int_equal(st.confirmed, 2);
+	assert_int_equal(st.unconfirmed, 2);
+	assert_true(fake_ctxstate_calls >= 4);
+	world_free(&w);
+
+	/* 3: the attach window: created before every probe was live */
+	world_init(&w, 3, true);
+	start_main(&w);
+	for (uint64_t i = 0; i < 4; i++) {
+		go(&w, MAIN_G, 800 + i, STK(s_go_worker), "main.request");
+		create(&w, 800 + i, 0xa000 + 0x100 * i, CTX_CANCEL, BASE, CTX_CANCEL, STK(s_create_cancel));
+		go_exit(&w, 800 + i);
+	}
+	rules__set_attached(w.r, clk + 1);
+	tick(&w, GRACE + SEC);
+	assert_null(find(&w, RULE_LOST_CANCEL));
+	rules__stats(w.r, &st);
+	assert_int_equal(st.unconfirmed, 4);
+	world_free(&w);
+}
+
 /* ---- outlived-context / unreachable-cancel ---- */
 
 /* handle(): ctx := WithTimeout(base); go fetch's producer (blocks on send); cancel */
@@ -522,6 +674,35 @@ static void test_outlived(void **state)
 	assert_int_equal(a->count, 6);
 	assert_false(a->first);
 	assert_string_equal(a->id, id);
+	world_free(&w);
+}
+
+/* The leaked goroutines' contexts are collected and their addresses reused by
+ * healthy requests (issue 14's undercount): every leaked goroutine still counts. */
+static void test_outlived_address_reuse(void **state)
+{
+	struct world w;
+	const struct alert *a;
+
+	(void)state;
+	world_init(&w, 3, true);
+	start_main(&w);
+	for (uint64_t i = 0; i < 6; i++) {
+		handle_once(&w, 500 + i, 0x7000 + 0x100 * (i % 2), 600 + i);
+		set_state(600 + i, RULES_G_WAITING, "chan send", STK(s_blk_send), -1);
+		for (uint64_t k = 0; k < 3; k++) {
+			go(&w, MAIN_G, 700 + 10 * i + k, STK(s_go_worker), "main.serve");
+			create(&w, 700 + 10 * i + k, 0x7000 + 0x100 * (k % 2), CTX_CANCEL, BASE, CTX_CANCEL,
+			       STK(s_create_req));
+			cancel(&w, 700 + 10 * i + k, 0x7000 + 0x100 * (k % 2), CANCEL_EXPLICIT, true);
+			go_exit(&w, 700 + 10 * i + k);
+		}
+	}
+	tick(&w, GRACE + SEC);
+	a = find(&w, RULE_OUTLIVED_CONTEXT);
+	assert_non_null(a);
+	assert_int_equal(a->count, 6);
+	assert_site(a->ctx.site, "main.go", 30);
 	world_free(&w);
 }
 
@@ -733,6 +914,118 @@ static void test_lineage_break_scope_on_stack(void **state)
 	assert_int_equal(a->count, 3);
 	assert_site(a->ctx.site, "main.go", 48);
 	assert_site(a->scope.site, "main.go", 66);
+	world_free(&w);
+}
+
+#define GOEXIT_F { "runtime.goexit", "/go/src/runtime/asm_amd64.s", 1700, false }
+
+/* Issue 14's reproductions: an earlier pass of a loop, or an earlier call of the
+ * same function, is never the scope of the next one. */
+static void test_lineage_break_not_sibling(void **state)
+{
+	/* for { mk() } where mk does ctx, _ := WithCancel(Background()) (a true lost-cancel) */
+	static const struct stk mk = { 4, 70, {
+		{ "context.WithCancel", "/go/src/context/context.go", 237, false },
+		{ "main.mk", "/app/main.go", 12, false },
+		{ "main.main", "/app/main.go", 30, false }, GOEXIT_F } };
+	/* grpc's reader loop: operateHeaders makes each stream's root at one line */
+	static const struct stk oh = { 5, 71, {
+		{ "context.WithCancel", "/go/src/context/context.go", 237, false },
+		{ "google.golang.org/grpc/internal/transport.(*http2Server).operateHeaders", "/grpc/http2_server.go", 338, false },
+		{ "google.golang.org/grpc/internal/transport.(*http2Server).HandleStreams", "/grpc/http2_server.go", 460, false },
+		{ "google.golang.org/grpc.(*Server).serveStreams", "/grpc/server.go", 700, false }, GOEXIT_F } };
+	/* TestChildFinishesFirst: a loop in the test function, one line */
+	static const struct stk tl = { 4, 72, {
+		{ "context.WithCancel", "/go/src/context/context.go", 237, false },
+		{ "context.TestChildFinishesFirst", "/go/src/context/context_test.go", 120, false },
+		{ "testing.tRunner", "/go/src/testing/testing.go", 1689, false }, GOEXIT_F } };
+	/* main calls f() at line 40 (f leaks a context, returns), then f() at line 41,
+	 * where f's callee g makes a root: the first f is not a caller of g */
+	static const struct stk f1 = { 4, 73, {
+		{ "context.WithCancel", "/go/src/context/context.go", 237, false },
+		{ "main.f", "/app/main.go", 10, false },
+		{ "main.main", "/app/main.go", 40, false }, GOEXIT_F } };
+	static const struct stk g2 = { 5, 74, {
+		{ "context.WithCancel", "/go/src/context/context.go", 237, false },
+		{ "main.g", "/app/main.go", 20, false },
+		{ "main.f", "/app/main.go", 11, false },
+		{ "main.main", "/app/main.go", 41, false }, GOEXIT_F } };
+	const struct ct_stack *roots[] = { STK(mk), STK(oh), STK(tl) };
+	struct world w;
+
+	(void)state;
+	world_init(&w, 1, true);
+	for (uint64_t k = 0; k < 3; k++) {
+		for (uint64_t i = 0; i < 5; i++)
+			create(&w, 10 + k, 0x400000 + 0x10000 * k + 0x100 * i, CTX_CANCEL, 0,
+			       CTX_BACKGROUND, roots[k]);
+	}
+	for (uint64_t i = 0; i < 5; i++) {
+		create(&w, 20, 0x480000 + 0x100 * i, CTX_CANCEL, 0, CTX_BACKGROUND, STK(f1));
+		create(&w, 20, 0x490000 + 0x100 * i, CTX_CANCEL, 0, CTX_BACKGROUND, STK(g2));
+	}
+	tick(&w, GRACE + SEC);
+	assert_null(find(&w, RULE_LINEAGE_BREAK));
+	world_free(&w);
+}
+
+/* What is a scope: a live caller's context, through recursion; and what is not:
+ * t.Context() (made by package testing), or a frame a cut stack cannot place. */
+static void test_lineage_break_caller(void **state)
+{
+	/* walk(n) makes ctx from Background, then calls walk(n-1), which makes another */
+	static const struct stk w1 = { 4, 80, {
+		{ "context.WithCancel", "/go/src/context/context.go", 237, false },
+		{ "main.walk", "/app/tree.go", 7, false },
+		{ "main.main", "/app/tree.go", 30, false }, GOEXIT_F } };
+	static const struct stk w2 = { 5, 81, {
+		{ "context.WithCancel", "/go/src/context/context.go", 237, false },
+		{ "main.walk", "/app/tree.go", 7, false },
+		{ "main.walk", "/app/tree.go", 9, false },
+		{ "main.main", "/app/tree.go", 30, false }, GOEXIT_F } };
+	/* t.Run made the test's context in the parent goroutine; the test uses Background */
+	static const struct stk trun = { 3, 82, {
+		{ "context.WithCancel", "/go/src/context/context.go", 237, false },
+		{ "testing.(*T).Run", "/go/src/testing/testing.go", 1820, false }, GOEXIT_F } };
+	static const struct stk tbg = { 4, 83, {
+		{ "context.WithTimeout", "/go/src/context/context.go", 690, false },
+		{ "main.TestFetch", "/app/fetch_test.go", 15, false },
+		{ "testing.tRunner", "/go/src/testing/testing.go", 1689, false }, GOEXIT_F } };
+	/* cut: no runtime.goexit at the end */
+	static const struct stk c1 = { 2, 84, {
+		{ "context.WithCancel", "/go/src/context/context.go", 237, false },
+		{ "main.deep", "/app/deep.go", 5, false } } };
+	static const struct stk c2 = { 3, 85, {
+		{ "context.WithCancel", "/go/src/context/context.go", 237, false },
+		{ "main.deeper", "/app/deep.go", 9, false },
+		{ "main.deep", "/app/deep.go", 6, false } } };
+	struct world w;
+	const struct alert *a;
+
+	(void)state;
+	world_init(&w, 3, true);
+	for (uint64_t i = 0; i < 3; i++) {
+		uint64_t g = 30 + i, tg = 40 + i, cg = 50 + i, tp = 60 + i;
+
+		create(&w, g, 0x500000 + 0x100 * i, CTX_CANCEL, 0, CTX_BACKGROUND, STK(w1));
+		create(&w, g, 0x510000 + 0x100 * i, CTX_CANCEL, 0, CTX_BACKGROUND, STK(w2));
+		create(&w, tp, 0x520000 + 0x100 * i, CTX_CANCEL, 0, CTX_BACKGROUND, STK(trun));
+		go(&w, tp, tg, STK(s_go_worker), "testing.tRunner");
+		create(&w, tg, 0x530000 + 0x100 * i, CTX_TIMER, 0, CTX_BACKGROUND, STK(tbg));
+		create(&w, cg, 0x540000 + 0x100 * i, CTX_CANCEL, 0, CTX_BACKGROUND, STK(c1));
+		create(&w, cg, 0x550000 + 0x100 * i, CTX_CANCEL, 0, CTX_BACKGROUND, STK(c2));
+	}
+	tick(&w, GRACE + SEC);
+	a = find(&w, RULE_LINEAGE_BREAK);
+	assert_non_null(a);
+	assert_int_equal(a->count, 3);
+	assert_site(a->ctx.site, "tree.go", 7);
+	assert_non_null(a->ctx.stack);
+	assert_int_equal(a->ctx.stack->n, 5); /* the inner walk's root */
+	assert_site(a->scope.site, "tree.go", 7);
+	assert_int_equal(a->scope.stack->n, 4);
+	for (int i = 0; i < w.ngot; i++)
+		assert_false(w.got[i].rule == RULE_LINEAGE_BREAK && w.got[i].ctx.site != a->ctx.site);
 	world_free(&w);
 }
 
@@ -960,16 +1253,21 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lost_cancel_live),
 		cmocka_unit_test(test_lost_cancel_creator_alive),
+		cmocka_unit_test(test_lost_cancel_collected),
+		cmocka_unit_test(test_lost_cancel_doubt),
 		cmocka_unit_test(test_lost_cancel_expired),
 		cmocka_unit_test(test_lost_cancel_held),
 		cmocka_unit_test(test_lost_cancel_not_reported),
 		cmocka_unit_test(test_outlived),
+		cmocka_unit_test(test_outlived_address_reuse),
 		cmocka_unit_test(test_outlived_not_reported),
 		cmocka_unit_test(test_unreachable),
 		cmocka_unit_test(test_outlived_without_state),
 		cmocka_unit_test(test_reads_budget),
 		cmocka_unit_test(test_lineage_break),
 		cmocka_unit_test(test_lineage_break_scope_on_stack),
+		cmocka_unit_test(test_lineage_break_not_sibling),
+		cmocka_unit_test(test_lineage_break_caller),
 		cmocka_unit_test(test_without_cancel),
 		cmocka_unit_test(test_propagate),
 		cmocka_unit_test(test_min_count_and_ids),

@@ -64,6 +64,8 @@ var fields = []field{
 	{"hchan.recvq", "runtime.hchan", "recvq"},
 	{"hchan.sendq", "runtime.hchan", "sendq"},
 	{"moduledata.itablinks", "runtime.moduledata", "itablinks"},
+	{"moduledata.itaboffset", "runtime.moduledata", "itaboffset"},
+	{"moduledata.itabsize", "runtime.moduledata", "itabsize"},
 }
 
 type ctxKey struct{}

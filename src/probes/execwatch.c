@@ -5,7 +5,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "daemon/execwatch.h"
+#include "probes/execwatch.h"
 #include "exec.h"
 #include "exec.skel.h"
 #include "util/log.h"

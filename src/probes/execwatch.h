@@ -3,8 +3,8 @@
  * it needs no capability beyond the CAP_BPF and CAP_PERFMON the uprobes need
  * anyway (the connector needs CAP_NET_ADMIN), and it reports the new image's
  * pid only after the image is mapped, so /proc/PID/exe is already the new one. */
-#ifndef CT_DAEMON_EXECWATCH_H
-#define CT_DAEMON_EXECWATCH_H
+#ifndef CT_PROBES_EXECWATCH_H
+#define CT_PROBES_EXECWATCH_H
 
 #include <stdint.h>
 

@@ -1,0 +1,174 @@
+// snap_target: a program whose leaks are complete before ctxtrace looks at it,
+// for `ctxtrace snapshot` and the memory judgement at attach (tests/e2e/snapshot.sh).
+// Made before the truth line, then the program idles:
+//   - sender: goroutines blocked forever on a send on a channel of their own,
+//     holding no context: stuck-goroutines;
+//   - holder: goroutines holding a context that was cancelled (live in their
+//     frame across the receive that blocks): outlived-context;
+//   - parent: a live context with -children never-cancelled children, held by
+//     a goroutine: lost-cancel;
+//   - healthy: a pool idle on its shared job channel and goroutines waiting on a
+//     live context's Done: no alert.
+//
+// With -extra N it also parks N goroutines on channels of their own (make bench:
+// 10k and 100k goroutines), and with -churn N keeps N goroutines starting, moving
+// their stacks and exiting while ctxtrace reads (a moving target).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"runtime"
+	"runtime/pprof"
+	"time"
+)
+
+var (
+	flagChildren = flag.Int("children", 1500, "never-cancelled children of the parent context")
+	flagExtra    = flag.Int("extra", 0, "extra goroutines parked on channels of their own")
+	flagChurn    = flag.Int("churn", 0, "goroutines started and ended in a loop while read")
+	flagSpin     = flag.Bool("spin", false, "ping-pong between two goroutines, printing the rate every 100ms (make bench)")
+	flagLeakProf = flag.Bool("leakprofile", true, "write the goroutine leak profile where the runtime has one (1.27)")
+)
+
+var sender, holder, parent *Expect
+
+// Globals: reachable, so what waits on them is not leaked (1.27's leak profile
+// counts a goroutine blocked on something only blocked goroutines reach as leaked).
+var (
+	jobs       = make(chan int)
+	base, stop = context.WithCancel(context.Background())
+)
+
+func leakSend() {
+	ch := make(chan int)
+	next(sender, "go")
+	go func() {
+		ch <- at(sender, "block", 1)
+	}()
+}
+
+// work keeps ctx live across the receive: it is in its frame while it blocks.
+//
+//go:noinline
+func work(ctx context.Context, in <-chan int) error {
+	v := <-at(holder, "block", in)
+	if v > 0 {
+		return ctx.Err()
+	}
+	return nil
+}
+
+func leakHolder(base context.Context) {
+	ctx, cancel := context.WithCancel(base)
+	in := make(chan int)
+	next(holder, "go")
+	go work(ctx, in)
+	cancel()
+	hit(holder)
+}
+
+//go:noinline
+func keepParent(ctx context.Context, done <-chan struct{}) error {
+	<-at(parent, "block", done)
+	return ctx.Err()
+}
+
+func deepDown(n int, ch chan struct{}) {
+	if n > 0 {
+		deepDown(n-1, ch) // grows and moves the stack
+		return
+	}
+	<-ch
+}
+
+func main() {
+	start("snap_target", false)
+	sender = expect("stuck-goroutines", "sends on channels nobody receives from, no context", "chan send")
+	holder = expect("outlived-context", "blocked holding a cancelled context", "chan receive")
+	parent = expect("lost-cancel", "a live context with never-cancelled children")
+	defer stop()
+
+	for i := 0; i < *flagN; i++ {
+		leakSend()
+		hit(sender)
+		leakHolder(base)
+	}
+	// A parent with many children whose cancel funcs are dropped.
+	pctx, pcancel := context.WithCancel(base)
+	defer pcancel()
+	for i := 0; i < *flagChildren; i++ {
+		context.WithCancel(pctx) //nolint:lostcancel // on purpose
+	}
+	never := make(chan struct{})
+	next(parent, "go")
+	go keepParent(pctx, never)
+	for i := 0; i < *flagChildren; i++ {
+		hit(parent)
+	}
+	// Healthy: a pool on its job channel, listeners on a live context's Done.
+	for i := 0; i < 6; i++ {
+		go func() {
+			for j := range jobs {
+				_ = j
+			}
+		}()
+	}
+	for i := 0; i < 6; i++ {
+		go func() {
+			<-base.Done()
+		}()
+	}
+	for i := 0; i < *flagExtra; i++ {
+		ch := make(chan int)
+		go func() { <-ch }()
+	}
+	for i := 0; i < *flagChurn; i++ {
+		go func() {
+			for {
+				ch := make(chan struct{})
+				go func() { deepDown(64, ch) }()
+				runtime.Gosched()
+				close(ch)
+			}
+		}()
+	}
+	if *flagSpin {
+		go spin()
+	}
+	// A GC's mark phase sets waitsince of the goroutines it finds blocked to the
+	// previous cycle's end (work.tstart): the first cycle of a process sets 0.
+	runtime.GC()
+	runtime.GC()
+	// Go 1.27 (1.26 with GOEXPERIMENT=goroutineleakprofile): the profile's GC marks
+	// goroutines blocked on unreachable channels _Gleaked until the next GC.
+	if p := pprof.Lookup("goroutineleak"); p != nil && *flagLeakProf {
+		p.WriteTo(io.Discard, 0)
+		note("leak profile written")
+	}
+	finish()
+}
+
+// spin measures the program's own throughput: channel round trips per 100 ms.
+func spin() {
+	ping, pong := make(chan int), make(chan int)
+	go func() {
+		for v := range ping {
+			pong <- v
+		}
+	}()
+	for {
+		t0 := time.Now()
+		n := 0
+		for time.Since(t0) < 100*time.Millisecond {
+			for i := 0; i < 100; i++ {
+				ping <- i
+				<-pong
+			}
+			n += 100
+		}
+		fmt.Printf("{\"type\":\"rate\",\"unix_ms\":%d,\"per_s\":%d}\n", time.Now().UnixMilli(), n*10)
+	}
+}

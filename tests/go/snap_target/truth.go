@@ -1,0 +1,1 @@
+../_corpus/truth.go
