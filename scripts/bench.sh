@@ -65,11 +65,7 @@ for work in ${BENCH_WORKS:-0 20 200}; do
 		"${a:-?}" "$( [ -n "$a" ] && [ -n "$u" ] && echo "scale=1; 100*$a/$u" | bc)"
 done
 
-<<<<<<< HEAD
-for s in scripts/bench-http.sh scripts/bench-replay.sh; do
-=======
-for s in scripts/bench-replay.sh scripts/bench-snapshot.sh; do
->>>>>>> main
+for s in scripts/bench-http.sh scripts/bench-replay.sh scripts/bench-snapshot.sh; do
 	[ -x "$s" ] && { echo; OUT=$OUT "$s"; }
 done
 exit 0
