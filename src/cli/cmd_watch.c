@@ -121,10 +121,13 @@ static const char usage[] =
 /* 0, 1 for --help, -EINVAL for a usage error (reported). */
 static int parse_args(int argc, char **argv, struct cli_opts *o, struct rule_cfg *rules)
 {
+	bool budget = options__flag_given(argc, argv, "--max-overhead");
 	int r = options__parse_cmd(OPT_WATCH, argc, argv, o, rules, NULL, usage);
 
 	if (r)
 		return r;
+	if (!budget)
+		rules->max_overhead = 0; /* the table's default is the daemon's */
 	if (o->json)
 		ct_log_json = true;
 	if (o->profile && o->events) {

@@ -251,7 +251,6 @@ struct config *config__load(const char *path, bool optional, const struct config
 	    settings__defaults(output_settings, output_settings_n, &c->output, err, errlen) ||
 	    settings__defaults(rule_settings, rule_settings_n, &c->defaults, err, errlen))
 		goto fail;
-	c->defaults.max_overhead = DAEMON_MAX_OVERHEAD_DEFAULT;
 	if (path) {
 		/* A FIFO would block the daemon, /dev/zero feed it forever. */
 		f = file_fopen_regular(path, CONFIG_MAX_SIZE);
