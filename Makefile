@@ -18,16 +18,16 @@ endif
 .SECONDARY:
 .SUFFIXES:
 
-PKGS := libbpf libelf capstone libdw zlib libsystemd
+PKGS := libbpf libelf capstone libdw zlib libsystemd libprotobuf-c
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
-DAEMON_LIBS := $(shell $(PKG_CONFIG) --libs libmicrohttpd 2>/dev/null)
+DAEMON_LIBS := $(shell $(PKG_CONFIG) --libs libmicrohttpd libcurl 2>/dev/null)
 GV_CFLAGS := $(shell $(PKG_CONFIG) --cflags libgvc 2>/dev/null)
 GV_LIBS := $(shell $(PKG_CONFIG) --libs libgvc 2>/dev/null)
 
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
-	  -D_GNU_SOURCE -fno-strict-aliasing -Iinclude -Isrc -I$(OUT) $(PKG_CFLAGS) $(GV_CFLAGS)
+	  -D_GNU_SOURCE -fno-strict-aliasing -Iinclude -Isrc -I$(OUT) -I$(OUT)/proto $(PKG_CFLAGS) $(GV_CFLAGS)
 LDLIBS := $(PKG_LIBS) $(GV_LIBS) -lpthread -lm
 
 # src/cli is the ctxtrace command, src/daemon/ctxtraced.c the daemon's main;
@@ -35,7 +35,16 @@ LDLIBS := $(PKG_LIBS) $(GV_LIBS) -lpthread -lm
 CLI_SRCS := $(wildcard src/cli/*.c)
 DAEMON_MAIN := $(wildcard src/daemon/ctxtraced.c)
 LIB_SRCS := $(filter-out $(CLI_SRCS) $(DAEMON_MAIN),$(wildcard src/*/*.c))
-LIB_OBJS := $(LIB_SRCS:%.c=$(OUT)/%.o)
+# Protocol buffer definitions come from Debian's packages at build time (scripts/deps.sh),
+# never copied here; protoc-c generates their C code into $(OUT)/proto/.
+PROFILE_PROTO ?= /usr/share/gocode/src/github.com/google/pprof/proto/profile.proto
+OTEL_PROTO_DIR ?= /usr/include
+OTEL_PROTOS := opentelemetry/proto/common/v1/common.proto opentelemetry/proto/resource/v1/resource.proto \
+	opentelemetry/proto/logs/v1/logs.proto opentelemetry/proto/collector/logs/v1/logs_service.proto
+OTEL_SRCS := $(OTEL_PROTOS:%.proto=$(OUT)/proto/%.pb-c.c)
+PROTO_SRCS := $(OUT)/proto/profile.pb-c.c $(OTEL_SRCS)
+PROTO_HDRS := $(PROTO_SRCS:.c=.h)
+LIB_OBJS := $(LIB_SRCS:%.c=$(OUT)/%.o) $(PROTO_SRCS:.c=.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(OUT)/%.o)
 DAEMON_OBJS := $(DAEMON_MAIN:%.c=$(OUT)/%.o)
 LIB := $(OUT)/libctxtrace.a
@@ -83,10 +92,25 @@ $(OUT)/version.h: FORCE
 
 FORCE:
 
-# Every userspace object waits for the skeletons and version.h, which some include.
-$(OUT)/src/%.o: src/%.c | $(SKELS) $(OUT)/version.h
+# Every userspace object waits for the skeletons, version.h and the generated
+# protobuf headers, which some include.
+$(OUT)/src/%.o: src/%.c | $(SKELS) $(OUT)/version.h $(PROTO_HDRS)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(OUT)/proto/profile.pb-c.c $(OUT)/proto/profile.pb-c.h &: $(PROFILE_PROTO)
+	$(call msg,PROTOC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)protoc-c --c_out=$(@D) -I$(dir $<) $(notdir $<)
+
+$(OTEL_SRCS) $(OTEL_SRCS:.c=.h) &: $(addprefix $(OTEL_PROTO_DIR)/,$(OTEL_PROTOS))
+	$(call msg,PROTOC,$(OUT)/proto/opentelemetry)
+	$(Q)mkdir -p $(OUT)/proto
+	$(Q)protoc-c --c_out=$(OUT)/proto -I$(OTEL_PROTO_DIR) $(OTEL_PROTOS)
+
+$(OUT)/proto/%.o: $(OUT)/proto/%.c
+	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(VMLINUX):

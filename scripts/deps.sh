@@ -9,8 +9,12 @@ set -euo pipefail
 GO_PKGS=(golang-1.19-go golang-1.21-go/bookworm-backports golang-1.22-go/bookworm-backports
 	golang-1.23-go/bookworm-backports golang-1.24-go/trixie golang-1.25-go/trixie-backports
 	golang-1.26-go/trixie-backports golang-1.27-go/trixie-backports)
-# libbpf 1.4 (bookworm-backports) for uprobe_multi links.
-PKGS=(clang llvm make gcc pkg-config bpftool libbpf-dev/bookworm-backports libbpf1/bookworm-backports
+# libbpf 1.4 (bookworm-backports) for uprobe_multi links. protobuf-c generates the pprof
+# encoder from profile.proto, which golang-github-google-pprof-dev ships, and the OTLP
+# encoder from opentelemetry-proto's definitions; libcurl sends it; the tests decode it
+# with python3-opentelemetry-proto.
+PKGS=(clang llvm make gcc pkg-config bpftool libprotobuf-c-dev protobuf-c-compiler golang-github-google-pprof-dev
+	opentelemetry-proto libcurl4-openssl-dev python3-opentelemetry-proto python3-yaml libbpf-dev/bookworm-backports libbpf1/bookworm-backports
 	libelf-dev zlib1g-dev libcapstone-dev libdw-dev libsystemd-dev libcmocka-dev
 	libgraphviz-dev libmicrohttpd-dev libclang-rt-14-dev jq util-linux libcap2-bin
 	python3 bc dpkg-dev lintian systemd fakeroot curl xxd libxml2-utils binutils "${GO_PKGS[@]}")

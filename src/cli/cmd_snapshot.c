@@ -4,7 +4,6 @@
  * not be. The rule settings (--grace, --min-count, --stuck-min) come from the
  * same table as watch's and the daemon's. */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -13,19 +12,19 @@
 #include <string.h>
 
 #include "cli/commands.h"
-#include "daemon/config.h"
 #include "output/alert_out.h"
+#include "output/pprof_out.h"
 #include "rules/memjudge.h"
 #include "session/session.h"
+#include "util/fmt.h"
 #include "util/json.h"
 #include "util/log.h"
+#include "util/options.h"
 #include "util/proc.h"
 #include "util/settings.h"
 
 struct snap_opts {
-	int pid;
-	bool json;
-	bool goroutines;
+	struct cli_opts cli;
 	struct rule_cfg rules;
 };
 
@@ -33,85 +32,31 @@ struct snap_run {
 	bool json;
 	bool goroutines;
 	uint64_t alerts;
+	struct pprof_out *prof;
 	int err;
 };
 
-static void usage(FILE *f)
-{
-	fprintf(f, "usage: ctxtrace snapshot -p PID [--json] [--grace DUR] [--min-count N] [--stuck-min N]\n"
-		   "Reads the Go process's goroutines and the contexts they hold from its memory and\n"
-		   "judges them as `watch` does (docs/alerts.md), with no probe. The process is never\n"
-		   "stopped. Goroutines blocked for less than --grace are looked at again --grace later.\n"
-		   "  -p, --pid PID       the process to read\n"
-		   "      --json          one JSON object per line: the alerts, then a summary\n"
-		   "      --goroutines    also list every goroutine read (state, go site, stack)\n");
-	settings__print_help(f, rule_settings, rule_settings_n, SETTINGS_HELP_FLAGS);
-}
+static const char usage[] =
+	"usage: ctxtrace snapshot -p PID [--json] [--grace DUR] [--min-count N] [--stuck-min N]\n"
+	"       ctxtrace snapshot -p PID --format pprof -o FILE\n"
+	"Reads the Go process's goroutines and the contexts they hold from its memory and\n"
+	"judges them as `watch` does (docs/alerts.md), with no probe. The process is never\n"
+	"stopped. Goroutines blocked for less than --grace are looked at again --grace later.\n";
 
 static int parse_args(int argc, char **argv, struct snap_opts *o)
 {
-	static const struct option longopts[] = {
-		{ "pid", required_argument, NULL, 'p' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "goroutines", no_argument, NULL, 'g' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
-	};
-	char err[256];
-	int c, kept = 1;
+	int r = options__parse_cmd(OPT_SNAPSHOT, argc, argv, &o->cli, &o->rules, NULL, usage);
+	bool pprof = o->cli.snap_format == 2;
 
-	if (settings__defaults(rule_settings, rule_settings_n, &o->rules, err, sizeof(err))) {
-		error("%s", err);
-		return -EINVAL;
-	}
-	for (int i = 1; i < argc; i++) {
-		const struct setting *st;
-		const char *val;
-		int m = settings__match_flag(rule_settings, rule_settings_n, argc, argv, &i, &st, &val,
-					     err, sizeof(err));
-
-		if (m < 0 || (m > 0 && settings__set(st, &o->rules, val, err, sizeof(err)))) {
-			error("%s", err);
-			return -EINVAL;
-		}
-		if (m == 0)
-			argv[kept++] = argv[i];
-	}
-	argc = kept;
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:p:h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			if (proc_parse_pid(optarg, &o->pid)) {
-				error("%s", ct_errmsg());
-				return -EINVAL;
-			}
-			break;
-		case 'j':
-			o->json = true;
-			ct_log_json = true;
-			break;
-		case 'g':
-			o->goroutines = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return 1;
-		case ':':
-			error("option '%s' needs a value (see ctxtrace snapshot --help)", argv[optind - 1]);
-			return -EINVAL;
-		default:
-			error("unknown option '%s' (see ctxtrace snapshot --help)", argv[optind - 1]);
-			return -EINVAL;
-		}
-	}
-	if (optind < argc) {
-		error("unexpected argument '%s' (see ctxtrace snapshot --help)", argv[optind]);
-		return -EINVAL;
-	}
-	if (!o->pid) {
-		error("missing -p PID (see ctxtrace snapshot --help)");
+	if (r)
+		return r;
+	if (o->cli.snap_format == 1)
+		o->cli.json = true;
+	if (o->cli.json)
+		ct_log_json = true;
+	if (pprof != !!o->cli.output) {
+		error(pprof ? "--format pprof needs -o FILE (see ctxtrace snapshot --help)"
+			    : "-o FILE is for --format pprof (see ctxtrace snapshot --help)");
 		return -EINVAL;
 	}
 	return 0;
@@ -129,19 +74,14 @@ static void on_alert(void *cookie, const struct alert *a)
 		run->err = -errno;
 }
 
-static const char *base(const char *path)
-{
-	const char *s = path ? strrchr(path, '/') : NULL;
-
-	return s ? s + 1 : path ? path : "?";
-}
-
 static void on_goroutine(void *cookie, const struct memjudge_go *g)
 {
 	struct snap_run *run = cookie;
 	/* As Go's own dump: the main goroutine has no "created by". */
 	const struct ct_frame *gs = g->go_site && g->go_site->n && g->goid != 1 ? &g->go_site->frames[0] : NULL;
 
+	if (run->prof && !run->err && pprof_out__add(run->prof, g) < 0)
+		run->err = -ENOMEM;
 	if (!run->goroutines || run->err)
 		return;
 	if (run->json) {
@@ -186,9 +126,9 @@ static void on_goroutine(void *cookie, const struct memjudge_go *g)
 	printf("]%s", g->system ? " (runtime)" : "");
 	if (g->stack && g->stack->n)
 		printf(" %s at %s:%u", g->stack->frames[0].func ? g->stack->frames[0].func : "?",
-		       base(g->stack->frames[0].file), g->stack->frames[0].line);
+		       file_base(g->stack->frames[0].file), g->stack->frames[0].line);
 	if (gs)
-		printf(", created by %s at %s:%u", gs->func ? gs->func : "?", base(gs->file), gs->line);
+		printf(", created by %s at %s:%u", gs->func ? gs->func : "?", file_base(gs->file), gs->line);
 	if (g->contexts_held || g->waits_on_done)
 		printf("; %u context%s held%s", g->contexts_held, g->contexts_held == 1 ? "" : "s",
 		       g->waits_on_done ? ", waits on a Done channel" : "");
@@ -249,12 +189,25 @@ int cmd_snapshot(int argc, char **argv)
 	int rc = EXIT_CANNOT, err;
 
 	err = parse_args(argc, argv, &o);
-	if (err)
+	if (err) {
+		options__free(&o.cli);
 		return err > 0 ? 0 : EXIT_USAGE;
-	run.json = o.json;
-	run.goroutines = o.goroutines;
+	}
+	run.json = o.cli.json;
+	run.goroutines = o.cli.goroutines;
+	if (o.cli.snap_format == 2) {
+		char path[64], exe[4096] = "";
+
+		proc_exe((int)o.cli.pid, path, sizeof(path), exe, sizeof(exe));
+		run.prof = pprof_out__new((int)o.cli.pid, exe);
+		if (!run.prof) {
+			error("out of memory");
+			options__free(&o.cli);
+			return EXIT_CANNOT;
+		}
+	}
 	so.on_goroutine = on_goroutine;
-	so.pid = o.pid;
+	so.pid = (int)o.cli.pid;
 	so.memory_only = true;
 	so.grace_ns = o.rules.grace;
 	so.min_count = (uint32_t)o.rules.min_count;
@@ -277,10 +230,19 @@ int cmd_snapshot(int argc, char **argv)
 			error("cannot write alerts: %s", strerror(-run.err));
 		goto cleanup;
 	}
+	if (run.prof) {
+		if (pprof_out__write(run.prof, o.cli.output)) {
+			error("%s", ct_errmsg());
+			goto cleanup;
+		}
+		info("%u stuck goroutines written to %s", pprof_out__samples(run.prof), o.cli.output);
+	}
 	if (!session__memory_stats(s, &st))
-		summary(&run, o.pid, &st);
+		summary(&run, (int)o.cli.pid, &st);
 	rc = 0;
 cleanup:
+	pprof_out__free(run.prof);
 	session__free(s);
+	options__free(&o.cli);
 	return rc;
 }

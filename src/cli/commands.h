@@ -10,6 +10,7 @@ int cmd_graph(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_alerts(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 
 #define EXIT_CANNOT 1
 #define EXIT_USAGE 2

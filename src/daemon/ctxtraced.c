@@ -2,6 +2,7 @@
  * streams their alerts to journald, a JSON Lines socket and file, and Prometheus.
  * docs/daemon.md describes the whole; man ctxtraced(8), ctxtraced.conf(5). */
 #include <errno.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include "daemon/config.h"
 #include "daemon/loop.h"
 #include "daemon/metrics.h"
+#include "daemon/otlp.h"
 #include "daemon/outputs.h"
 #include "daemon/server.h"
 #include "daemon/session_backend.h"
@@ -39,6 +41,7 @@ struct daemon {
 	struct metrics_http *metrics;
 	struct outputs *out;
 	struct targets *targets;
+	struct otlp *otlp;
 	struct loop_watch sig_w;
 	bool stop;
 	char started[40];
@@ -133,6 +136,12 @@ static void write_status(struct daemon *d, FILE *f, bool text)
 	json_w__kv_uint(w, "reloads_refused", d->reloads_refused);
 	json_w__kv_uint(w, "subscribers", ss.subscribers);
 	json_w__kv_uint(w, "lines_dropped", ss.lines_dropped);
+	json_w__kv_uint(w, "clients_stalled", ss.stalled);
+	json_w__kv_uint(w, "answers_truncated", ss.truncated);
+	json_w__kv_uint(w, "answers_busy", ss.busy);
+	json_w__kv_uint(w, "answers_forked", ss.forked);
+	json_w__kv_uint(w, "answers_forked_killed", ss.forked_killed);
+	json_w__kv_uint(w, "socket_queued_bytes", ss.queued_bytes);
 	json_w__obj_close(w);
 	targets__write_status(d->targets, w);
 	json_w__obj_close(w);
@@ -169,6 +178,8 @@ static int on_request(void *cookie, const char *verb, const char *arg, bool text
 	return -EINVAL;
 }
 
+static void otlp_metrics(struct daemon *d, FILE *f);
+
 static void render_metrics(void *cookie, FILE *f)
 {
 	struct daemon *d = cookie;
@@ -199,6 +210,7 @@ static void render_metrics(void *cookie, FILE *f)
 	prom__sample(f, "ctxtrace_json_file_errors_total", NULL, 0, os.file_errors);
 	prom__family(f, "ctxtrace_json_file_rotations_total", "counter", "JSON file rotations.");
 	prom__sample(f, "ctxtrace_json_file_rotations_total", NULL, 0, os.file_rotations);
+	otlp_metrics(d, f);
 	targets__write_metrics(d->targets, f);
 }
 
@@ -207,14 +219,116 @@ static bool str_same(const char *a, const char *b)
 	return !strcmp(a ? a : "", b ? b : "");
 }
 
+static void otlp_metrics(struct daemon *d, FILE *f)
+{
+	struct otlp_stats st;
+
+	if (!d->otlp)
+		return;
+	otlp__stats(d->otlp, &st);
+	prom__family(f, "ctxtrace_otlp_log_records_total", "counter",
+		     "Alerts for the OTLP endpoint, by result: accepted, or dropped because the queue "
+		     "was full, the retries ran out, or the endpoint refused them.");
+	prom__sample(f, "ctxtrace_otlp_log_records_total", (struct prom_label[]){ { "result", "accepted" } }, 1,
+		     st.accepted);
+	prom__sample(f, "ctxtrace_otlp_log_records_total", (struct prom_label[]){ { "result", "queue_full" } }, 1,
+		     st.dropped_full);
+	prom__sample(f, "ctxtrace_otlp_log_records_total", (struct prom_label[]){ { "result", "failed" } }, 1,
+		     st.dropped_failed);
+	prom__sample(f, "ctxtrace_otlp_log_records_total", (struct prom_label[]){ { "result", "rejected" } }, 1,
+		     st.dropped_rejected);
+	prom__family(f, "ctxtrace_otlp_queue_length", "gauge", "Alerts waiting for the OTLP endpoint.");
+	prom__sample(f, "ctxtrace_otlp_queue_length", NULL, 0, st.queued);
+	prom__family(f, "ctxtrace_otlp_requests_total", "counter", "OTLP/HTTP requests, by result.");
+	prom__sample(f, "ctxtrace_otlp_requests_total", (struct prom_label[]){ { "result", "ok" } }, 1,
+		     st.requests_ok);
+	prom__sample(f, "ctxtrace_otlp_requests_total", (struct prom_label[]){ { "result", "failed" } }, 1,
+		     st.requests_failed);
+	prom__family(f, "ctxtrace_otlp_retries_total", "counter", "OTLP/HTTP requests retried after a failure.");
+	prom__sample(f, "ctxtrace_otlp_retries_total", NULL, 0, st.retries);
+	prom__family(f, "ctxtrace_otlp_metrics_requests_total", "counter",
+		     "OTLP metrics requests, by result (replaced: a newer one came before it was sent).");
+	prom__sample(f, "ctxtrace_otlp_metrics_requests_total", (struct prom_label[]){ { "result", "ok" } }, 1,
+		     st.metrics_ok);
+	prom__sample(f, "ctxtrace_otlp_metrics_requests_total", (struct prom_label[]){ { "result", "failed" } }, 1,
+		     st.metrics_failed);
+	prom__sample(f, "ctxtrace_otlp_metrics_requests_total", (struct prom_label[]){ { "result", "replaced" } },
+		     1, st.metrics_replaced);
+}
+
+static void otlp_sink(void *cookie, const struct target_alert *who, const struct alert *a)
+{
+	struct daemon *d = cookie;
+	struct otlp_source src = { .target = who->name, .pid = who->pid, .exe = who->exe, .ci = who->ci };
+
+	if (d->otlp)
+		otlp__alert(d->otlp, &src, a);
+}
+
+struct metrics_run {
+	struct otlp_metrics *m;
+	bool counter;
+};
+
+static void sink_family(void *cookie, const char *name, const char *type, const char *help)
+{
+	struct metrics_run *r = cookie;
+
+	r->counter = !strcmp(type, "counter");
+	otlp__metrics_family(r->m, name, type, help);
+}
+
+static void sink_sample(void *cookie, const char *name, const struct prom_label *labels, int nlabels, double v)
+{
+	struct metrics_run *r = cookie;
+
+	otlp__metrics_sample(r->m, labels, nlabels, v, r->counter);
+}
+
+/* The /metrics families, typed, to the OTLP endpoint. */
+static void otlp_send_metrics(struct daemon *d)
+{
+	struct metrics_run r = { .m = otlp__metrics_begin(d->otlp, (uint64_t)d->started_unix * 1000000000ULL) };
+	struct metric_sink s = { sink_family, sink_sample, &r };
+
+	if (!r.m)
+		return;
+	metrics__set_sink(&s);
+	render_metrics(d, NULL);
+	metrics__set_sink(NULL);
+	otlp__metrics_end(r.m);
+}
+
+static bool otlp_same(const struct output_cfg *a, const struct output_cfg *b)
+{
+	return str_same(a->otlp_endpoint, b->otlp_endpoint) && str_same(a->otlp_service, b->otlp_service) &&
+	       a->otlp_queue == b->otlp_queue && a->otlp_batch == b->otlp_batch &&
+	       a->otlp_flush == b->otlp_flush && a->otlp_timeout == b->otlp_timeout &&
+	       a->otlp_retries == b->otlp_retries && a->otlp_metrics_interval == b->otlp_metrics_interval;
+}
+
+/* The exporter the config asks for (none when otlp_endpoint is ""). 0 or -errno. */
+static int otlp_start(struct daemon *d, const struct config *c)
+{
+	if (!c->output.otlp_endpoint || !*c->output.otlp_endpoint)
+		return 0;
+	d->otlp = otlp__new(&c->output);
+	return d->otlp ? 0 : -errno;
+}
+
 static struct server *make_server(struct daemon *d, const struct config *c)
 {
+	/* A large graph takes seconds to write: a child process does it. */
+	static const char *const forked[] = { "graph", NULL };
 	struct server_opts so = {
+		.forked_verbs = forked,
 		.path = c->output.socket,
 		.mode = (unsigned int)c->output.socket_mode,
 		.group = c->output.socket_group,
 		.queue_bytes = c->output.socket_buffer,
 		.max_clients = (int)c->output.max_clients,
+		.answer_max = c->output.socket_answer_max,
+		.memory_max = c->output.socket_memory_max,
 		.on_request = on_request,
 		.cookie = d,
 	};
@@ -268,11 +382,19 @@ static int reload(struct daemon *d)
 		d->srv = nsrv;
 		outputs__set_server(d->out, nsrv);
 	} else if (d->srv) {
-		server__set_limits(d->srv, nc->output.socket_buffer, (int)nc->output.max_clients);
+		server__set_limits(d->srv, nc->output.socket_buffer, (int)nc->output.max_clients,
+				   nc->output.socket_answer_max, nc->output.socket_memory_max);
 	}
 	if (new_metrics) {
 		metrics_http__free(d->metrics);
 		d->metrics = nm;
+	}
+	if (!otlp_same(&nc->output, &d->cfg->output)) {
+		/* The old one gets one last try for what it holds (one request timeout). */
+		otlp__free(d->otlp);
+		d->otlp = NULL;
+		if (otlp_start(d, nc))
+			daemon_event(d, LOG_ERR, "OTLP export off", ct_errmsg());
 	}
 	targets__apply(d->targets, nc);
 	config__free(d->cfg);
@@ -317,10 +439,9 @@ static void usage(FILE *f)
 		   "Traces the Go processes its config selects, as they start, and streams the\n"
 		   "context and goroutine leak alerts it finds to journald, a JSON Lines socket\n"
 		   "and file, and Prometheus metrics.\n\n"
-		   "  --config FILE              the config (default " CONFIG_DEFAULT_PATH "; absent: built-in defaults)\n"
-		   "  --check-config             read the config and flags, report, exit\n"
 		   "  -v, --verbose              more messages (twice: libbpf's too)\n"
 		   "  --version                  print the version\n");
+	settings__print_flags(f, cli_settings, cli_settings_n, OPT_CTXTRACED);
 	config__print_help(f);
 	fprintf(f, "\nSignals: SIGHUP reloads the config, SIGTERM detaches everything and exits.\n"
 		   "man ctxtraced(8), ctxtraced.conf(5).\n");
@@ -329,12 +450,14 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	struct daemon d = { .config_path = CONFIG_DEFAULT_PATH, .config_optional = true };
+	struct cli_opts cli = { 0 };
 	bool check_only = false;
 	char err[1024];
 	sigset_t mask;
-	uint64_t next_tick, watchdog_usec = 0, next_watchdog = 0;
+	uint64_t next_tick, next_profile, next_metrics, watchdog_usec = 0, next_watchdog = 0;
 	int rc = 1;
 
+	ct_log_name = "ctxtraced";
 	d.flags = calloc((size_t)argc, sizeof(*d.flags));
 	if (!d.flags)
 		return 1;
@@ -356,23 +479,14 @@ int main(int argc, char **argv)
 			ct_verbosity++;
 			continue;
 		}
-		if (!strcmp(a, "--check-config")) {
-			check_only = true;
-			continue;
+		r = options__match(OPT_CTXTRACED, argc, argv, &i, &cli, err, sizeof(err));
+		if (r < 0) {
+			fprintf(stderr, "ctxtraced: %s\n", err);
+			rc = 2;
+			goto cleanup;
 		}
-		if (!strcmp(a, "--config") || !strncmp(a, "--config=", 9)) {
-			if (a[8] == '=') {
-				d.config_path = a + 9;
-			} else if (i + 1 < argc) {
-				d.config_path = argv[++i];
-			} else {
-				fprintf(stderr, "ctxtraced: --config needs a file\n");
-				rc = 2;
-				goto cleanup;
-			}
-			d.config_optional = false;
+		if (r > 0)
 			continue;
-		}
 		r = config__match_flag(argc, argv, &i, &d.flags[d.nflags], err, sizeof(err));
 		if (r < 0) {
 			fprintf(stderr, "ctxtraced: %s\n", err);
@@ -387,6 +501,11 @@ int main(int argc, char **argv)
 		d.nflags++;
 	}
 
+	if (cli.config) {
+		d.config_path = cli.config;
+		d.config_optional = false;
+	}
+	check_only = cli.check_config;
 	d.cfg = config__load(d.config_path, d.config_optional, d.flags, d.nflags, err, sizeof(err));
 	if (!d.cfg) {
 		fprintf(stderr, "ctxtraced: %s\n", err);
@@ -394,6 +513,15 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	if (check_only) {
+		const char *g = d.cfg->output.socket_group;
+
+		/* At start the daemon only warns (the socket keeps its own group): a
+		 * check says it. */
+		if (g && *g && d.cfg->output.socket && *d.cfg->output.socket && !getgrnam(g)) {
+			fprintf(stderr, "ctxtraced: %s: socket_group: group '%s' does not exist\n",
+				d.cfg->path ? d.cfg->path : "--socket-group", g);
+			goto cleanup;
+		}
 		printf("%s: ok, %zu target%s\n", d.cfg->path ? d.cfg->path : "(no config file)", d.cfg->ntargets,
 		       d.cfg->ntargets == 1 ? "" : "s");
 		rc = 0;
@@ -445,6 +573,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ctxtraced: %s\n", ct_errmsg());
 		goto cleanup;
 	}
+	if (otlp_start(&d, d.cfg)) {
+		fprintf(stderr, "ctxtraced: %s\n", ct_errmsg());
+		goto cleanup;
+	}
+	targets__set_alert_sink(d.targets, otlp_sink, &d);
 	/* Execs first, then the scan: a process starting in between is seen twice
 	 * at worst, never missed. */
 	if (targets__watch_execs(d.targets)) {
@@ -461,6 +594,8 @@ int main(int argc, char **argv)
 	sd_notifyf(0, "READY=1\nSTATUS=tracing; config %s", d.cfg->path ? d.cfg->path : "(none)");
 
 	next_tick = ct_mono_ns() + d.cfg->daemon.poll_interval;
+	next_profile = ct_mono_ns() + d.cfg->output.profile_interval;
+	next_metrics = ct_mono_ns() + d.cfg->output.otlp_metrics_interval;
 	next_watchdog = ct_mono_ns();
 	while (!d.stop) {
 		uint64_t now = ct_mono_ns();
@@ -474,9 +609,16 @@ int main(int argc, char **argv)
 		now = ct_mono_ns();
 		if (now >= next_tick) {
 			targets__tick(d.targets);
-			metrics_http__tick(d.metrics);
 			server__tick(d.srv);
 			next_tick = now + d.cfg->daemon.poll_interval;
+		}
+		if (d.otlp && d.cfg->output.otlp_metrics_interval && now >= next_metrics) {
+			otlp_send_metrics(&d);
+			next_metrics = ct_mono_ns() + d.cfg->output.otlp_metrics_interval;
+		}
+		if (d.cfg->output.profile_dir && *d.cfg->output.profile_dir && now >= next_profile) {
+			targets__write_profiles(d.targets, d.cfg->output.profile_dir);
+			next_profile = ct_mono_ns() + d.cfg->output.profile_interval;
 		}
 		/* Half the watchdog period: proof that the loop still turns. */
 		if (watchdog_usec && now >= next_watchdog) {
@@ -490,6 +632,7 @@ int main(int argc, char **argv)
 	rc = 0;
 cleanup:
 	targets__free(d.targets);
+	otlp__free(d.otlp);
 	metrics_http__free(d.metrics);
 	outputs__free(d.out);
 	server__free(d.srv);
@@ -498,5 +641,6 @@ cleanup:
 	loop__free(d.loop);
 	config__free(d.cfg);
 	free(d.flags);
+	options__free(&cli);
 	return rc;
 }

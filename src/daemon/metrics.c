@@ -3,10 +3,22 @@
 
 #include "daemon/metrics.h"
 #include "daemon/targets.h"
+#include "util/container.h"
 #include "events/event.h"
+
+static const struct metric_sink *sink;
+
+void metrics__set_sink(const struct metric_sink *s)
+{
+	sink = s;
+}
 
 void prom__family(FILE *f, const char *name, const char *type, const char *help)
 {
+	if (sink)
+		sink->family(sink->cookie, name, type, help);
+	if (!f)
+		return;
 	fprintf(f, "# HELP %s ", name);
 	/* HELP text escapes only backslash and newline. */
 	for (const char *p = help; *p; p++) {
@@ -47,6 +59,10 @@ static void labels_out(FILE *f, const struct prom_label *labels, int n)
 
 void prom__sample(FILE *f, const char *name, const struct prom_label *labels, int nlabels, uint64_t v)
 {
+	if (sink)
+		sink->sample(sink->cookie, name, labels, nlabels, (double)v);
+	if (!f)
+		return;
 	fputs(name, f);
 	labels_out(f, labels, nlabels);
 	fprintf(f, " %" PRIu64 "\n", v);
@@ -54,6 +70,10 @@ void prom__sample(FILE *f, const char *name, const struct prom_label *labels, in
 
 void prom__sample_double(FILE *f, const char *name, const struct prom_label *labels, int nlabels, double v)
 {
+	if (sink)
+		sink->sample(sink->cookie, name, labels, nlabels, v);
+	if (!f)
+		return;
 	fputs(name, f);
 	labels_out(f, labels, nlabels);
 	if (isnan(v))
@@ -77,12 +97,17 @@ void targets__write_metrics(const struct targets *ts, FILE *f)
 
 	prom__family(f, "ctxtrace_targets", "gauge", "Processes traced now.");
 	prom__sample(f, "ctxtrace_targets", NULL, 0, st.attached);
-	prom__family(f, "ctxtrace_target_info", "gauge", "One series per traced process.");
+	prom__family(f, "ctxtrace_target_info", "gauge",
+		     "One series per traced process: where it runs (pid in its namespace, cgroup, container, pod).");
 	for (g = targets__next(ts, NULL, &v); g; g = targets__next(ts, g, &v)) {
-		struct prom_label l[] = { { "target", v.name }, { "pid", pid }, { "exe", v.exe } };
+		char nspid[16];
+		struct prom_label l[] = { { "target", v.name }, { "pid", pid }, { "exe", v.exe },
+					  { "ns_pid", nspid }, { "cgroup", v.ci->cgroup },
+					  { "container_id", v.ci->id }, { "pod_uid", v.ci->pod_uid } };
 
 		snprintf(pid, sizeof(pid), "%d", v.pid);
-		prom__sample(f, "ctxtrace_target_info", l, 3, 1);
+		snprintf(nspid, sizeof(nspid), "%d", v.ci->ns_pid);
+		prom__sample(f, "ctxtrace_target_info", l, 7, 1);
 	}
 	prom__family(f, "ctxtrace_goroutines", "gauge", "Goroutines alive in a traced process.");
 	for (g = targets__next(ts, NULL, &v); g; g = targets__next(ts, g, &v)) {
@@ -120,6 +145,34 @@ void targets__write_metrics(const struct targets *ts, FILE *f)
 		snprintf(pid, sizeof(pid), "%d", v.pid);
 		prom__sample(f, "ctxtrace_ringbuf_fill_percent", l[0], 3, v.ring_fill_pct);
 		prom__sample(f, "ctxtrace_ringbuf_fill_percent", l[1], 3, v.ring_max_fill_pct);
+	}
+
+	{
+		static const struct {
+			const char *name, *help;
+		} fam[] = {
+			{ "ctxtrace_probe_cost_cpu_seconds",
+			  "Estimated CPU seconds per second tracing costs a process: its probes' traps (trap cost x "
+			  "hit rate) and ctxtraced's own work for it." },
+			{ "ctxtrace_probe_cost_ratio", "Estimated share of a traced process's CPU time the probes cost." },
+			{ "ctxtrace_probe_trap_seconds",
+			  "Measured cost of one probe hit on this machine (an empty uprobe, at attach)." },
+			{ "ctxtrace_probe_duty_ratio",
+			  "Share of the time the probes are attached: below 1 while the overhead budget samples." },
+		};
+
+		for (size_t k = 0; k < sizeof(fam) / sizeof(fam[0]); k++) {
+			prom__family(f, fam[k].name, "gauge", fam[k].help);
+			for (g = targets__next(ts, NULL, &v); g; g = targets__next(ts, g, &v)) {
+				struct prom_label l[] = { { "target", v.name }, { "pid", pid } };
+				double x[] = { v.cost.cost_cpu, v.cost.pct / 100, v.cost.trap_ns / 1e9, v.cost.duty };
+
+				if (!v.has_cost)
+					continue;
+				snprintf(pid, sizeof(pid), "%d", v.pid);
+				prom__sample_double(f, fam[k].name, l, 2, x[k]);
+			}
+		}
 	}
 
 #define PER_NAME(metric, help, field)                                      \

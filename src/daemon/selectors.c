@@ -5,6 +5,7 @@
 
 #include "daemon/config.h"
 #include "daemon/selectors.h"
+#include "util/container.h"
 #include "util/fmt.h"
 #include "util/proc.h"
 
@@ -37,7 +38,7 @@ bool cgroup_match_unit(const char *cgroup, const char *unit)
 
 bool target_cfg__match(const struct target_cfg *t, const struct proc_info *pi)
 {
-	if (!t->exe && !t->unit && !t->pid)
+	if (!t->exe && !t->unit && !t->pid && !t->cgroup && !t->container)
 		return false;
 	if (t->pid && t->pid != pi->pid)
 		return false;
@@ -48,6 +49,15 @@ bool target_cfg__match(const struct target_cfg *t, const struct proc_info *pi)
 	}
 	if (t->unit && !cgroup_match_unit(pi->cgroup, t->unit))
 		return false;
+	if (t->cgroup || t->container) {
+		struct container_info ci = { 0 };
+
+		container__parse_cgroup(pi->cgroup, &ci);
+		if (t->cgroup && (!ci.cgroup[0] || fnmatch(t->cgroup, ci.cgroup, 0)))
+			return false;
+		if (t->container && !container__id_match(ci.id, t->container))
+			return false;
+	}
 	return true;
 }
 

@@ -16,6 +16,7 @@
 #include "daemon/selectors.h"
 #include "daemon/status.h"
 #include "daemon/targets.h"
+#include "session/session.h"
 #include "events/event.h"
 #include "graph/lineage.h"
 #include "output/alert_out.h"
@@ -23,6 +24,7 @@
 #include "probes/execwatch.h"
 #include "rules/rules.h"
 #include "util/clock.h"
+#include "util/container.h"
 #include "util/json.h"
 #include "util/log.h"
 #include "util/proc.h"
@@ -42,6 +44,7 @@ struct tgt {
 	uint64_t start_time;
 	char exe[PATH_MAX];
 	char name[72];
+	struct container_info ci; /* namespace pid, cgroup, container, pod */
 	struct rule_cfg rules;
 	void *h;
 	struct target_counts *ns;
@@ -49,6 +52,7 @@ struct tgt {
 	uint64_t attached_mono_ns;
 	uint64_t events, alerts, ctx_created, ctx_cancelled, go_created, go_exited, lost;
 	bool dead;
+	bool sampling; /* told in a target_budget record */
 };
 
 struct failed {
@@ -59,6 +63,8 @@ struct failed {
 struct targets {
 	struct loop *loop;
 	struct outputs *out;
+	void (*sink)(void *cookie, const struct target_alert *who, const struct alert *a);
+	void *sink_cookie;
 	struct target_backend be;
 	const struct config *cfg;
 	struct tgt *list;
@@ -100,6 +106,28 @@ struct lifecycle {
 	int pid;
 };
 
+/* Where the process runs (docs/containers.md): in every record about a target. */
+static void container_members(struct json_w *w, const struct container_info *ci)
+{
+	json_w__kv_int(w, "ns_pid", ci->ns_pid);
+	json_w__kv_str(w, "cgroup", ci->cgroup);
+	json_w__key(w, "container_id");
+	if (ci->id[0])
+		json_w__str(w, ci->id);
+	else
+		json_w__null(w);
+	json_w__key(w, "container_runtime");
+	if (ci->runtime[0])
+		json_w__str(w, ci->runtime);
+	else
+		json_w__null(w);
+	json_w__key(w, "pod_uid");
+	if (ci->pod_uid[0])
+		json_w__str(w, ci->pod_uid);
+	else
+		json_w__null(w);
+}
+
 static void lifecycle_members(struct json_w *w, const void *arg)
 {
 	const struct lifecycle *l = arg;
@@ -114,6 +142,8 @@ static void lifecycle_members(struct json_w *w, const void *arg)
 		json_w__kv_str(w, "exe", l->exe);
 	if (l->extra_key)
 		json_w__kv_str(w, l->extra_key, l->extra_val);
+	if (l->g)
+		container_members(w, &l->g->ci);
 	if (l->g && l->kind == OUT_ATTACH)
 		status__rules_json(w, &l->g->rules);
 	if (l->g && l->kind == OUT_DETACH) {
@@ -208,6 +238,7 @@ static void alert_members(struct json_w *w, const void *arg)
 
 	json_w__kv_str(w, "target", r->g->name);
 	alert_out__json_members(w, r->a);
+	container_members(w, &r->g->ci);
 }
 
 static void count_alert(struct target_counts *ns, const char *rule)
@@ -246,6 +277,11 @@ static void on_alert(void *cookie, const struct alert *a)
 		ev.json = json;
 		ev.text = txt;
 		outputs__emit(g->ts->out, &ev);
+	}
+	if (g->ts->sink) {
+		struct target_alert who = { .name = g->name, .pid = g->pid, .exe = g->exe, .ci = &g->ci };
+
+		g->ts->sink(g->ts->sink_cookie, &who, a);
 	}
 	free(json);
 	free(text);
@@ -286,6 +322,27 @@ static void detach(struct targets *ts, struct tgt *g, const char *reason)
 	snprintf(text, sizeof(text), "detached from pid %d (%s) of target %s: %s", g->pid, g->exe, g->name, reason);
 	emit(ts, OUT_DETACH, LOG_INFO, g, g->name, g->pid, g->exe, "target_detach", "reason", reason, text);
 	tgt_free(g);
+}
+
+/* Once each time a target's overhead budget starts or stops sampling. */
+static void budget_told(struct targets *ts, struct tgt *g)
+{
+	struct session_cost c;
+	char text[PATH_MAX + 400], est[32];
+
+	if (!ts->be.cost || ts->be.cost(g->h, &c) || c.sampling == g->sampling)
+		return;
+	g->sampling = c.sampling;
+	snprintf(est, sizeof(est), "%.2f", c.full_pct);
+	if (c.sampling)
+		snprintf(text, sizeof(text), "pid %d (%.4000s) of target %s: the probes would cost %.1f%% of its CPU, "
+			 "over max_overhead %u%%: sampling, attached %.0f%% of the time", g->pid, g->exe, g->name,
+			 c.full_pct, c.max_overhead, 100 * c.duty);
+	else
+		snprintf(text, sizeof(text), "pid %d (%.4000s) of target %s: the probes cost %.1f%% of its CPU, within "
+			 "max_overhead %u%%: attached all the time", g->pid, g->exe, g->name, c.full_pct, c.max_overhead);
+	emit(ts, OUT_BUDGET, LOG_NOTICE, g, g->name, g->pid, g->exe, c.sampling ? "target_sampling" : "target_sampling_end",
+	     "estimated_pct", est, text);
 }
 
 static void on_pidfd(struct loop_watch *w, uint32_t events)
@@ -334,6 +391,7 @@ const struct tgt *targets__next(const struct targets *ts, const struct tgt *prev
 		return NULL;
 	*v = (struct target_view){
 		.name = g->name, .exe = g->exe, .attached_at = g->attached_at, .pid = g->pid, .rules = &g->rules,
+		.ci = &g->ci,
 		.events = g->events, .alerts = g->alerts, .ctx_created = g->ctx_created,
 		.ctx_cancelled = g->ctx_cancelled, .lost = g->lost, .goroutines = goroutines_alive(ts, g),
 	};
@@ -345,6 +403,20 @@ const struct tgt *targets__next(const struct targets *ts, const struct tgt *prev
 	if (ts->be.probe_hits) {
 		v->has_probe_hits = true;
 		v->probe_hits = ts->be.probe_hits(g->h);
+	}
+	if (ts->be.cost) {
+		struct session_cost c;
+
+		if (!ts->be.cost(g->h, &c)) {
+			v->has_cost = true;
+			v->cost = (struct session_cost_view){
+				.probes = c.probes, .trap_ns = c.trap_ns, .hits_per_s = c.hits_per_s,
+				.cost_cpu = c.cost_cpu, .trap_cpu = c.trap_cpu, .self_cpu = c.self_cpu,
+				.target_cpu = c.target_cpu, .pct = c.pct,
+				.full_pct = c.full_pct, .duty = c.duty, .sampling = c.sampling,
+				.max_overhead = c.max_overhead,
+			};
+		}
 	}
 	if (ts->be.ring_fill) {
 		v->has_ring = true;
@@ -368,9 +440,6 @@ int targets__graph(const struct targets *ts, int pid, bool text, FILE *f, char *
 	const struct tgt *g = find_pid(ts, pid);
 	const struct lineage *lg = g && ts->be.lineage ? ts->be.lineage(g->h) : NULL;
 	struct graph_out_opts o = { .format = text ? GRAPH_TREE : GRAPH_JSON, .pid = (uint32_t)pid };
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *mf;
 	int err;
 
 	if (!g) {
@@ -385,23 +454,12 @@ int targets__graph(const struct targets *ts, int pid, bool text, FILE *f, char *
 	o.mono_to_real_ns = (int64_t)(ct_clock_ns(CLOCK_REALTIME) - o.now_ns);
 	o.go_leaking = ts->be.go_outlived;
 	o.leak_cookie = g->h;
-	/* Through a buffer: the reply must end with exactly one newline. */
-	mf = open_memstream(&buf, &len);
-	if (!mf) {
-		snprintf(msg, msglen, "out of memory");
-		return -ENOMEM;
-	}
-	err = graph_out__write(lg, &o, mf);
-	fclose(mf);
+	/* Straight into f: the server bounds the answer and ends its last line. */
+	err = graph_out__write(lg, &o, f);
 	if (err) {
 		snprintf(msg, msglen, "%s", ct_errmsg());
-		free(buf);
 		return err;
 	}
-	fwrite(buf, 1, len, f);
-	if (!len || buf[len - 1] != '\n')
-		fputc('\n', f);
-	free(buf);
 	return 0;
 }
 
@@ -466,6 +524,7 @@ static void attach(struct targets *ts, const struct target_cfg *sel, const struc
 	g->start_time = pi->start_time;
 	snprintf(g->exe, sizeof(g->exe), "%s", pi->exe);
 	snprintf(g->name, sizeof(g->name), "%s", sel->name);
+	container__read(pi->pid, pi->cgroup, &g->ci);
 	config__target_rules(ts->cfg, sel, &g->rules);
 	g->ns = counts_of(ts, sel->name);
 	outputs__timestamp(g->attached_at, sizeof(g->attached_at));
@@ -650,6 +709,8 @@ void targets__tick(struct targets *ts)
 
 		next = g->next;
 		r = ts->be.poll(g->h);
+		if (r == 0)
+			budget_told(ts, g);
 		if (r == -ESRCH) {
 			detach(ts, g, "exited");
 		} else if (r < 0) {
@@ -690,4 +751,29 @@ void targets__free(struct targets *ts)
 		free(ns);
 	}
 	free(ts);
+}
+
+void targets__set_alert_sink(struct targets *t,
+			     void (*fn)(void *cookie, const struct target_alert *who, const struct alert *a),
+			     void *cookie)
+{
+	t->sink = fn;
+	t->sink_cookie = cookie;
+}
+
+int targets__write_profiles(struct targets *ts, const char *dir)
+{
+	char path[PATH_MAX];
+	int failed = 0;
+
+	if (!ts->be.profile)
+		return 0;
+	for (struct tgt *g = ts->list; g; g = g->next) {
+		if (snprintf(path, sizeof(path), "%s/%s-%d.pb.gz", dir, g->name, g->pid) >= (int)sizeof(path) ||
+		    ts->be.profile(g->h, g->pid, g->exe, path)) {
+			verbose("target %s pid %d: no profile: %s", g->name, g->pid, ct_errmsg());
+			failed++;
+		}
+	}
+	return failed;
 }

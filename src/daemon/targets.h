@@ -23,6 +23,8 @@ struct lineage;
 struct alert;
 
 /* The pipeline a target runs: the session by default; tests put in a fake. */
+struct session_cost;
+
 struct target_backend {
 	/* Returns a handle, or NULL with errno and ct_errmsg(). */
 	void *(*open)(int pid, const struct target_cfg *t, const struct rule_cfg *rules,
@@ -42,6 +44,11 @@ struct target_backend {
 	void (*ring_fill)(void *h, uint32_t *now_pct, uint32_t *max_pct);
 	/* Optional: the rules' verdict on a goroutine, for the graph's LEAK marks. */
 	bool (*go_outlived)(const void *h, uint64_t goid);
+	/* Optional: what tracing costs the target (session__cost). 0 or -errno. */
+	int (*cost)(void *h, struct session_cost *out);
+	/* Optional: writes the target's stuck goroutines as a pprof profile to path
+	 * (output/pprof_out.h). 0 or -errno with ct_errmsg(). */
+	int (*profile)(void *h, int pid, const char *exe, const char *path);
 };
 
 struct targets_stats {
@@ -68,6 +75,22 @@ void targets__tick(struct targets *t);
 void targets__detach_all(struct targets *t, const char *reason);
 
 void targets__stats(const struct targets *t, struct targets_stats *st);
+/* Every target's leak profile into dir, as TARGET-PID.pb.gz (replaced each time).
+ * Returns how many could not be written (each one logged). */
+int targets__write_profiles(struct targets *t, const char *dir);
+
+/* Who raised an alert, for the typed alert sink (the OTLP exporter). */
+struct container_info;
+struct target_alert {
+	const char *name;  /* [target NAME] */
+	int pid;
+	const char *exe;
+	const struct container_info *ci; /* util/container.h */
+};
+/* fn gets every alert, typed, after the outputs did; NULL: none. */
+void targets__set_alert_sink(struct targets *t,
+			     void (*fn)(void *cookie, const struct target_alert *who, const struct alert *a),
+			     void *cookie);
 
 /* One attached process, as status and metrics show it. */
 struct target_view {
@@ -82,6 +105,14 @@ struct target_view {
 	uint64_t probe_hits;
 	bool has_ring;            /* the backend tells its ring buffer's fill level */
 	uint32_t ring_fill_pct, ring_max_fill_pct;
+	bool has_cost;            /* the backend estimates what tracing costs */
+	struct session_cost_view {
+		const char *probes;   /* "default", "all" */
+		double trap_ns, hits_per_s, cost_cpu, trap_cpu, self_cpu, target_cpu, pct, full_pct, duty;
+		bool sampling;
+		uint32_t max_overhead;
+	} cost;
+	const struct container_info *ci; /* namespace pid, cgroup, container, pod */
 };
 
 #define TARGET_COUNTS_RULES_MAX 16 /* distinct rule names counted per target name */

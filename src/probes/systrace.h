@@ -17,12 +17,6 @@ void systrace__free(struct systrace *st); /* detaches; takes NULL */
  * thread is not in a system call (or runs). */
 int systrace__lookup(struct systrace *st, uint32_t tid, int *nr, uint64_t *since_ns);
 
-/* /proc only, no BPF: 0 with *nr, -ENOENT when not in a syscall, -errno. */
-int syscall_of_thread(int pid, uint32_t tid, int *nr);
-
-/* x86-64 names: "futex", "read"; NULL when unknown or nr < 0. */
-const char *syscall_name(int nr);
-/* The calls a thread can sleep in for long: the ones the BPF side tracks. */
-int syscall_blocking(int nr);
+#include "util/syscalls.h" /* names, and /proc's view without BPF */
 
 #endif

@@ -13,8 +13,10 @@
 #include "events/gstate.h"
 #include "rules/memjudge.h"
 #include "rules/rules_int.h"
-#include "probes/systrace.h"
+#include "util/clock.h"
 #include "util/hash.h"
+#include "util/log.h"
+#include "util/syscalls.h"
 
 #define MAX_HELD 8        /* contexts kept per goroutine */
 #define MAX_CHANS 4       /* channels kept per goroutine */
@@ -123,6 +125,12 @@ struct mgo {
 	uint32_t held[MAX_HELD];
 	uint8_t nchans, nheld;
 	bool judged, system, on_done;
+	/* This pass's verdict (memjudge__report_goroutines): its group, the cancelled
+	 * context it holds (index, NONE32), how long it has waited. */
+	struct group *gr;
+	uint32_t cancelled;
+	uint64_t age;
+	bool age_known;
 };
 
 /* When a goroutine was first seen in its current wait. */
@@ -139,6 +147,7 @@ struct memjudge {
 	struct mctx *ctxs;
 	uint32_t nctx, ccap;
 	struct umap ctx_by_addr, done_by_chan, chan_waiters, seen_by_goid;
+	struct umap lost_by_ctx; /* lost-cancel: context address -> group, kept across passes */
 	struct seen *seen;
 	uint32_t nseen, seencap;
 	struct group *groups;
@@ -150,6 +159,7 @@ struct memjudge {
 	int64_t mono_to_unix;
 	bool (*keep)(void *cookie, uint64_t goid);
 	void *keep_cookie;
+	bool emit_all; /* memjudge__run_final: every group at its threshold, grown or not */
 	struct memjudge_stats st;
 };
 
@@ -203,8 +213,11 @@ void memjudge__free(struct memjudge *mj)
 	umap_free(&mj->done_by_chan);
 	umap_free(&mj->chan_waiters);
 	umap_free(&mj->seen_by_goid);
+	umap_free(&mj->lost_by_ctx);
 	free(mj);
 }
+
+static void fill_ctx(struct memjudge *mj, struct alert_ctx *out, const struct mctx *c);
 
 void memjudge__report_goroutines(struct memjudge *mj)
 {
@@ -216,7 +229,19 @@ void memjudge__report_goroutines(struct memjudge *mj)
 			.start_func = m->start_func, .system = m->system, .judged = m->judged,
 			.contexts_held = m->nheld, .chans = m->nchans, .waits_on_done = m->on_done,
 			.leaked = m->g.status == GO_STATUS_LEAKED,
+			.rule = RULE_MAX,
 		};
+
+		if (m->judged && m->gr) {
+			uint32_t min = m->gr->rule == RULE_STUCK_GOROUTINES ? mj->o.stuck_min : mj->o.min_count;
+
+			g.rule = m->gr->rule;
+			g.alerted = m->gr->emitted >= min;
+			g.age_ns = m->age;
+			g.age_known = m->age_known;
+			if (m->cancelled != NONE32)
+				fill_ctx(mj, &g.ctx, &mj->ctxs[m->cancelled]);
+		}
 
 		/* The runtime's own words, as its goroutine dump prints them. */
 		switch (m->g.status) {
@@ -232,6 +257,16 @@ void memjudge__report_goroutines(struct memjudge *mj)
 		}
 		mj->o.on_goroutine(mj->o.cookie, &g);
 	}
+}
+
+void memjudge__report_to(struct memjudge *mj, void (*fn)(void *cookie, const struct memjudge_go *g), void *cookie)
+{
+	struct memjudge_opts saved = mj->o;
+
+	mj->o.on_goroutine = fn;
+	mj->o.cookie = cookie;
+	memjudge__report_goroutines(mj);
+	mj->o = saved;
 }
 
 uint32_t memjudge__pending(const struct memjudge *mj)
@@ -289,12 +324,16 @@ static uint32_t ctx_get(struct memjudge *mj, uint64_t itab, uint64_t data)
 	struct ctxmem_state st;
 	uint32_t *slot;
 	bool added;
+	int err;
 
 	slot = umap_find(&mj->ctx_by_addr, data);
 	if (slot)
 		return *slot;
-	if (ctxmem__read(mj->o.cm, itab, data, &st)) {
+	err = ctxmem__read(mj->o.cm, itab, data, &st);
+	if (err) {
 		mj->st.ctx_unreadable++;
+		debug("context value 0x%llx/0x%llx (%s) left out: %s", (unsigned long long)itab,
+		      (unsigned long long)data, st.type_name ? st.type_name : "?", strerror(-err));
 		return NONE32;
 	}
 	if (grow((void **)&mj->ctxs, &mj->ccap, mj->nctx + 1, sizeof(*mj->ctxs), 1u << 22))
@@ -509,6 +548,8 @@ static void judge_go(struct memjudge *mj, struct mgo *m, uint64_t now)
 	uint64_t age;
 	bool known, blocked = m->gs.status == RULES_G_WAITING || m->gs.status == RULES_G_SYSCALL;
 
+	m->gr = NULL;
+	m->cancelled = NONE32;
 	if (!m->judged || (!blocked && m->gs.status != RULES_G_RUNNABLE))
 		return;
 	if (mj->keep && !mj->keep(mj->keep_cookie, m->g.goid)) {
@@ -583,6 +624,10 @@ static void judge_go(struct memjudge *mj, struct mgo *m, uint64_t now)
 	}
 	if (!gr)
 		return;
+	m->gr = gr;
+	m->cancelled = cancelled;
+	m->age = age;
+	m->age_known = known;
 	gr->now++;
 	if (m->g.status == GO_STATUS_LEAKED)
 		gr->a.leaked++;
@@ -626,6 +671,8 @@ static void judge_ctx(struct memjudge *mj, uint32_t i)
 	const struct ct_frame *holder = NULL;
 	struct mgo *hm = NULL;
 	struct group *gr;
+	uint32_t *slot;
+	bool added;
 
 	if (c->st.cancelled || c->st.children < (int64_t)mj->o.children_min)
 		return;
@@ -640,7 +687,16 @@ static void judge_ctx(struct memjudge *mj, uint32_t i)
 			}
 		}
 	}
-	gr = mgroup_get(mj, RULE_LOST_CANCEL, holder, NULL, NULL);
+	/* One group per context for the whole session: the first holder found keys
+	 * it (the holder found first may differ between passes). */
+	slot = umap_find(&mj->lost_by_ctx, c->st.addr);
+	if (slot) {
+		gr = &mj->groups[*slot];
+	} else {
+		gr = mgroup_get(mj, RULE_LOST_CANCEL, holder, NULL, NULL);
+		if (gr)
+			umap_put(&mj->lost_by_ctx, c->st.addr, (uint32_t)(gr - mj->groups), &added);
+	}
 	if (!gr)
 		return;
 	gr->now += (uint32_t)(c->st.children > UINT32_MAX / 2 ? UINT32_MAX / 2 : c->st.children);
@@ -781,25 +837,13 @@ static void reset_pass(struct memjudge *mj)
 	memset(&mj->st, 0, offsetof(struct memjudge_stats, elapsed_ns));
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 int memjudge__run(struct memjudge *mj, uint64_t now, rules_emit_fn emit, void *cookie)
 {
-	struct timespec rt, mt;
-	uint64_t passes = mj->st.passes, t0 = mono_ns();
+	uint64_t passes = mj->st.passes, t0 = ct_mono_ns();
 	int err, emitted = 0;
 	bool added;
 
-	clock_gettime(CLOCK_REALTIME, &rt);
-	clock_gettime(CLOCK_MONOTONIC, &mt);
-	mj->mono_to_unix = ((int64_t)rt.tv_sec - (int64_t)mt.tv_sec) * 1000000000LL +
-			   ((int64_t)rt.tv_nsec - (int64_t)mt.tv_nsec);
+	mj->mono_to_unix = ct_mono_to_real_ns();
 	mj->pass++;
 	reset_pass(mj);
 	mj->st.passes = passes + 1;
@@ -833,7 +877,7 @@ int memjudge__run(struct memjudge *mj, uint64_t now, rules_emit_fn emit, void *c
 							       : mj->o.min_count;
 		uint64_t h = g->hash;
 
-		if (!g->used || g->now < min || g->now <= g->emitted)
+		if (!g->used || g->now < min || (g->now <= g->emitted && !mj->emit_all))
 			continue;
 		a->rule = g->rule;
 		a->source = ALERT_SRC_MEMORY;
@@ -849,12 +893,34 @@ int memjudge__run(struct memjudge *mj, uint64_t now, rules_emit_fn emit, void *c
 			a->live = g->now;
 		qsort(a->blocks, (size_t)a->nblocks, sizeof(a->blocks[0]), block_cmp);
 		message(a);
-		if (emit)
-			emit(cookie, a);
+		/* No receiver (a profile's pass): nothing is told, so nothing counts as told. */
+		if (!emit)
+			continue;
+		emit(cookie, a);
 		g->emitted = g->now;
 		emitted++;
 	}
 	mj->st.alerts = (uint32_t)emitted;
-	mj->st.elapsed_ns = mono_ns() - t0;
+	mj->st.elapsed_ns = ct_mono_ns() - t0;
 	return emitted;
+}
+
+int memjudge__run_final(struct memjudge *mj, uint64_t now, const struct memjudge_limits *lim,
+			rules_emit_fn emit, void *cookie)
+{
+	struct memjudge_opts saved = mj->o;
+	bool (*keep)(void *, uint64_t) = mj->keep;
+	int err;
+
+	/* Every goroutine: at the end nothing is left for the probes' rules to judge. */
+	mj->keep = NULL;
+	mj->o.grace_ns = lim->grace_ns;
+	mj->o.min_count = lim->min_count ? lim->min_count : 1;
+	mj->o.stuck_min = lim->stuck_min ? lim->stuck_min : 1;
+	mj->emit_all = true;
+	err = memjudge__run(mj, now, emit, cookie);
+	mj->emit_all = false;
+	mj->keep = keep;
+	mj->o = saved;
+	return err;
 }

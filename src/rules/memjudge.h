@@ -54,6 +54,15 @@ struct memjudge_go {
 	uint32_t contexts_held;       /* context values its frames hold that checked out */
 	uint32_t chans;               /* channels it waits on */
 	bool waits_on_done;           /* one of them is a known context's Done channel */
+	/* The verdict of the pass: the rule whose group it counts in (RULE_MAX: none),
+	 * whether that group was reported (reached its threshold), how long it has been
+	 * blocked (age_known: from the runtime's waitsince or an earlier pass), and the
+	 * cancelled context it holds (ctx.known false: none). */
+	enum rule_id rule;
+	bool alerted;
+	uint64_t age_ns;
+	bool age_known;
+	struct alert_ctx ctx;
 };
 
 struct memjudge_opts {
@@ -83,6 +92,18 @@ void memjudge__free(struct memjudge *mj);
  * previous pass (same id, first = false). Returns the alerts emitted, or -errno
  * when the goroutine list cannot be read (-ESRCH: the target is gone). */
 int memjudge__run(struct memjudge *mj, uint64_t now_ns, rules_emit_fn emit, void *cookie);
+/* The last judgement of a target about to exit (`ctxtrace run`), or a profile's:
+ * one pass over every goroutine (memjudge__set_filter's filter lifted) with these
+ * limits (grace 0: blocked at all; a count of 0 means 1) that emits every group at
+ * its threshold, reported before or not (emit NULL: none, and none counts as told).
+ * The session's limits and filter stay. */
+struct memjudge_limits {
+	uint64_t grace_ns;
+	uint32_t min_count;
+	uint32_t stuck_min;
+};
+int memjudge__run_final(struct memjudge *mj, uint64_t now_ns, const struct memjudge_limits *lim,
+			rules_emit_fn emit, void *cookie);
 /* Goroutines of the last pass that looked stuck but not yet for --grace: another
  * pass after --grace may report them. */
 uint32_t memjudge__pending(const struct memjudge *mj);
@@ -93,6 +114,8 @@ void memjudge__set_filter(struct memjudge *mj, bool (*keep)(void *cookie, uint64
 			  void *cookie);
 /* Calls on_goroutine for every goroutine the last pass read. */
 void memjudge__report_goroutines(struct memjudge *mj);
+/* The same to another callback. */
+void memjudge__report_to(struct memjudge *mj, void (*fn)(void *cookie, const struct memjudge_go *g), void *cookie);
 
 struct memjudge_stats {
 	uint64_t passes;

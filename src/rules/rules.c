@@ -7,10 +7,10 @@
 #include <time.h>
 
 #include "graph/lineage.h"
-#include "probes/systrace.h"
 #include "rules/rules_int.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/syscalls.h"
 
 #define REEMIT_QUIET_NS (10ULL * 1000000000ULL)
 #define PENDING_CAP 65536
@@ -251,7 +251,7 @@ int rules_read_gstate(struct rules *r, uint64_t goid, struct rules_gstate *gs)
 		int nr;
 		uint64_t since = 0;
 
-		if (r->o.systrace ? !systrace__lookup(r->o.systrace, gs->tid, &nr, &since) :
+		if (r->o.syscall_of ? !r->o.syscall_of(r->o.syscall_cookie, gs->tid, &nr, &since) :
 				    r->o.pid > 0 && !syscall_of_thread(r->o.pid, gs->tid, &nr)) {
 			uint64_t now = ct_mono_ns();
 
@@ -358,6 +358,8 @@ static void loss_add(struct rules *r, uint64_t hi, bool reads_only)
 bool rules_in_doubt(const struct rules *r, uint64_t lo, uint64_t hi, bool reads)
 {
 	if (r->attach_ns && lo < r->attach_ns)
+		return true;
+	if (r->o.gap_in && r->o.gap_in(r->o.gap_cookie, lo, hi))
 		return true;
 	for (uint32_t i = 0; i < r->nloss; i++) {
 		if ((reads || !r->loss[i].reads_only) && r->loss[i].lo < hi && r->loss[i].hi >= lo)

@@ -25,7 +25,6 @@
 
 struct rules;
 struct lineage;
-struct systrace;
 
 #define RULES_DEFAULT_GRACE_NS (5ULL * 1000000000ULL)
 #define RULES_DEFAULT_MIN_COUNT 3
@@ -71,12 +70,19 @@ struct rules_opts {
 	 * unreachable-cancel, since a syscall cannot be seen). */
 	rules_gstate_fn gstate;
 	void *gstate_cookie;
-	struct systrace *systrace; /* thread -> current syscall; NULL: none */
+	/* The system call a thread is in: 0 with *nr and *since_ns (CLOCK_MONOTONIC,
+	 * 0 when unknown), -ENOENT when none. NULL: /proc tells (no start time). */
+	int (*syscall_of)(void *cookie, uint32_t tid, int *nr, uint64_t *since_ns);
+	void *syscall_cookie;
 	/* Confirms from memory that a context the graph holds live was never
 	 * cancelled, when its cancel may be in a lost record or before attach.
 	 * NULL: such findings are dropped (counted in stats.unconfirmed). */
 	rules_ctxstate_fn ctxstate;
 	void *ctxstate_cookie;
+	/* Whether the probes were detached (the overhead budget's gaps) at some time
+	 * in [from, to]: what happened then is in doubt, like a lost record. NULL: never. */
+	bool (*gap_in)(void *cookie, uint64_t from_ns, uint64_t to_ns);
+	void *gap_cookie;
 };
 
 /* ---- alerts ---- */
@@ -134,6 +140,7 @@ struct alert {
 	int64_t time_unix_ns;
 	uint32_t count;
 	bool first;                    /* first emission of this id */
+	bool sampled;                  /* made while the overhead budget sampled (probes part-time) */
 	enum alert_severity severity;
 	char message[512];
 

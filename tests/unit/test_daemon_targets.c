@@ -438,7 +438,9 @@ static void test_alerts(void **state)
 	fclose(f);
 	assert_non_null(strstr(m, "ctxtrace_alerts_total{target=\"sleepers\",rule=\"lost-cancel\"} 1\n"));
 	assert_non_null(strstr(m, "ctxtrace_targets 1\n"));
-	snprintf(want, sizeof(want), "ctxtrace_target_info{target=\"sleepers\",pid=\"%d\",exe=\"%s\"} 1\n", a, exe);
+	/* The child runs in this pid namespace: its pid there is the same. */
+	snprintf(want, sizeof(want), "ctxtrace_target_info{target=\"sleepers\",pid=\"%d\",exe=\"%s\",ns_pid=\"%d\",cgroup=\"",
+		 a, exe, a);
 	assert_non_null(strstr(m, want));
 	free(m);
 	env_close(&e);
