@@ -136,13 +136,22 @@ static void memory_judge(struct session *s, uint64_t now)
 
 static void rules_tick(struct session *s, uint64_t now, bool force)
 {
-	if (s->next_mem_ns && now >= s->next_mem_ns)
+	bool walked = false;
+
+	/* One allgs walk serves a memory pass and the rules tick after it (goroutines.h). */
+	if (s->next_mem_ns && now >= s->next_mem_ns) {
+		if (s->gs)
+			goroutines__new_pass(s->gs);
+		walked = true;
 		memory_judge(s, now);
+	}
 	if (!s->lg)
 		return;
 	if (!force && now - s->last_tick < RULES_TICK_NS)
 		return;
 	s->last_tick = now;
+	if (s->gs && !walked)
+		goroutines__new_pass(s->gs);
 	lineage__expire(s->lg, now);
 	if (s->rules)
 		rules__tick(s->rules, s->lg, now, emit_alert, s);
