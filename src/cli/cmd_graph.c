@@ -131,6 +131,8 @@ int cmd_graph(int argc, char **argv)
 	so.events = true;
 	so.retention_ns = rules.retention;
 	so.max_nodes = (uint32_t)rules.max_nodes;
+	so.probes = rules.probes;
+	so.lineage = run.lg;
 	so.record_path = o.record;
 	so.on_event = on_event;
 	so.cookie = &run;

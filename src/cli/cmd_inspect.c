@@ -92,6 +92,13 @@ static void print_json(const char *shown, struct goelf *ge, const struct probe_p
 			json_w__kv_hex(w, "file_offset", s->file_offset);
 			json_w__kv_uint(w, "probe_offset", s->insn_offset);
 			json_w__kv_str(w, "instruction", s->insn);
+			/* the --probes modes that attach it */
+			json_w__key(w, "modes");
+			json_w__arr_open(w);
+			if (probe_site__used(s, PROBES_DEFAULT))
+				json_w__str(w, probe_mode_name(PROBES_DEFAULT));
+			json_w__str(w, probe_mode_name(PROBES_ALL));
+			json_w__arr_close(w);
 		}
 		if (s->note[0])
 			json_w__kv_str(w, "note", s->note);
@@ -155,8 +162,9 @@ static void print_text(const char *shown, struct goelf *ge, const struct probe_p
 			if (s->func_addr)
 				snprintf(addr, sizeof(addr), "0x%" PRIx64, s->func_addr);
 			if (s->status == PROBE_OK)
-				snprintf(probe, sizeof(probe), "+0x%x %s (file offset 0x%" PRIx64 ")", s->insn_offset,
-					 s->insn, s->file_offset);
+				snprintf(probe, sizeof(probe), "+0x%x %s (file offset 0x%" PRIx64 ")%s", s->insn_offset,
+					 s->insn, s->file_offset,
+					 probe_site__used(s, PROBES_DEFAULT) ? "" : " --probes=all only");
 			else if (s->status == PROBE_COVERED && s->note[0])
 				snprintf(probe, sizeof(probe), "%s", s->note); /* says what covers it */
 			else

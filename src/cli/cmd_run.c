@@ -75,10 +75,13 @@ static const char usage[] =
  * program (or --). */
 static int parse_args(int argc, char **argv, struct run_opts *o)
 {
+	bool budget = options__flag_given(argc, argv, "--max-overhead");
 	int npos, r = options__parse_cmd(OPT_RUN, argc, argv, &o->cli, &o->rules, &npos, usage);
 
 	if (r)
 		return r;
+	if (!budget)
+		o->rules.max_overhead = 0; /* the table's default is the daemon's */
 	if (!npos) {
 		error("missing the program to run: ctxtrace run [OPTIONS] -- CMD [ARGS...]");
 		return -EINVAL;
@@ -362,6 +365,8 @@ int cmd_run(int argc, char **argv)
 	so.retention_ns = o.rules.retention;
 	so.max_nodes = (uint32_t)o.rules.max_nodes;
 	so.stuck_min = (uint32_t)o.rules.stuck_min;
+	so.probes = o.rules.probes;
+	so.max_overhead = (uint32_t)o.rules.max_overhead;
 	so.on_alert = on_alert;
 	so.cookie = &st;
 	s = session__open(&so);

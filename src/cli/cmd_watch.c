@@ -17,6 +17,7 @@
 #include "events/event.h"
 #include "output/events_out.h"
 #include "output/pprof_out.h"
+#include "probes/probe_plan.h"
 #include "rules/memjudge.h"
 #include "session/session.h"
 #include "output/alert_out.h"
@@ -120,10 +121,13 @@ static const char usage[] =
 /* 0, 1 for --help, -EINVAL for a usage error (reported). */
 static int parse_args(int argc, char **argv, struct cli_opts *o, struct rule_cfg *rules)
 {
+	bool budget = options__flag_given(argc, argv, "--max-overhead");
 	int r = options__parse_cmd(OPT_WATCH, argc, argv, o, rules, NULL, usage);
 
 	if (r)
 		return r;
+	if (!budget)
+		rules->max_overhead = 0; /* the table's default is the daemon's */
 	if (o->json)
 		ct_log_json = true;
 	if (o->profile && o->events) {
@@ -211,6 +215,34 @@ static int after_poll(void *cookie)
 	return run->err;
 }
 
+/* What tracing cost the target: probe hits by role and the estimate. */
+static void print_cost(const struct session *s, int pid)
+{
+	struct session_cost c;
+	char by[256] = "";
+	size_t n = 0;
+
+	if (session__cost(s, &c))
+		return;
+	for (int k = 0; k < CT_PROBE_KIND_MAX_; k++) {
+		const char *role = probe_kind_role((enum ct_probe_kind)k);
+		uint64_t h = c.hits_by_kind[k];
+
+		/* kinds sharing a role are summed under it */
+		for (int j = k + 1; j < CT_PROBE_KIND_MAX_; j++)
+			if (role && probe_kind_role((enum ct_probe_kind)j) &&
+			    !strcmp(role, probe_kind_role((enum ct_probe_kind)j)))
+				h += c.hits_by_kind[j], c.hits_by_kind[j] = 0;
+		if (!role || !h || n >= sizeof(by))
+			continue;
+		n += snprintf(by + n, sizeof(by) - n, "%s%s %llu", n ? ", " : "", role, (unsigned long long)h);
+	}
+	info("pid %d: %llu probe hits (%s; probes=%s); estimated cost since attach %.4f CPU s/s, %.2f%% of "
+	     "the target's CPU (traps: one hit costs %.0f ns here; and ctxtrace's own work)%s", pid, (unsigned long long)c.hits, n ? by : "none",
+	     c.probes, c.avg_cost_cpu, c.avg_pct, c.trap_ns,
+	     c.gaps ? "; sampled (probes attached part-time, --max-overhead)" : "");
+}
+
 int cmd_watch(int argc, char **argv)
 {
 	struct cli_opts o = { 0 };
@@ -242,6 +274,8 @@ int cmd_watch(int argc, char **argv)
 	so.retention_ns = rules.retention;
 	so.max_nodes = (uint32_t)rules.max_nodes;
 	so.stuck_min = (uint32_t)rules.stuck_min;
+	so.probes = rules.probes;
+	so.max_overhead = (uint32_t)rules.max_overhead;
 	so.record_path = o.record;
 	so.on_event = on_event;
 	so.on_alert = on_alert;
@@ -298,6 +332,7 @@ done:
 	}
 	if (!o.events)
 		info("%llu alert%s", (unsigned long long)run.alerts, run.alerts == 1 ? "" : "s");
+	print_cost(s, (int)o.pid);
 	if (run.prof && write_profile(s, &run, o.profile, exited))
 		goto cleanup;
 	rc = 0;

@@ -21,6 +21,8 @@ static void *open_session(int pid, const struct target_cfg *t, const struct rule
 		.stuck_min = (uint32_t)r->stuck_min,
 		.retention_ns = r->retention,
 		.max_nodes = (uint32_t)r->max_nodes,
+		.probes = r->probes,
+		.max_overhead = (uint32_t)r->max_overhead,
 		.on_event = on_event,
 		.on_alert = on_alert,
 		.cookie = cookie,
@@ -82,6 +84,11 @@ static int session_profile(void *h, int pid, const char *exe, const char *path)
 	return err ? err : r.err;
 }
 
+static int session_cost(void *h, struct session_cost *out)
+{
+	return session__cost(h, out);
+}
+
 const struct target_backend session_backend = {
 	.open = open_session,
 	.poll = poll_session,
@@ -89,4 +96,5 @@ const struct target_backend session_backend = {
 	.lineage = session_lineage,
 	.probe_hits = session_probe_hits,
 	.profile = session_profile,
+	.cost = session_cost,
 };

@@ -23,6 +23,8 @@ struct lineage;
 struct alert;
 
 /* The pipeline a target runs: the session by default; tests put in a fake. */
+struct session_cost;
+
 struct target_backend {
 	/* Returns a handle, or NULL with errno and ct_errmsg(). */
 	void *(*open)(int pid, const struct target_cfg *t, const struct rule_cfg *rules,
@@ -37,6 +39,8 @@ struct target_backend {
 	const struct lineage *(*lineage)(void *h);
 	/* Optional: probe hits in the target since attach. */
 	uint64_t (*probe_hits)(void *h);
+	/* Optional: what tracing costs the target (session__cost). 0 or -errno. */
+	int (*cost)(void *h, struct session_cost *out);
 	/* Optional: writes the target's stuck goroutines as a pprof profile to path
 	 * (output/pprof_out.h). 0 or -errno with ct_errmsg(). */
 	int (*profile)(void *h, int pid, const char *exe, const char *path);
@@ -94,6 +98,13 @@ struct target_view {
 	uint64_t ctx_live, ctx_cancelled_in_graph;
 	bool has_probe_hits;      /* the backend counts probe hits */
 	uint64_t probe_hits;
+	bool has_cost;            /* the backend estimates what tracing costs */
+	struct session_cost_view {
+		const char *probes;   /* "default", "all" */
+		double trap_ns, hits_per_s, cost_cpu, trap_cpu, self_cpu, target_cpu, pct, full_pct, duty;
+		bool sampling;
+		uint32_t max_overhead;
+	} cost;
 	const struct container_info *ci; /* namespace pid, cgroup, container, pod */
 };
 

@@ -16,6 +16,8 @@
 #define NS_S 1000000000ULL
 
 static const char *const log_choices[] = { "auto", "journal", "stderr", NULL };
+/* In the order of enum probe_mode (probes/probe_plan.h). */
+static const char *const probes_choices[] = { "default", "all", NULL };
 
 static int check_path(const struct setting *s, const void *dst, char *err, size_t errlen)
 {
@@ -209,6 +211,18 @@ const struct setting rule_settings[] = {
 	{ "stuck_min", SET_INT, SETTING_OFF(struct rule_cfg, stuck_min), 1, 1000000, "5", NULL,
 	  "blocked goroutines with no context found, from one site, before a stuck-goroutines alert",
 	  .cmds = D | OPT_WATCH | OPT_SNAPSHOT | OPT_RUN },
+	{ "probes", SET_ENUM, SETTING_OFF(struct rule_cfg, probes), .def = "default", .metavar = "MODE",
+	  .help = "probe sites attached: default (what memory cannot tell: context creation and cancel, "
+		  "go statements) or all (also every Done() caller, goroutine exit and WithValue call, "
+		  "for --events)",
+	  .choices = probes_choices, .cmds = D | OPT_WATCH | OPT_GRAPH | OPT_RUN },
+	/* ctxtraced's default: it runs always-on beside services, which must keep
+	 * >= 97% of their rate; the estimate is within a third of the measured cost,
+	 * so 2% stays under 3%. watch and run have no budget unless given
+	 * (options__flag_given). */
+	{ "max_overhead", SET_INT, SETTING_OFF(struct rule_cfg, max_overhead), 0, 100, "2", "PCT",
+	  "estimated per cent of the target's CPU tracing may cost; over it the probes are attached "
+	  "part-time (0: no budget; watch and run: none unless given)", .cmds = D | OPT_WATCH | OPT_RUN },
 };
 const size_t rule_settings_n = sizeof(rule_settings) / sizeof(rule_settings[0]);
 
@@ -405,4 +419,17 @@ int options__match(unsigned int cmd, int argc, char **argv, int *i, struct cli_o
 			return r;
 	}
 	return 0;
+}
+
+bool options__flag_given(int argc, char **argv, const char *flag)
+{
+	size_t n = strlen(flag);
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--"))
+			break;
+		if (!strncmp(argv[i], flag, n) && (argv[i][n] == '\0' || argv[i][n] == '='))
+			return true;
+	}
+	return false;
 }

@@ -69,7 +69,10 @@ struct rule_cfg {
 	uint64_t retention;
 	int64_t max_nodes;
 	int64_t stuck_min;
+	int probes;             /* enum probe_mode: default, all */
+	int64_t max_overhead;   /* per cent of the target's CPU; 0: no budget */
 };
+
 
 /* [target NAME]: the selection, and the rule settings it overrides. */
 struct target_cfg {
@@ -129,6 +132,8 @@ int options__parse_listen(const char *s, void *addr, unsigned int *addrlen, char
 int options__parse_cmd(unsigned cmd, int argc, char **argv, struct cli_opts *cli, struct rule_cfg *rules,
 		       int *npos, const char *usage);
 void options__free(struct cli_opts *cli);
+/* Whether argv (before a "--") holds the flag ("--max-overhead", "--max-overhead=2"). */
+bool options__flag_given(int argc, char **argv, const char *flag);
 /* One argument against command cmd's cli_settings (ctxtraced's --config): 1
  * when it was one (applied; *i past its value), 0 when not, -EINVAL with err. */
 int options__match(unsigned int cmd, int argc, char **argv, int *i, struct cli_opts *cli, char *err,

@@ -84,6 +84,25 @@ int proc_exe(int pid, char *path, size_t path_len, char *exe_name, size_t name_l
 	return 0;
 }
 
+int proc_cpu_ns(int pid, uint64_t *ns)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut, st;
+	long hz = sysconf(_SC_CLK_TCK);
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	n = proc_read_file(path, buf, sizeof(buf));
+	if (n < 0)
+		return n;
+	/* comm may hold spaces and parentheses: fields restart after the last ')'. */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2 ||
+	    hz <= 0)
+		return -EINVAL;
+	*ns = (uint64_t)(ut + st) * (1000000000ULL / (uint64_t)hz);
+	return 0;
+}
 int proc_read_file(const char *path, char *buf, size_t size)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -16,6 +16,9 @@ int proc_tgid(int pid);
 /* Parses a PID argument: -EINVAL with ct_errmsg() for junk, 0 and *pid otherwise. */
 int proc_parse_pid(const char *s, int *pid);
 
+/* CPU time the process used so far (user + system, all threads), in ns, from
+ * /proc/PID/stat (clock-tick resolution). 0 or -errno. */
+int proc_cpu_ns(int pid, uint64_t *ns);
 /* A whole small file (/proc files report size 0) into buf, NUL-terminated and
  * truncated to size: the bytes read, or -errno. */
 int proc_read_file(const char *path, char *buf, size_t size);
