@@ -23,7 +23,7 @@ struct goroutines {
 	/* goid -> g of every live goroutine at the last complete allgs walk; a miss
 	 * is an answer ("gone") only when that walk is of the current pass. */
 	struct hmap index;
-	uint64_t pass, index_pass;
+	uint64_t pass, index_pass, walk_pass; /* walk_pass: goroutines__state walked */
 	bool index_whole;
 	struct goroutines_stats st;
 };
@@ -190,6 +190,7 @@ struct goroutines *goroutines__new(const struct goroutines_opts *opts)
 	if (!gs)
 		return NULL;
 	gs->o = *opts;
+	gs->pass = 1;
 	gs->slots = calloc(REMEMBER_SLOTS, sizeof(*gs->slots));
 	if (!gs->slots) {
 		free(gs);
@@ -347,7 +348,8 @@ int goroutines__state(struct goroutines *gs, uint64_t goid, struct go_g *out)
 		return -ENOENT;
 	/* One allgs walk per pass: later lookups go through its index, and a goid
 	 * not in it (exited, its exit record maybe lost) is gone without a walk. */
-	if (!gs->index_whole || gs->index_pass != gs->pass) {
+	if ((!gs->index_whole || gs->index_pass != gs->pass) && gs->walk_pass != gs->pass) {
+		gs->walk_pass = gs->pass;
 		rc = goroutines__foreach(gs, nothing_cb, NULL);
 		if (rc < 0)
 			return rc;
@@ -356,7 +358,8 @@ int goroutines__state(struct goroutines *gs, uint64_t goid, struct go_g *out)
 	if (g && state_at(gs, *g, goid, out, &rc))
 		return rc;
 	memset(out, 0, sizeof(*out));
-	return -ENOENT;
+	/* A walk that failed this pass is not tried again before the next one. */
+	return gs->index_whole && gs->index_pass == gs->pass ? -ENOENT : -EAGAIN;
 }
 
 int goroutines__stack(struct goroutines *gs, const struct go_g *g, uint64_t *pcs, int max)

@@ -76,7 +76,8 @@ int goroutines__foreach(struct goroutines *gs, int (*fn)(void *cookie, const str
 void goroutines__remember(struct goroutines *gs, uint64_t goid, uint64_t g_addr);
 /* The goroutine's current state: through the remembered g when it still runs
  * goid, else through the index of the pass's allgs walk (at most one walk per
- * pass, made by the first lookup that needs it). -ENOENT when it is gone. */
+ * pass, made by the first lookup that needs it). -ENOENT when it is gone;
+ * -EAGAIN when this pass's walk failed and the goroutine is not known. */
 int goroutines__state(struct goroutines *gs, uint64_t goid, struct go_g *out);
 /* Starts a pass (a rules tick): goroutines started since the last walk are found
  * only after this, by the pass's one new walk. */

@@ -671,6 +671,17 @@ static void test_state_index(void **state)
 	assert_int_equal(goroutines__foreach(gs, count_cb, &(int){ 0 }), 0);
 	assert_int_equal(goroutines__state(gs, 4242, &g), -ENOENT);
 	assert_int_equal(allgs_reads, 3);
+
+	/* A walk that fails (allgs moved away): not retried for every lookup. */
+	goroutines__new_pass(gs);
+	poke64(hdr, HEAP + REGION);
+	assert_true(goroutines__state(gs, 4243, &g) < 0);
+	assert_int_equal(goroutines__state(gs, 4244, &g), -EAGAIN);
+	assert_int_equal(goroutines__state(gs, 4245, &g), -EAGAIN);
+	assert_int_equal(allgs_reads, 4);
+	/* What the failed walk cannot tell, a g read still can. */
+	assert_int_equal(goroutines__state(gs, 120, &g), 0);
+	assert_int_equal(g.addr, gaddr[20]);
 	goroutines__free(gs);
 }
 
