@@ -194,12 +194,16 @@ static void memory_judge(struct session *s, uint64_t now)
 
 static void rules_tick(struct session *s, uint64_t now, bool force)
 {
+	bool mem_due = s->next_mem_ns && now >= s->next_mem_ns;
+	bool tick_due = s->lg && (force || now - s->last_tick >= RULES_TICK_NS);
+
+	/* One allgs walk serves this round's memory passes and rules tick (goroutines.h). */
+	if (s->gs && (mem_due || tick_due))
+		goroutines__new_pass(s->gs);
 	facts_tick(s, now);
-	if (s->next_mem_ns && now >= s->next_mem_ns)
+	if (mem_due)
 		memory_judge(s, now);
-	if (!s->lg)
-		return;
-	if (!force && now - s->last_tick < RULES_TICK_NS)
+	if (!tick_due)
 		return;
 	s->last_tick = now;
 	lineage__expire(s->lg, now);
