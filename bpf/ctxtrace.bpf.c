@@ -15,10 +15,22 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 const volatile struct ct_bpf_config cfg = {};
 
-struct {
+/* The ring buffer sits in the one slot of an array of maps, so userspace can
+ * swap in a larger ring while attached (tracer.c: ring_grow). Userspace creates
+ * every ring and fills the slot before attaching; the inner definition is only
+ * the template (ring sizes may differ: the kernel does not compare a ring's
+ * max_entries). The lookup is inlined by the verifier (a few instructions). */
+struct ring_inner {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 4 << 20); /* userspace sets the size before load */
-} events SEC(".maps");
+	__uint(max_entries, 4096);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct ring_inner);
+} rings SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -66,7 +78,9 @@ static __always_inline __u64 goid_of(__u64 g)
 
 static __always_inline void *reserve(__u32 size, __u32 type, __u32 kind, __u64 goid)
 {
-	struct ct_hdr *h = bpf_ringbuf_reserve(&events, size, 0);
+	__u32 zero = 0;
+	void *ring = bpf_map_lookup_elem(&rings, &zero);
+	struct ct_hdr *h = ring ? bpf_ringbuf_reserve(ring, size, 0) : NULL;
 	__u64 pid_tgid;
 
 	if (!h) {
@@ -90,13 +104,20 @@ static __always_inline void *reserve(__u32 size, __u32 type, __u32 kind, __u64 g
  * (tracer__poll). */
 static __always_inline void submit(void *rec, __u64 size)
 {
-	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-	__u64 mark = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 4;
+	__u32 zero = 0;
+	void *ring = bpf_map_lookup_elem(&rings, &zero);
 	__u64 flags = BPF_RB_NO_WAKEUP;
 
-	/* avail counts this record (and its 8-byte header) already. */
-	if (avail >= mark && avail < mark + size + 8)
-		flags = BPF_RB_FORCE_WAKEUP;
+	/* The ring the record was reserved in, unless it was swapped meanwhile: then
+	 * only the wakeup is judged on the new one. */
+	if (ring) {
+		__u64 avail = bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA);
+		__u64 mark = bpf_ringbuf_query(ring, BPF_RB_RING_SIZE) / 4;
+
+		/* avail counts this record (and its 8-byte header) already. */
+		if (avail >= mark && avail < mark + size + 8)
+			flags = BPF_RB_FORCE_WAKEUP;
+	}
 	bpf_ringbuf_submit(rec, flags);
 	cnt_inc(CT_CNT_EVENTS);
 }

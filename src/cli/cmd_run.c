@@ -367,6 +367,7 @@ int cmd_run(int argc, char **argv)
 	so.stuck_min = (uint32_t)o.rules.stuck_min;
 	so.probes = o.rules.probes;
 	so.max_overhead = (uint32_t)o.rules.max_overhead;
+	so.ring_max = o.rules.ring_max;
 	so.on_alert = on_alert;
 	so.cookie = &st;
 	s = session__open(&so);

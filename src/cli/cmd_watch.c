@@ -276,6 +276,7 @@ int cmd_watch(int argc, char **argv)
 	so.stuck_min = (uint32_t)rules.stuck_min;
 	so.probes = rules.probes;
 	so.max_overhead = (uint32_t)rules.max_overhead;
+	so.ring_max = rules.ring_max;
 	so.record_path = o.record;
 	so.on_event = on_event;
 	so.on_alert = on_alert;

@@ -146,6 +146,14 @@ void targets__write_metrics(const struct targets *ts, FILE *f)
 		prom__sample(f, "ctxtrace_ringbuf_fill_percent", l[0], 3, v.ring_fill_pct);
 		prom__sample(f, "ctxtrace_ringbuf_fill_percent", l[1], 3, v.ring_max_fill_pct);
 	}
+	prom__family(f, "ctxtrace_ringbuf_bytes", "gauge",
+		     "Ring buffer size of a traced process, bytes (it grows with the record rate, up to ring_max).");
+	for (g = targets__next(ts, NULL, &v); g && v.has_ring; g = targets__next(ts, g, &v)) {
+		struct prom_label l[2] = { { "target", v.name }, { "pid", pid } };
+
+		snprintf(pid, sizeof(pid), "%d", v.pid);
+		prom__sample(f, "ctxtrace_ringbuf_bytes", l, 2, v.ring_bytes);
+	}
 
 	{
 		static const struct {

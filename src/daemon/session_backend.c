@@ -23,6 +23,7 @@ static void *open_session(int pid, const struct target_cfg *t, const struct rule
 		.max_nodes = (uint32_t)r->max_nodes,
 		.probes = r->probes,
 		.max_overhead = (uint32_t)r->max_overhead,
+		.ring_max = r->ring_max,
 		.on_event = on_event,
 		.on_alert = on_alert,
 		.cookie = cookie,
@@ -89,13 +90,14 @@ static int session_cost(void *h, struct session_cost *out)
 	return session__cost(h, out);
 }
 
-static void session_ring_fill(void *h, uint32_t *now_pct, uint32_t *max_pct)
+static void session_ring_fill(void *h, uint32_t *now_pct, uint32_t *max_pct, uint64_t *bytes)
 {
 	struct session_ring r;
 
 	session__ring(h, &r);
 	*now_pct = r.fill_pct;
 	*max_pct = r.max_fill_pct;
+	*bytes = r.size;
 }
 
 const struct target_backend session_backend = {

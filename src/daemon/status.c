@@ -50,6 +50,14 @@ void targets__write_status(const struct targets *ts, struct json_w *w)
 		}
 		json_w__kv_uint(w, "alerts", v.alerts);
 		json_w__kv_uint(w, "lost", v.lost);
+		if (v.has_ring) {
+			json_w__key(w, "ringbuf");
+			json_w__obj_open(w);
+			json_w__kv_uint(w, "bytes", v.ring_bytes);
+			json_w__kv_uint(w, "fill_percent", v.ring_fill_pct);
+			json_w__kv_uint(w, "max_fill_percent", v.ring_max_fill_pct);
+			json_w__obj_close(w);
+		}
 		if (v.has_cost) {
 			/* what tracing costs the target (docs/daemon.md) */
 			json_w__key(w, "cost");

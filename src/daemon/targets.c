@@ -420,7 +420,7 @@ const struct tgt *targets__next(const struct targets *ts, const struct tgt *prev
 	}
 	if (ts->be.ring_fill) {
 		v->has_ring = true;
-		ts->be.ring_fill(g->h, &v->ring_fill_pct, &v->ring_max_fill_pct);
+		ts->be.ring_fill(g->h, &v->ring_fill_pct, &v->ring_max_fill_pct, &v->ring_bytes);
 	}
 	return g;
 }

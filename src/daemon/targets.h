@@ -41,7 +41,7 @@ struct target_backend {
 	uint64_t (*probe_hits)(void *h);
 	/* Optional: the ring buffer's fill level in percent, now and the highest
 	 * since attach. */
-	void (*ring_fill)(void *h, uint32_t *now_pct, uint32_t *max_pct);
+	void (*ring_fill)(void *h, uint32_t *now_pct, uint32_t *max_pct, uint64_t *bytes);
 	/* Optional: the rules' verdict on a goroutine, for the graph's LEAK marks. */
 	bool (*go_outlived)(const void *h, uint64_t goid);
 	/* Optional: what tracing costs the target (session__cost). 0 or -errno. */
@@ -105,6 +105,7 @@ struct target_view {
 	uint64_t probe_hits;
 	bool has_ring;            /* the backend tells its ring buffer's fill level */
 	uint32_t ring_fill_pct, ring_max_fill_pct;
+	uint64_t ring_bytes;      /* its size now (it grows with the record rate) */
 	bool has_cost;            /* the backend estimates what tracing costs */
 	struct session_cost_view {
 		const char *probes;   /* "default", "all" */

@@ -5,7 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <linux/membarrier.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,12 +25,24 @@
 
 #define DEFAULT_RINGBUF (4u << 20)
 #define MAX_RINGBUF (1u << 30)
+#define DEFAULT_RING_MAX (64u << 20)
 #define POLL_MAX_MS 100
+/* Growth: the record rate is measured over windows of RATE_WINDOW_NS; the ring
+ * grows when it would fill within GROW_HORIZON_MS (the 100 ms collection period
+ * times a safety factor of 4: the decoder may fall behind for a while), or when
+ * records were dropped in the window. */
+#define RATE_WINDOW_NS (100ull * 1000 * 1000)
+#define GROW_HORIZON_MS 400
 
 struct tracer {
 	int pid;
 	struct ctxtrace_bpf *skel;
-	struct ring_buffer *rb;
+	struct ring_buffer *rb;  /* the ring in the outer map's slot */
+	int ring_fd;             /* its map */
+	size_t ring_size, ring_max;
+	int epfd;                /* tracer__fd: holds the current ring's epoll fd */
+	uint64_t win_ns, win_bytes, win_drops; /* the rate window (tracer__adapt) */
+	unsigned grows;
 	struct bpf_link **links;
 	int nlinks;
 	int nsites;
@@ -47,6 +62,7 @@ static int rb_cb(void *ctx, void *data, size_t len)
 {
 	struct tracer *t = ctx;
 
+	t->win_bytes += (len + 8 + 7) & ~(size_t)7; /* with the ring's record header */
 	if (t->on_record)
 		t->on_record(t->cookie, data, len);
 	/* libbpf has consumed the record already when a callback stops it */
@@ -79,17 +95,160 @@ static int fail(int pid, int err, const char *what)
 	return err;
 }
 
-static size_t ringbuf_size(size_t want)
+static size_t ringbuf_size(size_t want, size_t def)
 {
 	size_t page = sysconf(_SC_PAGESIZE), sz = page;
 
 	if (!want)
-		want = DEFAULT_RINGBUF;
+		want = def;
 	if (want > MAX_RINGBUF)
 		want = MAX_RINGBUF;
 	while (sz < want)
 		sz <<= 1;
 	return sz;
+}
+
+/* A new ring of size bytes and its consumer. 0 or -errno. */
+static int ring_new(struct tracer *t, size_t size, int *fd, struct ring_buffer **rb)
+{
+	*fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "ctxtrace_ring", 0, 0, size, NULL);
+	if (*fd < 0)
+		return -errno;
+	*rb = ring_buffer__new(*fd, rb_cb, t, NULL);
+	if (!*rb) {
+		int err = -errno;
+
+		close(*fd);
+		return err;
+	}
+	return 0;
+}
+
+/* The first ring, in the outer map's slot before any site is attached. Its size:
+ * opts, else CTXTRACE_RING_START (test-only: a tiny ring to force growth), else
+ * 4 MiB; the cap: opts, else 64 MiB, never below the first size. */
+static int ring_open(struct tracer *t, const struct tracer_opts *o)
+{
+	const char *env = getenv("CTXTRACE_RING_START");
+	size_t start = o->ringbuf_bytes;
+	__u32 zero = 0;
+	int err;
+
+	if (!start && env && *env)
+		start = strtoull(env, NULL, 0);
+	t->ring_size = ringbuf_size(start, DEFAULT_RINGBUF);
+	t->ring_max = ringbuf_size(o->ring_max, DEFAULT_RING_MAX);
+	if (t->ring_max < t->ring_size)
+		t->ring_max = t->ring_size;
+	err = ring_new(t, t->ring_size, &t->ring_fd, &t->rb);
+	if (!err && bpf_map_update_elem(bpf_map__fd(t->skel->maps.rings), &zero, &t->ring_fd, BPF_ANY))
+		err = -errno;
+	if (!err) {
+		struct epoll_event ev = { .events = EPOLLIN };
+
+		t->epfd = epoll_create1(EPOLL_CLOEXEC);
+		if (t->epfd < 0 || epoll_ctl(t->epfd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(t->rb), &ev))
+			err = -errno;
+	}
+	if (err)
+		ct_errmsg_set("cannot attach to pid %d: ring buffer: %s", t->pid, strerror(-err));
+	return err;
+}
+
+/* Swaps a ring of size bytes into the slot. Records already reserved in the old
+ * ring are committed by programs that started before the swap: BPF programs run
+ * under RCU, and membarrier(MEMBARRIER_CMD_GLOBAL) returns after an RCU grace
+ * period (a 10 ms sleep where it is unavailable); the old ring is then drained
+ * completely before the new one is read, so records arrive in order and none
+ * twice. Then the old ring is freed. */
+static int ring_grow(struct tracer *t, size_t size)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct ring_buffer *rb, *old = t->rb;
+	struct ring *r;
+	int fd, err, limit = t->limit, tries;
+	__u32 zero = 0;
+
+	err = ring_new(t, size, &fd, &rb);
+	if (err)
+		return err;
+	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.rings), &zero, &fd, BPF_ANY)) {
+		err = -errno;
+		ring_buffer__free(rb);
+		close(fd);
+		return err;
+	}
+	if (syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) != 0 || sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		usleep(10000);
+	t->limit = 0;
+	r = ring_buffer__ring(old, 0);
+	/* A record still busy (its program not yet done: not after the grace period)
+	 * is waited for, up to a second. */
+	for (tries = 0; tries < 1000; tries++) {
+		ring_buffer__consume(old);
+		if (!ring__avail_data_size(r))
+			break;
+		usleep(1000);
+	}
+	t->limit = limit;
+	epoll_ctl(t->epfd, EPOLL_CTL_DEL, ring_buffer__epoll_fd(old), NULL);
+	if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(rb), &ev))
+		error("ring buffer: epoll: %s", strerror(errno));
+	ring_buffer__free(old);
+	close(t->ring_fd);
+	t->rb = rb;
+	t->ring_fd = fd;
+	verbose("ring buffer grown from %zu to %zu bytes", t->ring_size, size);
+	t->ring_size = size;
+	t->grows++;
+	return 0;
+}
+
+int tracer__adapt(struct tracer *t)
+{
+	uint64_t now = ct_mono_ns(), need, drops = 0, dt;
+	struct tracer_counters c;
+	size_t size;
+	int err;
+
+	if (!t || !t->rb)
+		return 0;
+	if (!t->win_ns) {
+		t->win_ns = now;
+		t->win_bytes = 0;
+		if (!tracer__counters(t, &c))
+			t->win_drops = c.v[CT_CNT_DROPS];
+		return 0;
+	}
+	dt = now - t->win_ns;
+	if (dt < RATE_WINDOW_NS)
+		return 0;
+	if (!tracer__counters(t, &c))
+		drops = c.v[CT_CNT_DROPS];
+	need = t->win_bytes * GROW_HORIZON_MS * 1000000ull / dt;
+	if (t->ring_size < t->ring_max && (need > t->ring_size || drops > t->win_drops)) {
+		size = t->ring_size * 2;
+		while (size < need && size < t->ring_max)
+			size *= 2;
+		if (size > t->ring_max)
+			size = t->ring_max;
+		err = ring_grow(t, size);
+		if (err) {
+			/* no memory for it (locked memory, kernel): keep the ring we have */
+			info("ring buffer: cannot grow to %zu bytes: %s; keeping %zu", size, strerror(-err),
+			     t->ring_size);
+			t->ring_max = t->ring_size;
+		}
+	}
+	t->win_ns = ct_mono_ns();
+	t->win_bytes = 0;
+	t->win_drops = drops;
+	return 0;
+}
+
+unsigned tracer__ring_grows(const struct tracer *t)
+{
+	return t ? t->grows : 0;
 }
 
 /* True when we run in the initial PID namespace, where the pids we are given are
@@ -156,7 +315,6 @@ static struct ctxtrace_bpf *load(int pid, const struct probe_plan *plan, const s
 	err = set_config(skel, pid, plan, off, o->load_bias);
 	if (err)
 		goto cleanup;
-	bpf_map__set_max_entries(skel->maps.events, ringbuf_size(o->ringbuf_bytes));
 	if (o->done_entries)
 		bpf_map__set_max_entries(skel->maps.done_seen, o->done_entries);
 	bpf_program__set_autoload(skel->progs.ctxtrace_empty, o->prog == TRACER_PROG_EMPTY);
@@ -253,6 +411,8 @@ struct tracer *tracer__open(int pid, const struct probe_plan *plan, const struct
 		return NULL;
 	}
 	t->pid = pid;
+	t->ring_fd = -1;
+	t->epfd = -1;
 	t->on_record = o->on_record;
 	t->cookie = o->cookie;
 	t->links = calloc(n, sizeof(*t->links));
@@ -270,6 +430,9 @@ struct tracer *tracer__open(int pid, const struct probe_plan *plan, const struct
 		t->skel = load(pid, plan, off, o, false, &err);
 	}
 	if (!t->skel)
+		goto cleanup;
+	err = ring_open(t, o);
+	if (err)
 		goto cleanup;
 
 	if (o->prog == TRACER_PROG_EMPTY) {
@@ -296,12 +459,6 @@ struct tracer *tracer__open(int pid, const struct probe_plan *plan, const struct
 	t->multi = !strcmp(t->mode, "uprobe_multi");
 	verbose("attached %d sites to pid %d with %s (probes=%s)", n, pid, t->mode, probe_mode_name(o->probes));
 
-	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), rb_cb, t, NULL);
-	if (!t->rb) {
-		err = -errno;
-		ct_errmsg_set("cannot attach to pid %d: ring buffer: %s", pid, strerror(-err));
-		goto cleanup;
-	}
 	return t;
 cleanup:
 	tracer__free(t);
@@ -320,6 +477,7 @@ int tracer__poll(struct tracer *t, int timeout_ms)
 	n = ring_buffer__poll(t->rb, timeout_ms);
 	if (n == 0 || n == -EINTR)
 		n = ring_buffer__consume(t->rb);
+	tracer__adapt(t);
 	return n;
 }
 
@@ -343,7 +501,7 @@ int tracer__consume_n(struct tracer *t, int max)
 
 int tracer__fd(const struct tracer *t)
 {
-	return ring_buffer__epoll_fd(t->rb);
+	return t->epfd;
 }
 
 void tracer__ring_fill(const struct tracer *t, size_t *used, size_t *size)
@@ -458,6 +616,10 @@ void tracer__free(struct tracer *t)
 	if (!t)
 		return;
 	ring_buffer__free(t->rb);
+	if (t->ring_fd >= 0)
+		close(t->ring_fd);
+	if (t->epfd >= 0)
+		close(t->epfd);
 	while (t->nlinks)
 		bpf_link__destroy(t->links[--t->nlinks]);
 	free(t->links);
@@ -546,7 +708,6 @@ int tracer__calibrate(int calls, double *ns_per_hit)
 	skel = ctxtrace_bpf__open();
 	if (!skel)
 		return -errno;
-	bpf_map__set_max_entries(skel->maps.events, sysconf(_SC_PAGESIZE));
 	bpf_map__set_max_entries(skel->maps.done_seen, 1);
 	bpf_program__set_autoload(skel->progs.ctxtrace_multi, false);
 	bpf_program__set_autoload(skel->progs.ctxtrace_single, false);

@@ -26,7 +26,8 @@ enum tracer_attach {
 };
 
 struct tracer_opts {
-	size_t ringbuf_bytes;     /* 0: 4 MiB; rounded up to a power of two */
+	size_t ringbuf_bytes;     /* first ring size; 0: 4 MiB; rounded up to a power of two */
+	size_t ring_max;          /* the ring grows up to this (tracer__adapt); 0: 64 MiB */
 	uint32_t done_entries;    /* Done() dedup LRU size; 0: 65536 */
 	uint64_t load_bias;       /* run-time minus link-time addresses of the executable */
 	/* One record, valid only during the call; len is the record's size. */
@@ -64,6 +65,16 @@ int tracer__consume_n(struct tracer *t, int max);
  * call tracer__consume at least every 100 ms as well. */
 int tracer__fd(const struct tracer *t);
 int tracer__counters(const struct tracer *t, struct tracer_counters *out);
+/* Sizes the ring from the measured record rate: once per 100 ms window, when the
+ * records of the window would fill the ring within 400 ms (4 collection periods),
+ * or some were dropped, a ring of the next power of two that holds them (at least
+ * double, at most ring_max) replaces it; see ring_grow in tracer.c for why no
+ * record is lost, reordered or seen twice. It never shrinks during a session: a
+ * burst that filled it once comes again (GC, a load spike), a smaller ring would
+ * drop exactly those records, and the memory is bounded by ring_max. Called by
+ * tracer__poll; call it after consuming otherwise. Delivers records. 0. */
+int tracer__adapt(struct tracer *t);
+unsigned tracer__ring_grows(const struct tracer *t); /* times the ring grew */
 /* The ring buffer: bytes queued now, and its size. */
 void tracer__ring_fill(const struct tracer *t, size_t *used, size_t *size);
 /* The hit counter alone (one map lookup): for frequent reads. */

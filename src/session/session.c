@@ -691,6 +691,7 @@ struct session *session__open(const struct session_opts *opts)
 	topts.exe_path = s->exe_path;
 	topts.load_bias = s->bias;
 	topts.probes = opts->probes;
+	topts.ring_max = opts->ring_max;
 	s->tr = tracer__open(opts->pid, &s->plan, &s->off, &topts);
 	if (!s->tr) {
 		err = -errno;
@@ -937,10 +938,10 @@ static void finish(struct session *s, bool exited)
 			struct rules_stats rs;
 
 			rules__stats(s->rules, &rs);
-			verbose("pid %d: ring buffer %llu KiB, fill at most %u%%; findings memory confirmed "
+			verbose("pid %d: ring buffer %llu KiB (grew %u times), fill at most %u%%; findings memory confirmed "
 				"%llu, dropped unconfirmed (lost records, attach window) %llu; %llu not-context "
 				"interface values refused", s->o.pid, (unsigned long long)s->ring.size / 1024,
-				s->ring.max_fill_pct, (unsigned long long)rs.confirmed,
+				s->ring.grows, s->ring.max_fill_pct, (unsigned long long)rs.confirmed,
 				(unsigned long long)rs.unconfirmed, (unsigned long long)ds.not_context);
 		}
 	}
@@ -991,6 +992,14 @@ int session__poll(struct session *s, int timeout_ms)
 		budget_step(s);
 		rules_tick(s, ct_mono_ns(), false);
 	} while (err == CONSUME_CHUNK);
+	tracer__adapt(s->tr);
+	if (tracer__ring_grows(s->tr) != s->ring.grows) {
+		size_t used, size;
+
+		tracer__ring_fill(s->tr, &used, &size);
+		s->ring.size = size;
+		s->ring.grows = tracer__ring_grows(s->tr);
+	}
 	decoder__expire(s->dec, ct_mono_ns());
 	check_lost(s);
 	if (target_gone(s)) {

@@ -37,6 +37,7 @@ struct session_opts {
 	 * and delivered as events. Unused when the session keeps its own graph. */
 	const struct lineage *lineage;
 	uint32_t max_overhead;  /* per cent of the target's CPU the probes may cost; 0: no budget */
+	uint64_t ring_max;      /* bytes the ring buffer may grow to; 0: 64 MiB */
 	void (*on_event)(void *cookie, const struct ct_event *ev);
 	/* One alert (rules/rules.h), valid during the call: outputs render it with
 	 * output/alert_out.h. */
@@ -107,6 +108,7 @@ int session__cost(const struct session *s, struct session_cost *out);
 struct session_ring {
 	uint32_t fill_pct, max_fill_pct;
 	uint64_t size;
+	uint32_t grows; /* times it grew (probes/tracer.h: tracer__adapt) */
 };
 void session__ring(const struct session *s, struct session_ring *out);
 /* With opts.rules: the rules counted goid as outliving its context at their last

@@ -223,6 +223,12 @@ const struct setting rule_settings[] = {
 	{ "max_overhead", SET_INT, SETTING_OFF(struct rule_cfg, max_overhead), 0, 100, "2", "PCT",
 	  "estimated per cent of the target's CPU tracing may cost; over it the probes are attached "
 	  "part-time (0: no budget; watch and run: none unless given)", .cmds = D | OPT_WATCH | OPT_RUN },
+	/* The ring starts at 4 MiB and doubles while records arrive faster than it
+	 * holds for 400 ms or are dropped; 64 MiB keeps up with 160 MiB/s of records
+	 * (about a million records per second) without drops. */
+	{ "ring_max", SET_SIZE, SETTING_OFF(struct rule_cfg, ring_max), 1LL << 20, 1LL << 30, "64M", NULL,
+	  "the ring buffer starts at 4M and grows (doubling) with the record rate up to this; it never "
+	  "shrinks while attached", .cmds = D | OPT_WATCH | OPT_RUN },
 };
 const size_t rule_settings_n = sizeof(rule_settings) / sizeof(rule_settings[0]);
 

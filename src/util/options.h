@@ -71,6 +71,7 @@ struct rule_cfg {
 	int64_t stuck_min;
 	int probes;             /* enum probe_mode: default, all */
 	int64_t max_overhead;   /* per cent of the target's CPU; 0: no budget */
+	uint64_t ring_max;      /* bytes the ring buffer may grow to (probes/tracer.h) */
 };
 
 
