@@ -934,15 +934,16 @@ static void finish(struct session *s, bool exited)
 			(unsigned long long)is.bytes / 1024, (unsigned long long)is.refused,
 			(unsigned long long)gs.lookups, (unsigned long long)gs.read_errors,
 			(unsigned long long)ps.reads, (unsigned long long)ds.mem_errors);
+		verbose("pid %d: ring buffer %llu KiB (grew %u times), fill at most %u%%", s->o.pid,
+			(unsigned long long)s->ring.size / 1024, s->ring.grows, s->ring.max_fill_pct);
 		if (s->rules) {
 			struct rules_stats rs;
 
 			rules__stats(s->rules, &rs);
-			verbose("pid %d: ring buffer %llu KiB (grew %u times), fill at most %u%%; findings memory confirmed "
-				"%llu, dropped unconfirmed (lost records, attach window) %llu; %llu not-context "
-				"interface values refused", s->o.pid, (unsigned long long)s->ring.size / 1024,
-				s->ring.grows, s->ring.max_fill_pct, (unsigned long long)rs.confirmed,
-				(unsigned long long)rs.unconfirmed, (unsigned long long)ds.not_context);
+			verbose("pid %d: findings memory confirmed %llu, dropped unconfirmed (lost records, attach "
+				"window) %llu; %llu not-context interface values refused", s->o.pid,
+				(unsigned long long)rs.confirmed, (unsigned long long)rs.unconfirmed,
+				(unsigned long long)ds.not_context);
 		}
 	}
 	if (s->mf) {

@@ -226,7 +226,7 @@ const struct setting rule_settings[] = {
 	/* The ring starts at 4 MiB and doubles while records arrive faster than it
 	 * holds for 400 ms or are dropped; 64 MiB keeps up with 160 MiB/s of records
 	 * (about a million records per second) without drops. */
-	{ "ring_max", SET_SIZE, SETTING_OFF(struct rule_cfg, ring_max), 1LL << 20, 1LL << 30, "64M", NULL,
+	{ "ring_max", SET_SIZE, SETTING_OFF(struct rule_cfg, ring_max), 64LL << 10, 1LL << 30, "64M", NULL,
 	  "the ring buffer starts at 4M and grows (doubling) with the record rate up to this; it never "
 	  "shrinks while attached", .cmds = D | OPT_WATCH | OPT_RUN },
 };
