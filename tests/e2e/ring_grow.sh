@@ -95,9 +95,13 @@ run() {
 	echo $? >"$d/watch.rc"
 }
 
+versions=$(echo $(go_versions | sed -n '1p;$p' | sort -u))
+GO_VERSIONS="$versions" GO_MODES=plain GO_PROGRAMS=ring_ramp scripts/build-go-tests.sh "$GOBIN_DIR" >"$tmp/build.log" 2>&1 ||
+	{ not_ok "build ring_ramp" "$(tail -5 "$tmp/build.log")"; exit 1; }
+
 drops() { python3 -c 'import json,sys; print(sum(json.loads(l).get("ringbuf_drops", 0) for l in open(sys.argv[1]) if l.startswith("{") and "\"lost\"" in l))' "$1"; }
 
-for v in $(go_versions | sed -n '1p;$p' | sort -u); do
+for v in $versions; do
 	bin=$(go_bin "$v" plain ring_ramp)
 	name="ring grows go$v"
 	if [ ! -x "$bin" ]; then
