@@ -89,12 +89,23 @@ static int session_cost(void *h, struct session_cost *out)
 	return session__cost(h, out);
 }
 
+static void session_ring_fill(void *h, uint32_t *now_pct, uint32_t *max_pct)
+{
+	struct session_ring r;
+
+	session__ring(h, &r);
+	*now_pct = r.fill_pct;
+	*max_pct = r.max_fill_pct;
+}
+
 const struct target_backend session_backend = {
 	.open = open_session,
 	.poll = poll_session,
 	.free = free_session,
 	.lineage = session_lineage,
 	.probe_hits = session_probe_hits,
+	.ring_fill = session_ring_fill,
+	.go_outlived = session__go_outlived,
 	.profile = session_profile,
 	.cost = session_cost,
 };

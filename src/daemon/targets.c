@@ -418,6 +418,10 @@ const struct tgt *targets__next(const struct targets *ts, const struct tgt *prev
 			};
 		}
 	}
+	if (ts->be.ring_fill) {
+		v->has_ring = true;
+		ts->be.ring_fill(g->h, &v->ring_fill_pct, &v->ring_max_fill_pct);
+	}
 	return g;
 }
 
@@ -448,6 +452,8 @@ int targets__graph(const struct targets *ts, int pid, bool text, FILE *f, char *
 	}
 	o.now_ns = ct_mono_ns();
 	o.mono_to_real_ns = (int64_t)(ct_clock_ns(CLOCK_REALTIME) - o.now_ns);
+	o.go_leaking = ts->be.go_outlived;
+	o.leak_cookie = g->h;
 	/* Straight into f: the server bounds the answer and ends its last line. */
 	err = graph_out__write(lg, &o, f);
 	if (err) {

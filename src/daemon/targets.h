@@ -39,6 +39,11 @@ struct target_backend {
 	const struct lineage *(*lineage)(void *h);
 	/* Optional: probe hits in the target since attach. */
 	uint64_t (*probe_hits)(void *h);
+	/* Optional: the ring buffer's fill level in percent, now and the highest
+	 * since attach. */
+	void (*ring_fill)(void *h, uint32_t *now_pct, uint32_t *max_pct);
+	/* Optional: the rules' verdict on a goroutine, for the graph's LEAK marks. */
+	bool (*go_outlived)(const void *h, uint64_t goid);
 	/* Optional: what tracing costs the target (session__cost). 0 or -errno. */
 	int (*cost)(void *h, struct session_cost *out);
 	/* Optional: writes the target's stuck goroutines as a pprof profile to path
@@ -98,6 +103,8 @@ struct target_view {
 	uint64_t ctx_live, ctx_cancelled_in_graph;
 	bool has_probe_hits;      /* the backend counts probe hits */
 	uint64_t probe_hits;
+	bool has_ring;            /* the backend tells its ring buffer's fill level */
+	uint32_t ring_fill_pct, ring_max_fill_pct;
 	bool has_cost;            /* the backend estimates what tracing costs */
 	struct session_cost_view {
 		const char *probes;   /* "default", "all" */

@@ -64,6 +64,8 @@ int tracer__consume_n(struct tracer *t, int max);
  * call tracer__consume at least every 100 ms as well. */
 int tracer__fd(const struct tracer *t);
 int tracer__counters(const struct tracer *t, struct tracer_counters *out);
+/* The ring buffer: bytes queued now, and its size. */
+void tracer__ring_fill(const struct tracer *t, size_t *used, size_t *size);
 /* The hit counter alone (one map lookup): for frequent reads. */
 int tracer__hits(const struct tracer *t, uint64_t *hits);
 /* Detaches every site (on = false) or attaches them again, keeping the BPF
