@@ -96,8 +96,13 @@ struct slab {
 	uint32_t size;     /* item size */
 };
 
+struct idslot {
+	uint32_t idx; /* NONE: empty */
+	uint32_t h;   /* low 32 bits of the key's hash */
+};
+
 struct idmap {
-	uint32_t *slots;
+	struct idslot *slots;
 	uint32_t mask;
 	uint32_t count;
 };
@@ -199,11 +204,14 @@ static inline struct cell *CELL(const struct lineage *lg, uint32_t i)
 
 /* ---- id maps (linear probing, backward-shift deletion) ---- */
 
-/* Slots hold only a node index (4 bytes: the graph's bytes per node are budgeted),
- * the key is read from the node: why this is not util/hashmap. */
-static inline uint32_t hash64(uint64_t k, uint32_t mask)
+/* A slot holds a node index and the low 32 bits of its key's hash (8 bytes: the
+ * graph's bytes per node are budgeted); the key itself is read from the node, only
+ * when the hash bits match: a miss (every new context or goroutine is looked up
+ * first) then probes the slot array alone instead of one node per probe, each a
+ * cache miss. Why this is not util/hashmap. */
+static inline uint32_t hash32(uint64_t k)
 {
-	return (uint32_t)ct_mix64(k) & mask;
+	return (uint32_t)ct_mix64(k);
 }
 
 static inline uint64_t key_of(const struct lineage *lg, const struct idmap *m, uint32_t idx)
@@ -213,31 +221,34 @@ static inline uint64_t key_of(const struct lineage *lg, const struct idmap *m, u
 
 static uint32_t map_find(const struct lineage *lg, const struct idmap *m, uint64_t key)
 {
+	uint32_t h = hash32(key);
+
 	if (!m->slots)
 		return NONE;
-	for (uint32_t i = hash64(key, m->mask);; i = (i + 1) & m->mask) {
-		uint32_t v = m->slots[i];
+	for (uint32_t i = h & m->mask;; i = (i + 1) & m->mask) {
+		const struct idslot *sl = &m->slots[i];
 
-		if (v == NONE)
+		if (sl->idx == NONE)
 			return NONE;
-		if (key_of(lg, m, v) == key)
-			return v;
+		if (sl->h == h && key_of(lg, m, sl->idx) == key)
+			return sl->idx;
 	}
 }
 
 static int map_grow(struct lineage *lg, struct idmap *m)
 {
 	uint32_t ncap = m->slots ? (m->mask + 1) * 2 : 1024;
-	uint32_t *ns = calloc(ncap, sizeof(*ns));
+	struct idslot *ns = calloc(ncap, sizeof(*ns));
 
 	if (!ns)
 		return -ENOMEM;
 	for (uint32_t i = 0; m->slots && i <= m->mask; i++) {
-		uint32_t v = m->slots[i], j;
+		struct idslot v = m->slots[i];
+		uint32_t j;
 
-		if (v == NONE)
+		if (v.idx == NONE)
 			continue;
-		for (j = hash64(key_of(lg, m, v), ncap - 1); ns[j] != NONE; j = (j + 1) & (ncap - 1))
+		for (j = v.h & (ncap - 1); ns[j].idx != NONE; j = (j + 1) & (ncap - 1))
 			;
 		ns[j] = v;
 	}
@@ -252,7 +263,7 @@ static int map_grow(struct lineage *lg, struct idmap *m)
 
 static int map_insert(struct lineage *lg, struct idmap *m, uint32_t idx)
 {
-	uint32_t i;
+	uint32_t i, h;
 
 	if (!m->slots || (m->count + 1) * 4 > (m->mask + 1) * 3) {
 		int err = map_grow(lg, m);
@@ -260,9 +271,10 @@ static int map_insert(struct lineage *lg, struct idmap *m, uint32_t idx)
 		if (err)
 			return err;
 	}
-	for (i = hash64(key_of(lg, m, idx), m->mask); m->slots[i] != NONE; i = (i + 1) & m->mask)
+	h = hash32(key_of(lg, m, idx));
+	for (i = h & m->mask; m->slots[i].idx != NONE; i = (i + 1) & m->mask)
 		;
-	m->slots[i] = idx;
+	m->slots[i] = (struct idslot){ idx, h };
 	m->count++;
 	return 0;
 }
@@ -273,18 +285,18 @@ static void map_remove(struct lineage *lg, struct idmap *m, uint32_t idx)
 
 	if (!m->slots)
 		return;
-	for (i = hash64(key_of(lg, m, idx), m->mask); m->slots[i] != idx; i = (i + 1) & m->mask)
-		if (m->slots[i] == NONE)
+	for (i = hash32(key_of(lg, m, idx)) & m->mask; m->slots[i].idx != idx; i = (i + 1) & m->mask)
+		if (m->slots[i].idx == NONE)
 			return;
-	m->slots[i] = NONE;
+	m->slots[i].idx = NONE;
 	m->count--;
-	for (j = (i + 1) & m->mask; m->slots[j] != NONE; j = (j + 1) & m->mask) {
-		uint32_t v = m->slots[j], h = hash64(key_of(lg, m, v), m->mask);
+	for (j = (i + 1) & m->mask; m->slots[j].idx != NONE; j = (j + 1) & m->mask) {
+		uint32_t h = m->slots[j].h & m->mask;
 
 		/* Move v back into the hole unless its home lies cyclically in (i, j]. */
 		if ((j > i && (h <= i || h > j)) || (j < i && h <= i && h > j)) {
-			m->slots[i] = v;
-			m->slots[j] = NONE;
+			m->slots[i] = m->slots[j];
+			m->slots[j].idx = NONE;
 			i = j;
 		}
 	}
