@@ -825,12 +825,16 @@ static void *budget_thread(void *arg)
 static void budget_step(struct session *s)
 {
 	struct session_cost sc;
+	struct budget_cost bc;
 
 	if (!s->bud)
 		return;
 	if (!s->bud_thread_on)
 		budget_cycle(s);
-	if (session__cost(s, &sc) || sc.sampling == s->sampling_told)
+	/* Run every 256 records: the BPF counters (a syscall per map) only when
+	 * there is a change to tell. */
+	bud_cost(s, &bc);
+	if (bc.sampling == s->sampling_told || session__cost(s, &sc) || sc.sampling == s->sampling_told)
 		return;
 	s->sampling_told = sc.sampling;
 	if (sc.sampling)
