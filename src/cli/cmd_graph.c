@@ -191,6 +191,7 @@ int cmd_graph(int argc, char **argv)
 	}
 	so.pid = o.pid;
 	so.events = true;
+	so.rules = true; /* what the tree marks as leaking is the rules' verdict */
 	so.retention_ns = o.lg.retention_ns;
 	so.record_path = o.record;
 	so.on_event = on_event;
@@ -220,6 +221,8 @@ int cmd_graph(int argc, char **argv)
 	go.pid = (uint32_t)o.pid;
 	go.now_ns = ct_mono_ns();
 	go.mono_to_real_ns = (int64_t)(ct_clock_ns(CLOCK_REALTIME) - go.now_ns);
+	go.go_leaking = session__go_outlived;
+	go.leak_cookie = s;
 	if (graph_out__write(run.lg, &go, out)) {
 		error("%s", ct_errmsg());
 		goto cleanup;

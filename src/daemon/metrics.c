@@ -136,6 +136,16 @@ void targets__write_metrics(const struct targets *ts, FILE *f)
 		snprintf(pid, sizeof(pid), "%d", v.pid);
 		prom__sample(f, "ctxtrace_probe_hits_total", l, 2, v.probe_hits);
 	}
+	prom__family(f, "ctxtrace_ringbuf_fill_percent", "gauge",
+		     "Ring buffer fill level of a traced process, percent: now, and the highest since attach.");
+	for (g = targets__next(ts, NULL, &v); g && v.has_ring; g = targets__next(ts, g, &v)) {
+		struct prom_label l[2][3] = { { { "target", v.name }, { "pid", pid }, { "at", "now" } },
+					      { { "target", v.name }, { "pid", pid }, { "at", "max" } } };
+
+		snprintf(pid, sizeof(pid), "%d", v.pid);
+		prom__sample(f, "ctxtrace_ringbuf_fill_percent", l[0], 3, v.ring_fill_pct);
+		prom__sample(f, "ctxtrace_ringbuf_fill_percent", l[1], 3, v.ring_max_fill_pct);
+	}
 
 #define PER_NAME(metric, help, field)                                      \
 	do {                                                               \

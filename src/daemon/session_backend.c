@@ -81,6 +81,15 @@ static int session_profile(void *h, int pid, const char *exe, const char *path)
 	return err ? err : r.err;
 }
 
+static void session_ring_fill(void *h, uint32_t *now_pct, uint32_t *max_pct)
+{
+	struct session_ring r;
+
+	session__ring(h, &r);
+	*now_pct = r.fill_pct;
+	*max_pct = r.max_fill_pct;
+}
+
 const struct target_backend session_backend = {
 	.open = open_session,
 	.poll = poll_session,
@@ -88,4 +97,6 @@ const struct target_backend session_backend = {
 	.lineage = session_lineage,
 	.probe_hits = session_probe_hits,
 	.profile = session_profile,
+	.ring_fill = session_ring_fill,
+	.go_outlived = session__go_outlived,
 };

@@ -381,6 +381,10 @@ const struct tgt *targets__next(const struct targets *ts, const struct tgt *prev
 		v->has_probe_hits = true;
 		v->probe_hits = ts->be.probe_hits(g->h);
 	}
+	if (ts->be.ring_fill) {
+		v->has_ring = true;
+		ts->be.ring_fill(g->h, &v->ring_fill_pct, &v->ring_max_fill_pct);
+	}
 	return g;
 }
 
@@ -414,6 +418,8 @@ int targets__graph(const struct targets *ts, int pid, bool text, FILE *f, char *
 	}
 	o.now_ns = ct_mono_ns();
 	o.mono_to_real_ns = (int64_t)(ct_clock_ns(CLOCK_REALTIME) - o.now_ns);
+	o.go_leaking = ts->be.go_outlived;
+	o.leak_cookie = g->h;
 	/* Through a buffer: the reply must end with exactly one newline. */
 	mf = open_memstream(&buf, &len);
 	if (!mf) {

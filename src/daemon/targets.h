@@ -40,6 +40,11 @@ struct target_backend {
 	/* Optional: writes the target's stuck goroutines as a pprof profile to path
 	 * (output/pprof_out.h). 0 or -errno with ct_errmsg(). */
 	int (*profile)(void *h, int pid, const char *exe, const char *path);
+	/* Optional: the ring buffer's fill level in percent, now and the highest
+	 * since attach. */
+	void (*ring_fill)(void *h, uint32_t *now_pct, uint32_t *max_pct);
+	/* Optional: the rules' verdict on a goroutine, for the graph's LEAK marks. */
+	bool (*go_outlived)(const void *h, uint64_t goid);
 };
 
 struct targets_stats {
@@ -95,6 +100,8 @@ struct target_view {
 	bool has_probe_hits;      /* the backend counts probe hits */
 	uint64_t probe_hits;
 	const struct container_info *ci; /* namespace pid, cgroup, container, pod */
+	bool has_ring;            /* the backend tells its ring buffer's fill level */
+	uint32_t ring_fill_pct, ring_max_fill_pct;
 };
 
 #define TARGET_COUNTS_RULES_MAX 16 /* distinct rule names counted per target name */

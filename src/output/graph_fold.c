@@ -36,6 +36,8 @@ void fold__free(struct fold *s)
 	free(s->bound);
 	free(s->cleak);
 	free(s->gleak);
+	free(s->cout);
+	free(s->gout);
 	free(s->csig);
 	free(s->gsig);
 }
@@ -175,11 +177,13 @@ int fold__build(struct fold *s, const struct lineage *lg, const struct graph_out
 	s->bound = malloc((s->ng + 1) * sizeof(*s->bound));
 	s->cleak = calloc(s->nc + 1, sizeof(*s->cleak));
 	s->gleak = calloc(s->ng + 1, sizeof(*s->gleak));
+	s->cout = calloc(s->nc + 1, sizeof(*s->cout));
+	s->gout = calloc(s->ng + 1, sizeof(*s->gout));
 	s->csig = calloc(s->nc + 1, sizeof(*s->csig));
 	s->gsig = calloc(s->ng + 1, sizeof(*s->gsig));
 	fill = calloc(s->nc + 1, sizeof(*fill));
 	if (!s->cpos || !s->gpos || !s->kid_off || !s->kids || !s->bnd_off || !s->bnd || !s->bound ||
-	    !s->cleak || !s->gleak || !s->csig || !s->gsig || !fill)
+	    !s->cleak || !s->gleak || !s->cout || !s->gout || !s->csig || !s->gsig || !fill)
 		goto cleanup;
 	memset(s->cpos, 0xff, (s->ncpos + 1) * sizeof(*s->cpos));
 	memset(s->gpos, 0xff, (s->ngpos + 1) * sizeof(*s->gpos));
@@ -220,10 +224,14 @@ int fold__build(struct fold *s, const struct lineage *lg, const struct graph_out
 			s->bnd_off[s->bound[i] + 1]++;
 			if (s->g[i].state == LG_GO_ALIVE && s->c[s->bound[i]].state == LG_CTX_CANCELLED &&
 			    s->c[s->bound[i]].created_ns < s->g[i].created_ns) {
-				s->gleak[i] = true;
-				if (!s->cleak[s->bound[i]])
+				s->gout[i] = true;
+				if (!s->cout[s->bound[i]])
 					s->nleak++;
-				s->cleak[s->bound[i]] = true;
+				s->cout[s->bound[i]] = true;
+				if (!o->go_leaking || o->go_leaking(o->leak_cookie, s->g[i].goid)) {
+					s->gleak[i] = true;
+					s->cleak[s->bound[i]] = true;
+				}
 			}
 		}
 	}

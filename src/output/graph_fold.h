@@ -28,7 +28,8 @@ struct fold {
 	uint32_t *kid_off, *kids;   /* ctx -> raw ctx children, by creation time */
 	uint32_t *bnd_off, *bnd;    /* ctx -> goroutines bound to it */
 	int32_t *bound;             /* goroutine -> ctx position, -1 */
-	bool *cleak, *gleak;
+	bool *cleak, *gleak;   /* marked LEAK (tree, dot): the rules' verdict, else as below */
+	bool *cout, *gout;     /* alive under a cancelled context it started under (json "leaking") */
 	uint64_t *csig, *gsig;
 	uint32_t nleak;
 	uint32_t drawn;             /* dot: nodes written */

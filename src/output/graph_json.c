@@ -148,7 +148,8 @@ int graph_json__write(struct fold *s, FILE *out)
 		json_w__kv_bool(w, "preexisting", x->preexisting);
 		json_w__kv_bool(w, "discovered", x->discovered);
 		json_w__kv_bool(w, "placeholder", x->placeholder);
-		json_w__kv_bool(w, "leaking", s->cleak[bycr[k]]);
+		json_w__kv_bool(w, "leaking", s->cout[bycr[k]]);
+		json_w__kv_bool(w, "marked_leak", s->cleak[bycr[k]]);
 		json_w__kv_uint(w, "children", x->nchildren);
 		json_w__obj_close(w);
 	}
@@ -177,7 +178,8 @@ int graph_json__write(struct fold *s, FILE *out)
 		}
 		json_w__kv_bool(w, "preexisting", x->preexisting);
 		json_w__kv_bool(w, "placeholder", x->placeholder);
-		json_w__kv_bool(w, "leaking", s->gleak[i]);
+		json_w__kv_bool(w, "leaking", s->gout[i]);
+		json_w__kv_bool(w, "marked_leak", s->gleak[i]);
 		/* contexts it created: binary search in the by-creator order */
 		while (lo < hi) {
 			uint32_t mid = (lo + hi) / 2;

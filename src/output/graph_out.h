@@ -23,6 +23,12 @@ struct graph_out_opts {
 	int64_t mono_to_real_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC; 0: unknown (no wall times) */
 	uint64_t now_ns;         /* ages are relative to this; 0: lineage__now() */
 	uint32_t max_nodes;      /* dot/svg: folded nodes drawn at most; 0: 2000 */
+	/* The rules' verdict: a goroutine alive in the scope of a cancelled context is
+	 * marked leaking only when this says so (--grace, memory, the standard
+	 * library's own goroutines: rules__go_outlived). NULL: marked from the graph
+	 * alone (replay). */
+	bool (*go_leaking)(const void *cookie, uint64_t goid);
+	const void *leak_cookie;
 };
 
 /* "tree", "json", "dot", "svg": 0, or -EINVAL. */

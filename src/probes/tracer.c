@@ -315,6 +315,14 @@ int tracer__fd(const struct tracer *t)
 	return ring_buffer__epoll_fd(t->rb);
 }
 
+void tracer__ring_fill(const struct tracer *t, size_t *used, size_t *size)
+{
+	struct ring *r = t && t->rb ? ring_buffer__ring(t->rb, 0) : NULL;
+
+	*used = r ? ring__avail_data_size(r) : 0;
+	*size = r ? ring__size(r) : 0;
+}
+
 int tracer__counters(const struct tracer *t, struct tracer_counters *out)
 {
 	int ncpu = libbpf_num_possible_cpus(), fd, i, c;

@@ -61,6 +61,8 @@ int tracer__consume(struct tracer *t);
  * call tracer__consume at least every 100 ms as well. */
 int tracer__fd(const struct tracer *t);
 int tracer__counters(const struct tracer *t, struct tracer_counters *out);
+/* The ring buffer: bytes queued now, and its size. */
+void tracer__ring_fill(const struct tracer *t, size_t *used, size_t *size);
 /* "uprobe_multi" or "uprobe": how the sites were attached. */
 const char *tracer__attach_mode(const struct tracer *t);
 int tracer__nsites(const struct tracer *t); /* sites attached */

@@ -67,6 +67,8 @@ void rule_outlived_go(struct rules *r, const struct lineage *lg, const struct lg
 	if (!gr)
 		return;
 	gr->now++;
+	if (!hmap__find(&r->outlived, hmap_key(g->goid), NULL, NULL))
+		(void)hmap__add(&r->outlived, hmap_key(g->goid), g->goid); /* -ENOMEM: the graph shows no verdict */
 	range_add(&gr->a.outlived_min_ns, &gr->a.outlived_max_ns, now - sc.cancelled_ns);
 	group_add_block(gr, &gs, have);
 	if (!gr->detail_set) {

@@ -138,6 +138,7 @@ void rules__free(struct rules *r)
 	free(r->pend);
 	free(r->cands);
 	hmap__free(&r->lost_map);
+	hmap__free(&r->outlived);
 	free(r);
 }
 
@@ -392,6 +393,7 @@ int rules__on_event(struct rules *r, const struct lineage *lg, const struct ct_e
 
 static void tick_reset(struct rules *r)
 {
+	hmap__clear(&r->outlived);
 	for (uint32_t i = 0; i < r->cap; i++) {
 		struct group *g = &r->groups[i];
 
@@ -531,4 +533,9 @@ int rules__tick(struct rules *r, const struct lineage *lg, uint64_t now_ns,
 	}
 	r->last_tick_ns = now_ns;
 	return emitted;
+}
+
+bool rules__go_outlived(const struct rules *r, uint64_t goid)
+{
+	return r && goid && hmap__find(&r->outlived, hmap_key(goid), NULL, NULL);
 }

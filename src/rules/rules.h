@@ -195,6 +195,10 @@ struct rules_stats {
 /* The time (CLOCK_MONOTONIC) from which every probe was live: what was created
  * before it may have been cancelled unseen. */
 void rules__set_attached(struct rules *r, uint64_t ns);
+/* Whether the last tick counted goid in an outlived-context or unreachable-cancel
+ * group (--grace passed, alive in memory, the user's goroutine): what the graph
+ * marks as leaking. */
+bool rules__go_outlived(const struct rules *r, uint64_t goid);
 void rules__stats(const struct rules *r, struct rules_stats *st);
 
 const char *rule_name(enum rule_id r);             /* "lost-cancel", ... */

@@ -67,6 +67,7 @@ struct rules {
 	struct cand *cands;    /* lost-cancel: live candidates of this tick */
 	uint32_t ncands, cands_cap;
 	struct hmap lost_map;  /* lineage ref -> cands index; this tick */
+	struct hmap outlived;  /* goids counted by outlived/unreachable at the last tick */
 	/* Windows (lo, hi] in which records were lost (EV_LOST), oldest first; when
 	 * full, the two oldest merge, so a window is never forgotten, only widened. */
 	struct { uint64_t lo, hi; bool reads_only; } loss[LOSS_WINDOWS];

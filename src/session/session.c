@@ -81,6 +81,7 @@ struct session {
 	uint64_t bias;
 	/* Loss counters already reported in EV_LOST events. */
 	uint64_t rep_drops, rep_read_errors, rep_decode_errors;
+	struct session_ring ring;
 };
 
 static void deliver(void *cookie, const struct ct_event *ev)
@@ -249,6 +250,33 @@ static int open_analysis(struct session *s)
 	}
 	s->rules = rules__new(&ro);
 	return s->rules ? 0 : -errno;
+}
+
+bool session__go_outlived(const void *cookie, uint64_t goid)
+{
+	const struct session *s = cookie;
+
+	return s && rules__go_outlived(s->rules, goid);
+}
+
+void session__ring(const struct session *s, struct session_ring *out)
+{
+	if (s)
+		*out = s->ring;
+	else
+		memset(out, 0, sizeof(*out));
+}
+
+/* Samples the fill level before a poll collects the records. */
+static void ring_sample(struct session *s)
+{
+	size_t used, size;
+
+	tracer__ring_fill(s->tr, &used, &size);
+	s->ring.size = size;
+	s->ring.fill_pct = size ? (uint32_t)(used * 100 / size) : 0;
+	if (s->ring.fill_pct > s->ring.max_fill_pct)
+		s->ring.max_fill_pct = s->ring.fill_pct;
 }
 
 uint64_t session__probe_hits(const struct session *s)
@@ -643,6 +671,16 @@ static void finish(struct session *s, bool exited)
 			(unsigned long long)is.bytes / 1024, (unsigned long long)is.refused,
 			(unsigned long long)gs.lookups, (unsigned long long)gs.read_errors,
 			(unsigned long long)ps.reads, (unsigned long long)ds.mem_errors);
+		if (s->rules) {
+			struct rules_stats rs;
+
+			rules__stats(s->rules, &rs);
+			verbose("pid %d: ring buffer %llu KiB, fill at most %u%%; findings memory confirmed "
+				"%llu, dropped unconfirmed (lost records, attach window) %llu; %llu not-context "
+				"interface values refused", s->o.pid, (unsigned long long)s->ring.size / 1024,
+				s->ring.max_fill_pct, (unsigned long long)rs.confirmed,
+				(unsigned long long)rs.unconfirmed, (unsigned long long)ds.not_context);
+		}
 	}
 	rules_tick(s, ct_mono_ns(), true);
 	if (exited) {
@@ -670,6 +708,7 @@ int session__poll(struct session *s, int timeout_ms)
 	n = poll(p, s->pidfd >= 0 ? 2 : 1, timeout_ms);
 	if (n < 0 && errno == EINTR)
 		return -EINTR;
+	ring_sample(s);
 	err = tracer__consume(s->tr);
 	if (err < 0 && err != -EINTR) {
 		ct_errmsg_set("reading events of pid %d: %s", s->o.pid, strerror(-err));

@@ -68,6 +68,16 @@ struct memjudge_stats;
 int session__memory_stats(const struct session *s, struct memjudge_stats *st);
 /* Probe hits in the target since attach (the BPF side's counter). */
 uint64_t session__probe_hits(const struct session *s);
+/* The ring buffer's fill level, in percent: now (before this poll collected it)
+ * and the highest seen since attach; its size in bytes. */
+struct session_ring {
+	uint32_t fill_pct, max_fill_pct;
+	uint64_t size;
+};
+void session__ring(const struct session *s, struct session_ring *out);
+/* With opts.rules: the rules counted goid as outliving its context at their last
+ * judgement (rules__go_outlived). */
+bool session__go_outlived(const void *s, uint64_t goid);
 /* The live graph (with opts.rules or opts.graph), NULL otherwise. */
 struct lineage;
 const struct lineage *session__lineage(const struct session *s);

@@ -218,6 +218,11 @@ for v in $(echo "$oldest $newest" | tr ' ' '\n' | sort -u); do
 	bad=$(ct_clean "$tmp/ctest.err")
 	[ "$wrc" = 0 ] && [ -z "$bad" ] && ok "realsw: ctxtrace watch on Go $v context tests: exit 0, no error" ||
 		not_ok "realsw: ctxtrace watch on Go $v context tests exited $wrc" "$bad"
+	# losses said at exit are in the alert stream too, with the same total
+	said=$(sed -n 's/^pid [0-9]*: \([0-9]*\) records lost.*/\1/p' "$tmp/ctest.err")
+	streamed=$(jq -s '[.[] | select(.type == "lost") | .ringbuf_drops] | add // 0' "$tmp/ctest.alerts")
+	[ "${said:-0}" = "$streamed" ] && ok "realsw: Go $v: records lost in the alert stream: $streamed, as said at exit" ||
+		not_ok "realsw: Go $v: $streamed records lost in the stream, ${said:-0} said at exit"
 	bad=$(unexpected "$tmp/ctest.alerts")
 	n=$(jq -s '[.[] | select(.type == "alert")] | length' "$tmp/ctest.alerts")
 	[ -z "$bad" ] && ok "realsw: Go $v context tests: every alert expected ($n)" ||

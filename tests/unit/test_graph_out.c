@@ -179,6 +179,47 @@ static void test_tree(void **state)
 	lineage__free(lg);
 }
 
+static bool verdict_102(const void *cookie, uint64_t goid)
+{
+	(void)cookie;
+	return goid == 102;
+}
+
+static bool verdict_none(const void *cookie, uint64_t goid)
+{
+	(void)cookie;
+	(void)goid;
+	return false;
+}
+
+/* Issue 14: the tree marks what the rules judged (grace, memory, the standard
+ * library's goroutines), not every goroutine alive under a cancelled context. */
+static void test_tree_verdict(void **state)
+{
+	struct lineage *lg = program();
+	struct graph_out_opts o = { .format = GRAPH_TREE, .pid = 77, .go_leaking = verdict_none };
+	char *buf = NULL, line[512];
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+
+	(void)state;
+	assert_int_equal(graph_out__write(lg, &o, m), 0);
+	fclose(m);
+	assert_null(strstr(buf, "LEAK"));
+	/* the header says what the graph holds, a fact either way */
+	assert_non_null(strstr(buf, "1 cancelled contexts with goroutines still running"));
+	free(buf);
+	buf = NULL;
+	o.go_leaking = verdict_102;
+	m = open_memstream(&buf, &len);
+	assert_int_equal(graph_out__write(lg, &o, m), 0);
+	fclose(m);
+	assert_non_null(line_with(buf, "goroutine 102 main.serve.func1", line, sizeof(line)));
+	assert_non_null(strstr(line, "LEAK"));
+	free(buf);
+	lineage__free(lg);
+}
+
 static int sh(const char *cmd)
 {
 	int rc = system(cmd);
@@ -314,7 +355,8 @@ static void test_fold_many(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_tree),   cmocka_unit_test(test_json),    cmocka_unit_test(test_dot),
+		cmocka_unit_test(test_tree),
+		cmocka_unit_test(test_tree_verdict),   cmocka_unit_test(test_json),    cmocka_unit_test(test_dot),
 		cmocka_unit_test(test_svg),    cmocka_unit_test(test_formats), cmocka_unit_test(test_fold_many),
 	};
 
