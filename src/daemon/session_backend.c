@@ -99,4 +99,5 @@ const struct target_backend session_backend = {
 	.profile = session_profile,
 	.ring_fill = session_ring_fill,
 	.go_outlived = session__go_outlived,
+	.go_memory = session__go_memory,
 };

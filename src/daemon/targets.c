@@ -420,6 +420,8 @@ int targets__graph(const struct targets *ts, int pid, bool text, FILE *f, char *
 	o.mono_to_real_ns = (int64_t)(ct_clock_ns(CLOCK_REALTIME) - o.now_ns);
 	o.go_leaking = ts->be.go_outlived;
 	o.leak_cookie = g->h;
+	o.go_memory = ts->be.go_memory;
+	o.memory_cookie = g->h;
 	/* Through a buffer: the reply must end with exactly one newline. */
 	mf = open_memstream(&buf, &len);
 	if (!mf) {

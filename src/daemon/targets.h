@@ -23,6 +23,8 @@ struct lineage;
 struct alert;
 
 /* The pipeline a target runs: the session by default; tests put in a fake. */
+struct memjudge_go;
+
 struct target_backend {
 	/* Returns a handle, or NULL with errno and ct_errmsg(). */
 	void *(*open)(int pid, const struct target_cfg *t, const struct rule_cfg *rules,
@@ -45,6 +47,9 @@ struct target_backend {
 	void (*ring_fill)(void *h, uint32_t *now_pct, uint32_t *max_pct);
 	/* Optional: the rules' verdict on a goroutine, for the graph's LEAK marks. */
 	bool (*go_outlived)(const void *h, uint64_t goid);
+	/* Optional: what the memory judgement read of a goroutine that existed at
+	 * attach, for the graph (session__go_memory). */
+	bool (*go_memory)(const void *h, uint64_t goid, struct memjudge_go *out);
 };
 
 struct targets_stats {

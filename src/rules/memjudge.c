@@ -226,6 +226,7 @@ void memjudge__report_goroutines(struct memjudge *mj)
 		struct memjudge_go g = {
 			.goid = m->g.goid, .parent_goid = m->g.parent_goid, .status = m->g.status,
 			.waiting_ns = m->gs.waiting_ns, .stack = m->gs.stack, .go_site = m->go_site,
+			.block_site = site_first_user(m->gs.stack),
 			.start_func = m->start_func, .system = m->system, .judged = m->judged,
 			.contexts_held = m->nheld, .chans = m->nchans, .waits_on_done = m->on_done,
 			.leaked = m->g.status == GO_STATUS_LEAKED,

@@ -46,6 +46,7 @@ struct memjudge_go {
 	const char *wait;             /* "chan send", "sleep", "syscall", "runnable", "running" */
 	uint64_t waiting_ns;          /* from the runtime's waitsince; 0 unknown */
 	const struct ct_stack *stack; /* where it is, innermost first; NULL: running or unread */
+	const struct ct_frame *block_site; /* the user's frame of it the alerts name; NULL: none */
 	const struct ct_stack *go_site;
 	const char *start_func;
 	bool system;                  /* a runtime goroutine (not judged) */
