@@ -31,9 +31,10 @@ var (
 	flagChurn    = flag.Int("churn", 0, "goroutines started and ended in a loop while read")
 	flagSpin     = flag.Bool("spin", false, "ping-pong between two goroutines, printing the rate every 100ms (make bench)")
 	flagLeakProf = flag.Bool("leakprofile", true, "write the goroutine leak profile where the runtime has one (1.27)")
+	flagRtItab   = flag.Int("rtitab", 0, "goroutines holding a cancelled context whose itab the runtime made (a type assertion)")
 )
 
-var sender, holder, parent *Expect
+var sender, holder, parent, rtholder *Expect
 
 // Globals: reachable, so what waits on them is not leaked (1.27's leak profile
 // counts a goroutine blocked on something only blocked goroutines reach as leaked).
@@ -76,6 +77,39 @@ func keepParent(ctx context.Context, done <-chan struct{}) error {
 	return ctx.Err()
 }
 
+// rtCtx is a Context of the program's own that is never converted to
+// context.Context where the compiler sees it: its itab for context.Context is made
+// at run time, by getitab, when boxed() is asserted (not in the module's itab list;
+// tests/e2e/snapshot.sh checks with go tool nm that the binary has no such itab).
+type rtCtx struct {
+	context.Context
+	tag int
+}
+
+//go:noinline
+func boxed(c context.Context, tag int) any { return &rtCtx{Context: c, tag: tag} }
+
+func leakRtItab(base context.Context) {
+	cctx, cancel := context.WithCancel(base)
+	ctx := boxed(cctx, 1).(context.Context) // runtime.assertE2I: getitab
+	in := make(chan int)
+	next(rtholder, "go")
+	go work2(ctx, in)
+	cancel()
+	hit(rtholder)
+}
+
+// work2 is work for rtholder: ctx live in its frame across the receive.
+//
+//go:noinline
+func work2(ctx context.Context, in <-chan int) error {
+	v := <-at(rtholder, "block", in)
+	if v > 0 {
+		return ctx.Err()
+	}
+	return nil
+}
+
 func deepDown(n int, ch chan struct{}) {
 	if n > 0 {
 		deepDown(n-1, ch) // grows and moves the stack
@@ -89,12 +123,18 @@ func main() {
 	sender = expect("stuck-goroutines", "sends on channels nobody receives from, no context", "chan send")
 	holder = expect("outlived-context", "blocked holding a cancelled context", "chan receive")
 	parent = expect("lost-cancel", "a live context with never-cancelled children")
+	if *flagRtItab > 0 {
+		rtholder = expect("outlived-context", "blocked holding a cancelled context of a type whose itab the runtime made", "chan receive")
+	}
 	defer stop()
 
 	for i := 0; i < *flagN; i++ {
 		leakSend()
 		hit(sender)
 		leakHolder(base)
+	}
+	for i := 0; i < *flagRtItab; i++ {
+		leakRtItab(base)
 	}
 	// A parent with many children whose cancel funcs are dropped.
 	pctx, pcancel := context.WithCancel(base)
