@@ -114,6 +114,8 @@ static uint64_t mem_sig(const struct fold *s, uint32_t g)
 				       m->ctx.known);
 	if (m->ctx.known)
 		h = ct_hash_combine(h, ct_hash_combine(ct_hash_str(m->ctx.type_name), ct_hash_str(m->ctx.err)));
+	if (m->ancestry.known)
+		h = ct_hash_combine(h, ct_hash_combine(m->ancestry_parent, ct_hash_str(m->ancestry.err)));
 	return h;
 }
 
@@ -422,6 +424,14 @@ static size_t describe_memory(const struct fold *s, const struct group *g, char 
 			ADD(" [0x%" PRIx64 "]", m->ctx.id);
 		if (m->ctx.err)
 			ADD(" (%s)", m->ctx.err);
+	} else if (m->ancestry.known) {
+		ADD("%sparent goroutine %" PRIu64 " holds cancelled %s", sep, m->ancestry_parent,
+		    m->ancestry.type_name ? m->ancestry.type_name : "context");
+		if (g->n == 1)
+			ADD(" [0x%" PRIx64 "]", m->ancestry.id);
+		if (m->ancestry.err)
+			ADD(" (%s)", m->ancestry.err);
+		ADD(" in the frame that started it (by ancestry)");
 	} else if (m->waits_on_done) {
 		ADD("%swaits on a live context's Done", sep);
 	} else if (m->contexts_held) {

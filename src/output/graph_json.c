@@ -109,6 +109,18 @@ static void j_memory(struct json_w *w, const struct fold *s, uint32_t i)
 			json_w__kv_int(w, "deadline_unix_ns", m->ctx.deadline_unix_ns);
 		json_w__kv_str(w, "tie", "held");
 		json_w__obj_close(w);
+	} else if (m->ancestry.known) {
+		json_w__obj_open(w);
+		json_w__kv_hex(w, "id", m->ancestry.id);
+		json_w__kv_str(w, "kind", ctx_kind_name(m->ancestry.kind));
+		json_w__kv_str(w, "type", m->ancestry.type_name);
+		json_w__kv_str(w, "err", m->ancestry.err);
+		json_w__kv_str(w, "cause", m->ancestry.cause);
+		if (m->ancestry.has_deadline)
+			json_w__kv_int(w, "deadline_unix_ns", m->ancestry.deadline_unix_ns);
+		json_w__kv_str(w, "tie", "ancestry");
+		json_w__kv_uint(w, "parent_goid", m->ancestry_parent);
+		json_w__obj_close(w);
 	} else {
 		json_w__null(w);
 	}
