@@ -2,10 +2,13 @@
 # `ctxtrace graph -p` on a program whose leaks were complete before attach
 # (tests/go/snap_target, idle for a few seconds first): the goroutines that existed
 # at attach show what memory holds, checked against what the program says it made
-# (its truth line: go site, blocking site, wait reason, count, rule, when):
+# (its truth line: go site, blocking site, wait reason, count, rule, when, and the
+# goroutine id it read from its own stack trace):
 #  - json on every installed Go version (plain; newest also stripped): each expected
 #    group's goroutines carry its blocking site, wait reason and rule, reported;
-#    the holders carry the cancelled context ("context canceled"); the listeners on
+#    the holders carry the cancelled context ("context canceled"), those of a type
+#    whose itab the runtime made too; goroutines that hold none, started by one that
+#    does, are tied to it by ancestry (the parent's goid as Go prints it); the listeners on
 #    a live context's Done say so; no other goroutine is reported; the age comes
 #    from the runtime's waitsince (longer than the time since attach, shorter than
 #    the time since the program made them), not from attach;
@@ -30,7 +33,7 @@ trap cleanup EXIT
 start() {
 	local out=$tmp/truth
 	rm -f "$out"
-	"$1" -children 50 -life 90s >"$out" 2>"$tmp/err" &
+	"$1" -children 50 -rtitab 3 -ancestry 5 -life 90s >"$out" 2>"$tmp/err" &
 	pid=$!
 	pids+=("$pid")
 	for _ in $(seq 150); do grep -qs '"type":"truth"' "$out" && break; sleep 0.1; done
@@ -49,6 +52,8 @@ end_ms = int(sys.argv[4])         # wall clock when the graph was printed, at mo
 def loc(f):
     return None if not f else "%s:%d" % (f["file"].split("/")[-1], f["line"])
 gos = [x for x in g["goroutines"] if x["state"] == "alive"]
+anc_parent = [n.split()[-1] for n in t.get("notes", []) if n.startswith("ancestry parent ")]
+anc_parent = anc_parent[0] if anc_parent else None
 bad = []
 expected = set()
 for e in t["expect"]:
@@ -72,7 +77,11 @@ for e in t["expect"]:
         c = m["cancelled_context"]
         if e["rule"] == "outlived-context" and (c is None or c["err"] != "context canceled" or c["tie"] != "held"):
             bad.append("goroutine %d: cancelled context %s, expected one held, 'context canceled'" % (x["goid"], c))
-        if e["rule"] == "stuck-goroutines" and c is not None:
+        if e["rule"] == "stuck-goroutines" and "started by a goroutine holding" in e["what"]:
+            # tied by ancestry: the parent whose goid the program printed from its own stack
+            if c is None or c["tie"] != "ancestry" or str(c["parent_goid"]) != anc_parent or c["err"] != "context canceled":
+                bad.append("goroutine %d: %s, expected tied by ancestry to goroutine %s's cancelled context" % (x["goid"], c, anc_parent))
+        elif e["rule"] == "stuck-goroutines" and c is not None:
             bad.append("goroutine %d: a cancelled context %s where the program holds none" % (x["goid"], c))
         since_attach = g["now_ns"] - x["created_ns"]
         if m["waiting_from"] == "waitsince":
@@ -115,14 +124,17 @@ for v in $versions; do
 			else not_ok "$name: json memory state" "${problems//$'\n'/$'\n'# }"; fi
 		fi
 		if [ "$v" = "$newest" ] && [ "$mode" = plain ]; then
-			eval "$(jq -r '.expect[] | select(.rule=="stuck-goroutines") | "sgo=\(.sites.go) sblk=\(.sites.block) sn=\(.count)"' "$tmp/truth.json")"
-			eval "$(jq -r '.expect[] | select(.rule=="outlived-context") | "ogo=\(.sites.go) oblk=\(.sites.block)"' "$tmp/truth.json")"
+			eval "$(jq -r '[.expect[] | select(.rule=="stuck-goroutines")][0] | "sgo=\(.sites.go) sblk=\(.sites.block) sn=\(.count)"' "$tmp/truth.json")"
+			eval "$(jq -r '[.expect[] | select(.rule=="outlived-context")][0] | "ogo=\(.sites.go) oblk=\(.sites.block)"' "$tmp/truth.json")"
+			eval "$(jq -r '.expect[] | select(.what | test("started by a goroutine holding")) | "ago=\(.sites.go)"' "$tmp/truth.json")"
 			"$CTXTRACE" graph -p "$pid" --duration 7s >"$tmp/tree" 2>"$tmp/graph.err"
 			if grep -F "started at $sgo " "$tmp/tree" | grep -F "chan send at $sblk for " |
 				grep -F "no context found in memory" | grep -F "STUCK: stuck-goroutines (memory)" | grep -q "x$sn\$" &&
 				grep -F "started at $ogo " "$tmp/tree" | grep -F "chan receive at $oblk for " |
 				grep -F "holds cancelled *context.cancelCtx" | grep -q "LEAK: outlived-context (memory)" &&
-				! grep -F -e "main.main.func1" -e "main.main.func2" "$tmp/tree" | grep -q -e LEAK -e STUCK; then
+				! grep -F -e "main.main.func1" -e "main.main.func2" "$tmp/tree" | grep -q -e LEAK -e STUCK &&
+				grep -F "started at $ago " "$tmp/tree" | grep -F "holds cancelled *context.cancelCtx" |
+				grep -F "in the frame that started it (by ancestry)" | grep -q "STUCK: stuck-goroutines (memory)"; then
 				ok "$name: tree shows the memory verdicts"
 			else
 				not_ok "$name: tree shows the memory verdicts" "$(grep -e "$sgo" -e "$ogo" -e main.main.func "$tmp/tree" | head -6)"
