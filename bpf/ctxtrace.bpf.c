@@ -331,6 +331,8 @@ static __always_inline int dispatch(struct pt_regs *ctx)
 	if (at_branch && (ctx->flags & (EFLAGS_CF | EFLAGS_ZF)))
 		return 0;
 	cnt_inc(CT_CNT_HITS);
+	if (kind < CT_PROBE_KIND_MAX)
+		cnt_inc(CT_CNT_HITS_BY_KIND + kind);
 	if (kind == CT_PROBE_GO_START)
 		return on_go_start(ctx, kind);
 	goid = goid_of(ctx->r14);

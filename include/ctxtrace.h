@@ -51,7 +51,8 @@ enum ct_counter {
 	CT_CNT_STACK_ERRORS,  /* bpf_get_stack failed */
 	CT_CNT_HITS,          /* probe hits in the target */
 	CT_CNT_DONE_DEDUP,    /* Done() hits suppressed by the (goid, ctx) filter */
-	CT_CNT_MAX,
+	CT_CNT_HITS_BY_KIND,  /* + enum ct_probe_kind: probe hits per site kind */
+	CT_CNT_MAX = CT_CNT_HITS_BY_KIND + CT_PROBE_KIND_MAX,
 };
 
 struct ct_hdr {

@@ -5,9 +5,11 @@
 # program itself every 100 ms) before and while it is read. Goal: 10k goroutines
 # in under 1 s on one core; the target's throughput unaffected.
 set -uo pipefail
+cd "$(dirname "$0")/.."
 OUT=${OUT:-build}
 CT=$OUT/ctxtrace
-v=${BENCH_GO:-$(for d in /usr/lib/go-1.*; do [ -x "$d/bin/go" ] && echo "${d##*/go-}"; done | sort -t. -k2 -n | tail -1)}
+. scripts/go-versions.sh
+v=${BENCH_GO:-$(go_known | tail -1)}
 GO_VERSIONS=$v GO_MODES=plain GO_PROGRAMS=snap_target scripts/build-go-tests.sh "$OUT/go" || exit 1
 bin=$OUT/go/$v/plain/snap_target
 

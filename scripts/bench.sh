@@ -65,7 +65,7 @@ for work in ${BENCH_WORKS:-0 20 200}; do
 		"${a:-?}" "$( [ -n "$a" ] && [ -n "$u" ] && echo "scale=1; 100*$a/$u" | bc)"
 done
 
-for s in scripts/bench-replay.sh scripts/bench-snapshot.sh; do
+for s in scripts/bench-http.sh scripts/bench-replay.sh scripts/bench-snapshot.sh scripts/bench-ticks.sh; do
 	[ -x "$s" ] && { echo; OUT=$OUT "$s"; }
 done
 exit 0

@@ -13,6 +13,7 @@
 #include "binary/goelf.h"
 #include "binary/moduledata.h"
 #include "binary/pclntab.h"
+#include "util/file.h"
 #include "util/log.h"
 
 #define MAX_SEGS 32
@@ -498,6 +499,16 @@ static void find_pclntab(struct goelf *ge)
 	}
 }
 
+/* The section header table lies inside the file and names a .text section
+ * (every executable the Go linker writes has one). */
+static bool sections_sound(const struct goelf *ge, const Elf64_Ehdr *eh)
+{
+	uint64_t end = eh->e_shoff + (uint64_t)eh->e_shnum * eh->e_shentsize;
+
+	return eh->e_shnum && eh->e_shentsize == sizeof(Elf64_Shdr) && eh->e_shstrndx < eh->e_shnum &&
+	       end <= ge->size && ge->text_sec.size;
+}
+
 static struct goelf *open_image(struct goelf *ge, const struct goelf_opts *opts)
 {
 	static const struct goelf_opts defaults;
@@ -548,6 +559,13 @@ static struct goelf *open_image(struct goelf *ge, const struct goelf_opts *opts)
 	if (!ge->pcln_sec.size)
 		find_pclntab(ge);
 	err = -EINVAL;
+	/* A file cut short or with damaged section headers loses its sections: say
+	 * so rather than guess at the toolchain. */
+	if ((!ge->pcln_sec.size || !ge->bi_sec.size) && !sections_sound(ge, eh)) {
+		ct_errmsg_set("damaged ELF file: its section headers are cut off or corrupted (file size %llu)",
+			      (unsigned long long)ge->size);
+		goto cleanup;
+	}
 	if (!ge->pcln_sec.size) {
 		ct_errmsg_set("not a Go program (no .gopclntab section)");
 		goto cleanup;
@@ -571,7 +589,7 @@ cleanup:
 struct goelf *goelf__open_opts(const char *path, const struct goelf_opts *opts)
 {
 	struct goelf *ge;
-	struct stat st;
+	uint64_t fsize;
 	int fd, err;
 
 	if (!path || !*path) {
@@ -579,31 +597,18 @@ struct goelf *goelf__open_opts(const char *path, const struct goelf_opts *opts)
 		errno = EINVAL;
 		return NULL;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* Not a FIFO (opening one waits for a writer), device or /proc file. */
+	fd = file_open_regular(path, 0, &fsize);
 	if (fd < 0) {
-		err = errno;
-		ct_errmsg_set("%s", strerror(err));
+		err = -fd;
+		if (err == EISDIR)
+			ct_errmsg_set("a directory, not an executable");
 		errno = err;
 		return NULL;
 	}
-	if (fstat(fd, &st)) {
-		err = errno;
-		ct_errmsg_set("%s", strerror(err));
-		goto fail;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		err = EISDIR;
-		ct_errmsg_set("a directory, not an executable");
-		goto fail;
-	}
-	if (!S_ISREG(st.st_mode)) {
+	if (fsize < sizeof(Elf64_Ehdr)) {
 		err = EINVAL;
-		ct_errmsg_set("not a regular file");
-		goto fail;
-	}
-	if ((uint64_t)st.st_size < sizeof(Elf64_Ehdr)) {
-		err = EINVAL;
-		ct_errmsg_set("not an ELF executable (%lld bytes)", (long long)st.st_size);
+		ct_errmsg_set("not an ELF executable (%llu bytes)", (unsigned long long)fsize);
 		goto fail;
 	}
 	ge = calloc(1, sizeof(*ge));
@@ -613,7 +618,7 @@ struct goelf *goelf__open_opts(const char *path, const struct goelf_opts *opts)
 		ct_errmsg_set("out of memory");
 		goto fail;
 	}
-	ge->size = st.st_size;
+	ge->size = fsize;
 	/* Private and writable so that libelf may never fault writing into it; nothing
 	 * is written, so no page is copied. */
 	ge->img = mmap(NULL, ge->size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);

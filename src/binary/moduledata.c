@@ -35,7 +35,5 @@ int go_md__decode(const uint64_t *w, bool covctrs, struct go_md_fields *out)
 	out->rodata = t[5];
 	out->gofunc = t[6];
 	out->typedesclen = true;
-	out->itabs = types + t[3];
-	out->eitabs = types + t[3] + t[4];
 	return 0;
 }

@@ -28,11 +28,8 @@ struct go_md_fields {
 	uint64_t text, etext;
 	uint64_t types, etypes;
 	uint64_t rodata, gofunc;
-	bool typedesclen; /* the Go 1.27 block (types, typedesclen, etypes, itab range) */
-	/* Go 1.27: the module's itabs, [types + itaboffset, + itabsize), packed one
-	 * after the other (each 32 bytes + 8 per interface method beyond the first;
-	 * runtime.addModuleItabs). 0, 0 before 1.27 (moduledata.itablinks). */
-	uint64_t itabs, eitabs;
+	bool typedesclen; /* the Go 1.27 block (types, typedesclen, etypes, itab range;
+			   * ctxmem reads the itabs through moduledata.itaboffset) */
 };
 
 /* w: the first GO_MD_SPAN bytes of a moduledata as words (GO_MD_SPAN / 8).

@@ -1,6 +1,5 @@
 /* ctxtrace inspect: what ctxtrace sees in a Go binary, and what it would probe. */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,26 +11,24 @@
 #include "probes/probe_plan.h"
 #include "util/json.h"
 #include "util/log.h"
+#include "util/options.h"
 #include "util/proc.h"
 
 #define MIN_GO_MINOR 19
 
+static const char usage[] =
+	"usage: ctxtrace inspect [--json] BINARY\n"
+	"       ctxtrace inspect [--json] -p PID\n"
+	"       ctxtrace inspect [--json] --addr2line ADDR... BINARY\n"
+	"Reports the Go version, build settings, layout, the probe sites and the\n"
+	"struct offsets ctxtrace uses for a Go executable.\n";
+
 struct inspect_opts {
-	bool json;
-	int pid;
+	struct cli_opts cli;
 	const char *binary;
 	char **addrs;
 	int naddrs;
 };
-
-static void usage(FILE *f)
-{
-	fprintf(f, "usage: ctxtrace inspect [--json] BINARY\n"
-		   "       ctxtrace inspect [--json] -p PID\n"
-		   "       ctxtrace inspect [--json] --addr2line ADDR... BINARY\n"
-		   "Reports the Go version, build settings, layout, the probe sites and the\n"
-		   "struct offsets ctxtrace uses for a Go executable.\n");
-}
 
 static const char *off_src_name(enum go_off_source s)
 {
@@ -95,6 +92,13 @@ static void print_json(const char *shown, struct goelf *ge, const struct probe_p
 			json_w__kv_hex(w, "file_offset", s->file_offset);
 			json_w__kv_uint(w, "probe_offset", s->insn_offset);
 			json_w__kv_str(w, "instruction", s->insn);
+			/* the --probes modes that attach it */
+			json_w__key(w, "modes");
+			json_w__arr_open(w);
+			if (probe_site__used(s, PROBES_DEFAULT))
+				json_w__str(w, probe_mode_name(PROBES_DEFAULT));
+			json_w__str(w, probe_mode_name(PROBES_ALL));
+			json_w__arr_close(w);
 		}
 		if (s->note[0])
 			json_w__kv_str(w, "note", s->note);
@@ -158,8 +162,9 @@ static void print_text(const char *shown, struct goelf *ge, const struct probe_p
 			if (s->func_addr)
 				snprintf(addr, sizeof(addr), "0x%" PRIx64, s->func_addr);
 			if (s->status == PROBE_OK)
-				snprintf(probe, sizeof(probe), "+0x%x %s (file offset 0x%" PRIx64 ")", s->insn_offset,
-					 s->insn, s->file_offset);
+				snprintf(probe, sizeof(probe), "+0x%x %s (file offset 0x%" PRIx64 ")%s", s->insn_offset,
+					 s->insn, s->file_offset,
+					 probe_site__used(s, PROBES_DEFAULT) ? "" : " --probes=all only");
 			else if (s->status == PROBE_COVERED && s->note[0])
 				snprintf(probe, sizeof(probe), "%s", s->note); /* says what covers it */
 			else
@@ -185,18 +190,25 @@ static int addr2line(const struct inspect_opts *o, struct goelf *ge)
 	struct json_w *w = NULL;
 	int rc = 0;
 
-	if (o->json) {
+	if (o->cli.json) {
 		w = json_w__new(stdout, false);
 		json_w__arr_open(w);
 	}
 	for (int i = 0; i < o->naddrs; i++) {
 		struct go_frame frames[32];
 		char *end;
-		uint64_t pc = strtoull(o->addrs[i], &end, 0);
+		uint64_t pc;
 		int n;
 
-		if (!o->addrs[i][0] || *end) {
+		errno = 0;
+		pc = strtoull(o->addrs[i], &end, 0);
+		if (!o->addrs[i][0] || *end || o->addrs[i][0] == '-') {
 			error("invalid address '%s' (a number, e.g. 0x4a1b20)", o->addrs[i]);
+			json_w__free(w);
+			return EXIT_USAGE;
+		}
+		if (errno == ERANGE) {
+			error("invalid address '%s': more than 64 bits", o->addrs[i]);
 			json_w__free(w);
 			return EXIT_USAGE;
 		}
@@ -219,7 +231,10 @@ static int addr2line(const struct inspect_opts *o, struct goelf *ge)
 			continue;
 		}
 		if (n <= 0) {
+			/* addr2line's form on stdout, the reason once on stderr */
 			printf("0x%" PRIx64 " ?? ??:0\n", pc);
+			error("0x%" PRIx64 " is in no Go function of %s (text 0x%" PRIx64 "..)", pc, o->binary,
+			      goelf__text_start(ge));
 			rc = EXIT_CANNOT;
 			continue;
 		}
@@ -238,59 +253,29 @@ static int addr2line(const struct inspect_opts *o, struct goelf *ge)
 
 static int parse_args(int argc, char **argv, struct inspect_opts *o)
 {
-	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "pid", required_argument, NULL, 'p' },
-		{ "addr2line", no_argument, NULL, 'a' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
-	};
-	bool a2l = false;
-	int c;
+	int npos, r = options__parse_cmd(OPT_INSPECT, argc, argv, &o->cli, NULL, &npos, usage);
 
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+jp:h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			o->json = true;
-			break;
-		case 'p':
-			if (proc_parse_pid(optarg, &o->pid)) {
-				error("%s", ct_errmsg());
-				return -EINVAL;
-			}
-			break;
-		case 'a':
-			a2l = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return 1;
-		default:
-			error("inspect: unknown or incomplete option '%s' (see ctxtrace inspect --help)", argv[optind - 1]);
-			return -EINVAL;
-		}
-	}
-	if (a2l) {
-		if (argc - optind < 2) {
+	if (r)
+		return r;
+	if (o->cli.addr2line) {
+		if (npos < 2) {
 			error("--addr2line needs one or more addresses and a binary");
 			return -EINVAL;
 		}
-		o->addrs = &argv[optind];
-		o->naddrs = argc - optind - 1;
-		o->binary = argv[argc - 1];
-	} else if (o->pid) {
-		if (optind != argc) {
+		o->addrs = &argv[1];
+		o->naddrs = npos - 1;
+		o->binary = argv[npos];
+	} else if (o->cli.pid) {
+		if (npos) {
 			error("give either -p PID or a BINARY, not both");
 			return -EINVAL;
 		}
 	} else {
-		if (argc - optind != 1) {
-			error(argc == optind ? "missing BINARY (or -p PID)" : "too many arguments");
+		if (npos != 1) {
+			error(!npos ? "missing BINARY (or -p PID)" : "too many arguments");
 			return -EINVAL;
 		}
-		o->binary = argv[optind];
+		o->binary = argv[1];
 	}
 	return 0;
 }
@@ -307,18 +292,20 @@ int cmd_inspect(int argc, char **argv)
 	int err, rc = EXIT_CANNOT;
 
 	err = parse_args(argc, argv, &o);
-	if (err)
+	if (err) {
+		options__free(&o.cli);
 		return err > 0 ? 0 : EXIT_USAGE;
-	if (o.json)
+	}
+	if (o.cli.json)
 		ct_log_json = true;
 
-	if (o.pid) {
-		if (proc_exe(o.pid, path, sizeof(path), exe, sizeof(exe))) {
-			error("cannot inspect pid %d: %s", o.pid, ct_errmsg());
+	if (o.cli.pid) {
+		if (proc_exe((int)o.cli.pid, path, sizeof(path), exe, sizeof(exe))) {
+			error("cannot inspect pid %d: %s", (int)o.cli.pid, ct_errmsg());
 			return EXIT_CANNOT;
 		}
 		open_path = path;
-		snprintf(shown, sizeof(shown), "%s (pid %d)", exe, o.pid);
+		snprintf(shown, sizeof(shown), "%s (pid %d)", exe, (int)o.cli.pid);
 	} else {
 		open_path = o.binary;
 		snprintf(shown, sizeof(shown), "%s", o.binary);
@@ -326,7 +313,11 @@ int cmd_inspect(int argc, char **argv)
 
 	ge = goelf__open(open_path);
 	if (!ge) {
-		error("cannot inspect %s: %s", shown, ct_errmsg());
+		if (errno == EACCES || errno == EPERM)
+			error("cannot inspect %s: permission denied%s", shown,
+			      o.cli.pid ? " (another user's executable needs CAP_DAC_READ_SEARCH)" : "");
+		else
+			error("cannot inspect %s: %s", shown, ct_errmsg());
 		return EXIT_CANNOT;
 	}
 	if (o.naddrs) {
@@ -361,7 +352,7 @@ int cmd_inspect(int argc, char **argv)
 		info("warning: %s: Go 1.%d's layout fits its context code (the goroutine list is "
 		     "checked when attaching)", newer, offs.assumed_minor);
 	}
-	if (o.json)
+	if (o.cli.json)
 		print_json(shown, ge, &plan, &offs);
 	else
 		print_text(shown, ge, &plan, &offs);

@@ -1,7 +1,6 @@
 /* ctxtrace replay FILE: rebuilds the lineage graph from a recording, offline,
  * without BPF or privileges, and prints it as `ctxtrace graph` would. */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,71 +12,22 @@
 #include "graph/lineage.h"
 #include "output/graph_out.h"
 #include "util/log.h"
+#include "util/options.h"
 #include "util/settings.h"
 
-static void usage(FILE *f)
-{
-	fprintf(f, "usage: ctxtrace replay [--format tree|json|dot|svg] [-o FILE] [--retention DUR]\n"
-		   "                      [--max-nodes N] [--stats] RECORDING\n"
-		   "Rebuilds the context lineage graph from a recording made with\n"
-		   "'ctxtrace watch --events --record FILE' and prints it.\n");
-}
-
-struct replay_opts {
-	enum graph_format format;
-	const char *out;
-	const char *path;
-	struct lineage_opts lg;
-	bool stats;
-};
-
-static int parse_args(int argc, char **argv, struct replay_opts *o)
-{
-	static const struct option longopts[] = {
-		{ "format", required_argument, NULL, 'f' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "retention", required_argument, NULL, 'r' },
-		{ "max-nodes", required_argument, NULL, 'm' },
-		{ "stats", no_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
-	};
-	int c;
-
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "f:o:h", longopts, NULL)) != -1) {
-		int g = graph_out__parse_opt(c, optarg, &o->format, &o->lg);
-
-		if (g < 0)
-			return -EINVAL;
-		if (g > 0)
-			continue;
-		switch (c) {
-		case 'o':
-			o->out = optarg;
-			break;
-		case 's':
-			o->stats = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return 1;
-		default:
-			usage(stderr);
-			return -EINVAL;
-		}
-	}
-	if (argc - optind != 1) {
-		error(argc == optind ? "missing RECORDING (see ctxtrace replay --help)" : "too many arguments");
-		return -EINVAL;
-	}
-	o->path = argv[optind];
-	return 0;
-}
+static const char usage[] =
+	"usage: ctxtrace replay [--format tree|json|dot|svg] [-o FILE] [--retention DUR]\n"
+	"                      [--max-nodes N] [--stats] RECORDING\n"
+	"Rebuilds the context lineage graph from a recording made with\n"
+	"'ctxtrace watch --events --record FILE' and prints it.\n";
 
 int cmd_replay(int argc, char **argv)
 {
-	struct replay_opts o = { .format = GRAPH_TREE };
+	struct cli_opts o = { 0 };
+	struct rule_cfg rules;
+	struct lineage_opts lo;
+	const char *path;
+	int npos;
 	struct graph_out_opts go = { 0 };
 	struct lineage *lg = NULL;
 	struct record *rec = NULL;
@@ -87,34 +37,43 @@ int cmd_replay(int argc, char **argv)
 	FILE *out = stdout;
 	int rc = EXIT_CANNOT, err;
 
-	err = parse_args(argc, argv, &o);
-	if (err)
+	err = options__parse_cmd(OPT_REPLAY, argc, argv, &o, &rules, &npos, usage);
+	if (!err && npos != 1) {
+		error(npos ? "too many arguments (see ctxtrace replay --help)"
+			   : "missing RECORDING (see ctxtrace replay --help)");
+		err = -EINVAL;
+	}
+	if (err) {
+		options__free(&o);
 		return err > 0 ? 0 : EXIT_USAGE;
-	rec = record__open(o.path);
+	}
+	path = argv[1];
+	rec = record__open(path);
 	if (!rec) {
 		error("%s", ct_errmsg());
 		goto cleanup;
 	}
-	lg = lineage__new(&o.lg);
+	lo = (struct lineage_opts){ .retention_ns = rules.retention, .max_nodes = (uint32_t)rules.max_nodes };
+	lg = lineage__new(&lo);
 	if (!lg) {
 		error("%s", ct_errmsg());
 		goto cleanup;
 	}
 	while ((err = record__next(rec, &ev)) > 0) {
 		if (lineage__apply(lg, &ev)) {
-			error("cannot replay %s: out of memory", o.path);
+			error("cannot replay %s: out of memory", path);
 			goto cleanup;
 		}
 	}
 	/* a damaged recording still shows what was complete, then fails */
 	if (err < 0)
-		snprintf(errmsg, sizeof(errmsg), "%s: %s", o.path, ct_errmsg());
-	if (o.out && !(out = fopen(o.out, "w"))) {
-		error("cannot write %s: %s", o.out, strerror(errno));
+		snprintf(errmsg, sizeof(errmsg), "%s: %s", path, ct_errmsg());
+	if (o.output && !(out = fopen(o.output, "w"))) {
+		error("cannot write %s: %s", o.output, strerror(errno));
 		out = stdout;
 		goto cleanup;
 	}
-	go.format = o.format;
+	go.format = (enum graph_format)o.format;
 	go.pid = record__header(rec)->pid;
 	go.mono_to_real_ns = record__header(rec)->mono_to_real_ns;
 	if (graph_out__write(lg, &go, out)) {
@@ -136,10 +95,11 @@ int cmd_replay(int argc, char **argv)
 	rc = 0;
 cleanup:
 	if (out != stdout && fclose(out) && rc == 0) {
-		error("cannot write %s: %s", o.out, strerror(errno));
+		error("cannot write %s: %s", o.output, strerror(errno));
 		rc = EXIT_CANNOT;
 	}
 	lineage__free(lg);
 	record__close(rec);
+	options__free(&o);
 	return rc;
 }

@@ -11,7 +11,6 @@
  * passed on. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -25,13 +24,13 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
-#include "daemon/config.h"
 #include "output/alert_out.h"
 #include "output/pprof_out.h"
 #include "rules/memjudge.h"
 #include "rules/rules.h"
 #include "session/session.h"
 #include "util/log.h"
+#include "util/options.h"
 #include "util/settings.h"
 
 /* Findings at or above --fail-on, and the program itself exited 0. */
@@ -44,7 +43,11 @@ struct run_opts {
 	const char *profile;
 	struct rule_cfg rules;
 	char **argv;        /* the program and its arguments */
+	struct cli_opts cli; /* what the flags were parsed into (profile points into it) */
 };
+
+_Static_assert(SEV_INFO == 0 && SEV_WARNING == 1 && SEV_ERROR == 2 && SEV_MAX == 3,
+	       "--fail-on's choices (util/options.c) are enum alert_severity's order, then never");
 
 struct run_state {
 	const struct run_opts *o;
@@ -58,100 +61,38 @@ struct run_state {
 
 static volatile sig_atomic_t child_changed;
 
-static void usage(FILE *f)
-{
-	fprintf(f, "usage: ctxtrace run [--fail-on SEVERITY] [--json] [--profile FILE] [--grace DUR] [--min-count N] -- CMD [ARGS...]\n"
-		   "Runs CMD (a Go program, e.g. a `go test -c` binary) with the probes attached before\n"
-		   "its first instruction, prints leak alerts while it runs and the findings still\n"
-		   "true when it exits, on stderr. Exit status: CMD's own (128+N when killed by\n"
-		   "signal N); 3 when CMD exited 0 but a finding at exit is at or above --fail-on;\n"
-		   "1 when CMD cannot be started or traced; 2 usage error.\n"
-		   "      --fail-on SEV   info, warning or error (default: never fail for findings)\n"
-		   "      --json          alerts and findings as JSON lines (docs/alerts.md)\n"
-		   "      --profile FILE  the goroutines stuck at exit as a pprof profile (docs/pprof.md)\n"
-		   "The rule settings below apply while CMD runs; at its exit every goroutine still\n"
-		   "blocked counts, one finding is enough.\n");
-	settings__print_help(f, rule_settings, rule_settings_n, SETTINGS_HELP_FLAGS);
-}
+static const char usage[] =
+	"usage: ctxtrace run [--fail-on SEVERITY] [--json] [--profile FILE] [--grace DUR] [--min-count N] [--] CMD [ARGS...]\n"
+	"Runs CMD (a Go program, e.g. a `go test -c` binary) with the probes attached before\n"
+	"its first instruction, prints leak alerts while it runs and the findings still\n"
+	"true when it exits, on stderr. Exit status: CMD's own (128+N when killed by\n"
+	"signal N); 3 when CMD exited 0 but a finding at exit is at or above --fail-on;\n"
+	"1 when CMD cannot be started or traced; 2 usage error. The rule settings apply\n"
+	"while CMD runs; at its exit every goroutine still blocked counts, one finding is\n"
+	"enough.\n";
 
-static int parse_severity(const char *s)
-{
-	for (int i = 0; i < SEV_MAX; i++)
-		if (!strcmp(s, severity_name((enum alert_severity)i)))
-			return i;
-	return -1;
-}
-
-/* 0, 1 for --help, -EINVAL for a usage error (reported). */
+/* 0, 1 for --help, -EINVAL for a usage error (reported). The flags end at the
+ * program (or --). */
 static int parse_args(int argc, char **argv, struct run_opts *o)
 {
-	char err[256];
-	int i;
+	bool budget = options__flag_given(argc, argv, "--max-overhead");
+	int npos, r = options__parse_cmd(OPT_RUN, argc, argv, &o->cli, &o->rules, &npos, usage);
 
-	o->fail_on = SEV_MAX;
-	if (settings__defaults(rule_settings, rule_settings_n, &o->rules, err, sizeof(err))) {
-		error("%s", err);
-		return -EINVAL;
-	}
-	for (i = 1; i < argc; i++) {
-		const struct setting *st;
-		const char *val;
-		int m;
-
-		if (!strcmp(argv[i], "--")) {
-			i++;
-			break;
-		}
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			usage(stdout);
-			return 1;
-		}
-		if (!strcmp(argv[i], "--json")) {
-			o->json = true;
-			ct_log_json = true;
-			continue;
-		}
-		if (!strcmp(argv[i], "--profile") || !strncmp(argv[i], "--profile=", 10)) {
-			o->profile = argv[i][9] == '=' ? argv[i] + 10 : (i + 1 < argc ? argv[++i] : NULL);
-			if (!o->profile || !*o->profile) {
-				error("option '--profile' needs a value (see ctxtrace run --help)");
-				return -EINVAL;
-			}
-			continue;
-		}
-		if (!strncmp(argv[i], "--fail-on", 9) && (argv[i][9] == '\0' || argv[i][9] == '=')) {
-			const char *v = argv[i][9] == '=' ? argv[i] + 10 : (i + 1 < argc ? argv[++i] : NULL);
-
-			if (!v) {
-				error("option '--fail-on' needs a value (see ctxtrace run --help)");
-				return -EINVAL;
-			}
-			o->fail_on = parse_severity(v);
-			if (o->fail_on < 0) {
-				error("--fail-on: '%s' is not a severity (info, warning, error)", v);
-				return -EINVAL;
-			}
-			continue;
-		}
-		m = settings__match_flag(rule_settings, rule_settings_n, argc, argv, &i, &st, &val, err,
-					 sizeof(err));
-		if (m < 0 || (m > 0 && settings__set(st, &o->rules, val, err, sizeof(err)))) {
-			error("%s", err);
-			return -EINVAL;
-		}
-		if (m > 0)
-			continue;
-		if (argv[i][0] == '-') {
-			error("unknown option '%s' (see ctxtrace run --help)", argv[i]);
-			return -EINVAL;
-		}
-		break; /* the program, without a -- before it */
-	}
-	if (i >= argc) {
+	if (r)
+		return r;
+	if (!budget)
+		o->rules.max_overhead = 0; /* the table's default is the daemon's */
+	if (!npos) {
 		error("missing the program to run: ctxtrace run [OPTIONS] -- CMD [ARGS...]");
 		return -EINVAL;
 	}
-	o->argv = argv + i;
+	o->fail_on = o->cli.fail_on;
+	o->json = o->cli.json;
+	if (o->json)
+		ct_log_json = true;
+	o->profile = o->cli.profile;
+	argv[npos + 1] = NULL; /* execvp's end; argv[argc] was NULL before */
+	o->argv = argv + 1;
 	return 0;
 }
 
@@ -422,6 +363,10 @@ int cmd_run(int argc, char **argv)
 	so.grace_ns = o.rules.grace;
 	so.min_count = (uint32_t)o.rules.min_count;
 	so.retention_ns = o.rules.retention;
+	so.max_nodes = (uint32_t)o.rules.max_nodes;
+	so.stuck_min = (uint32_t)o.rules.stuck_min;
+	so.probes = o.rules.probes;
+	so.max_overhead = (uint32_t)o.rules.max_overhead;
 	so.on_alert = on_alert;
 	so.cookie = &st;
 	s = session__open(&so);

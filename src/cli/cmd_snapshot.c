@@ -4,7 +4,6 @@
  * not be. The rule settings (--grace, --min-count, --stuck-min) come from the
  * same table as watch's and the daemon's. */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -13,7 +12,6 @@
 #include <string.h>
 
 #include "cli/commands.h"
-#include "daemon/config.h"
 #include "output/alert_out.h"
 #include "output/pprof_out.h"
 #include "rules/memjudge.h"
@@ -21,15 +19,12 @@
 #include "util/fmt.h"
 #include "util/json.h"
 #include "util/log.h"
+#include "util/options.h"
 #include "util/proc.h"
 #include "util/settings.h"
 
 struct snap_opts {
-	int pid;
-	bool json;
-	bool goroutines;
-	bool pprof;
-	const char *output;
+	struct cli_opts cli;
 	struct rule_cfg rules;
 };
 
@@ -41,106 +36,27 @@ struct snap_run {
 	int err;
 };
 
-static void usage(FILE *f)
-{
-	fprintf(f, "usage: ctxtrace snapshot -p PID [--json] [--grace DUR] [--min-count N] [--stuck-min N]\n"
-		   "Reads the Go process's goroutines and the contexts they hold from its memory and\n"
-		   "judges them as `watch` does (docs/alerts.md), with no probe. The process is never\n"
-		   "stopped. Goroutines blocked for less than --grace are looked at again --grace later.\n"
-		   "  -p, --pid PID       the process to read\n"
-		   "      --json          one JSON object per line: the alerts, then a summary\n"
-		   "      --goroutines    also list every goroutine read (state, go site, stack)\n"
-		   "      --format F      text (default), json, or pprof: the stuck goroutines as a\n"
-		   "                      gzipped pprof profile written to -o FILE (docs/pprof.md)\n"
-		   "  -o, --output FILE   where --format pprof writes\n");
-	settings__print_help(f, rule_settings, rule_settings_n, SETTINGS_HELP_FLAGS);
-}
+static const char usage[] =
+	"usage: ctxtrace snapshot -p PID [--json] [--grace DUR] [--min-count N] [--stuck-min N]\n"
+	"       ctxtrace snapshot -p PID --format pprof -o FILE\n"
+	"Reads the Go process's goroutines and the contexts they hold from its memory and\n"
+	"judges them as `watch` does (docs/alerts.md), with no probe. The process is never\n"
+	"stopped. Goroutines blocked for less than --grace are looked at again --grace later.\n";
 
 static int parse_args(int argc, char **argv, struct snap_opts *o)
 {
-	static const struct option longopts[] = {
-		{ "pid", required_argument, NULL, 'p' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "goroutines", no_argument, NULL, 'g' },
-		{ "format", required_argument, NULL, 'f' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
-	};
-	char err[256];
-	int c, kept = 1;
+	int r = options__parse_cmd(OPT_SNAPSHOT, argc, argv, &o->cli, &o->rules, NULL, usage);
+	bool pprof = o->cli.snap_format == 2;
 
-	if (settings__defaults(rule_settings, rule_settings_n, &o->rules, err, sizeof(err))) {
-		error("%s", err);
-		return -EINVAL;
-	}
-	for (int i = 1; i < argc; i++) {
-		const struct setting *st;
-		const char *val;
-		int m = settings__match_flag(rule_settings, rule_settings_n, argc, argv, &i, &st, &val,
-					     err, sizeof(err));
-
-		if (m < 0 || (m > 0 && settings__set(st, &o->rules, val, err, sizeof(err)))) {
-			error("%s", err);
-			return -EINVAL;
-		}
-		if (m == 0)
-			argv[kept++] = argv[i];
-	}
-	argc = kept;
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:p:o:h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			if (proc_parse_pid(optarg, &o->pid)) {
-				error("%s", ct_errmsg());
-				return -EINVAL;
-			}
-			break;
-		case 'j':
-			o->json = true;
-			ct_log_json = true;
-			break;
-		case 'g':
-			o->goroutines = true;
-			break;
-		case 'f':
-			if (!strcmp(optarg, "json")) {
-				o->json = true;
-				ct_log_json = true;
-			} else if (!strcmp(optarg, "pprof")) {
-				o->pprof = true;
-			} else if (strcmp(optarg, "text")) {
-				error("--format: '%s' is not a format (text, json, pprof)", optarg);
-				return -EINVAL;
-			}
-			break;
-		case 'o':
-			o->output = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return 1;
-		case ':':
-			error("option '%s' needs a value (see ctxtrace snapshot --help)", argv[optind - 1]);
-			return -EINVAL;
-		default:
-			error("unknown option '%s' (see ctxtrace snapshot --help)", argv[optind - 1]);
-			return -EINVAL;
-		}
-	}
-	if (optind < argc) {
-		error("unexpected argument '%s' (see ctxtrace snapshot --help)", argv[optind]);
-		return -EINVAL;
-	}
-	if (!o->pid) {
-		error("missing -p PID (see ctxtrace snapshot --help)");
-		return -EINVAL;
-	}
-	if (o->pprof != !!o->output) {
-		error(o->pprof ? "--format pprof needs -o FILE (see ctxtrace snapshot --help)"
-			       : "-o FILE is for --format pprof (see ctxtrace snapshot --help)");
+	if (r)
+		return r;
+	if (o->cli.snap_format == 1)
+		o->cli.json = true;
+	if (o->cli.json)
+		ct_log_json = true;
+	if (pprof != !!o->cli.output) {
+		error(pprof ? "--format pprof needs -o FILE (see ctxtrace snapshot --help)"
+			    : "-o FILE is for --format pprof (see ctxtrace snapshot --help)");
 		return -EINVAL;
 	}
 	return 0;
@@ -287,22 +203,25 @@ int cmd_snapshot(int argc, char **argv)
 	int rc = EXIT_CANNOT, err;
 
 	err = parse_args(argc, argv, &o);
-	if (err)
+	if (err) {
+		options__free(&o.cli);
 		return err > 0 ? 0 : EXIT_USAGE;
-	run.json = o.json;
-	run.goroutines = o.goroutines;
-	if (o.pprof) {
+	}
+	run.json = o.cli.json;
+	run.goroutines = o.cli.goroutines;
+	if (o.cli.snap_format == 2) {
 		char path[64], exe[4096] = "";
 
-		proc_exe(o.pid, path, sizeof(path), exe, sizeof(exe));
-		run.prof = pprof_out__new(o.pid, exe);
+		proc_exe((int)o.cli.pid, path, sizeof(path), exe, sizeof(exe));
+		run.prof = pprof_out__new((int)o.cli.pid, exe);
 		if (!run.prof) {
 			error("out of memory");
+			options__free(&o.cli);
 			return EXIT_CANNOT;
 		}
 	}
 	so.on_goroutine = on_goroutine;
-	so.pid = o.pid;
+	so.pid = (int)o.cli.pid;
 	so.memory_only = true;
 	so.grace_ns = o.rules.grace;
 	so.min_count = (uint32_t)o.rules.min_count;
@@ -326,17 +245,18 @@ int cmd_snapshot(int argc, char **argv)
 		goto cleanup;
 	}
 	if (run.prof) {
-		if (pprof_out__write(run.prof, o.output)) {
+		if (pprof_out__write(run.prof, o.cli.output)) {
 			error("%s", ct_errmsg());
 			goto cleanup;
 		}
-		info("%u stuck goroutines written to %s", pprof_out__samples(run.prof), o.output);
+		info("%u stuck goroutines written to %s", pprof_out__samples(run.prof), o.cli.output);
 	}
 	if (!session__memory_stats(s, &st))
-		summary(&run, o.pid, &st);
+		summary(&run, (int)o.cli.pid, &st);
 	rc = 0;
 cleanup:
 	pprof_out__free(run.prof);
 	session__free(s);
+	options__free(&o.cli);
 	return rc;
 }

@@ -3,7 +3,6 @@
  * passes or Ctrl-C. The rule settings (--grace, --min-count, --retention) come
  * from the same table as the daemon's configuration. */
 #include <errno.h>
-#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -15,28 +14,19 @@
 
 #include "cli/commands.h"
 #include "cli/run_loop.h"
-#include "daemon/config.h"
 #include "events/event.h"
 #include "output/events_out.h"
 #include "output/pprof_out.h"
+#include "probes/probe_plan.h"
 #include "rules/memjudge.h"
 #include "session/session.h"
 #include "output/alert_out.h"
 #include "rules/rules.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/options.h"
 #include "util/proc.h"
 #include "util/settings.h"
-
-struct watch_opts {
-	int pid;
-	bool events;
-	bool json;
-	uint64_t duration_ns; /* 0: until the target exits or a signal */
-	const char *record;
-	const char *profile;
-	struct rule_cfg rules;
-};
 
 /* Text is for people: a growing alert is printed again at most every
  * TEXT_REPRINT_NS (its latest count held until then, and printed at the end);
@@ -121,120 +111,25 @@ static void text_alert(struct watch_run *run, const struct alert *a)
 	}
 }
 
-static void usage(FILE *f)
-{
-	fprintf(f, "usage: ctxtrace watch -p PID [--json] [--duration DUR] [--grace DUR] [--min-count N]\n"
-		   "       ctxtrace watch -p PID --events [--json] [--duration DUR] [--record FILE]\n"
-		   "Streams leak alerts for the Go process (docs/alerts.md), or with --events what it\n"
-		   "does with contexts and goroutines, one per line, until it exits, DUR passes\n"
-		   "(500ms, 10s, 2m) or Ctrl-C.\n"
-		   "  -p, --pid PID       the process to watch\n"
-		   "      --events        print decoded events (ctx_create, ctx_cancel, ctx_done,\n"
-		   "                      go_create, go_exit, lost, target_exit)\n"
-		   "      --json          one JSON object per line (docs/alerts.md, docs/events.md)\n"
-		   "  -d, --duration DUR  stop after DUR\n"
-		   "      --record FILE   also record the events for `ctxtrace replay`\n"
-		   "      --profile FILE  at the end, the stuck goroutines as a pprof profile\n"
-		   "                      (docs/pprof.md)\n");
-	settings__print_help(f, rule_settings, rule_settings_n, SETTINGS_HELP_FLAGS);
-}
-
-/* The option getopt stopped at: the long one as written, or the short letter
- * (which may sit in a group such as -xp). */
-static const char *bad_opt(const char *arg)
-{
-	static char buf[64];
-
-	if (!strncmp(arg, "--", 2))
-		snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(arg, "="), arg);
-	else
-		snprintf(buf, sizeof(buf), "-%c", optopt);
-	return buf;
-}
+static const char usage[] =
+	"usage: ctxtrace watch -p PID [--json] [--duration DUR] [--grace DUR] [--min-count N]\n"
+	"       ctxtrace watch -p PID --events [--json] [--duration DUR] [--record FILE]\n"
+	"Streams leak alerts for the Go process (docs/alerts.md), or with --events what it\n"
+	"does with contexts and goroutines, one per line, until it exits, DUR passes\n"
+	"(500ms, 10s, 2m) or Ctrl-C.\n";
 
 /* 0, 1 for --help, -EINVAL for a usage error (reported). */
-static int parse_args(int argc, char **argv, struct watch_opts *o)
+static int parse_args(int argc, char **argv, struct cli_opts *o, struct rule_cfg *rules)
 {
-	static const struct option longopts[] = {
-		{ "pid", required_argument, NULL, 'p' },
-		{ "events", no_argument, NULL, 'e' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "duration", required_argument, NULL, 'd' },
-		{ "record", required_argument, NULL, 'R' },
-		{ "profile", required_argument, NULL, 'P' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
-	};
-	char err[256];
-	int c, kept = 1;
+	bool budget = options__flag_given(argc, argv, "--max-overhead");
+	int r = options__parse_cmd(OPT_WATCH, argc, argv, o, rules, NULL, usage);
 
-	if (settings__defaults(rule_settings, rule_settings_n, &o->rules, err, sizeof(err))) {
-		error("%s", err);
-		return -EINVAL;
-	}
-	/* The rule settings' flags first, from their table; the rest to getopt. */
-	for (int i = 1; i < argc; i++) {
-		const struct setting *st;
-		const char *val;
-		int m = settings__match_flag(rule_settings, rule_settings_n, argc, argv, &i, &st, &val,
-					     err, sizeof(err));
-
-		if (m < 0 || (m > 0 && settings__set(st, &o->rules, val, err, sizeof(err)))) {
-			error("%s", err);
-			return -EINVAL;
-		}
-		if (m == 0)
-			argv[kept++] = argv[i];
-	}
-	argc = kept;
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:p:d:h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			if (proc_parse_pid(optarg, &o->pid)) {
-				error("%s", ct_errmsg());
-				return -EINVAL;
-			}
-			break;
-		case 'e':
-			o->events = true;
-			break;
-		case 'j':
-			o->json = true;
-			ct_log_json = true;
-			break;
-		case 'd':
-			if (parse_duration(optarg, &o->duration_ns) || o->duration_ns == 0) {
-				error("--duration: '%s' is not a duration above 0 (e.g. 500ms, 10s, 2m)", optarg);
-				return -EINVAL;
-			}
-			break;
-		case 'R':
-			o->record = optarg;
-			break;
-		case 'P':
-			o->profile = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return 1;
-		case ':':
-			error("option '%s' needs a value (see ctxtrace watch --help)", bad_opt(argv[optind - 1]));
-			return -EINVAL;
-		default:
-			error("unknown option '%s' (see ctxtrace watch --help)", bad_opt(argv[optind - 1]));
-			return -EINVAL;
-		}
-	}
-	if (optind < argc) {
-		error("unexpected argument '%s' (see ctxtrace watch --help)", argv[optind]);
-		return -EINVAL;
-	}
-	if (!o->pid) {
-		error("missing -p PID (see ctxtrace watch --help)");
-		return -EINVAL;
-	}
+	if (r)
+		return r;
+	if (!budget)
+		rules->max_overhead = 0; /* the table's default is the daemon's */
+	if (o->json)
+		ct_log_json = true;
 	if (o->profile && o->events) {
 		error("--profile needs the leak rules: it does not go with --events");
 		return -EINVAL;
@@ -320,9 +215,38 @@ static int after_poll(void *cookie)
 	return run->err;
 }
 
+/* What tracing cost the target: probe hits by role and the estimate. */
+static void print_cost(const struct session *s, int pid)
+{
+	struct session_cost c;
+	char by[256] = "";
+	size_t n = 0;
+
+	if (session__cost(s, &c))
+		return;
+	for (int k = 0; k < CT_PROBE_KIND_MAX_; k++) {
+		const char *role = probe_kind_role((enum ct_probe_kind)k);
+		uint64_t h = c.hits_by_kind[k];
+
+		/* kinds sharing a role are summed under it */
+		for (int j = k + 1; j < CT_PROBE_KIND_MAX_; j++)
+			if (role && probe_kind_role((enum ct_probe_kind)j) &&
+			    !strcmp(role, probe_kind_role((enum ct_probe_kind)j)))
+				h += c.hits_by_kind[j], c.hits_by_kind[j] = 0;
+		if (!role || !h || n >= sizeof(by))
+			continue;
+		n += snprintf(by + n, sizeof(by) - n, "%s%s %llu", n ? ", " : "", role, (unsigned long long)h);
+	}
+	info("pid %d: %llu probe hits (%s; probes=%s); estimated cost since attach %.4f CPU s/s, %.2f%% of "
+	     "the target's CPU (traps: one hit costs %.0f ns here; and ctxtrace's own work)%s", pid, (unsigned long long)c.hits, n ? by : "none",
+	     c.probes, c.avg_cost_cpu, c.avg_pct, c.trap_ns,
+	     c.gaps ? "; sampled (probes attached part-time, --max-overhead)" : "");
+}
+
 int cmd_watch(int argc, char **argv)
 {
-	struct watch_opts o = { 0 };
+	struct cli_opts o = { 0 };
+	struct rule_cfg rules;
 	struct watch_run run = { 0 };
 	struct session_opts so = { 0 };
 	struct session *s = NULL;
@@ -330,22 +254,28 @@ int cmd_watch(int argc, char **argv)
 	bool exited = false;
 
 	/* opterr is reset so that getopt's own messages never appear. */
-	err = parse_args(argc, argv, &o);
-	if (err)
+	err = parse_args(argc, argv, &o, &rules);
+	if (err) {
+		options__free(&o);
 		return err > 0 ? 0 : EXIT_USAGE;
+	}
 	run.json = o.json;
 	run.out = events_out__new(stdout, o.json);
 	if (!run.out) {
 		error("out of memory");
+		options__free(&o);
 		return EXIT_CANNOT;
 	}
-	so.pid = o.pid;
+	so.pid = (int)o.pid;
 	so.events = o.events;
 	so.rules = !o.events;
-	so.grace_ns = o.rules.grace;
-	so.min_count = (uint32_t)o.rules.min_count;
-	so.retention_ns = o.rules.retention;
-	so.stuck_min = (uint32_t)o.rules.stuck_min;
+	so.grace_ns = rules.grace;
+	so.min_count = (uint32_t)rules.min_count;
+	so.retention_ns = rules.retention;
+	so.max_nodes = (uint32_t)rules.max_nodes;
+	so.stuck_min = (uint32_t)rules.stuck_min;
+	so.probes = rules.probes;
+	so.max_overhead = (uint32_t)rules.max_overhead;
 	so.record_path = o.record;
 	so.on_event = on_event;
 	so.on_alert = on_alert;
@@ -353,8 +283,8 @@ int cmd_watch(int argc, char **argv)
 	if (o.profile) {
 		char path[64], exe[4096] = "";
 
-		proc_exe(o.pid, path, sizeof(path), exe, sizeof(exe));
-		run.prof = pprof_out__new(o.pid, exe);
+		proc_exe((int)o.pid, path, sizeof(path), exe, sizeof(exe));
+		run.prof = pprof_out__new((int)o.pid, exe);
 		if (!run.prof) {
 			error("out of memory");
 			goto cleanup;
@@ -364,16 +294,28 @@ int cmd_watch(int argc, char **argv)
 	/* A closed stdout ends the watch (after_poll), not SIGPIPE. */
 	run_loop__signals();
 	signal(SIGPIPE, SIG_IGN);
+	run_loop__watch_exec(so.pid);
 	s = session__open(&so);
 	if (!s) {
 		error("%s", ct_errmsg());
 		goto cleanup;
 	}
 	events_out__flush(run.out);
-	err = run_loop__run(s, o.duration_ns, after_poll, &run);
-	exited = err == -ESRCH;
+	err = run_loop__run(s, o.duration, after_poll, &run);
+	/* After an exec the memory is another program's: the profile, like after an
+	 * exit, holds what was seen before. */
+	exited = err == -ESRCH || err == RUN_LOOP_EXEC;
+	if (err == RUN_LOOP_EXEC) {
+		/* The probes sat in the old image, the goroutines they saw are gone:
+		 * nothing more can be judged (docs: the watch ends on exec). */
+		info("target %d executed %s: the Go program watched is gone, the watch ends", (int)o.pid,
+		     run_loop__exec_file());
+		if (!run.err)
+			run.err = events_out__flush(run.out);
+		goto done;
+	}
 	if (err == -ESRCH) {
-		info("target %d exited", o.pid);
+		info("target %d exited", (int)o.pid);
 	} else if (err && err != run.err) {
 		error("%s", ct_errmsg());
 		goto cleanup;
@@ -382,21 +324,25 @@ int cmd_watch(int argc, char **argv)
 	text_release(&run, true);
 	if (!run.err)
 		run.err = events_out__flush(run.out);
+done:
 	/* A reader that went away (| head) is the end of the watch, not a failure. */
 	if (run.err && run.err != -EPIPE) {
-		error("cannot write events: %s", strerror(-run.err));
+		error("cannot write to standard output: %s", strerror(-run.err));
 		goto cleanup;
 	}
 	if (!o.events)
 		info("%llu alert%s", (unsigned long long)run.alerts, run.alerts == 1 ? "" : "s");
+	print_cost(s, (int)o.pid);
 	if (run.prof && write_profile(s, &run, o.profile, exited))
 		goto cleanup;
 	rc = 0;
 cleanup:
 	pprof_out__free(run.prof);
 	session__free(s);
+	run_loop__free();
 	for (int i = 0; i < run.nheld; i++)
 		free(run.held[i].pending);
 	events_out__free(run.out);
+	options__free(&o);
 	return rc;
 }

@@ -1,4 +1,7 @@
 #include <errno.h>
+#include <grp.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +12,23 @@
 #include "daemon/client.h"
 #include "util/json.h"
 #include "util/log.h"
+
+/* Who may connect: the socket's group (socket_group in the daemon's config). */
+static const char *who_may(const char *path)
+{
+	static char buf[160];
+	struct group *g;
+	struct stat st;
+
+	if (stat(path, &st)) /* a directory on the way is closed */
+		return "its directory is not open to you; use sudo";
+	g = getgrgid(st.st_gid);
+	if (g && st.st_gid != 0 && (st.st_mode & S_IWGRP))
+		snprintf(buf, sizeof(buf), "join group %.64s, or use sudo", g->gr_name);
+	else
+		snprintf(buf, sizeof(buf), "only %s may connect; use sudo", st.st_gid ? "its owner" : "root");
+	return buf;
+}
 
 const char *daemon_client__socket(void)
 {
@@ -40,8 +60,7 @@ static int dial(const char *path)
 			ct_errmsg_set("cannot reach ctxtraced at %s: %s (is the daemon running?)", path,
 				      strerror(-err));
 		else if (err == -EACCES || err == -EPERM)
-			ct_errmsg_set("cannot reach ctxtraced at %s: permission denied (join group ctxtrace, or use sudo)",
-				      path);
+			ct_errmsg_set("cannot reach ctxtraced at %s: permission denied (%s)", path, who_may(path));
 		else
 			ct_errmsg_set("cannot reach ctxtraced at %s: %s", path, strerror(-err));
 		return err;
@@ -117,6 +136,13 @@ int daemon_client__request(const char *path, const char *request, FILE *out)
 			break;
 		}
 		first = false;
+		if (!strncmp(line, "truncated: ", 11) || !strncmp(line, "{\"type\":\"truncated\"", 19)) {
+			/* What came before is whole lines; the rest did not fit the daemon's limit. */
+			ct_errmsg_set("ctxtraced cut its answer at its socket_answer_max (%lld bytes): the rest is "
+				      "missing", strtoll(line + strcspn(line, "0123456789"), NULL, 10));
+			err = -EFBIG;
+			break;
+		}
 		fwrite(line, 1, (size_t)n, out);
 		fflush(out);
 		if (ferror(out)) {

@@ -2,6 +2,7 @@
  * streams their alerts to journald, a JSON Lines socket and file, and Prometheus.
  * docs/daemon.md describes the whole; man ctxtraced(8), ctxtraced.conf(5). */
 #include <errno.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -135,6 +136,12 @@ static void write_status(struct daemon *d, FILE *f, bool text)
 	json_w__kv_uint(w, "reloads_refused", d->reloads_refused);
 	json_w__kv_uint(w, "subscribers", ss.subscribers);
 	json_w__kv_uint(w, "lines_dropped", ss.lines_dropped);
+	json_w__kv_uint(w, "clients_stalled", ss.stalled);
+	json_w__kv_uint(w, "answers_truncated", ss.truncated);
+	json_w__kv_uint(w, "answers_busy", ss.busy);
+	json_w__kv_uint(w, "answers_forked", ss.forked);
+	json_w__kv_uint(w, "answers_forked_killed", ss.forked_killed);
+	json_w__kv_uint(w, "socket_queued_bytes", ss.queued_bytes);
 	json_w__obj_close(w);
 	targets__write_status(d->targets, w);
 	json_w__obj_close(w);
@@ -311,12 +318,17 @@ static int otlp_start(struct daemon *d, const struct config *c)
 
 static struct server *make_server(struct daemon *d, const struct config *c)
 {
+	/* A large graph takes seconds to write: a child process does it. */
+	static const char *const forked[] = { "graph", NULL };
 	struct server_opts so = {
+		.forked_verbs = forked,
 		.path = c->output.socket,
 		.mode = (unsigned int)c->output.socket_mode,
 		.group = c->output.socket_group,
 		.queue_bytes = c->output.socket_buffer,
 		.max_clients = (int)c->output.max_clients,
+		.answer_max = c->output.socket_answer_max,
+		.memory_max = c->output.socket_memory_max,
 		.on_request = on_request,
 		.cookie = d,
 	};
@@ -370,7 +382,8 @@ static int reload(struct daemon *d)
 		d->srv = nsrv;
 		outputs__set_server(d->out, nsrv);
 	} else if (d->srv) {
-		server__set_limits(d->srv, nc->output.socket_buffer, (int)nc->output.max_clients);
+		server__set_limits(d->srv, nc->output.socket_buffer, (int)nc->output.max_clients,
+				   nc->output.socket_answer_max, nc->output.socket_memory_max);
 	}
 	if (new_metrics) {
 		metrics_http__free(d->metrics);
@@ -426,10 +439,9 @@ static void usage(FILE *f)
 		   "Traces the Go processes its config selects, as they start, and streams the\n"
 		   "context and goroutine leak alerts it finds to journald, a JSON Lines socket\n"
 		   "and file, and Prometheus metrics.\n\n"
-		   "  --config FILE              the config (default " CONFIG_DEFAULT_PATH "; absent: built-in defaults)\n"
-		   "  --check-config             read the config and flags, report, exit\n"
 		   "  -v, --verbose              more messages (twice: libbpf's too)\n"
 		   "  --version                  print the version\n");
+	settings__print_flags(f, cli_settings, cli_settings_n, OPT_CTXTRACED);
 	config__print_help(f);
 	fprintf(f, "\nSignals: SIGHUP reloads the config, SIGTERM detaches everything and exits.\n"
 		   "man ctxtraced(8), ctxtraced.conf(5).\n");
@@ -438,12 +450,14 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	struct daemon d = { .config_path = CONFIG_DEFAULT_PATH, .config_optional = true };
+	struct cli_opts cli = { 0 };
 	bool check_only = false;
 	char err[1024];
 	sigset_t mask;
 	uint64_t next_tick, next_profile, next_metrics, watchdog_usec = 0, next_watchdog = 0;
 	int rc = 1;
 
+	ct_log_name = "ctxtraced";
 	d.flags = calloc((size_t)argc, sizeof(*d.flags));
 	if (!d.flags)
 		return 1;
@@ -465,23 +479,14 @@ int main(int argc, char **argv)
 			ct_verbosity++;
 			continue;
 		}
-		if (!strcmp(a, "--check-config")) {
-			check_only = true;
-			continue;
+		r = options__match(OPT_CTXTRACED, argc, argv, &i, &cli, err, sizeof(err));
+		if (r < 0) {
+			fprintf(stderr, "ctxtraced: %s\n", err);
+			rc = 2;
+			goto cleanup;
 		}
-		if (!strcmp(a, "--config") || !strncmp(a, "--config=", 9)) {
-			if (a[8] == '=') {
-				d.config_path = a + 9;
-			} else if (i + 1 < argc) {
-				d.config_path = argv[++i];
-			} else {
-				fprintf(stderr, "ctxtraced: --config needs a file\n");
-				rc = 2;
-				goto cleanup;
-			}
-			d.config_optional = false;
+		if (r > 0)
 			continue;
-		}
 		r = config__match_flag(argc, argv, &i, &d.flags[d.nflags], err, sizeof(err));
 		if (r < 0) {
 			fprintf(stderr, "ctxtraced: %s\n", err);
@@ -496,6 +501,11 @@ int main(int argc, char **argv)
 		d.nflags++;
 	}
 
+	if (cli.config) {
+		d.config_path = cli.config;
+		d.config_optional = false;
+	}
+	check_only = cli.check_config;
 	d.cfg = config__load(d.config_path, d.config_optional, d.flags, d.nflags, err, sizeof(err));
 	if (!d.cfg) {
 		fprintf(stderr, "ctxtraced: %s\n", err);
@@ -503,6 +513,15 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	if (check_only) {
+		const char *g = d.cfg->output.socket_group;
+
+		/* At start the daemon only warns (the socket keeps its own group): a
+		 * check says it. */
+		if (g && *g && d.cfg->output.socket && *d.cfg->output.socket && !getgrnam(g)) {
+			fprintf(stderr, "ctxtraced: %s: socket_group: group '%s' does not exist\n",
+				d.cfg->path ? d.cfg->path : "--socket-group", g);
+			goto cleanup;
+		}
 		printf("%s: ok, %zu target%s\n", d.cfg->path ? d.cfg->path : "(no config file)", d.cfg->ntargets,
 		       d.cfg->ntargets == 1 ? "" : "s");
 		rc = 0;
@@ -590,7 +609,6 @@ int main(int argc, char **argv)
 		now = ct_mono_ns();
 		if (now >= next_tick) {
 			targets__tick(d.targets);
-			metrics_http__tick(d.metrics);
 			server__tick(d.srv);
 			next_tick = now + d.cfg->daemon.poll_interval;
 		}
@@ -623,5 +641,6 @@ cleanup:
 	loop__free(d.loop);
 	config__free(d.cfg);
 	free(d.flags);
+	options__free(&cli);
 	return rc;
 }

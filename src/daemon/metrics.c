@@ -147,6 +147,34 @@ void targets__write_metrics(const struct targets *ts, FILE *f)
 		prom__sample(f, "ctxtrace_ringbuf_fill_percent", l[1], 3, v.ring_max_fill_pct);
 	}
 
+	{
+		static const struct {
+			const char *name, *help;
+		} fam[] = {
+			{ "ctxtrace_probe_cost_cpu_seconds",
+			  "Estimated CPU seconds per second tracing costs a process: its probes' traps (trap cost x "
+			  "hit rate) and ctxtraced's own work for it." },
+			{ "ctxtrace_probe_cost_ratio", "Estimated share of a traced process's CPU time the probes cost." },
+			{ "ctxtrace_probe_trap_seconds",
+			  "Measured cost of one probe hit on this machine (an empty uprobe, at attach)." },
+			{ "ctxtrace_probe_duty_ratio",
+			  "Share of the time the probes are attached: below 1 while the overhead budget samples." },
+		};
+
+		for (size_t k = 0; k < sizeof(fam) / sizeof(fam[0]); k++) {
+			prom__family(f, fam[k].name, "gauge", fam[k].help);
+			for (g = targets__next(ts, NULL, &v); g; g = targets__next(ts, g, &v)) {
+				struct prom_label l[] = { { "target", v.name }, { "pid", pid } };
+				double x[] = { v.cost.cost_cpu, v.cost.pct / 100, v.cost.trap_ns / 1e9, v.cost.duty };
+
+				if (!v.has_cost)
+					continue;
+				snprintf(pid, sizeof(pid), "%d", v.pid);
+				prom__sample_double(f, fam[k].name, l, 2, x[k]);
+			}
+		}
+	}
+
 #define PER_NAME(metric, help, field)                                      \
 	do {                                                               \
 		prom__family(f, metric, "counter", help);                  \

@@ -33,11 +33,17 @@ void prom__sample_double(FILE *f, const char *name, const struct prom_label *lab
 /* Writes every metric into f when /metrics is fetched. */
 typedef void (*metrics_render_fn)(void *cookie, FILE *f);
 
-/* Serves GET /metrics on addr ("127.0.0.1:9464"; config__parse_listen) from
- * the daemon's loop (no thread). NULL with errno and ct_errmsg(). */
+/* The HTTP server's bounds (docs/daemon.md): connections at once (and queued
+ * in the listen backlog), seconds a connection may stay idle, and how long a
+ * request waits for the loop to render before it gets 503. */
+#define METRICS_MAX_CONNECTIONS 32
+#define METRICS_TIMEOUT_S 5
+#define METRICS_WAIT_MS 2000
+
+/* Serves GET /metrics on addr ("127.0.0.1:9464"; options__parse_listen): HTTP
+ * in a thread of its own, fn called on the loop l. NULL with errno and
+ * ct_errmsg(). */
 struct metrics_http *metrics_http__new(struct loop *l, const char *addr, metrics_render_fn fn, void *cookie);
-/* Lets the server close idle connections; call now and then. */
-void metrics_http__tick(struct metrics_http *m);
 uint64_t metrics_http__requests(const struct metrics_http *m);
 const char *metrics_http__addr(const struct metrics_http *m);
 void metrics_http__free(struct metrics_http *m); /* takes NULL */

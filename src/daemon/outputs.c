@@ -47,6 +47,7 @@ static const char *const kind_names[OUT_KIND_MAX] = {
 	[OUT_DETACH] = "target_detach",
 	[OUT_ATTACH_FAILED] = "target_attach_failed",
 	[OUT_DAEMON] = "daemon",
+	[OUT_BUDGET] = "target_budget",
 };
 
 /* journalctl MESSAGE_ID=... finds every record of one kind. */
@@ -56,6 +57,7 @@ static const char *const message_ids[OUT_KIND_MAX] = {
 	[OUT_DETACH] = "5e2a4c1b7d9f4e3a8b6c0d1e2f3a4b03",
 	[OUT_ATTACH_FAILED] = "5e2a4c1b7d9f4e3a8b6c0d1e2f3a4b04",
 	[OUT_DAEMON] = "5e2a4c1b7d9f4e3a8b6c0d1e2f3a4b05",
+	[OUT_BUDGET] = "5e2a4c1b7d9f4e3a8b6c0d1e2f3a4b06",
 };
 
 void outputs__timestamp(char *buf, size_t size)

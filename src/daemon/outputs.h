@@ -19,6 +19,7 @@ enum out_kind {
 	OUT_DETACH,
 	OUT_ATTACH_FAILED,
 	OUT_DAEMON, /* started, reloaded, reload refused, stopping */
+	OUT_BUDGET, /* a target's overhead budget started or stopped sampling */
 	OUT_KIND_MAX,
 };
 

@@ -1,11 +1,16 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -15,6 +20,8 @@
 #include "util/log.h"
 
 #define REQUEST_MAX 1024
+#define FORKED_CAP 8
+#define CHILD_STALL_S 5
 
 struct client {
 	struct loop_watch w; /* first: the loop hands back &w */
@@ -31,6 +38,9 @@ struct client {
 	size_t qhead, qlen, qcap;
 	uint64_t dropped; /* since the subscriber was last told */
 	time_t accepted;
+	time_t last_progress; /* the queue last drained or started filling */
+	bool waiting;         /* a forked verb waiting for a free child slot */
+	char verb[32], arg[64];
 };
 
 struct server {
@@ -42,6 +52,11 @@ struct server {
 	dev_t dev;
 	struct client *clients;
 	struct server_stats st;
+	struct {
+		pid_t pid;
+		time_t started;
+	} children[FORKED_CAP];
+	int nchildren;
 };
 
 static void client_close(struct client *c)
@@ -59,6 +74,7 @@ static void client_close(struct client *c)
 	s->st.clients--;
 	if (c->follow)
 		s->st.subscribers--;
+	s->st.queued_bytes -= c->qlen;
 	free(c->q);
 	free(c);
 }
@@ -89,6 +105,8 @@ static int flush(struct client *c)
 		}
 		c->qhead += (size_t)n;
 		c->qlen -= (size_t)n;
+		c->srv->st.queued_bytes -= (size_t)n;
+		c->last_progress = time(NULL);
 	}
 	c->qhead = 0;
 	set_events(c, false);
@@ -100,29 +118,59 @@ static int flush(struct client *c)
 	return 0;
 }
 
+/* Makes *buf hold at least need bytes, doubling from 4 KB. */
+static int grow(char **buf, size_t *cap, size_t need)
+{
+	size_t c = *cap ? *cap : 4096;
+	char *b;
+
+	if (need <= *cap)
+		return 0;
+	while (c < need)
+		c *= 2;
+	b = realloc(*buf, c);
+	if (!b)
+		return -ENOMEM;
+	*buf = b;
+	*cap = c;
+	return 0;
+}
+
+static void error_members(struct json_w *w, const void *msg)
+{
+	json_w__kv_str(w, "type", "error");
+	json_w__kv_str(w, "message", msg);
+}
+
+/* {"type":"error","message":"..."} or "error: ..." */
+static void error_line(FILE *f, bool text, const char *msg)
+{
+	char *json = text ? NULL : json_w__object_str(error_members, msg);
+
+	if (text)
+		fprintf(f, "error: %s\n", msg);
+	else if (json)
+		fprintf(f, "%s\n", json);
+	free(json);
+}
+
 /* Appends to the queue; limited: refuse what passes the subscriber's bound. */
 static int enqueue(struct client *c, const char *data, size_t len, bool limited)
 {
-	if (limited && c->qlen + len > c->srv->opts.queue_bytes)
+	if (limited && (c->qlen + len > c->srv->opts.queue_bytes ||
+			c->srv->st.queued_bytes + len > c->srv->opts.memory_max))
 		return -ENOBUFS;
+	if (!c->qlen)
+		c->last_progress = time(NULL);
 	if (c->qhead && c->qhead + c->qlen + len > c->qcap) {
 		memmove(c->q, c->q + c->qhead, c->qlen);
 		c->qhead = 0;
 	}
-	if (c->qlen + len > c->qcap) {
-		size_t cap = c->qcap ? c->qcap : 4096;
-		char *q;
-
-		while (cap < c->qlen + len)
-			cap *= 2;
-		q = realloc(c->q, cap);
-		if (!q)
-			return -ENOMEM;
-		c->q = q;
-		c->qcap = cap;
-	}
+	if (grow(&c->q, &c->qcap, c->qhead + c->qlen + len))
+		return -ENOMEM;
 	memcpy(c->q + c->qhead + c->qlen, data, len);
 	c->qlen += len;
+	c->srv->st.queued_bytes += len;
 	return 0;
 }
 
@@ -137,10 +185,188 @@ static void maybe_shrink(struct client *c)
 	}
 }
 
-static void error_members(struct json_w *w, const void *msg)
+/* An answer's writer: passes whole lines to sink while they fit in max bytes;
+ * past that, swallows the rest and ends with a truncation line. So the answer
+ * held or sent is bounded, and cut where a reader can still parse it. */
+struct capw {
+	FILE *sink;
+	char *line;
+	size_t llen, lcap;
+	size_t total, max;
+	bool over;
+};
+
+static ssize_t capw_write(void *cookie, const char *data, size_t n)
 {
-	json_w__kv_str(w, "type", "error");
-	json_w__kv_str(w, "message", msg);
+	struct capw *w = cookie;
+	size_t done = 0;
+
+	while (done < n && !w->over) {
+		const char *nl = memchr(data + done, '\n', n - done);
+		size_t chunk = nl ? (size_t)(nl - (data + done)) + 1 : n - done;
+
+		if (w->total + w->llen + chunk > w->max) {
+			w->over = true;
+			break;
+		}
+		if (grow(&w->line, &w->lcap, w->llen + chunk)) {
+			w->over = true;
+			break;
+		}
+		memcpy(w->line + w->llen, data + done, chunk);
+		w->llen += chunk;
+		done += chunk;
+		if (nl) {
+			fwrite(w->line, 1, w->llen, w->sink);
+			w->total += w->llen;
+			w->llen = 0;
+		}
+	}
+	return (ssize_t)n;
+}
+
+static FILE *capw_open(struct capw *w, FILE *sink, size_t max)
+{
+	static const cookie_io_functions_t io = { .write = capw_write };
+
+	memset(w, 0, sizeof(*w));
+	w->sink = sink;
+	w->max = max;
+	return fopencookie(w, "w", io);
+}
+
+/* Closes f; the last line gets its newline; 1 when the answer was cut. */
+static int capw_close(struct capw *w, FILE *f, bool text)
+{
+	fclose(f);
+	if (!w->over && w->llen) {
+		fwrite(w->line, 1, w->llen, w->sink);
+		fputc('\n', w->sink);
+	}
+	if (w->over) {
+		if (text)
+			fprintf(w->sink, "truncated: the answer is longer than %zu bytes, the daemon's limit\n", w->max);
+		else
+			fprintf(w->sink, "{\"type\":\"truncated\",\"limit\":%zu}\n", w->max);
+	}
+	free(w->line);
+	return w->over;
+}
+
+static bool is_forked(const struct server *s, const char *verb)
+{
+	for (const char *const *v = s->opts.forked_verbs; v && *v; v++) {
+		if (!strcmp(*v, verb))
+			return true;
+	}
+	return false;
+}
+
+/* The child: answers on the client's socket (blocking, so a client that does
+ * not read stops it, and the alarm ends it), then exits. */
+static void child_answer(struct server *s, struct client *c, const char *verb, const char *arg)
+{
+	char msg[512] = "";
+	struct capw w;
+	bool follow = false;
+	sigset_t none;
+	FILE *sink, *f;
+	int fd = c->w.fd, r;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	alarm(s->opts.answer_timeout_s);
+	/* Nothing of the daemon's but this client: the other sockets must see EOF
+	 * when the daemon closes them, not when this child exits. */
+	if (fd > 3)
+		close_range(3, (unsigned int)fd - 1, 0);
+	close_range((unsigned int)fd + 1, ~0U, 0);
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	/* A client that stops reading frees the slot after CHILD_STALL_S. */
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &(struct timeval){ .tv_sec = CHILD_STALL_S }, sizeof(struct timeval));
+	sink = fdopen(fd, "w");
+	if (!sink)
+		_exit(1);
+	f = capw_open(&w, sink, s->opts.answer_max);
+	if (!f)
+		_exit(1);
+	r = s->opts.on_request(s->opts.cookie, verb, arg, c->text, f, &follow, msg, sizeof(msg));
+	if (r) {
+		fclose(f);
+		free(w.line);
+		error_line(sink, c->text, msg[0] ? msg : strerror(-r));
+	} else {
+		capw_close(&w, f, c->text);
+	}
+	fflush(sink);
+	shutdown(fd, SHUT_WR);
+	_exit(0);
+}
+
+/* 0 when a child took the client (closed here), -EAGAIN when no slot is free. */
+static int fork_answer(struct client *c, const char *verb, const char *arg)
+{
+	struct server *s = c->srv;
+	pid_t pid;
+
+	if (s->nchildren >= s->opts.max_forked)
+		return -EAGAIN;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0)
+		child_answer(s, c, verb, arg);
+	s->children[s->nchildren].pid = pid;
+	s->children[s->nchildren].started = time(NULL);
+	s->nchildren++;
+	s->st.forked++;
+	client_close(c);
+	return 0;
+}
+
+static void reply_error(struct client *c, const char *msg);
+
+/* Clients waiting for a child slot, oldest first (the list is newest first). */
+static void serve_waiting(struct server *s)
+{
+	struct client *c, *oldest;
+
+	while (s->nchildren < s->opts.max_forked) {
+		oldest = NULL;
+		for (c = s->clients; c; c = c->next) {
+			if (c->waiting)
+				oldest = c;
+		}
+		if (!oldest)
+			return;
+		oldest->waiting = false;
+		if (fork_answer(oldest, oldest->verb, oldest->arg[0] ? oldest->arg : NULL) < 0)
+			reply_error(oldest, "cannot start the answer: out of processes");
+	}
+}
+
+static void reap_children(struct server *s, bool kill_all)
+{
+	time_t now = time(NULL);
+
+	for (int i = 0; i < s->nchildren;) {
+		pid_t pid = s->children[i].pid;
+		int status;
+
+		if (kill_all || now - s->children[i].started > (time_t)s->opts.answer_timeout_s + 1) {
+			if (!kill_all)
+				s->st.forked_killed++;
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+		} else if (waitpid(pid, &status, WNOHANG) != pid) {
+			i++;
+			continue;
+		}
+		if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
+			s->st.forked_killed++;
+		s->children[i] = s->children[--s->nchildren];
+	}
 }
 
 /* {"type":"error","message":"..."}, or "error: ..." in text mode. */
@@ -169,7 +395,8 @@ static void handle_request(struct client *c, char *line)
 	char *out = NULL;
 	size_t outlen = 0;
 	bool follow = false;
-	FILE *f;
+	struct capw cw;
+	FILE *f, *cf;
 
 	for (char *t = strtok_r(line, " \t\r", &save); t; t = strtok_r(NULL, " \t\r", &save)) {
 		if (ntok == 4) {
@@ -196,8 +423,36 @@ static void handle_request(struct client *c, char *line)
 		reply_error(c, "empty request (try: status, alerts, alerts follow, subscribe, graph PID)");
 		return;
 	}
+	if (is_forked(s, verb)) {
+		if (strlen(verb) >= sizeof(c->verb) || (arg && strlen(arg) >= sizeof(c->arg))) {
+			reply_error(c, "request too long");
+			return;
+		}
+		r = fork_answer(c, verb, arg);
+		if (r == -EAGAIN) {
+			/* Its turn comes when a child ends (server__tick). */
+			snprintf(c->verb, sizeof(c->verb), "%s", verb);
+			snprintf(c->arg, sizeof(c->arg), "%s", arg ? arg : "");
+			c->waiting = true;
+		} else if (r) {
+			reply_error(c, "cannot start the answer: out of processes");
+		}
+		return;
+	}
+	if (s->st.queued_bytes >= s->opts.memory_max) {
+		s->st.busy++;
+		reply_error(c, "busy: the daemon's clients hold too much unread data; try again");
+		return;
+	}
 	f = open_memstream(&out, &outlen);
 	if (!f) {
+		client_close(c);
+		return;
+	}
+	cf = capw_open(&cw, f, s->opts.answer_max);
+	if (!cf) {
+		fclose(f);
+		free(out);
 		client_close(c);
 		return;
 	}
@@ -205,8 +460,10 @@ static void handle_request(struct client *c, char *line)
 		follow = true;
 		r = 0;
 	} else {
-		r = s->opts.on_request(s->opts.cookie, verb, arg, c->text, f, &follow, msg, sizeof(msg));
+		r = s->opts.on_request(s->opts.cookie, verb, arg, c->text, cf, &follow, msg, sizeof(msg));
 	}
+	if (capw_close(&cw, cf, c->text))
+		s->st.truncated++;
 	fclose(f);
 	if (r) {
 		free(out);
@@ -363,6 +620,16 @@ struct server *server__new(struct loop *l, const struct server_opts *opts)
 	s->opts.group = NULL;
 	if (!s->opts.request_timeout_s)
 		s->opts.request_timeout_s = 10;
+	if (!s->opts.answer_max)
+		s->opts.answer_max = SERVER_ANSWER_MAX;
+	if (!s->opts.memory_max)
+		s->opts.memory_max = SERVER_MEMORY_MAX;
+	if (!s->opts.answer_timeout_s)
+		s->opts.answer_timeout_s = SERVER_ANSWER_TIMEOUT_S;
+	if (!s->opts.max_forked)
+		s->opts.max_forked = SERVER_MAX_FORKED;
+	if (s->opts.max_forked > FORKED_CAP)
+		s->opts.max_forked = FORKED_CAP;
 	s->path = strdup(opts->path);
 	if (!s->path) {
 		err = -ENOMEM;
@@ -428,10 +695,13 @@ cleanup:
 	return NULL;
 }
 
-void server__set_limits(struct server *s, size_t queue_bytes, int max_clients)
+void server__set_limits(struct server *s, size_t queue_bytes, int max_clients, size_t answer_max,
+			size_t memory_max)
 {
 	s->opts.queue_bytes = queue_bytes;
 	s->opts.max_clients = max_clients;
+	s->opts.answer_max = answer_max ? answer_max : SERVER_ANSWER_MAX;
+	s->opts.memory_max = memory_max ? memory_max : SERVER_MEMORY_MAX;
 }
 
 const char *server__path(const struct server *s)
@@ -496,8 +766,14 @@ void server__tick(struct server *s)
 		if (!c->requested && now - c->accepted >= (time_t)s->opts.request_timeout_s) {
 			s->st.timeouts++;
 			client_close(c);
+		} else if (c->qlen && now - c->last_progress >= (time_t)s->opts.answer_timeout_s) {
+			/* It does not read: its queue would sit in memory for ever. */
+			s->st.stalled++;
+			client_close(c);
 		}
 	}
+	reap_children(s, false);
+	serve_waiting(s);
 }
 
 void server__stats(const struct server *s, struct server_stats *st)
@@ -511,6 +787,7 @@ void server__free(struct server *s)
 
 	if (!s)
 		return;
+	reap_children(s, true);
 	while (s->clients)
 		client_close(s->clients);
 	if (s->w.fd >= 0) {

@@ -9,7 +9,17 @@
  * A slow subscriber never blocks the daemon: each has a bounded queue; lines that
  * do not fit are dropped and counted, and the subscriber is told with
  * {"type":"dropped","count":N} before the next line it gets. Errors are
- * {"type":"error","message":"..."} (text: "error: ..."). */
+ * {"type":"error","message":"..."} (text: "error: ...").
+ *
+ * Bounds, whatever clients do (docs/daemon.md, "Limits"):
+ * - an answer is at most answer_max bytes; a longer one is cut at a line end
+ *   and ends with {"type":"truncated","limit":N} (text: "truncated: ...");
+ * - the verbs in forked_verbs (graph: seconds of work on a large graph) are
+ *   answered by a child process, at most max_forked at once (more wait their
+ *   turn), killed after answer_timeout_s: the daemon's loop never builds them;
+ * - a client that does not read its answer for answer_timeout_s is dropped;
+ * - all clients' queues together hold at most memory_max bytes: past it a
+ *   one-shot answer is refused ("busy") and subscribers drop lines. */
 #ifndef CT_DAEMON_SERVER_H
 #define CT_DAEMON_SERVER_H
 
@@ -36,9 +46,19 @@ struct server_opts {
 	/* A client that sends no request line this long is closed: it would hold
 	 * a slot. 0: 10 s. */
 	unsigned int request_timeout_s;
+	size_t answer_max;            /* 0: SERVER_ANSWER_MAX */
+	size_t memory_max;            /* 0: SERVER_MEMORY_MAX */
+	unsigned int answer_timeout_s; /* 0: SERVER_ANSWER_TIMEOUT_S */
+	int max_forked;               /* 0: SERVER_MAX_FORKED */
+	const char *const *forked_verbs; /* NULL-terminated; NULL: none */
 	server_request_fn on_request;
 	void *cookie;
 };
+
+#define SERVER_ANSWER_MAX (16u << 20)
+#define SERVER_MEMORY_MAX (128u << 20)
+#define SERVER_ANSWER_TIMEOUT_S 30
+#define SERVER_MAX_FORKED 2
 
 struct server_stats {
 	uint64_t clients;        /* connected now */
@@ -46,6 +66,12 @@ struct server_stats {
 	uint64_t accepted, refused;
 	uint64_t lines_sent, lines_dropped;
 	uint64_t timeouts;       /* clients closed for sending no request */
+	uint64_t stalled;        /* clients closed for not reading their answer */
+	uint64_t truncated;      /* answers cut at answer_max */
+	uint64_t busy;           /* answers refused: memory_max reached */
+	uint64_t forked;         /* answers built by a child process */
+	uint64_t forked_killed;  /* children killed at answer_timeout_s */
+	uint64_t queued_bytes;   /* in all clients' queues now */
 };
 
 
@@ -53,7 +79,8 @@ struct server_stats {
  * it). NULL with errno and ct_errmsg(). */
 struct server *server__new(struct loop *l, const struct server_opts *opts);
 /* Queue limits for later lines; the path is not changed here. */
-void server__set_limits(struct server *s, size_t queue_bytes, int max_clients);
+void server__set_limits(struct server *s, size_t queue_bytes, int max_clients, size_t answer_max,
+			size_t memory_max);
 const char *server__path(const struct server *s);
 /* One record to every subscriber: json (no newline) or, to text subscribers,
  * text. "alerts follow" subscribers get it only when alert is true. */

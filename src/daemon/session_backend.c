@@ -20,6 +20,9 @@ static void *open_session(int pid, const struct target_cfg *t, const struct rule
 		.min_count = (uint32_t)r->min_count,
 		.stuck_min = (uint32_t)r->stuck_min,
 		.retention_ns = r->retention,
+		.max_nodes = (uint32_t)r->max_nodes,
+		.probes = r->probes,
+		.max_overhead = (uint32_t)r->max_overhead,
 		.on_event = on_event,
 		.on_alert = on_alert,
 		.cookie = cookie,
@@ -81,6 +84,11 @@ static int session_profile(void *h, int pid, const char *exe, const char *path)
 	return err ? err : r.err;
 }
 
+static int session_cost(void *h, struct session_cost *out)
+{
+	return session__cost(h, out);
+}
+
 static void session_ring_fill(void *h, uint32_t *now_pct, uint32_t *max_pct)
 {
 	struct session_ring r;
@@ -96,8 +104,9 @@ const struct target_backend session_backend = {
 	.free = free_session,
 	.lineage = session_lineage,
 	.probe_hits = session_probe_hits,
-	.profile = session_profile,
 	.ring_fill = session_ring_fill,
 	.go_outlived = session__go_outlived,
 	.go_memory = session__go_memory,
+	.profile = session_profile,
+	.cost = session_cost,
 };

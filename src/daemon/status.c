@@ -50,6 +50,26 @@ void targets__write_status(const struct targets *ts, struct json_w *w)
 		}
 		json_w__kv_uint(w, "alerts", v.alerts);
 		json_w__kv_uint(w, "lost", v.lost);
+		if (v.has_cost) {
+			/* what tracing costs the target (docs/daemon.md) */
+			json_w__key(w, "cost");
+			json_w__obj_open(w);
+			json_w__kv_str(w, "probes", v.cost.probes);
+			if (v.has_probe_hits)
+				json_w__kv_uint(w, "probe_hits", v.probe_hits);
+			json_w__kv_double(w, "hits_per_second", v.cost.hits_per_s);
+			json_w__kv_double(w, "trap_ns", v.cost.trap_ns);
+			json_w__kv_double(w, "cpu_seconds_per_second", v.cost.cost_cpu);
+			json_w__kv_double(w, "trap_cpu_seconds_per_second", v.cost.trap_cpu);
+			json_w__kv_double(w, "ctxtrace_cpu_seconds_per_second", v.cost.self_cpu);
+			json_w__kv_double(w, "target_cpu_seconds_per_second", v.cost.target_cpu);
+			json_w__kv_double(w, "percent_of_target_cpu", v.cost.pct);
+			json_w__kv_double(w, "full_percent", v.cost.full_pct);
+			json_w__kv_uint(w, "max_overhead", v.cost.max_overhead);
+			json_w__kv_bool(w, "sampling", v.cost.sampling);
+			json_w__kv_double(w, "duty", v.cost.duty);
+			json_w__obj_close(w);
+		}
 		json_w__obj_close(w);
 	}
 	json_w__arr_close(w);
@@ -89,11 +109,17 @@ void targets__write_status_text(const struct targets *ts, FILE *f)
 		n++;
 	fprintf(f, "%d target%s attached\n", n, n == 1 ? "" : "s");
 	if (n)
-		fprintf(f, "%-16s %8s %10s %10s %8s %8s  %s\n", "TARGET", "PID", "CONTEXTS", "GOROUTINES", "ALERTS",
-			"LOST", "EXE");
-	for (const struct tgt *g = targets__next(ts, NULL, &v); g; g = targets__next(ts, g, &v))
-		fprintf(f, "%-16s %8d %10" PRIu64 " %10" PRIu64 " %8" PRIu64 " %8" PRIu64 "  %s\n", v.name, v.pid,
-			v.ctx_created, v.goroutines, v.alerts, v.lost, v.exe);
+		fprintf(f, "%-16s %8s %10s %10s %8s %8s %9s  %s\n", "TARGET", "PID", "CONTEXTS", "GOROUTINES", "ALERTS",
+			"LOST", "COST", "EXE");
+	for (const struct tgt *g = targets__next(ts, NULL, &v); g; g = targets__next(ts, g, &v)) {
+		char cost[32] = "-";
+
+		/* per cent of the target's CPU the probes cost; "~" while sampling */
+		if (v.has_cost && v.cost.trap_ns > 0)
+			snprintf(cost, sizeof(cost), "%s%.2f%%", v.cost.sampling ? "~" : "", v.cost.pct);
+		fprintf(f, "%-16s %8d %10" PRIu64 " %10" PRIu64 " %8" PRIu64 " %8" PRIu64 " %9s  %s\n", v.name, v.pid,
+			v.ctx_created, v.goroutines, v.alerts, v.lost, cost, v.exe);
+	}
 	fprintf(f, "selectors:\n");
 	for (size_t i = 0; cfg && i < cfg->ntargets; i++) {
 		const struct target_cfg *t = &cfg->targets[i];

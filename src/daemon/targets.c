@@ -16,6 +16,7 @@
 #include "daemon/selectors.h"
 #include "daemon/status.h"
 #include "daemon/targets.h"
+#include "session/session.h"
 #include "events/event.h"
 #include "graph/lineage.h"
 #include "output/alert_out.h"
@@ -51,6 +52,7 @@ struct tgt {
 	uint64_t attached_mono_ns;
 	uint64_t events, alerts, ctx_created, ctx_cancelled, go_created, go_exited, lost;
 	bool dead;
+	bool sampling; /* told in a target_budget record */
 };
 
 struct failed {
@@ -322,6 +324,27 @@ static void detach(struct targets *ts, struct tgt *g, const char *reason)
 	tgt_free(g);
 }
 
+/* Once each time a target's overhead budget starts or stops sampling. */
+static void budget_told(struct targets *ts, struct tgt *g)
+{
+	struct session_cost c;
+	char text[PATH_MAX + 400], est[32];
+
+	if (!ts->be.cost || ts->be.cost(g->h, &c) || c.sampling == g->sampling)
+		return;
+	g->sampling = c.sampling;
+	snprintf(est, sizeof(est), "%.2f", c.full_pct);
+	if (c.sampling)
+		snprintf(text, sizeof(text), "pid %d (%.4000s) of target %s: the probes would cost %.1f%% of its CPU, "
+			 "over max_overhead %u%%: sampling, attached %.0f%% of the time", g->pid, g->exe, g->name,
+			 c.full_pct, c.max_overhead, 100 * c.duty);
+	else
+		snprintf(text, sizeof(text), "pid %d (%.4000s) of target %s: the probes cost %.1f%% of its CPU, within "
+			 "max_overhead %u%%: attached all the time", g->pid, g->exe, g->name, c.full_pct, c.max_overhead);
+	emit(ts, OUT_BUDGET, LOG_NOTICE, g, g->name, g->pid, g->exe, c.sampling ? "target_sampling" : "target_sampling_end",
+	     "estimated_pct", est, text);
+}
+
 static void on_pidfd(struct loop_watch *w, uint32_t events)
 {
 	struct tgt *g = (struct tgt *)w;
@@ -381,6 +404,20 @@ const struct tgt *targets__next(const struct targets *ts, const struct tgt *prev
 		v->has_probe_hits = true;
 		v->probe_hits = ts->be.probe_hits(g->h);
 	}
+	if (ts->be.cost) {
+		struct session_cost c;
+
+		if (!ts->be.cost(g->h, &c)) {
+			v->has_cost = true;
+			v->cost = (struct session_cost_view){
+				.probes = c.probes, .trap_ns = c.trap_ns, .hits_per_s = c.hits_per_s,
+				.cost_cpu = c.cost_cpu, .trap_cpu = c.trap_cpu, .self_cpu = c.self_cpu,
+				.target_cpu = c.target_cpu, .pct = c.pct,
+				.full_pct = c.full_pct, .duty = c.duty, .sampling = c.sampling,
+				.max_overhead = c.max_overhead,
+			};
+		}
+	}
 	if (ts->be.ring_fill) {
 		v->has_ring = true;
 		ts->be.ring_fill(g->h, &v->ring_fill_pct, &v->ring_max_fill_pct);
@@ -403,9 +440,6 @@ int targets__graph(const struct targets *ts, int pid, bool text, FILE *f, char *
 	const struct tgt *g = find_pid(ts, pid);
 	const struct lineage *lg = g && ts->be.lineage ? ts->be.lineage(g->h) : NULL;
 	struct graph_out_opts o = { .format = text ? GRAPH_TREE : GRAPH_JSON, .pid = (uint32_t)pid };
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *mf;
 	int err;
 
 	if (!g) {
@@ -422,23 +456,12 @@ int targets__graph(const struct targets *ts, int pid, bool text, FILE *f, char *
 	o.leak_cookie = g->h;
 	o.go_memory = ts->be.go_memory;
 	o.memory_cookie = g->h;
-	/* Through a buffer: the reply must end with exactly one newline. */
-	mf = open_memstream(&buf, &len);
-	if (!mf) {
-		snprintf(msg, msglen, "out of memory");
-		return -ENOMEM;
-	}
-	err = graph_out__write(lg, &o, mf);
-	fclose(mf);
+	/* Straight into f: the server bounds the answer and ends its last line. */
+	err = graph_out__write(lg, &o, f);
 	if (err) {
 		snprintf(msg, msglen, "%s", ct_errmsg());
-		free(buf);
 		return err;
 	}
-	fwrite(buf, 1, len, f);
-	if (!len || buf[len - 1] != '\n')
-		fputc('\n', f);
-	free(buf);
 	return 0;
 }
 
@@ -688,6 +711,8 @@ void targets__tick(struct targets *ts)
 
 		next = g->next;
 		r = ts->be.poll(g->h);
+		if (r == 0)
+			budget_told(ts, g);
 		if (r == -ESRCH) {
 			detach(ts, g, "exited");
 		} else if (r < 0) {

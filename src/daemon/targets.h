@@ -24,6 +24,7 @@ struct alert;
 
 /* The pipeline a target runs: the session by default; tests put in a fake. */
 struct memjudge_go;
+struct session_cost;
 
 struct target_backend {
 	/* Returns a handle, or NULL with errno and ct_errmsg(). */
@@ -39,9 +40,6 @@ struct target_backend {
 	const struct lineage *(*lineage)(void *h);
 	/* Optional: probe hits in the target since attach. */
 	uint64_t (*probe_hits)(void *h);
-	/* Optional: writes the target's stuck goroutines as a pprof profile to path
-	 * (output/pprof_out.h). 0 or -errno with ct_errmsg(). */
-	int (*profile)(void *h, int pid, const char *exe, const char *path);
 	/* Optional: the ring buffer's fill level in percent, now and the highest
 	 * since attach. */
 	void (*ring_fill)(void *h, uint32_t *now_pct, uint32_t *max_pct);
@@ -50,6 +48,11 @@ struct target_backend {
 	/* Optional: what the memory judgement read of a goroutine that existed at
 	 * attach, for the graph (session__go_memory). */
 	bool (*go_memory)(const void *h, uint64_t goid, struct memjudge_go *out);
+	/* Optional: what tracing costs the target (session__cost). 0 or -errno. */
+	int (*cost)(void *h, struct session_cost *out);
+	/* Optional: writes the target's stuck goroutines as a pprof profile to path
+	 * (output/pprof_out.h). 0 or -errno with ct_errmsg(). */
+	int (*profile)(void *h, int pid, const char *exe, const char *path);
 };
 
 struct targets_stats {
@@ -104,9 +107,16 @@ struct target_view {
 	uint64_t ctx_live, ctx_cancelled_in_graph;
 	bool has_probe_hits;      /* the backend counts probe hits */
 	uint64_t probe_hits;
-	const struct container_info *ci; /* namespace pid, cgroup, container, pod */
 	bool has_ring;            /* the backend tells its ring buffer's fill level */
 	uint32_t ring_fill_pct, ring_max_fill_pct;
+	bool has_cost;            /* the backend estimates what tracing costs */
+	struct session_cost_view {
+		const char *probes;   /* "default", "all" */
+		double trap_ns, hits_per_s, cost_cpu, trap_cpu, self_cpu, target_cpu, pct, full_pct, duty;
+		bool sampling;
+		uint32_t max_overhead;
+	} cost;
+	const struct container_info *ci; /* namespace pid, cgroup, container, pod */
 };
 
 #define TARGET_COUNTS_RULES_MAX 16 /* distinct rule names counted per target name */

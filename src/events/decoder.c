@@ -526,6 +526,10 @@ static void discover(struct decoder *d, enum ctx_kind kind, const char *type, ui
 			p = v->parent;
 			pv_unlink(d, (int32_t)(v - d->pv));
 			d->st.values_matched++;
+		} else if (d->o.values_unprobed) {
+			resolve(d, w[0], w[1], ts, &p);
+			c->discovered = true;
+			d->st.discovered++;
 		} else {
 			resolve(d, w[0], w[1], ts, &p);
 			c->preexisting = true;

@@ -43,6 +43,9 @@ struct decoder_opts {
 	/* (*timerCtx).cancel has no probe: a timer's cancel is seen at its embedded
 	 * (*cancelCtx).cancel, whose caller frame names it. */
 	bool timer_unprobed;
+	/* WithValue has no probe (--probes default): a value context met as a parent
+	 * is discovered, not pre-existing (it may be new). */
+	bool values_unprobed;
 };
 
 /* NULL with errno. The options' objects must outlive the decoder. */

@@ -7,6 +7,7 @@
 #include "events/goroutines.h"
 #include "events/procmem.h"
 #include "util/hash.h"
+#include "util/hashmap.h"
 
 #define GSCAN 0x1000
 #define MAX_ALLGS (1u << 24)
@@ -19,6 +20,11 @@ struct gslot {
 struct goroutines {
 	struct goroutines_opts o;
 	struct gslot *slots; /* goid -> g, direct mapped */
+	/* goid -> g of every live goroutine at the last complete allgs walk; a miss
+	 * is an answer ("gone") only when that walk is of the current pass. */
+	struct hmap index;
+	uint64_t pass, index_pass, walk_pass; /* walk_pass: goroutines__state walked */
+	bool index_whole;
 	struct goroutines_stats st;
 };
 
@@ -184,6 +190,7 @@ struct goroutines *goroutines__new(const struct goroutines_opts *opts)
 	if (!gs)
 		return NULL;
 	gs->o = *opts;
+	gs->pass = 1;
 	gs->slots = calloc(REMEMBER_SLOTS, sizeof(*gs->slots));
 	if (!gs->slots) {
 		free(gs);
@@ -198,6 +205,7 @@ void goroutines__free(struct goroutines *gs)
 	if (!gs)
 		return;
 	free(gs->slots);
+	hmap__free(&gs->index);
 	free(gs);
 }
 
@@ -253,6 +261,7 @@ int goroutines__foreach(struct goroutines *gs, int (*fn)(void *cookie, const str
 	enum { BATCH = 512 };
 	uint64_t hdr[2], ptrs[BATCH];
 	struct go_g g;
+	bool indexed;
 	int err, rc;
 
 	if (!gs->o.allgs_addr)
@@ -262,6 +271,11 @@ int goroutines__foreach(struct goroutines *gs, int (*fn)(void *cookie, const str
 		return err;
 	if (hdr[1] > MAX_ALLGS || (hdr[1] && !hdr[0]))
 		return -EINVAL;
+	gs->st.scans++;
+	/* Every walk rebuilds the index; without the memory it only stays partial. */
+	gs->index_whole = false;
+	hmap__clear(&gs->index);
+	indexed = !hmap__reserve(&gs->index, hdr[1]);
 	for (uint64_t i = 0; i < hdr[1]; i += BATCH) {
 		size_t n = hdr[1] - i < BATCH ? hdr[1] - i : BATCH;
 
@@ -275,12 +289,21 @@ int goroutines__foreach(struct goroutines *gs, int (*fn)(void *cookie, const str
 			    g.status == GO_STATUS_DEADEXTRA || !g.goid)
 				continue;
 			goroutines__remember(gs, g.goid, g.addr);
+			if (indexed && !hmap__get_u64(&gs->index, g.goid))
+				hmap__add(&gs->index, hmap_key(g.goid), g.addr);
 			rc = fn(cookie, &g);
 			if (rc)
 				return rc;
 		}
 	}
+	gs->index_whole = indexed;
+	gs->index_pass = gs->pass;
 	return 0;
+}
+
+void goroutines__new_pass(struct goroutines *gs)
+{
+	gs->pass++;
 }
 
 void goroutines__remember(struct goroutines *gs, uint64_t goid, uint64_t g)
@@ -291,35 +314,52 @@ void goroutines__remember(struct goroutines *gs, uint64_t goid, uint64_t g)
 	s->g = g;
 }
 
-struct find {
-	uint64_t goid;
-	struct go_g *out;
-};
-
-static int find_cb(void *cookie, const struct go_g *g)
+static int nothing_cb(void *cookie, const struct go_g *g)
 {
-	struct find *f = cookie;
+	(void)cookie;
+	(void)g;
+	return 0;
+}
 
-	if (g->goid != f->goid)
+/* g structs are reused after exit: a g is goid's only while it still holds goid.
+ * A goroutine never moves to another g, so a g holding another goid means goid
+ * exited. 1: the answer is in *out or rc; 0: g tells nothing. */
+static int state_at(struct goroutines *gs, uint64_t g, uint64_t goid, struct go_g *out, int *rc)
+{
+	if (goroutines__read_g(gs, g, out))
 		return 0;
-	*f->out = *g;
+	if (out->goid != goid)
+		*rc = -ENOENT;
+	else
+		*rc = out->status == GO_STATUS_DEAD || out->status == GO_STATUS_DEADEXTRA ||
+				      out->status == GO_STATUS_IDLE ? -ENOENT : 0;
 	return 1;
 }
 
 int goroutines__state(struct goroutines *gs, uint64_t goid, struct go_g *out)
 {
 	struct gslot *s = &gs->slots[ct_mix64(goid) & (REMEMBER_SLOTS - 1)];
-	struct find f = { goid, out };
+	uint64_t *g;
 	int rc;
 
-	/* g structs are reused after exit: trust the remembered one only while it
-	 * still runs goid. */
-	if (s->goid == goid && !goroutines__read_g(gs, s->g, out) && out->goid == goid)
-		return out->status == GO_STATUS_DEAD ? -ENOENT : 0;
-	rc = goroutines__foreach(gs, find_cb, &f);
-	if (rc < 0)
+	if (s->goid == goid && state_at(gs, s->g, goid, out, &rc) && out->goid == goid)
 		return rc;
-	return rc == 1 ? 0 : -ENOENT;
+	if (!goid)
+		return -ENOENT;
+	/* One allgs walk per pass: later lookups go through its index, and a goid
+	 * not in it (exited, its exit record maybe lost) is gone without a walk. */
+	if ((!gs->index_whole || gs->index_pass != gs->pass) && gs->walk_pass != gs->pass) {
+		gs->walk_pass = gs->pass;
+		rc = goroutines__foreach(gs, nothing_cb, NULL);
+		if (rc < 0)
+			return rc;
+	}
+	g = hmap__get_u64(&gs->index, goid);
+	if (g && state_at(gs, *g, goid, out, &rc))
+		return rc;
+	memset(out, 0, sizeof(*out));
+	/* A walk that failed this pass is not tried again before the next one. */
+	return gs->index_whole && gs->index_pass == gs->pass ? -ENOENT : -EAGAIN;
 }
 
 int goroutines__stack(struct goroutines *gs, const struct go_g *g, uint64_t *pcs, int max)

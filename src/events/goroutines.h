@@ -52,6 +52,7 @@ struct goroutines_stats {
 	uint64_t g_reads, g_read_errors;
 	uint64_t changed;   /* a goroutine changed while read: read again or left out */
 	uint64_t sudog_bad; /* sudog lists that did not name the goroutine, or looped */
+	uint64_t scans;     /* allgs walks */
 };
 
 struct goroutines_opts {
@@ -67,14 +68,20 @@ void goroutines__free(struct goroutines *gs);
 
 int goroutines__read_g(struct goroutines *gs, uint64_t addr, struct go_g *out);
 /* Calls fn for every g in allgs that is neither idle nor dead; stops when fn
- * returns non-zero (and returns that). -errno when allgs cannot be read. */
+ * returns non-zero (and returns that). -errno when allgs cannot be read. A walk
+ * that runs to the end is also goroutines__state's index for the current pass. */
 int goroutines__foreach(struct goroutines *gs, int (*fn)(void *cookie, const struct go_g *g),
 			void *cookie);
 /* Remembers where goid's g lives (from go_create records), for goroutines__state. */
 void goroutines__remember(struct goroutines *gs, uint64_t goid, uint64_t g_addr);
 /* The goroutine's current state: through the remembered g when it still runs
- * goid, else by scanning allgs. -ENOENT when it is gone. */
+ * goid, else through the index of the pass's allgs walk (at most one walk per
+ * pass, made by the first lookup that needs it). -ENOENT when it is gone;
+ * -EAGAIN when this pass's walk failed and the goroutine is not known. */
 int goroutines__state(struct goroutines *gs, uint64_t goid, struct go_g *out);
+/* Starts a pass (a rules tick): goroutines started since the last walk are found
+ * only after this, by the pass's one new walk. */
+void goroutines__new_pass(struct goroutines *gs);
 /* Frame-pointer walk of a goroutine that is not running: pcs[0] is where it
  * resumes (sched.pc, or syscallpc in a syscall), then its callers. Every pc is a
  * return address (symbolize pc - 1; decoder__stack(.., false)), as the runtime's

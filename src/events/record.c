@@ -11,6 +11,7 @@
 #include "util/array.h"
 #include "util/hashmap.h"
 #include "util/intern.h"
+#include "util/file.h"
 #include "util/log.h"
 
 static const char MAGIC[8] = { 'C', 'T', 'X', 'T', 'R', 'A', 'C', 'E' };
@@ -514,12 +515,14 @@ static int corrupt(struct record *r, const char *what)
 
 struct record *record__open(const char *path)
 {
-	FILE *f = fopen(path, "rb");
+	FILE *f = file_fopen_regular(path, 0);
 
 	if (!f) {
 		int e = errno;
+		char why[256];
 
-		ct_errmsg_set("cannot open recording %s: %s", path, strerror(e));
+		snprintf(why, sizeof(why), "%s", ct_errmsg()); /* strerror, or "a FIFO, not a regular file" */
+		ct_errmsg_set("cannot open recording %s: %s", path, why);
 		errno = e;
 		return NULL;
 	}

@@ -102,6 +102,8 @@ void alert_out__json_members(struct json_w *w, const struct alert *a)
 	json_w__kv_str(w, "time", t);
 	json_w__kv_uint(w, "count", a->count);
 	json_w__kv_bool(w, "first", a->first);
+	if (a->sampled)
+		json_w__kv_bool(w, "sampled", true);
 	json_w__kv_str(w, "severity", severity_name(a->severity));
 	json_w__kv_str(w, "message", a->message);
 	ctx_json(w, "context", &a->ctx);
@@ -230,8 +232,9 @@ static void ctx_text(FILE *f, const char *label, const struct alert_ctx *c, int6
 
 int alert_out__text(FILE *f, const struct alert *a)
 {
-	fprintf(f, "[%s] %s x%u  id %s  pid %d%s\n", severity_name(a->severity), rule_name(a->rule),
-		a->count, a->id, a->pid, a->first ? "" : "  (grew)");
+	fprintf(f, "[%s] %s x%u  id %s  pid %d%s%s\n", severity_name(a->severity), rule_name(a->rule),
+		a->count, a->id, a->pid, a->first ? "" : "  (grew)",
+		a->sampled ? "  (sampled: probes part-time, see --max-overhead)" : "");
 	fprintf(f, "  %s\n", a->message);
 	if (a->source == ALERT_SRC_MEMORY)
 		fprintf(f, "  %-10s memory%s\n", "source:",

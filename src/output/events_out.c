@@ -31,6 +31,7 @@ struct events_out {
 	struct sbuf line;
 	int64_t time_sec;
 	char time_prefix[48];
+	int err; /* the first write error, kept: later calls see only ferror() */
 };
 
 struct events_out *events_out__new(FILE *f, bool json)
@@ -467,18 +468,33 @@ static void print_text(struct events_out *eo, const struct ct_event *ev)
 	fputc('\n', f);
 }
 
+/* The write's own error (EPIPE when the reader went away, ENOSPC...): the
+ * caller tells a closed pipe from a failure by it. */
+static int write_error(struct events_out *eo)
+{
+	if (!eo->err)
+		eo->err = errno ? -errno : -EIO;
+	return eo->err;
+}
+
 int events_out__print(struct events_out *eo, const struct ct_event *ev)
 {
+	if (eo->err)
+		return eo->err;
+	errno = 0;
 	if (eo->json)
 		print_json(eo, ev);
 	else
 		print_text(eo, ev);
-	return ferror(eo->f) ? -EIO : 0;
+	return ferror(eo->f) ? write_error(eo) : 0;
 }
 
 int events_out__flush(struct events_out *eo)
 {
+	if (eo->err)
+		return eo->err;
+	errno = 0;
 	if (fflush(eo->f) || ferror(eo->f))
-		return errno ? -errno : -EIO;
+		return write_error(eo);
 	return 0;
 }

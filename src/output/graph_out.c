@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <string.h>
 
-#include "util/settings.h"
 #include "events/event.h"
 #include "graph/lineage.h"
 #include "output/graph_fold.h"
@@ -57,32 +56,4 @@ int graph_out__write(const struct lineage *lg, const struct graph_out_opts *o, F
 cleanup:
 	fold__free(&s);
 	return err;
-}
-
-int graph_out__parse_opt(int c, const char *arg, enum graph_format *format, struct lineage_opts *lg)
-{
-	int64_t n;
-
-	switch (c) {
-	case 'f':
-		if (graph_format_parse(arg, format)) {
-			error("--format: '%s' is not one of tree, json, dot, svg", arg);
-			return -EINVAL;
-		}
-		return 1;
-	case 'r':
-		if (parse_duration(arg, &lg->retention_ns) || lg->retention_ns == 0) {
-			error("--retention: '%s' is not a duration above 0 (e.g. 30s, 5m)", arg);
-			return -EINVAL;
-		}
-		return 1;
-	case 'm':
-		if (parse_int(arg, &n, 10) || n < 16 || n > 100000000) {
-			error("--max-nodes: '%s' is out of range 16..100000000", arg);
-			return -EINVAL;
-		}
-		lg->max_nodes = (uint32_t)n;
-		return 1;
-	}
-	return 0;
 }

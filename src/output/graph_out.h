@@ -47,10 +47,4 @@ int graph_out__write(const struct lineage *lg, const struct graph_out_opts *o, F
  * package context: the caller of WithCancel, not WithCancel). */
 const struct ct_frame *graph_site(const struct ct_stack *st);
 
-/* The graph options `graph` and `replay` share: --format (f), --retention (r) and
- * --max-nodes (m), by their getopt letter. 1 when c is one of them and arg is
- * valid, -EINVAL after a one-line error, 0 when c is none of them. */
-struct lineage_opts;
-int graph_out__parse_opt(int c, const char *arg, enum graph_format *format, struct lineage_opts *lg);
-
 #endif

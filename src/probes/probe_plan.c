@@ -29,17 +29,21 @@ struct role {
 	const char *absent;     /* note when it does not */
 	int since_minor;        /* first Go 1.x that has it; 0 = always */
 	int until_minor;        /* last Go 1.x that has it; 0 = still */
+	bool all_only;          /* only with --probes=all (see enum probe_mode) */
 };
 
 /* The rows of a plan, in output order. ctx_create is decided separately. */
 static const struct role roles[] = {
 	{ "ctx_cancel", "context.(*cancelCtx).cancel", CT_PROBE_CANCELCTX_CANCEL, SITE_PROLOGUE, true },
+	/* --probes=all only: value contexts are discovered as parents, who waits on
+	 * a Done channel is read from the parked goroutine's sudogs, and whether a
+	 * goroutine lives from the runtime's allgs. */
 	{ "value", "context.WithValue", CT_PROBE_WITH_VALUE, SITE_PROLOGUE, false,
-	  NULL, "inlined or not linked: value contexts are discovered when used as a parent" },
+	  NULL, "inlined or not linked: value contexts are discovered when used as a parent", 0, 0, true },
 	{ "done", "context.(*cancelCtx).Done", CT_PROBE_CANCELCTX_DONE, SITE_PROLOGUE, false,
-	  NULL, "not linked: nothing waits on a cancelCtx's Done" },
+	  NULL, "not linked: nothing waits on a cancelCtx's Done", 0, 0, true },
 	{ "go_create", "runtime.newproc.func1", CT_PROBE_GO_START, SITE_RUNQPUT_CALL, true },
-	{ "go_exit", "runtime.goexit1", CT_PROBE_GO_EXIT, SITE_PROLOGUE, true },
+	{ "go_exit", "runtime.goexit1", CT_PROBE_GO_EXIT, SITE_PROLOGUE, true, NULL, NULL, 0, 0, true },
 
 	{ "info", "context.WithCancel", CT_PROBE_NONE, SITE_INFO, false,
 	  "covered by ctx_create: it calls propagateCancel", "inlined or not linked; covered by ctx_create" },
@@ -85,6 +89,31 @@ const char *probe_status_name(enum probe_status s)
 	case PROBE_NO_SITE: return "no_site";
 	}
 	return "unknown";
+}
+
+const char *probe_mode_name(enum probe_mode m)
+{
+	return m == PROBES_ALL ? "all" : "default";
+}
+
+const char *probe_kind_role(enum ct_probe_kind k)
+{
+	switch (k) {
+	case CT_PROBE_PROPAGATE_CANCEL:
+	case CT_PROBE_PROPAGATE_CANCEL_OLD: return "ctx_create";
+	case CT_PROBE_CANCELCTX_CANCEL:
+	case CT_PROBE_TIMERCTX_CANCEL: return "ctx_cancel";
+	case CT_PROBE_WITH_VALUE: return "value";
+	case CT_PROBE_CANCELCTX_DONE: return "done";
+	case CT_PROBE_GO_START: return "go_create";
+	case CT_PROBE_GO_EXIT: return "go_exit";
+	default: return NULL;
+	}
+}
+
+bool probe_site__used(const struct probe_site *s, enum probe_mode m)
+{
+	return s->status == PROBE_OK && s->kind != CT_PROBE_NONE && (m == PROBES_ALL || !s->all_only);
 }
 
 struct disasm {
@@ -415,6 +444,7 @@ int probe_plan__build(const struct goelf *ge, struct probe_plan *plan)
 		s = add_row(plan, ro->role, ro->func, ro->kind);
 		if (!s)
 			break;
+		s->all_only = ro->all_only;
 		err = probe_row(ge, s, ro->how);
 		if (err && ro->required)
 			return missing(s);

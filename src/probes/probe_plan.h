@@ -32,7 +32,22 @@ struct probe_site {
 	char note[160];     /* why covered/absent, or a caveat */
 	uint64_t cookie;    /* bpf cookie: kind | CT_COOKIE_* flags (include/ctxtrace.h) */
 	bool at_branch;     /* Go 1.19/1.20: probed at the stack check's jbe (no push %rbp) */
+	bool all_only;      /* attached only with --probes=all: memory tells its facts otherwise */
 };
+
+/* Which sites are attached (the `probes` setting). PROBES_DEFAULT leaves out the
+ * sites whose facts the rules read from the target's memory when they judge
+ * (Done() callers, goroutine exits, WithValue calls): fewer traps per request. */
+enum probe_mode {
+	PROBES_DEFAULT = 0,
+	PROBES_ALL,
+};
+
+const char *probe_mode_name(enum probe_mode m); /* "default", "all" */
+/* The plan role a probe kind serves ("ctx_create", "done", ...); NULL for none. */
+const char *probe_kind_role(enum ct_probe_kind k);
+/* Whether the site is attached in this mode (status OK and a probe kind). */
+bool probe_site__used(const struct probe_site *s, enum probe_mode m);
 
 #define PROBE_PLAN_MAX 32
 

@@ -1,18 +1,22 @@
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "binary/offsets.h"
+#include "probes/bpf_log.h"
 #include "probes/probe_plan.h"
 #include "probes/tracer.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "ctxtrace.skel.h"
 
@@ -28,8 +32,15 @@ struct tracer {
 	int nlinks;
 	int nsites;
 	const char *mode;
+	/* What was attached, to detach and attach again (tracer__set_attached). */
+	char exe[PATH_MAX];
+	unsigned long offs[PROBE_PLAN_MAX];
+	__u64 cookies[PROBE_PLAN_MAX];
+	bool multi;
+	bool detached;
 	void (*on_record)(void *cookie, const void *data, size_t len);
 	void *cookie;
+	int limit, count; /* tracer__consume_n */
 };
 
 static int rb_cb(void *ctx, void *data, size_t len)
@@ -38,6 +49,9 @@ static int rb_cb(void *ctx, void *data, size_t len)
 
 	if (t->on_record)
 		t->on_record(t->cookie, data, len);
+	/* libbpf has consumed the record already when a callback stops it */
+	if (t->limit && ++t->count >= t->limit)
+		return -EAGAIN;
 	return 0;
 }
 
@@ -222,7 +236,7 @@ struct tracer *tracer__open(int pid, const struct probe_plan *plan, const struct
 	for (i = 0; i < plan->n && i < PROBE_PLAN_MAX; i++) {
 		const struct probe_site *s = &plan->sites[i];
 
-		if (s->status != PROBE_OK || s->kind == CT_PROBE_NONE)
+		if (!probe_site__used(s, o->probes))
 			continue;
 		offs[n] = s->file_offset;
 		cookies[n] = s->cookie ? s->cookie : (__u64)s->kind;
@@ -276,7 +290,11 @@ struct tracer *tracer__open(int pid, const struct probe_plan *plan, const struct
 		goto cleanup;
 	}
 	t->nsites = n;
-	verbose("attached %d sites to pid %d with %s", n, pid, t->mode);
+	snprintf(t->exe, sizeof(t->exe), "%s", exe);
+	memcpy(t->offs, offs, n * sizeof(offs[0]));
+	memcpy(t->cookies, cookies, n * sizeof(cookies[0]));
+	t->multi = !strcmp(t->mode, "uprobe_multi");
+	verbose("attached %d sites to pid %d with %s (probes=%s)", n, pid, t->mode, probe_mode_name(o->probes));
 
 	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), rb_cb, t, NULL);
 	if (!t->rb) {
@@ -308,6 +326,19 @@ int tracer__poll(struct tracer *t, int timeout_ms)
 int tracer__consume(struct tracer *t)
 {
 	return ring_buffer__consume(t->rb);
+}
+
+int tracer__consume_n(struct tracer *t, int max)
+{
+	int err;
+
+	t->limit = max > 0 ? max : 0;
+	t->count = 0;
+	err = ring_buffer__consume(t->rb);
+	t->limit = 0;
+	if (err == -EAGAIN)
+		return t->count;
+	return err;
 }
 
 int tracer__fd(const struct tracer *t)
@@ -344,6 +375,49 @@ int tracer__counters(const struct tracer *t, struct tracer_counters *out)
 			out->v[i] += vals[c];
 	}
 	free(vals);
+	return 0;
+}
+
+int tracer__set_attached(struct tracer *t, bool on)
+{
+	int err;
+
+	if (on != t->detached)
+		return 0;
+	if (!on) {
+		while (t->nlinks)
+			bpf_link__destroy(t->links[--t->nlinks]);
+		t->detached = true;
+		return 0;
+	}
+	if (t->multi)
+		err = attach_multi(t, t->skel->progs.ctxtrace_multi, t->exe, t->offs, t->cookies, t->nsites);
+	else
+		err = attach_single(t, t->skel->progs.ctxtrace_single, t->exe, t->offs, t->cookies, t->nsites);
+	if (err)
+		return fail(t->pid, err, "cannot attach uprobes again");
+	t->detached = false;
+	return 0;
+}
+
+bool tracer__attached(const struct tracer *t)
+{
+	return !t->detached;
+}
+
+int tracer__hits(const struct tracer *t, uint64_t *hits)
+{
+	int ncpu = libbpf_num_possible_cpus(), c;
+	__u32 key = CT_CNT_HITS;
+	__u64 vals[256];
+
+	*hits = 0;
+	if (ncpu <= 0 || ncpu > 256)
+		return -EINVAL;
+	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.counters), &key, vals))
+		return -errno;
+	for (c = 0; c < ncpu; c++)
+		*hits += vals[c];
 	return 0;
 }
 
@@ -389,4 +463,107 @@ void tracer__free(struct tracer *t)
 	free(t->links);
 	ctxtrace_bpf__destroy(t->skel);
 	free(t);
+}
+
+#define CALIB_ROUNDS 20
+
+/* The calibration site: a function of our own whose first instruction is the
+ * push %rbp the kernel emulates at a Go 1.21+ prologue site. */
+__asm__(".text\n"
+	".globl ct_calib_site\n"
+	".type ct_calib_site, @function\n"
+	"ct_calib_site:\n"
+	"\tpush %rbp\n"
+	"\tmov %rsp, %rbp\n"
+	"\tpop %rbp\n"
+	"\tret\n"
+	".size ct_calib_site, .-ct_calib_site\n");
+void ct_calib_site(void);
+
+
+/* The fastest of many short rounds of n calls: the least disturbed by other
+ * work (a round preempted on a busy machine counts a whole time slice). */
+static uint64_t time_calls(int n)
+{
+	uint64_t best = UINT64_MAX;
+
+	for (int r = 0; r < CALIB_ROUNDS; r++) {
+		uint64_t t0 = ct_mono_ns();
+
+		for (int i = 0; i < n; i++)
+			ct_calib_site();
+		t0 = ct_mono_ns() - t0;
+		if (t0 < best)
+			best = t0;
+	}
+	return best;
+}
+
+/* File offset of a code address of this process, from /proc/self/maps. */
+static int self_offset(uint64_t addr, unsigned long *off, char *path, size_t pathlen)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[PATH_MAX + 128];
+	int err = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long lo, hi, fo;
+		char perm[8];
+		int n = 0;
+
+		if (sscanf(line, "%llx-%llx %7s %llx %*s %*s %n", &lo, &hi, perm, &fo, &n) < 4)
+			continue;
+		if (addr < lo || addr >= hi)
+			continue;
+		*off = (unsigned long)(addr - lo + fo);
+		snprintf(path, pathlen, "/proc/self/exe");
+		err = 0;
+		break;
+	}
+	fclose(f);
+	return err;
+}
+
+int tracer__calibrate(int calls, double *ns_per_hit)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, uo);
+	struct ctxtrace_bpf *skel;
+	struct bpf_link *l = NULL;
+	unsigned long off;
+	char path[64];
+	uint64_t plain, probed;
+	int err;
+
+	*ns_per_hit = 0;
+	if (calls <= 0)
+		calls = 1000;
+	bpf_log__install();
+	err = self_offset((uint64_t)(uintptr_t)ct_calib_site, &off, path, sizeof(path));
+	if (err)
+		return err;
+	skel = ctxtrace_bpf__open();
+	if (!skel)
+		return -errno;
+	bpf_map__set_max_entries(skel->maps.events, sysconf(_SC_PAGESIZE));
+	bpf_map__set_max_entries(skel->maps.done_seen, 1);
+	bpf_program__set_autoload(skel->progs.ctxtrace_multi, false);
+	bpf_program__set_autoload(skel->progs.ctxtrace_single, false);
+	err = ctxtrace_bpf__load(skel);
+	if (err)
+		goto cleanup;
+	plain = time_calls(calls);
+	l = bpf_program__attach_uprobe_opts(skel->progs.ctxtrace_empty, getpid(), path, off, &uo);
+	if (!l) {
+		err = -errno;
+		goto cleanup;
+	}
+	probed = time_calls(calls);
+	*ns_per_hit = probed > plain ? (double)(probed - plain) / calls : 0;
+	err = 0;
+cleanup:
+	bpf_link__destroy(l);
+	ctxtrace_bpf__destroy(skel);
+	return err;
 }

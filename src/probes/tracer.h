@@ -35,6 +35,7 @@ struct tracer_opts {
 	const char *exe_path;     /* file to attach to; NULL: /proc/PID/exe */
 	enum tracer_prog prog;
 	enum tracer_attach attach;
+	int probes;               /* enum probe_mode (probes/probe_plan.h): which sites */
 };
 
 struct tracer_counters {
@@ -57,12 +58,21 @@ struct tracer *tracer__open(int pid, const struct probe_plan *plan, const struct
 int tracer__poll(struct tracer *t, int timeout_ms);
 /* Delivers what is ready without waiting. Returns the number delivered, or -errno. */
 int tracer__consume(struct tracer *t);
+/* As tracer__consume, at most max records (0: all). */
+int tracer__consume_n(struct tracer *t, int max);
 /* A file descriptor that becomes readable when the ring is a quarter full (epoll);
  * call tracer__consume at least every 100 ms as well. */
 int tracer__fd(const struct tracer *t);
 int tracer__counters(const struct tracer *t, struct tracer_counters *out);
 /* The ring buffer: bytes queued now, and its size. */
 void tracer__ring_fill(const struct tracer *t, size_t *used, size_t *size);
+/* The hit counter alone (one map lookup): for frequent reads. */
+int tracer__hits(const struct tracer *t, uint64_t *hits);
+/* Detaches every site (on = false) or attaches them again, keeping the BPF
+ * object, its maps and the ring buffer: the overhead budget's duty cycle.
+ * 0 or -errno (ct_errmsg set). */
+int tracer__set_attached(struct tracer *t, bool on);
+bool tracer__attached(const struct tracer *t);
 /* "uprobe_multi" or "uprobe": how the sites were attached. */
 const char *tracer__attach_mode(const struct tracer *t);
 int tracer__nsites(const struct tracer *t); /* sites attached */
@@ -70,6 +80,10 @@ int tracer__nsites(const struct tracer *t); /* sites attached */
  * BPF run-time statistics are enabled (bpf_enable_stats(BPF_STATS_RUN_TIME) or
  * sysctl kernel.bpf_stats_enabled=1); zeros otherwise. For benchmarks. */
 int tracer__prog_stats(const struct tracer *t, uint64_t *run_ns, uint64_t *run_cnt);
+/* The machine's cost of one probe hit: an empty uprobe on an emulated push %rbp
+ * in a function of ctxtrace's own, called `calls` times (0: 1000) with and
+ * without it; the fastest of 20 rounds each. 0 or -errno. */
+int tracer__calibrate(int calls, double *ns_per_hit);
 /* Detaches every probe and frees everything; takes NULL. */
 void tracer__free(struct tracer *t);
 

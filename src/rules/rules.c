@@ -359,6 +359,8 @@ bool rules_in_doubt(const struct rules *r, uint64_t lo, uint64_t hi, bool reads)
 {
 	if (r->attach_ns && lo < r->attach_ns)
 		return true;
+	if (r->o.gap_in && r->o.gap_in(r->o.gap_cookie, lo, hi))
+		return true;
 	for (uint32_t i = 0; i < r->nloss; i++) {
 		if ((reads || !r->loss[i].reads_only) && r->loss[i].lo < hi && r->loss[i].hi >= lo)
 			return true;

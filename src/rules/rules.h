@@ -79,6 +79,10 @@ struct rules_opts {
 	 * NULL: such findings are dropped (counted in stats.unconfirmed). */
 	rules_ctxstate_fn ctxstate;
 	void *ctxstate_cookie;
+	/* Whether the probes were detached (the overhead budget's gaps) at some time
+	 * in [from, to]: what happened then is in doubt, like a lost record. NULL: never. */
+	bool (*gap_in)(void *cookie, uint64_t from_ns, uint64_t to_ns);
+	void *gap_cookie;
 };
 
 /* ---- alerts ---- */
@@ -136,6 +140,7 @@ struct alert {
 	int64_t time_unix_ns;
 	uint32_t count;
 	bool first;                    /* first emission of this id */
+	bool sampled;                  /* made while the overhead budget sampled (probes part-time) */
 	enum alert_severity severity;
 	char message[512];
 

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +31,9 @@
 #include "probes/tracer.h"
 #include "rules/memjudge.h"
 #include "rules/rules.h"
+#include "session/budget.h"
 #include "session/layout_check.h"
+#include "session/memfacts.h"
 #include "session/session.h"
 #include "util/clock.h"
 #include "util/intern.h"
@@ -39,6 +42,7 @@
 #include "version.h"
 
 #define POLL_MS 10
+#define CONSUME_CHUNK 2048 /* records decoded between two budget steps */
 #define RULES_TICK_NS 500000000ULL /* alerts come within --grace + 0.5 s */
 /* Memory judgements during a watch: at attach, --grace later for what was not yet
  * blocked that long, then this often (a pass reads every goroutine: about 0.3 s of
@@ -46,6 +50,7 @@
 #define MEMJUDGE_INTERVAL_NS (60ULL * 1000000000ULL)
 
 struct session {
+	char st_why[256]; /* why syscall tracing is unavailable; "" */
 	struct session_opts o;
 	char exe_path[64];
 	char exe_name[PATH_MAX];
@@ -63,6 +68,18 @@ struct session {
 	struct systrace *st;
 	struct gstate_src *gsrc;
 	struct rules *rules;
+	struct memfacts *mf;
+	struct budget *bud;
+	/* With a budget, a thread of its own runs the duty cycle: decoding may fall
+	 * behind a busy target for seconds, the cycle must not. bud_mu guards bud
+	 * and the attach state. */
+	pthread_t bud_thread;
+	bool bud_thread_on;
+	volatile bool bud_stop;
+	pthread_mutex_t bud_mu;
+	bool sampling_told;
+	uint32_t since_budget;   /* records decoded since the last budget step */
+	uint64_t records;        /* decoded */
 	struct ctxmem *cm;
 	uint64_t ctx_itab[CTX_KIND_MAX]; /* a context.Context itab per kind; 1: none found */
 	struct framescan *fs;
@@ -105,12 +122,53 @@ static void deliver(void *cookie, const struct ct_event *ev)
 		rules__on_event(s->rules, s->lg, ev);
 }
 
+static bool bud_gap_in(struct session *s, uint64_t from, uint64_t to)
+{
+	bool gap;
+
+	if (!s->bud)
+		return false;
+	pthread_mutex_lock(&s->bud_mu);
+	gap = budget__gap_in(s->bud, from, to);
+	pthread_mutex_unlock(&s->bud_mu);
+	return gap;
+}
+
+static void bud_cost(const struct session *s, struct budget_cost *bc)
+{
+	pthread_mutex_lock((pthread_mutex_t *)&s->bud_mu);
+	budget__cost(s->bud, bc);
+	pthread_mutex_unlock((pthread_mutex_t *)&s->bud_mu);
+}
+
 static void emit_alert(void *cookie, const struct alert *a)
 {
 	struct session *s = cookie;
 
-	if (s->o.on_alert)
-		s->o.on_alert(s->o.cookie, a);
+	struct alert marked;
+	struct budget_cost bc;
+
+	if (!s->o.on_alert)
+		return;
+	if (s->bud) {
+		bud_cost(s, &bc);
+		if (bc.gaps && bud_gap_in(s, s->last_tick > s->o.retention_ns ? s->last_tick - s->o.retention_ns : 0,
+					      s->last_tick)) {
+			marked = *a;
+			marked.sampled = true;
+			a = &marked;
+		}
+	}
+	s->o.on_alert(s->o.cookie, a);
+}
+
+/* What the default probe set, or the budget's gaps, leave to memory. */
+static void facts_tick(struct session *s, uint64_t now)
+{
+	const struct lineage *lg = s->lg ? s->lg : s->o.lineage;
+
+	if (s->mf && lg && (s->o.probes == PROBES_DEFAULT || bud_gap_in(s, 0, now)))
+		memfacts__tick(s->mf, lg, now);
 }
 
 static bool preexisting(void *cookie, uint64_t goid);
@@ -199,16 +257,28 @@ static void memory_judge(struct session *s, uint64_t now)
 
 static void rules_tick(struct session *s, uint64_t now, bool force)
 {
-	if (s->next_mem_ns && now >= s->next_mem_ns)
+	bool mem_due = s->next_mem_ns && now >= s->next_mem_ns;
+	bool tick_due = s->lg && (force || now - s->last_tick >= RULES_TICK_NS);
+
+	/* One allgs walk serves this round's memory passes and rules tick (goroutines.h). */
+	if (s->gs && (mem_due || tick_due))
+		goroutines__new_pass(s->gs);
+	facts_tick(s, now);
+	if (mem_due)
 		memory_judge(s, now);
-	if (!s->lg)
-		return;
-	if (!force && now - s->last_tick < RULES_TICK_NS)
+	if (!tick_due)
 		return;
 	s->last_tick = now;
 	lineage__expire(s->lg, now);
 	if (s->rules)
 		rules__tick(s->rules, s->lg, now, emit_alert, s);
+}
+
+static bool gap_in(void *cookie, uint64_t from, uint64_t to)
+{
+	struct session *s = cookie;
+
+	return bud_gap_in(s, from, to);
 }
 
 static int syscall_of(void *st, uint32_t tid, int *nr, uint64_t *since_ns)
@@ -264,10 +334,13 @@ static int ctx_state(void *cookie, uint64_t id, enum ctx_kind kind, uint64_t par
  * it unreachable-cancel cannot name the call, and the user is told so. */
 static int open_analysis(struct session *s)
 {
-	struct lineage_opts lo = { .retention_ns = s->o.retention_ns };
+	struct lineage_opts lo = { .retention_ns = s->o.retention_ns, .max_nodes = s->o.max_nodes };
 	struct gstate_src_opts gso = { .gs = s->gs, .mem = s->mem, .off = &s->off, .dec = s->dec,
 				       .go_minor = goelf__buildinfo(s->ge)->minor };
 	struct rules_opts ro = { .pid = s->o.pid, .grace_ns = s->o.grace_ns, .min_count = s->o.min_count };
+
+	struct memfacts_opts mfo = { .gs = s->gs, .pid = s->o.pid, .emit = deliver, .cookie = s,
+				     .mem = s->mem, .off = &s->off };
 
 	if (s->o.rules || s->o.memory_only) {
 		struct ctxmem_opts co = { .mem = s->mem, .types = s->gt, .off = &s->off,
@@ -290,17 +363,38 @@ static int open_analysis(struct session *s)
 		if (!s->mj)
 			return -ENOMEM;
 	}
-	if (s->o.memory_only || (!s->o.rules && !s->o.graph))
+	if (s->o.memory_only || (!s->o.rules && !s->o.graph && !s->o.lineage))
 		return 0;
-	s->lg = lineage__new(&lo);
-	if (!s->lg)
+	if (s->o.rules || s->o.graph) {
+		s->lg = lineage__new(&lo);
+		if (!s->lg)
+			return -ENOMEM;
+	}
+	/* ctxtrace graph keeps no rules: the readers for Done waiters are its own */
+	if (!s->cm) {
+		struct ctxmem_opts co = { .mem = s->mem, .types = s->gt, .off = &s->off,
+					  .go_minor = gso.go_minor, .moduledata = s->md_addr,
+					  .types_start = s->md_types };
+
+		s->cm = ctxmem__new(&co);
+		s->fs = s->cm ? framescan__new(&(struct framescan_opts){ .mem = s->mem, .gs = s->gs,
+									  .cm = s->cm }) : NULL;
+	}
+	if (!s->fs)
+		verbose("pid %d: context readers unavailable: Done() waiters known from the scope only", s->o.pid);
+	mfo.cm = s->cm;
+	mfo.fs = s->fs;
+	s->mf = memfacts__new(&mfo);
+	if (!s->mf)
 		return -ENOMEM;
+	if (!s->lg)
+		return 0;
 	if (!s->o.rules)
 		return 0;
 	s->st = systrace__open(s->o.pid);
+	/* Told after the attach: when the uprobes fail too, their error is the one line. */
 	if (!s->st)
-		info("pid %d: syscall tracing unavailable (%s): unreachable-cancel alerts cannot name the "
-		     "blocking call", s->o.pid, ct_errmsg());
+		snprintf(s->st_why, sizeof(s->st_why), "%s", ct_errmsg());
 	ro.gstate = gstate_src__read;
 	ro.gstate_cookie = s->gsrc;
 	if (s->st) {
@@ -311,6 +405,8 @@ static int open_analysis(struct session *s)
 		ro.ctxstate = ctx_state;
 		ro.ctxstate_cookie = s;
 	}
+	ro.gap_in = gap_in;
+	ro.gap_cookie = s;
 	s->rules = rules__new(&ro);
 	return s->rules ? 0 : -errno;
 }
@@ -363,11 +459,24 @@ const struct lineage *session__lineage(const struct session *s)
 	return s ? s->lg : NULL;
 }
 
+static void budget_step(struct session *s);
+static void *budget_thread(void *arg);
+/* Records decoded by every session of this process, for self_cpu_ns. */
+static uint64_t all_records;
+
 static void on_record(void *cookie, const void *data, size_t len)
 {
 	struct session *s = cookie;
 
 	decoder__record(s->dec, data, len);
+	s->records++;
+	all_records++;
+	/* Decoding reads target memory and may fall behind a busy target: the
+	 * budget keeps its pace anyway. */
+	if (++s->since_budget >= 256) {
+		s->since_budget = 0;
+		budget_step(s);
+	}
 }
 
 /* "cannot attach to pid N: " + why, unless why says so already. */
@@ -473,6 +582,25 @@ static int snap_cb(void *cookie, const struct go_g *g)
 	return 0;
 }
 
+/* The machine's cost of one probe hit, measured once per process (the daemon
+ * attaches many targets). */
+static double trap_cost_ns(void)
+{
+	static double ns = -1;
+
+	if (ns < 0) {
+		int err = tracer__calibrate(0, &ns);
+
+		if (err) {
+			verbose("trap cost calibration failed (%s): no cost estimate", strerror(-err));
+			ns = 0;
+		} else {
+			verbose("calibration: one probe hit costs %.0f ns on this machine", ns);
+		}
+	}
+	return ns;
+}
+
 static int cmp_goid(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -507,6 +635,7 @@ struct session *session__open(const struct session_opts *opts)
 	}
 	s->o = *opts;
 	s->pidfd = -1;
+	pthread_mutex_init(&s->bud_mu, NULL);
 	err = proc_exe(opts->pid, s->exe_path, sizeof(s->exe_path), s->exe_name, sizeof(s->exe_name));
 	if (err) {
 		attach_error(opts->pid, ct_errmsg());
@@ -520,7 +649,12 @@ struct session *session__open(const struct session_opts *opts)
 
 		err = -errno;
 		/* Name the executable: a pid caught between fork and exec is the shell. */
-		snprintf(why, sizeof(why), "%.300s: %.280s", s->exe_name, ct_errmsg());
+		if (err == -EACCES || err == -EPERM)
+			snprintf(why, sizeof(why),
+				 "%.300s: cannot read the executable: Permission denied (another user's "
+				 "file needs CAP_DAC_READ_SEARCH)", s->exe_name);
+		else
+			snprintf(why, sizeof(why), "%.300s: %.280s", s->exe_name, ct_errmsg());
 		attach_error(opts->pid, why);
 		goto cleanup;
 	}
@@ -585,6 +719,7 @@ struct session *session__open(const struct session_opts *opts)
 	dopts.types = s->gt;
 	dopts.in = s->in;
 	dopts.timer_unprobed = true; /* the probe plan leaves (*timerCtx).cancel out */
+	dopts.values_unprobed = opts->probes == PROBES_DEFAULT;
 	dopts.emit = deliver;
 	dopts.cookie = s;
 	s->dec = s->gt ? decoder__new(&dopts) : NULL;
@@ -625,6 +760,7 @@ struct session *session__open(const struct session_opts *opts)
 	topts.cookie = s;
 	topts.exe_path = s->exe_path;
 	topts.load_bias = s->bias;
+	topts.probes = opts->probes;
 	s->tr = tracer__open(opts->pid, &s->plan, &s->off, &topts);
 	if (!s->tr) {
 		err = -errno;
@@ -645,8 +781,30 @@ struct session *session__open(const struct session_opts *opts)
 		verbose("pid %d: goroutine list not read (%s): pre-existing goroutines not reported",
 			opts->pid, strerror(-err));
 	err = 0;
-	info("attached to pid %d (%s, %s, %d probes via %s, %d goroutines)", opts->pid, s->exe_name,
-	     bi->version, tracer__nsites(s->tr), tracer__attach_mode(s->tr), sn.n);
+	{
+		struct budget_opts bo = { .pid = opts->pid, .trap_ns = trap_cost_ns(),
+					  .max_pct = opts->max_overhead };
+
+		s->bud = budget__new(&bo);
+		if (!s->bud) {
+			err = -ENOMEM;
+			attach_error(opts->pid, "out of memory");
+			goto cleanup;
+		}
+		if (opts->max_overhead && bo.trap_ns > 0) {
+			err = -pthread_create(&s->bud_thread, NULL, budget_thread, s);
+			if (err) {
+				attach_error(opts->pid, "cannot start the overhead budget's thread");
+				goto cleanup;
+			}
+			s->bud_thread_on = true;
+		}
+	}
+	info("attached to pid %d (%s, %s, %d probes via %s, probes=%s, %d goroutines)", opts->pid, s->exe_name,
+	     bi->version, tracer__nsites(s->tr), tracer__attach_mode(s->tr), probe_mode_name(opts->probes), sn.n);
+	if (s->st_why[0])
+		info("pid %d: syscall tracing unavailable (%s): unreachable-cancel alerts cannot name the "
+		     "blocking call", opts->pid, s->st_why);
 	/* What was there before attach: judged from memory at the first poll, once
 	 * the caller knows the session (the daemon announces the target first). */
 	if (s->mj) {
@@ -684,6 +842,110 @@ static void check_lost(struct session *s)
 	s->rep_read_errors = reads;
 	s->rep_decode_errors = ds.decode_errors;
 	deliver(s, &ev);
+}
+
+/* ctxtrace's CPU time spent on this target: the process's, shared among its
+ * sessions (the daemon's) by the records each decoded. */
+static uint64_t self_cpu_ns(const struct session *s)
+{
+	uint64_t cpu = ct_clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+
+	if (!all_records || s->records >= all_records)
+		return cpu;
+	return (uint64_t)((double)cpu * s->records / all_records);
+}
+
+/* The estimate, and the duty cycle when over budget. */
+/* One step of the estimate and the duty cycle; bud_mu held. */
+static void budget_cycle(struct session *s)
+{
+	bool on, was = tracer__attached(s->tr);
+	uint64_t hits;
+
+	if (tracer__hits(s->tr, &hits))
+		return;
+	on = budget__update(s->bud, ct_mono_ns(), hits, self_cpu_ns(s), was);
+	if (on != was) {
+		uint64_t t0 = ct_mono_ns();
+
+		if (tracer__set_attached(s->tr, on))
+			verbose("pid %d: %s", s->o.pid, ct_errmsg());
+		debug("pid %d: probes %s in %.1f ms", s->o.pid, on ? "attached" : "detached", (ct_mono_ns() - t0) / 1e6);
+	}
+}
+
+#define BUDGET_THREAD_NS 10000000 /* the duty cycle's resolution */
+
+static void *budget_thread(void *arg)
+{
+	struct session *s = arg;
+	struct timespec ts = { 0, BUDGET_THREAD_NS };
+
+	while (!s->bud_stop) {
+		pthread_mutex_lock(&s->bud_mu);
+		budget_cycle(s);
+		pthread_mutex_unlock(&s->bud_mu);
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+/* The estimate (without a budget), and telling a change of the sampling state. */
+static void budget_step(struct session *s)
+{
+	struct session_cost sc;
+
+	if (!s->bud)
+		return;
+	if (!s->bud_thread_on) {
+		pthread_mutex_lock(&s->bud_mu);
+		budget_cycle(s);
+		pthread_mutex_unlock(&s->bud_mu);
+	}
+	if (session__cost(s, &sc) || sc.sampling == s->sampling_told)
+		return;
+	s->sampling_told = sc.sampling;
+	if (sc.sampling)
+		info("pid %d: the probes would cost %.1f%% of the target's CPU, over --max-overhead %u%%: "
+		     "sampling, attached %.0f%% of the time; findings are marked sampled", s->o.pid,
+		     sc.full_pct, s->o.max_overhead, 100 * sc.duty);
+	else
+		info("pid %d: the probes cost %.1f%% of the target's CPU, within --max-overhead %u%%: "
+		     "attached all the time again", s->o.pid, sc.full_pct, s->o.max_overhead);
+	if (s->o.on_budget)
+		s->o.on_budget(s->o.cookie, &sc);
+}
+
+int session__cost(const struct session *s, struct session_cost *out)
+{
+	struct tracer_counters c;
+	struct budget_cost bc;
+
+	memset(out, 0, sizeof(*out));
+	if (!s || !s->tr || !s->bud)
+		return -EINVAL;
+	bud_cost(s, &bc);
+	out->trap_ns = bc.trap_ns;
+	out->hits_per_s = bc.hits_per_s;
+	out->cost_cpu = bc.cost_cpu;
+	out->trap_cpu = bc.trap_cpu;
+	out->self_cpu = bc.self_cpu;
+	out->target_cpu = bc.target_cpu;
+	out->pct = bc.pct;
+	out->full_pct = bc.full_pct;
+	out->duty = bc.duty;
+	out->sampling = bc.sampling;
+	out->gaps = bc.gaps;
+	out->avg_cost_cpu = bc.avg_cost_cpu;
+	out->avg_pct = bc.avg_pct;
+	out->max_overhead = s->o.max_overhead;
+	out->probes = probe_mode_name(s->o.probes);
+	if (!tracer__counters(s->tr, &c)) {
+		out->hits = c.v[CT_CNT_HITS];
+		for (int k = 0; k < CT_PROBE_KIND_MAX && k < CT_PROBE_KIND_MAX_; k++)
+			out->hits_by_kind[k] = c.v[CT_CNT_HITS_BY_KIND + k];
+	}
+	return 0;
 }
 
 static bool target_gone(struct session *s)
@@ -752,6 +1014,16 @@ static void finish(struct session *s, bool exited)
 				(unsigned long long)rs.unconfirmed, (unsigned long long)ds.not_context);
 		}
 	}
+	if (s->mf) {
+		struct memfacts_stats ms;
+
+		memfacts__stats(s->mf, &ms);
+		verbose("pid %d: from memory: %llu allgs scans (%llu failed, %.1f ms), %llu exits; %llu waits read, "
+			"%llu frame scans, %llu Done waits", s->o.pid, (unsigned long long)ms.scans,
+			(unsigned long long)ms.scan_errors, ms.scan_ns / 1e6, (unsigned long long)ms.exits,
+			(unsigned long long)ms.waits_read, (unsigned long long)ms.frame_scans,
+			(unsigned long long)ms.dones);
+	}
 	rules_tick(s, ct_mono_ns(), true);
 	if (exited) {
 		ev.ts_ns = ct_mono_ns();
@@ -779,14 +1051,18 @@ int session__poll(struct session *s, int timeout_ms)
 	if (n < 0 && errno == EINTR)
 		return -EINTR;
 	ring_sample(s);
-	err = tracer__consume(s->tr);
-	if (err < 0 && err != -EINTR) {
-		ct_errmsg_set("reading events of pid %d: %s", s->o.pid, strerror(-err));
-		return err;
-	}
+	/* In chunks: the budget and the rules keep their pace however full the ring. */
+	do {
+		err = tracer__consume_n(s->tr, CONSUME_CHUNK);
+		if (err < 0 && err != -EINTR) {
+			ct_errmsg_set("reading events of pid %d: %s", s->o.pid, strerror(-err));
+			return err;
+		}
+		budget_step(s);
+		rules_tick(s, ct_mono_ns(), false);
+	} while (err == CONSUME_CHUNK);
 	decoder__expire(s->dec, ct_mono_ns());
 	check_lost(s);
-	rules_tick(s, ct_mono_ns(), false);
 	if (target_gone(s)) {
 		finish(s, true);
 		return -ESRCH;
@@ -807,11 +1083,18 @@ void session__free(struct session *s)
 	if (!s)
 		return;
 	/* Detach first: nothing may run against freed state. */
+	if (s->bud_thread_on) {
+		s->bud_stop = true;
+		pthread_join(s->bud_thread, NULL);
+	}
 	tracer__free(s->tr);
 	systrace__free(s->st);
 	if (s->rec)
 		record__close(s->rec);
 	rules__free(s->rules);
+	memfacts__free(s->mf);
+	budget__free(s->bud);
+	pthread_mutex_destroy(&s->bud_mu);
 	memjudge__free(s->mj);
 	free(s->mem_gos);
 	free(s->pre_goids);

@@ -9,8 +9,11 @@
 
 struct session;
 struct ct_event;
+struct lineage;
+struct session_cost;
 struct memjudge_go;
 struct alert;
+#define CT_PROBE_KIND_MAX_ 16 /* >= CT_PROBE_KIND_MAX (include/ctxtrace.h) */
 
 struct session_opts {
 	int pid;
@@ -20,6 +23,7 @@ struct session_opts {
 	uint64_t grace_ns;
 	uint32_t min_count;
 	uint64_t retention_ns;  /* how long exited/cancelled nodes stay in the graph */
+	uint32_t max_nodes;     /* the graph's cap; 0: LINEAGE_DEFAULT_MAX_NODES */
 	/* No probe, no BPF: read and judge the target's memory only (`ctxtrace
 	 * snapshot`); session__snapshot does the work, session__poll is not used. */
 	bool memory_only;
@@ -27,11 +31,39 @@ struct session_opts {
 	/* Every goroutine a memory judgement read (rules/memjudge.h); NULL: none. */
 	void (*on_goroutine)(void *cookie, const struct memjudge_go *g);
 	const char *record_path; /* record raw events here, NULL for none */
+	int probes;             /* enum probe_mode: which sites are attached (probes/probe_plan.h) */
+	/* A graph the caller builds from on_event (ctxtrace graph): with the default
+	 * probes, the exits and Done waits read from memory are compared with it
+	 * and delivered as events. Unused when the session keeps its own graph. */
+	const struct lineage *lineage;
+	uint32_t max_overhead;  /* per cent of the target's CPU the probes may cost; 0: no budget */
 	void (*on_event)(void *cookie, const struct ct_event *ev);
 	/* One alert (rules/rules.h), valid during the call: outputs render it with
 	 * output/alert_out.h. */
 	void (*on_alert)(void *cookie, const struct alert *a);
+	/* The budget started (sampling) or stopped sampling: once each time. */
+	void (*on_budget)(void *cookie, const struct session_cost *c);
 	void *cookie;
+};
+
+/* What tracing costs the target (session/budget.h). */
+struct session_cost {
+	double trap_ns;       /* measured cost of one probe hit on this machine; 0 unknown */
+	double hits_per_s;
+	double cost_cpu;      /* estimated CPU s/s tracing costs the target: trap_cpu + self_cpu */
+	double trap_cpu;      /* the probes' traps, in the target */
+	double self_cpu;      /* ctxtrace's own work for the target (decoding, memory reads) */
+	double target_cpu;    /* CPU s/s the target used */
+	double pct;           /* cost_cpu / target_cpu, per cent */
+	double full_pct;      /* the estimate with every site attached all the time */
+	double duty;          /* share of the time the sites are attached */
+	bool sampling;        /* the budget's duty cycle is on */
+	uint32_t max_overhead; /* the budget, per cent; 0 none */
+	uint64_t gaps;        /* detached periods so far */
+	uint64_t hits;        /* probe hits since attach */
+	double avg_cost_cpu, avg_pct; /* cost_cpu and pct since attach */
+	uint64_t hits_by_kind[CT_PROBE_KIND_MAX_]; /* by enum ct_probe_kind */
+	const char *probes;   /* "default", "all" */
 };
 
 /* NULL with errno and ct_errmsg(): "cannot attach to pid 4242: not a Go program ..." */
@@ -68,6 +100,8 @@ struct memjudge_stats;
 int session__memory_stats(const struct session *s, struct memjudge_stats *st);
 /* Probe hits in the target since attach (the BPF side's counter). */
 uint64_t session__probe_hits(const struct session *s);
+/* The cost estimate now. 0, or -errno. */
+int session__cost(const struct session *s, struct session_cost *out);
 /* The ring buffer's fill level, in percent: now (before this poll collected it)
  * and the highest seen since attach; its size in bytes. */
 struct session_ring {

@@ -7,6 +7,7 @@
 
 int ct_verbosity = CT_LOG_INFO;
 bool ct_log_json;
+const char *ct_log_name = "ctxtrace";
 
 static __thread char errmsg[512];
 
@@ -31,7 +32,10 @@ void ct_log(int level, const char *fmt, ...)
 		fputc('\n', stderr);
 		return;
 	}
-	fprintf(stderr, "%s%s\n", level == CT_LOG_ERROR ? "ctxtrace: " : "", buf);
+	if (level == CT_LOG_ERROR)
+		fprintf(stderr, "%s: %s\n", ct_log_name, buf);
+	else
+		fprintf(stderr, "%s\n", buf);
 }
 
 void ct_errmsg_set(const char *fmt, ...)

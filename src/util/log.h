@@ -8,6 +8,7 @@ enum ct_verbosity { CT_LOG_QUIET = 0, CT_LOG_ERROR, CT_LOG_INFO, CT_LOG_VERBOSE,
 
 extern int ct_verbosity;
 extern bool ct_log_json; /* errors as {"type":"error",...} lines on stderr */
+extern const char *ct_log_name; /* errors' prefix: "ctxtrace", "ctxtraced" */
 
 void ct_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

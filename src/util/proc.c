@@ -25,16 +25,43 @@ int proc_parse_pid(const char *s, int *pid)
 	return 0;
 }
 
+int proc_tgid(int pid)
+{
+	char p[64], line[128];
+	int tgid = -ESRCH;
+	FILE *f;
+
+	snprintf(p, sizeof(p), "/proc/%d/status", pid);
+	f = fopen(p, "r");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "Tgid:", 5)) {
+			tgid = atoi(line + 5);
+			break;
+		}
+	}
+	fclose(f);
+	return tgid;
+}
+
 int proc_exe(int pid, char *path, size_t path_len, char *exe_name, size_t name_len)
 {
 	char dir[64];
 	struct stat st;
 	ssize_t n;
+	int tgid;
 
 	snprintf(dir, sizeof(dir), "/proc/%d", pid);
 	if (stat(dir, &st)) {
 		ct_errmsg_set("no such process");
 		return -ESRCH;
+	}
+	/* /proc/TID exists too, unlisted: a thread's id is not a process's. */
+	tgid = proc_tgid(pid);
+	if (tgid > 0 && tgid != pid) {
+		ct_errmsg_set("%d is a thread of process %d, not a process (use -p %d)", pid, tgid, tgid);
+		return -EINVAL;
 	}
 	snprintf(path, path_len, "/proc/%d/exe", pid);
 	n = readlink(path, exe_name, name_len - 1);
@@ -57,6 +84,25 @@ int proc_exe(int pid, char *path, size_t path_len, char *exe_name, size_t name_l
 	return 0;
 }
 
+int proc_cpu_ns(int pid, uint64_t *ns)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut, st;
+	long hz = sysconf(_SC_CLK_TCK);
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	n = proc_read_file(path, buf, sizeof(buf));
+	if (n < 0)
+		return n;
+	/* comm may hold spaces and parentheses: fields restart after the last ')'. */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2 ||
+	    hz <= 0)
+		return -EINVAL;
+	*ns = (uint64_t)(ut + st) * (1000000000ULL / (uint64_t)hz);
+	return 0;
+}
 int proc_read_file(const char *path, char *buf, size_t size)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);

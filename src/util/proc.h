@@ -11,9 +11,14 @@
  * across mount namespaces. Fills exe_name with what the link points to (for
  * messages). 0, or -ESRCH (no such process) / -EACCES / -errno with ct_errmsg(). */
 int proc_exe(int pid, char *path, size_t path_len, char *exe_name, size_t name_len);
+/* The process a thread id belongs to (its own id for a process), or -errno. */
+int proc_tgid(int pid);
 /* Parses a PID argument: -EINVAL with ct_errmsg() for junk, 0 and *pid otherwise. */
 int proc_parse_pid(const char *s, int *pid);
 
+/* CPU time the process used so far (user + system, all threads), in ns, from
+ * /proc/PID/stat (clock-tick resolution). 0 or -errno. */
+int proc_cpu_ns(int pid, uint64_t *ns);
 /* A whole small file (/proc files report size 0) into buf, NUL-terminated and
  * truncated to size: the bytes read, or -errno. */
 int proc_read_file(const char *path, char *buf, size_t size);

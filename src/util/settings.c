@@ -265,6 +265,8 @@ static const char *what(const struct setting *s)
 		return "not a size (like 4096, 64K, 10M, 1G)";
 	case SET_GLOB:
 		return "not a valid glob (unclosed '[' or trailing '\\')";
+	case SET_PID:
+		return "not a PID (a positive number)";
 	default:
 		return "not valid";
 	}
@@ -317,6 +319,13 @@ int settings__set(const struct setting *s, void *obj, const char *value, char *e
 	case SET_OCTAL:
 		r = parse_int(value, &v, s->type == SET_OCTAL ? 8 : 10);
 		break;
+	case SET_PID:
+		r = parse_int(value, &v, 10);
+		if (r == -EINVAL || (!r && value[0] == '-')) {
+			snprintf(err, errlen, "%s: invalid PID '%s' (a positive number)", s->name, q);
+			return -EINVAL;
+		}
+		break;
 	case SET_DURATION:
 	case SET_SIZE:
 		r = s->type == SET_DURATION ? parse_duration(value, &u) : parse_size(value, &u);
@@ -337,7 +346,7 @@ int settings__set(const struct setting *s, void *obj, const char *value, char *e
 
 			for (int i = 0; s->choices && s->choices[i] && o < sizeof(list); i++)
 				o += snprintf(list + o, sizeof(list) - o, "%s%s", i ? ", " : "", s->choices[i]);
-			snprintf(err, errlen, "%s: '%s' is not one of: %s", s->name, q, list);
+			snprintf(err, errlen, "%s: '%s' is not one of %s", s->name, q, list);
 		}
 		return -EINVAL;
 	case SET_GLOB:
@@ -366,6 +375,10 @@ int settings__set(const struct setting *s, void *obj, const char *value, char *e
 		*dst = dup;
 		return 0;
 	}
+	}
+	if (!r && s->type == SET_DURATION && v == 0 && s->min > 0) {
+		snprintf(err, errlen, "%s: '%s' is not a duration above 0 (like 500ms, 10s, 2m)", s->name, q);
+		return -EINVAL;
 	}
 	if (r == -ERANGE || (!r && has_range(s) && (v < s->min || v > s->max))) {
 		char lo[32], hi[32];
@@ -403,6 +416,7 @@ int settings__format(const struct setting *s, const void *obj, char *buf, size_t
 	case SET_BOOL:
 		return snprintf(buf, size, "%s", *CFIELD(obj, s, bool) ? "true" : "false");
 	case SET_INT:
+	case SET_PID:
 	case SET_OCTAL: {
 		int64_t v = *CFIELD(obj, s, int64_t);
 
@@ -450,6 +464,7 @@ int settings__copy(const struct setting *tab, size_t n, void *dst, const void *s
 			*FIELD(dst, s, bool) = *CFIELD(src, s, bool);
 			break;
 		case SET_INT:
+		case SET_PID:
 		case SET_OCTAL:
 			*FIELD(dst, s, int64_t) = *CFIELD(src, s, int64_t);
 			break;
@@ -494,6 +509,7 @@ int settings__defaults(const struct setting *tab, size_t n, void *obj, char *err
 			*FIELD(obj, s, bool) = false;
 			break;
 		case SET_INT:
+		case SET_PID:
 		case SET_OCTAL:
 			*FIELD(obj, s, int64_t) = 0;
 			break;
@@ -563,7 +579,7 @@ int settings__match_flag(const struct setting *tab, size_t n, int argc, char **a
 				return 1;
 			}
 			if (*i + 1 >= argc) {
-				snprintf(err, errlen, "--%s needs a value", arg);
+				snprintf(err, errlen, "option '--%.*s' needs a value", (int)len, arg);
 				return -EINVAL;
 			}
 			*value = argv[++*i];
@@ -582,6 +598,8 @@ static const char *metavar(const struct setting *s)
 		return "BOOL";
 	case SET_INT:
 		return "N";
+	case SET_PID:
+		return "PID";
 	case SET_OCTAL:
 		return "MODE";
 	case SET_DURATION:
@@ -597,48 +615,195 @@ static const char *metavar(const struct setting *s)
 	}
 }
 
+static void print_one(FILE *f, const struct setting *s, enum settings_help_style style, bool negatable)
+{
+	char left[96], extra[160] = "";
+	size_t o = 0;
+
+	if (style == SETTINGS_HELP_FLAGS) {
+		char flag[64], sh[8] = "    ";
+		size_t k = 0;
+
+		for (; s->name[k] && k + 1 < sizeof(flag); k++)
+			flag[k] = s->name[k] == '_' ? '-' : s->name[k];
+		flag[k] = '\0';
+		if (s->short_name)
+			snprintf(sh, sizeof(sh), "-%c, ", s->short_name);
+		if (s->type == SET_BOOL)
+			snprintf(left, sizeof(left), "%s--%s%s", sh, negatable ? "[no-]" : "", flag);
+		else
+			snprintf(left, sizeof(left), "%s--%s %s", sh, flag, metavar(s));
+	} else {
+		snprintf(left, sizeof(left), "%s = %s", s->name, metavar(s));
+	}
+	if (s->type == SET_ENUM && s->choices) {
+		o += snprintf(extra + o, sizeof(extra) - o, "; one of");
+		for (int c = 0; s->choices[c] && o < sizeof(extra); c++)
+			o += snprintf(extra + o, sizeof(extra) - o, " %s", s->choices[c]);
+	}
+	if (s->def && *s->def && s->type != SET_BOOL && o < sizeof(extra))
+		o += snprintf(extra + o, sizeof(extra) - o, "; default %s", s->def);
+	if (has_range(s) && o < sizeof(extra)) {
+		char lo[32], hi[32];
+
+		fmt_number(s, s->min, lo, sizeof(lo));
+		fmt_number(s, s->max, hi, sizeof(hi));
+		snprintf(extra + o, sizeof(extra) - o, "; %s..%s", lo, hi);
+	}
+	if (strlen(left) >= 26)
+		fprintf(f, "  %s\n  %-26s %s%s%s%s\n", left, "", s->help, extra[0] ? " (" : "",
+			extra[0] ? extra + 2 : "", extra[0] ? ")" : "");
+	else
+		fprintf(f, "  %-26s %s%s%s%s\n", left, s->help, extra[0] ? " (" : "", extra[0] ? extra + 2 : "",
+			extra[0] ? ")" : "");
+}
+
 void settings__print_help(FILE *f, const struct setting *tab, size_t n, enum settings_help_style style)
 {
+	for (size_t i = 0; i < n; i++)
+		print_one(f, &tab[i], style, true);
+}
+
+void settings__print_flags(FILE *f, const struct setting *tab, size_t n, unsigned int cmd)
+{
 	for (size_t i = 0; i < n; i++) {
-		const struct setting *s = &tab[i];
-		char left[96], extra[160] = "";
-		size_t o = 0;
-
-		if (style == SETTINGS_HELP_FLAGS) {
-			char flag[64];
-			size_t k = 0;
-
-			for (; s->name[k] && k + 1 < sizeof(flag); k++)
-				flag[k] = s->name[k] == '_' ? '-' : s->name[k];
-			flag[k] = '\0';
-			if (s->type == SET_BOOL)
-				snprintf(left, sizeof(left), "--[no-]%s", flag);
-			else
-				snprintf(left, sizeof(left), "--%s %s", flag, metavar(s));
-		} else {
-			snprintf(left, sizeof(left), "%s = %s", s->name, metavar(s));
-		}
-		if (s->type == SET_ENUM && s->choices) {
-			o += snprintf(extra + o, sizeof(extra) - o, "; one of");
-			for (int c = 0; s->choices[c] && o < sizeof(extra); c++)
-				o += snprintf(extra + o, sizeof(extra) - o, " %s", s->choices[c]);
-		}
-		if (s->def && *s->def && o < sizeof(extra))
-			o += snprintf(extra + o, sizeof(extra) - o, "; default %s", s->def);
-		if (has_range(s) && o < sizeof(extra)) {
-			char lo[32], hi[32];
-
-			fmt_number(s, s->min, lo, sizeof(lo));
-			fmt_number(s, s->max, hi, sizeof(hi));
-			snprintf(extra + o, sizeof(extra) - o, "; %s..%s", lo, hi);
-		}
-		if (strlen(left) >= 26)
-			fprintf(f, "  %s\n  %-26s %s%s%s%s\n", left, "", s->help, extra[0] ? " (" : "",
-				extra[0] ? extra + 2 : "", extra[0] ? ")" : "");
-		else
-			fprintf(f, "  %-26s %s%s%s%s\n", left, s->help, extra[0] ? " (" : "",
-				extra[0] ? extra + 2 : "", extra[0] ? ")" : "");
+		if (tab[i].cmds & cmd)
+			print_one(f, &tab[i], SETTINGS_HELP_FLAGS, false);
 	}
+}
+
+/* "min_count: ..." from settings__set, as the flag: "--min-count: ...". */
+static void flag_message(char *err, size_t errlen, const char *msg)
+{
+	snprintf(err, errlen, "--%s", msg);
+	for (char *p = err + 2; *p && *p != ':'; p++) {
+		if (*p == '_')
+			*p = '-';
+	}
+}
+
+int settings__set_flag(const struct setting *s, void *obj, const char *value, char *err, size_t errlen)
+{
+	char msg[512];
+
+	if (settings__set(s, obj, value, msg, sizeof(msg))) {
+		flag_message(err, errlen, msg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_argv(const struct settings_group *g, size_t ng, unsigned int cmd, int argc, char **argv,
+		      int *npos, bool until_arg, char *err, size_t errlen)
+{
+	const char *bad = "";
+	bool flags = true, seen[8][64] = { { false } };
+	int kept = 1;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		int r = 0;
+
+		bad = a;
+		if (!flags || a[0] != '-' || !a[1]) {
+			argv[kept++] = argv[i];
+			if (until_arg)
+				flags = false;
+			continue;
+		}
+		if (!strcmp(a, "--")) {
+			flags = false;
+			continue;
+		}
+		if (!strcmp(a, "-h") || !strcmp(a, "--help"))
+			return 1;
+		if (a[1] != '-') {
+			/* -p PID, -pPID */
+			for (size_t k = 0; k < ng && !r; k++) {
+				for (size_t j = 0; j < g[k].n && !r; j++) {
+					const struct setting *s = &g[k].tab[j];
+					const char *v;
+
+					if (!(s->cmds & cmd) || s->short_name != a[1])
+						continue;
+					r = 1;
+					if (s->type == SET_BOOL) {
+						if (a[2])
+							goto unknown;
+						v = "true";
+					} else if (a[2]) {
+						v = a + 2;
+					} else if (i + 1 < argc) {
+						v = argv[++i];
+					} else {
+						snprintf(err, errlen, "option '-%c' needs a value", a[1]);
+						return -EINVAL;
+					}
+					if (settings__set_flag(s, g[k].obj, v, err, errlen))
+						return -EINVAL;
+					if (k < 8 && j < 64)
+						seen[k][j] = true;
+				}
+			}
+			if (!r)
+				goto unknown;
+			continue;
+		}
+		for (size_t k = 0; k < ng && !r; k++) {
+			const struct setting *s;
+			const char *v;
+
+			/* Only this command's flags: match against a copy filtered by cmd. */
+			for (size_t j = 0; j < g[k].n && !r; j++) {
+				if (!(g[k].tab[j].cmds & cmd))
+					continue;
+				r = settings__match_flag(&g[k].tab[j], 1, argc, argv, &i, &s, &v, err, errlen);
+				if (r < 0)
+					return -EINVAL;
+				if (r > 0 && settings__set_flag(s, g[k].obj, v, err, errlen))
+					return -EINVAL;
+				if (r > 0 && k < 8 && j < 64)
+					seen[k][j] = true;
+			}
+		}
+		if (!r)
+			goto unknown;
+	}
+	for (size_t k = 0; k < ng && k < 8; k++) {
+		for (size_t j = 0; j < g[k].n && j < 64; j++) {
+			const struct setting *s = &g[k].tab[j];
+
+			if (!(s->required & cmd) || seen[k][j])
+				continue;
+			if (s->short_name)
+				snprintf(err, errlen, "missing -%c %s", s->short_name, metavar(s));
+			else
+				snprintf(err, errlen, "missing --%s %s", s->name, metavar(s));
+			return -EINVAL;
+		}
+	}
+	if (!npos && kept > 1) {
+		snprintf(err, errlen, "unexpected argument '%s'", argv[1]);
+		return -EINVAL;
+	}
+	if (npos)
+		*npos = kept - 1;
+	return 0;
+unknown:
+	snprintf(err, errlen, "unknown option '%.*s'", (int)strcspn(bad, "="), bad);
+	return -EINVAL;
+}
+
+int settings__parse_argv(const struct settings_group *g, size_t ng, unsigned int cmd, int argc, char **argv,
+			 int *npos, char *err, size_t errlen)
+{
+	return parse_argv(g, ng, cmd, argc, argv, npos, false, err, errlen);
+}
+
+int settings__parse_argv_until_arg(const struct settings_group *g, size_t ng, unsigned int cmd, int argc,
+				   char **argv, int *npos, char *err, size_t errlen)
+{
+	return parse_argv(g, ng, cmd, argc, argv, npos, true, err, errlen);
 }
 
 static char *trim(char *s)
@@ -673,18 +838,28 @@ int ini__parse(FILE *f, ini_cb cb, void *cookie, int *errline, char *err, size_t
 	int line = 0, r;
 
 	*errline = 0;
-	while (fgets(buf, sizeof(buf), f)) {
-		size_t len = strlen(buf);
+	for (;;) {
+		size_t len = 0;
 		char *p, *eq, *key, *val;
+		int c = EOF;
 
+		/* Byte by byte, so that a NUL byte is seen (fgets would hide it). */
+		while (len < sizeof(buf) - 1 && (c = getc(f)) != EOF) {
+			buf[len++] = (char)c;
+			if (c == '\n')
+				break;
+		}
+		if (!len)
+			break;
+		buf[len] = '\0';
 		line++;
 		*errline = line;
 		if (len == sizeof(buf) - 1 && buf[len - 1] != '\n') {
 			snprintf(err, errlen, "line longer than %d bytes", INI_LINE_MAX);
 			return -EINVAL;
 		}
-		if (memchr(buf, '\0', len) != NULL && strlen(buf) != len) {
-			snprintf(err, errlen, "NUL byte in line");
+		if (strlen(buf) != len) {
+			snprintf(err, errlen, "NUL byte in line (a config is text)");
 			return -EINVAL;
 		}
 		if (line == 1 && !strncmp(buf, "\xef\xbb\xbf", 3))

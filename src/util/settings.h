@@ -12,6 +12,7 @@
  *   SET_STRING     char * (heap)  anything; "" unset
  *   SET_GLOB       char * (heap)  a shell glob (fnmatch), brackets balanced
  *   SET_ENUM       int            one of choices[], stored as its index
+ *   SET_PID        int64_t        a process id (a positive number; the range from min, max)
  *
  * Every message names the setting, the value and what was expected, e.g.
  * "min_count: 0 is out of range 1..1000000". */
@@ -32,6 +33,7 @@ enum setting_type {
 	SET_STRING,
 	SET_GLOB,
 	SET_ENUM,
+	SET_PID,
 };
 
 struct setting {
@@ -46,6 +48,16 @@ struct setting {
 	/* Extra validation after parsing (strings: the address is loopback, say);
 	 * writes the reason without the setting's name. */
 	int (*check)(const struct setting *s, const void *dst, char *err, size_t errlen);
+	unsigned int cmds;    /* the commands taking it as a flag (util/options.h's enum opt_cmd) */
+	char short_name;      /* '-p' for --pid; 0: none */
+	unsigned int required; /* the commands that cannot do without it */
+};
+
+/* Settings and the object their offsets point into. */
+struct settings_group {
+	const struct setting *tab;
+	size_t n;
+	void *obj;
 };
 
 #define SETTING_OFF(type, field) offsetof(type, field)
@@ -66,6 +78,8 @@ const struct setting *settings__find(const struct setting *tab, size_t n, const 
 int settings__defaults(const struct setting *tab, size_t n, void *obj, char *err, size_t errlen);
 /* Parses value into obj's field: 0, or -EINVAL with err = "NAME: why". */
 int settings__set(const struct setting *s, void *obj, const char *value, char *err, size_t errlen);
+/* The same, for a flag: err = "--NAME: why". */
+int settings__set_flag(const struct setting *s, void *obj, const char *value, char *err, size_t errlen);
 /* The field's value as the user would write it. */
 int settings__format(const struct setting *s, const void *obj, char *buf, size_t size);
 /* Frees the strings the table's fields hold, and zeroes them. */
@@ -80,9 +94,25 @@ int settings__copy(const struct setting *tab, size_t n, void *dst, const void *s
 int settings__match_flag(const struct setting *tab, size_t n, int argc, char **argv, int *i,
 			 const struct setting **s, const char **value, char *err, size_t errlen);
 
+/* Parses the flags of command cmd (settings whose .cmds has it) from argv[1..]:
+ * "--name VALUE", "--name=VALUE", "-x VALUE", "-xVALUE", "--[no-]flag"; "--"
+ * ends the flags. The other arguments are kept in order in argv[1..*npos]
+ * (npos NULL: the command takes none, one is an error).
+ * 0, 1 for -h/--help, or -EINVAL with err ("--min-count: 0 is out of range 1..1000000",
+ * "unknown option '--bogus'", "option '--duration' needs a value",
+ * "missing -p PID" for a .required one, "unexpected argument 'x'"). */
+int settings__parse_argv(const struct settings_group *g, size_t ng, unsigned int cmd, int argc, char **argv,
+			 int *npos, char *err, size_t errlen);
+/* The same, but the first argument that is no flag (or "--") ends the flags:
+ * it and all after it are the positional ones (a program and its arguments). */
+int settings__parse_argv_until_arg(const struct settings_group *g, size_t ng, unsigned int cmd, int argc,
+				   char **argv, int *npos, char *err, size_t errlen);
+
 enum settings_help_style { SETTINGS_HELP_FLAGS, SETTINGS_HELP_CONFIG };
 /* One line per setting: flag (or "key = VALUE"), help, default and range. */
 void settings__print_help(FILE *f, const struct setting *tab, size_t n, enum settings_help_style style);
+/* The flags of command cmd only, with their short names. */
+void settings__print_flags(FILE *f, const struct setting *tab, size_t n, unsigned int cmd);
 
 /* A minimal INI reader. Lines: "[section]", "[section ARG]", "key = value",
  * comments starting with '#' or ';' (also after whitespace at the end of a

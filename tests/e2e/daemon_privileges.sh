@@ -144,7 +144,7 @@ for drop in $caps; do
 	dac_read_search)
 		run "$rest" "$tmp/priv/daemon_target"
 		if wait_for 10 grep -q '"type":"target_attach_failed"' "$tmp/run/d.jsonl" && ! attached &&
-			grep -q 'Permission denied' "$tmp/run/d.jsonl"; then
+			grep -q 'Permission denied (another user.s file needs CAP_DAC_READ_SEARCH)' "$tmp/run/d.jsonl"; then
 			ok "daemon_privileges: without dac_read_search: a program only root may read cannot be attached, and the record says why"
 		else
 			not_ok "daemon_privileges: without dac_read_search" "$(cat "$tmp/run/log")"

@@ -31,10 +31,11 @@ trap cleanup EXIT
 
 # compare EXPECTED.json GRAPH.json: prints what differs, exits 1 if anything does
 compare() {
-	python3 - "$1" "$2" <<'PY'
+	python3 - "$1" "$2" "${3:-default}" <<'PY'
 import json, sys
 exp = json.load(open(sys.argv[1]))
 g = json.load(open(sys.argv[2]))
+probes = sys.argv[3]
 ctx = {c["id"]: c for c in g["contexts"]}
 gos = {x["goid"]: x for x in g["goroutines"]}
 bad = []
@@ -49,9 +50,17 @@ for e in exp["contexts"]:
             bad.append("context %s: parent %s, expected Background" % (e["id"], c["parent"]))
     elif c["parent"] != e["parent"]:
         bad.append("context %s: parent %s, expected %s" % (e["id"], c["parent"], e["parent"]))
-    if e["creator"] and c["created_by"] != e["creator"]:
+    # --probes default leaves WithValue unprobed: a value context is discovered
+    # as a parent, its creator unknown (docs/events.md, probe modes)
+    # (made before or after attach: it cannot tell, and says discovered)
+    value_unprobed = e["kind"] == "value" and probes == "default"
+    if value_unprobed:
+        if c["created_by"] is not None or not c["discovered"] or c["preexisting"]:
+            bad.append("context %s: value context created by %s, discovered %s, preexisting %s; "
+                       "expected unknown, discovered" % (e["id"], c["created_by"], c["discovered"], c["preexisting"]))
+    elif e["creator"] and c["created_by"] != e["creator"]:
         bad.append("context %s: created by %s, expected %s" % (e["id"], c["created_by"], e["creator"]))
-    if e["preexisting"] and not c["preexisting"]:
+    if e["preexisting"] and not c["preexisting"] and not value_unprobed:
         bad.append("context %s: not marked pre-existing" % e["id"])
     if c["state"] != e["state"] or (e["reason"] and c["reason"] != e["reason"]):
         bad.append("context %s: %s/%s, expected %s/%s" % (e["id"], c["state"], c["reason"], e["state"], e["reason"]))
@@ -100,16 +109,16 @@ if a != b:
 PY
 }
 
-run_one() { # VERSION MODE
-	local v=$1 m=$2 bin name d pid gp i
-	bin=$(go_bin "$v" "$m" graph_tree) name="graph_live go$v $m"
-	d=$tmp/$v-$m
+run_one() { # VERSION MODE [PROBES]
+	local v=$1 m=$2 probes=${3:-default} bin name d pid gp i
+	bin=$(go_bin "$v" "$m" graph_tree) name="graph_live go$v $m probes=$probes"
+	d=$tmp/$v-$m-$probes
 	mkdir -p "$d"
 	"$bin" "$d/go" >"$d/expected.json" 2>"$d/prog.err" &
 	pid=$!
 	pids+=("$pid")
 	wait_exec "$pid" "$bin"
-	"$CTXTRACE" graph -p "$pid" --duration 60s --format json -o "$d/live.json" --record "$d/rec" 2>"$d/graph.err" &
+	"$CTXTRACE" graph -p "$pid" --duration 60s --probes "$probes" --format json -o "$d/live.json" --record "$d/rec" 2>"$d/graph.err" &
 	gp=$!
 	for i in $(seq 100); do grep -q "attached to pid" "$d/graph.err" && break; kill -0 "$gp" 2>/dev/null || break; sleep 0.1; done
 	if ! grep -q "attached to pid" "$d/graph.err"; then
@@ -130,7 +139,7 @@ run_one() { # VERSION MODE
 		not_ok "$name: the program printed nothing" "$(cat "$d/prog.err")"
 		return
 	fi
-	check "$name: graph = what the program built" compare "$d/expected.json" "$d/live.json"
+	check "$name: graph = what the program built" compare "$d/expected.json" "$d/live.json" "$probes"
 	if "$CTXTRACE" replay "$d/rec" --format json -o "$d/replay.json" 2>"$d/replay.err"; then
 		check "$name: replay of the recording = live graph" same_graph "$d/live.json" "$d/replay.json"
 	else
@@ -160,6 +169,7 @@ for v in $versions; do
 	run_one "$v" plain
 	if [ "$v" = "$first" ] || [ "$v" = "$last" ]; then
 		run_one "$v" stripped
+		run_one "$v" plain all
 	fi
 done
 done_testing

@@ -53,7 +53,7 @@ ok "realsw: etcd $("$root/etcd" --version | sed -n 's/^etcd Version: //p'), cadd
 
 # ctxtrace's stderr: only these lines are expected.
 ct_clean() { # FILE
-	grep -vE '^(attached to pid [0-9]+ \(|[0-9]+ alerts?$|target [0-9]+ exited$|pid [0-9]+: [0-9]+ records lost \(ring buffer full\), 0 unreadable, 0 undecodable$)' "$1"
+	grep -vE '^(attached to pid [0-9]+ \(|[0-9]+ alerts?$|target [0-9]+ exited$|pid [0-9]+: [0-9]+ records lost \(ring buffer full\), 0 unreadable, 0 undecodable$|pid [0-9]+: [0-9]+ probe hits \(.*estimated cost|pid [0-9]+: the probes (would )?cost )' "$1"
 }
 
 # Every alert of FILE in the expected list; prints the others.

@@ -208,7 +208,8 @@ for v in $(go_versions); do
 			continue
 		fi
 		d=$tmp/$v-$m
-		run_watch "$bin" "$d" --json
+		# every call, exactly: the all-probes mode (docs/events.md)
+		run_watch "$bin" "$d" --json --probes all
 		if [ "$(cat "$d/watch.rc")" != 0 ] || [ "$(cat "$d/prog.rc")" != 0 ]; then
 			not_ok "$name" "watch exit $(cat "$d/watch.rc"), program exit $(cat "$d/prog.rc")" \
 				"$(tail -5 "$d/watch.err")" "$(tail -3 "$d/prog.err")"
@@ -225,6 +226,37 @@ for v in $(go_versions); do
 			cp -r "$d" "/tmp/ct-watch-events-failed-$v-$m" 2>/dev/null
 		fi
 	done
+done
+
+# The default probe set: no ctx_done, go_exit or WithValue events; the same
+# creations, cancels and go statements as with every probe.
+for v in $(go_versions | sed -n '1p;$p' | sort -u); do
+	bin=$(go_bin "$v" plain ev_basic)
+	[ -x "$bin" ] && [ -s "$tmp/$v-plain/events.json" ] || continue
+	d=$tmp/$v-default
+	run_watch "$bin" "$d" --json
+	if out=$(python3 - "$tmp/$v-plain/events.json" "$d/events.json" 2>&1 <<'PY'
+import json, sys
+def load(p):
+    return [json.loads(l) for l in open(p) if l.startswith("{")]
+def count(evs, t, pred=lambda e: True):
+    return sum(1 for e in evs if e.get("type") == t and pred(e))
+allm, dflt = load(sys.argv[1]), load(sys.argv[2])
+bad = [e["type"] for e in dflt if e.get("type") in ("ctx_done", "go_exit")]
+assert not bad, "default mode streamed %s" % sorted(set(bad))
+nonvalue = lambda e: e.get("kind") != "value"
+for t, pred in (("ctx_create", nonvalue), ("ctx_cancel", lambda e: True)):
+    a, d = count(allm, t, pred), count(dflt, t, pred)
+    assert a == d, "%s: %d with every probe, %d by default" % (t, a, d)
+assert count(dflt, "go_create", lambda e: not e.get("preexisting")) == \
+    count(allm, "go_create", lambda e: not e.get("preexisting")), "go_create counts differ"
+assert count(dflt, "target_exit") == 1, "no target_exit"
+PY
+	); then
+		ok "watch events go$v default probes: no done/exit events, same creations and cancels"
+	else
+		not_ok "watch events go$v default probes" "$out"
+	fi
 done
 
 # Text output: one line per event, the same number as in JSON.
@@ -257,7 +289,7 @@ if [ -z "${GO_VERSIONS:-}" ] || [[ " $GO_VERSIONS " == *" $known "* ]] && [ ${#n
 		bin=$tmp/newer-$m/ev_basic
 		mkdir -p "${bin%/*}" && perl -pe "s/\Q$gover\E/$newer/g" "$src" >"$bin" && chmod +x "$bin"
 		d=$tmp/newer-$m/run
-		run_watch "$bin" "$d" --json
+		run_watch "$bin" "$d" --json --probes all
 		name="go$next (rewritten $m $known build): validated, one warning, exact events"
 		warn=$(grep -c "^warning: Go $next is newer than ctxtrace's offset table (1.19-$known): Go $known's layout fits pid $(cat "$d/pid") (context code, goroutine list) and is used$" "$d/watch.err")
 		if [ "$(cat "$d/watch.rc")" != 0 ] || [ "$warn" != 1 ] || [ "$(grep -c '^warning' "$d/watch.err")" != 1 ]; then

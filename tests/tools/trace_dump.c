@@ -8,6 +8,7 @@
  * (unless -q), and at the end (target exit, -d elapsed, SIGINT/SIGTERM):
  *	count ctx_create=N ctx_cancel=N value=N done=N go_create=N go_exit=N
  *	counters events=N drops=N read_errors=N stack_errors=N hits=N done_dedup=N
+ * Every site of the plan is attached (--probes all).
  * --empty attaches an empty program instead; --entry moves every prologue site to
  * the function's first instruction (benchmarks only).
  * --check-detach reads each site's first byte in the target's memory before attach,
@@ -197,7 +198,8 @@ int main(int argc, char **argv)
 		{ "duration", required_argument, NULL, 'd' }, { "ringbuf", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct tracer_opts o = { .on_record = on_record };
+	/* every site: this tool tests the tracer and each probe (docs/events.md, probe modes) */
+	struct tracer_opts o = { .on_record = on_record, .probes = PROBES_ALL };
 	struct tracer_counters c;
 	struct go_offsets off;
 	struct probe_plan plan;
@@ -265,7 +267,7 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_sig);
 	signal(SIGTERM, on_sig);
 	for (i = 0; check && i < plan.n; i++) {
-		if (plan.sites[i].status != PROBE_OK || plan.sites[i].kind == CT_PROBE_NONE)
+		if (!probe_site__used(&plan.sites[i], o.probes))
 			continue;
 		raddr[i] = runtime_addr(pid, plan.sites[i].file_offset);
 		orig[i] = raddr[i] ? read_target_byte(pid, raddr[i]) : -1;

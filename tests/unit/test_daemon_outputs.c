@@ -131,6 +131,15 @@ static int on_request(void *cookie, const char *verb, const char *arg, bool text
 		*follow = arg && !strcmp(arg, "follow");
 		return 0;
 	}
+	/* "lines N": N numbered lines of 100 bytes, the last one without its newline. */
+	if (!strcmp(verb, "lines") || !strcmp(verb, "graph")) {
+		int n = arg ? atoi(arg) : 0;
+
+		for (int i = 0; i < n; i++)
+			fprintf(f, "{\"line\":%06d,\"pid\":%06d,\"pad\":\"%062d\"}%s", i, (int)getpid(), 0,
+				i + 1 < n ? "\n" : "");
+		return 0;
+	}
 	snprintf(msg, msglen, "unknown request '%s'", verb);
 	return -EINVAL;
 }
@@ -174,6 +183,108 @@ static size_t read_all(struct loop *l, int fd, char *buf, size_t size)
 	}
 	buf[off] = '\0';
 	return off;
+}
+
+static struct server *make_opts(struct loop *l, struct server_opts *o)
+{
+	char path[128];
+	struct server *s;
+
+	snprintf(path, sizeof(path), "%s/s.sock", dir);
+	o->path = path;
+	o->mode = 0600;
+	o->on_request = on_request;
+	s = server__new(l, o);
+	assert_non_null(s);
+	return s;
+}
+
+/* Answers are cut after a whole line at answer_max and say so; a short answer
+ * gets its last newline; forked verbs come from a child process (the pid in
+ * the lines is not ours) and are cut the same way. */
+static void test_answer_limits(void **state)
+{
+	static const char *const forked[] = { "graph", NULL };
+	struct server_opts o = { .queue_bytes = 4096, .max_clients = 8, .answer_max = 64 * 1024,
+				 .forked_verbs = forked };
+	struct loop *l = loop__new();
+	struct server *s = make_opts(l, &o);
+	static char buf[1 << 20];
+	struct server_stats st;
+	char want[64];
+	size_t n;
+	int fd;
+
+	for (int pass = 0; pass < 2; pass++) {
+		const char *verb = pass ? "graph" : "lines";
+		char req[64];
+
+		/* 3 lines: whole, newline added */
+		fd = dial(server__path(s));
+		n = (size_t)snprintf(req, sizeof(req), "%s 3\n", verb);
+		assert_int_equal(write(fd, req, n), (ssize_t)n);
+		n = read_all(l, fd, buf, sizeof(buf));
+		close(fd);
+		assert_int_equal(n, 3 * 100);
+		assert_int_equal(buf[n - 1], '\n');
+		/* 1000 lines = 100 KB: cut after line 654 (65,500 bytes), then the marker */
+		fd = dial(server__path(s));
+		n = (size_t)snprintf(req, sizeof(req), "%s 1000\n", verb);
+		assert_int_equal(write(fd, req, n), (ssize_t)n);
+		n = read_all(l, fd, buf, sizeof(buf));
+		close(fd);
+		snprintf(want, sizeof(want), "{\"type\":\"truncated\",\"limit\":%d}\n", 64 * 1024);
+		assert_true(n == 655 * 100 + strlen(want));
+		assert_memory_equal(buf + 655 * 100, want, strlen(want));
+		assert_true(!strncmp(buf + 654 * 100, "{\"line\":000654,", 15));
+		{
+			char self[32];
+
+			snprintf(self, sizeof(self), "\"pid\":%06d", (int)getpid());
+			/* the child's lines name the child */
+			assert_true(pass ? !strstr(buf, self) : strstr(buf, self) == buf + 15);
+		}
+	}
+	server__tick(s);
+	server__stats(s, &st);
+	assert_int_equal(st.truncated, 1);
+	assert_int_equal(st.forked, 2);
+	server__free(s);
+	loop__free(l);
+}
+
+/* A client that asks and never reads is closed after answer_timeout_s, and its
+ * queue with it. */
+static void test_stalled_client(void **state)
+{
+	struct server_opts o = { .queue_bytes = 4096, .max_clients = 8, .answer_timeout_s = 1 };
+	struct loop *l = loop__new();
+	struct server *s = make_opts(l, &o);
+	struct server_stats st;
+	int fd, rcv = 4096;
+
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+	{
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", server__path(s));
+		assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	}
+	assert_int_equal(write(fd, "lines 5000\n", 11), 11);
+	for (int i = 0; i < 20; i++)
+		loop__run_once(l, 10);
+	server__stats(s, &st);
+	assert_true(st.queued_bytes > 100000);
+	sleep(2);
+	server__tick(s);
+	server__stats(s, &st);
+	assert_int_equal(st.stalled, 1);
+	assert_int_equal(st.clients, 0);
+	assert_int_equal(st.queued_bytes, 0);
+	close(fd);
+	server__free(s);
+	loop__free(l);
 }
 
 static struct server *make(struct loop *l, size_t queue, int max_clients)
@@ -469,6 +580,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_requests, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_max_clients, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_answer_limits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stalled_client, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_request_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slow_subscriber, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_history_and_fanout, setup, teardown),

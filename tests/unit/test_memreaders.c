@@ -38,6 +38,8 @@ static long change_after = -1;
 static uint64_t change_addr, change_val;
 static long nreads;
 static bool change_always; /* change_addr gets a new value at every read */
+static uint64_t allgs_at; /* reads of the allgs slice header are counted: walks */
+static long allgs_reads;
 
 static uint8_t *region(uint64_t addr, size_t len)
 {
@@ -67,6 +69,8 @@ static int fake_read(void *cookie, uint64_t addr, void *buf, size_t len)
 	uint8_t *p = region(addr, len);
 
 	(void)cookie;
+	if (allgs_at && addr == allgs_at)
+		allgs_reads++;
 	if (change_after >= 0 && nreads++ == change_after)
 		poke64(change_addr, change_val);
 	if (change_always)
@@ -155,6 +159,8 @@ static int setup(int minor)
 	change_after = -1;
 	change_always = false;
 	nreads = 0;
+	allgs_at = 0;
+	allgs_reads = 0;
 	F.minor = minor;
 	assert_int_equal(offsets__from_table(minor, &F.off), 0);
 	for (int f = 0; f < GO_OFF_COUNT; f++)
@@ -582,6 +588,103 @@ static void test_framescan(void **state)
 	framescan__free(fs);
 }
 
+static int count_cb(void *cookie, const struct go_g *g)
+{
+	(void)g;
+	++*(int *)cookie;
+	return 0;
+}
+
+/* goroutines__state: one allgs walk per pass however many lookups miss, and the
+ * answers checked against g reuse (a g holding another goid: goid is gone). */
+static void test_state_index(void **state)
+{
+	enum { N = 120 };
+	uint64_t gaddr[N], ptrs, hdr, late;
+	struct goroutines *gs;
+	struct goroutines_stats st;
+	struct go_g g;
+
+	(void)state;
+	for (int i = 0; i < N; i++)
+		gaddr[i] = mk_g(100 + (uint64_t)i, GO_STATUS_WAITING, 0);
+	ptrs = alloc((N + 1) * 8);
+	for (int i = 0; i < N; i++)
+		poke64(ptrs + (uint64_t)i * 8, gaddr[i]);
+	hdr = alloc(24);
+	poke64(hdr, ptrs);
+	poke64(hdr + 8, N);
+	allgs_at = hdr;
+	gs = goroutines__new(&(struct goroutines_opts){ .mem = F.mem, .off = &F.off,
+						    .go_minor = F.minor, .allgs_addr = hdr });
+	assert_non_null(gs);
+
+	/* A tick: every live goroutine and 4096 that exited (their exit records lost). */
+	goroutines__new_pass(gs);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(goroutines__state(gs, 100 + (uint64_t)i, &g), 0);
+		assert_int_equal(g.goid, 100 + (uint64_t)i);
+		assert_int_equal(g.addr, gaddr[i]);
+	}
+	for (uint64_t goid = 1000; goid < 1000 + 4096; goid++)
+		assert_int_equal(goroutines__state(gs, goid, &g), -ENOENT);
+	assert_int_equal(allgs_reads, 1);
+
+	/* A remembered g that now runs another goroutine: the index answers. */
+	goroutines__remember(gs, 110, gaddr[20]);
+	assert_int_equal(goroutines__state(gs, 110, &g), 0);
+	assert_int_equal(g.addr, gaddr[10]);
+	assert_int_equal(allgs_reads, 1);
+
+	/* Next tick: goroutine 105 exited and its g runs new goroutine 500;
+	 * goroutine 106 is dead; 107's g is idle; one more was started. */
+	poke64(gaddr[5] + (uint64_t)F.o[GO_OFF_G_GOID], 500);
+	uint32_t dead = GO_STATUS_DEAD, idle = GO_STATUS_IDLE;
+	poke(gaddr[6] + (uint64_t)F.o[GO_OFF_G_ATOMICSTATUS], &dead, 4);
+	poke(gaddr[7] + (uint64_t)F.o[GO_OFF_G_ATOMICSTATUS], &idle, 4);
+	late = mk_g(501, GO_STATUS_RUNNABLE, 0);
+	poke64(ptrs + N * 8, late);
+	poke64(hdr + 8, N + 1);
+	/* Not in this pass's index: found only in the next pass. */
+	assert_int_equal(goroutines__state(gs, 501, &g), -ENOENT);
+	goroutines__new_pass(gs);
+	assert_int_equal(goroutines__state(gs, 105, &g), -ENOENT);
+	assert_int_equal(goroutines__state(gs, 106, &g), -ENOENT);
+	assert_int_equal(goroutines__state(gs, 107, &g), -ENOENT);
+	assert_int_equal(goroutines__state(gs, 500, &g), 0);
+	assert_int_equal(g.addr, gaddr[5]);
+	assert_int_equal(goroutines__state(gs, 501, &g), 0);
+	assert_int_equal(g.addr, late);
+	assert_int_equal(g.status, GO_STATUS_RUNNABLE);
+	for (uint64_t goid = 1000; goid < 1100; goid++)
+		assert_int_equal(goroutines__state(gs, goid, &g), -ENOENT);
+	assert_int_equal(allgs_reads, 2);
+	/* A goroutine exits mid-pass: its g read again says so, no walk. */
+	poke64(gaddr[30] + (uint64_t)F.o[GO_OFF_G_GOID], 502);
+	assert_int_equal(goroutines__state(gs, 130, &g), -ENOENT);
+	assert_int_equal(allgs_reads, 2);
+	goroutines__stats(gs, &st);
+	assert_int_equal(st.scans, 2);
+
+	/* A full walk by someone else (a memory pass) is the pass's index too. */
+	goroutines__new_pass(gs);
+	assert_int_equal(goroutines__foreach(gs, count_cb, &(int){ 0 }), 0);
+	assert_int_equal(goroutines__state(gs, 4242, &g), -ENOENT);
+	assert_int_equal(allgs_reads, 3);
+
+	/* A walk that fails (allgs moved away): not retried for every lookup. */
+	goroutines__new_pass(gs);
+	poke64(hdr, HEAP + REGION);
+	assert_true(goroutines__state(gs, 4243, &g) < 0);
+	assert_int_equal(goroutines__state(gs, 4244, &g), -EAGAIN);
+	assert_int_equal(goroutines__state(gs, 4245, &g), -EAGAIN);
+	assert_int_equal(allgs_reads, 4);
+	/* What the failed walk cannot tell, a g read still can. */
+	assert_int_equal(goroutines__state(gs, 120, &g), 0);
+	assert_int_equal(g.addr, gaddr[20]);
+	goroutines__free(gs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -592,6 +695,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_wait_chans, setup22, teardown),
 		cmocka_unit_test_setup_teardown(test_wait_chans, setup26, teardown),
 		cmocka_unit_test_setup_teardown(test_framescan, setup26, teardown),
+		cmocka_unit_test_setup_teardown(test_state_index, setup22, teardown),
+		cmocka_unit_test_setup_teardown(test_state_index, setup26, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

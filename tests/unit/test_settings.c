@@ -211,7 +211,7 @@ static void test_errors(void **state)
 	expect_error(0, "maybe", "flag: 'maybe' is not a boolean (use true or false)");
 	expect_error(5, "rel/x", "path: 'rel/x' is not an absolute path");
 	expect_error(6, "app[", "exe: 'app[' is not a valid glob (unclosed '[' or trailing '\\')");
-	expect_error(7, "syslog", "level: 'syslog' is not one of: auto, journal, stderr");
+	expect_error(7, "syslog", "level: 'syslog' is not one of auto, journal, stderr");
 	/* Control characters never reach a message raw. */
 	expect_error(1, "\x1b[31m", "min_count: '\\x1b[31m' is not an integer");
 }
@@ -245,7 +245,7 @@ static void test_flags(void **state)
 	assert_int_equal(settings__match_flag(tab, NTAB, argc, argv, &i, &s, &v, err, sizeof(err)), 0);
 	i = 7;
 	assert_int_equal(settings__match_flag(tab, NTAB, argc, argv, &i, &s, &v, err, sizeof(err)), -EINVAL);
-	assert_string_equal(err, "--max-size needs a value");
+	assert_string_equal(err, "option '--max-size' needs a value");
 }
 
 static void test_help(void **state)
@@ -368,9 +368,63 @@ static void test_ini_callback_error_line(void **state)
 	assert_int_equal(s.n, 2);
 }
 
+struct argv_cfg {
+	int64_t pid;
+	bool json;
+	uint64_t dur;
+	int64_t other;
+};
+
+/* One table, two commands: each takes only its flags; short names, "=",
+ * "--", positional arguments kept in order, PIDs, ranges. */
+static void test_parse_argv(void **state)
+{
+	static const struct setting t[] = {
+		{ "pid", SET_PID, SETTING_OFF(struct argv_cfg, pid), 1, 4194304, .help = "p", .cmds = 1, .short_name = 'p' },
+		{ "json", SET_BOOL, SETTING_OFF(struct argv_cfg, json), .help = "j", .cmds = 1 | 2 },
+		{ "duration", SET_DURATION, SETTING_OFF(struct argv_cfg, dur), 1, 86400 * NS_S, .help = "d", .cmds = 1,
+		  .short_name = 'd' },
+		{ "other", SET_INT, SETTING_OFF(struct argv_cfg, other), .help = "o", .cmds = 2 },
+	};
+	struct argv_cfg c = { 0 };
+	struct settings_group g = { t, 4, &c };
+	char err[256];
+	int npos;
+	char *a1[] = { "cmd", "-p", "42", "x", "--json", "-d500ms", "--", "--json", NULL };
+	char *a2[] = { "cmd", "--other", "3", NULL };
+	char *a3[] = { "cmd", "--pid=abc", NULL };
+	char *a4[] = { "cmd", "--pid", "5000000", NULL };
+	char *a5[] = { "cmd", "--duration", NULL };
+	char *a6[] = { "cmd", "-h", NULL };
+	char *a7[] = { "cmd", "--duration", "0", NULL };
+
+	assert_int_equal(settings__parse_argv(&g, 1, 1, 8, a1, &npos, err, sizeof(err)), 0);
+	assert_int_equal(c.pid, 42);
+	assert_true(c.json);
+	assert_int_equal(c.dur, 500 * 1000000ULL);
+	assert_int_equal(npos, 2);
+	assert_string_equal(a1[1], "x");
+	assert_string_equal(a1[2], "--json");
+	/* --other is command 2's only */
+	assert_int_equal(settings__parse_argv(&g, 1, 1, 3, a2, &npos, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "unknown option '--other'");
+	assert_int_equal(settings__parse_argv(&g, 1, 2, 3, a2, &npos, err, sizeof(err)), 0);
+	assert_int_equal(c.other, 3);
+	assert_int_equal(settings__parse_argv(&g, 1, 1, 2, a3, &npos, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "--pid: invalid PID 'abc' (a positive number)");
+	assert_int_equal(settings__parse_argv(&g, 1, 1, 3, a4, &npos, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "--pid: 5000000 is out of range 1..4194304");
+	assert_int_equal(settings__parse_argv(&g, 1, 1, 2, a5, &npos, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "option '--duration' needs a value");
+	assert_int_equal(settings__parse_argv(&g, 1, 1, 2, a6, &npos, err, sizeof(err)), 1);
+	assert_int_equal(settings__parse_argv(&g, 1, 1, 3, a7, &npos, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "--duration: '0' is not a duration above 0 (like 500ms, 10s, 2m)");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_argv),
 		cmocka_unit_test(test_long_bad_value_quoted),
 		cmocka_unit_test(test_durations),
 		cmocka_unit_test(test_duration_roundtrip),

@@ -2,7 +2,8 @@
 // context, starts a goroutine that waits on it, cancels it and waits for the goroutine.
 // -work adds the request's own CPU work, so the ratio is that of a service.
 // It waits for SIGUSR1 (or -start-now) before measuring for -seconds, then prints
-// {"ops": N, "seconds": S, "ops_per_sec": R}.
+// {"ops": N, "seconds": S, "ops_per_sec": R, "all_ops": A, "cpu_ns": C}: A counts the
+// warm-up too, C is the CPU time of the measured part.
 package main
 
 import (
@@ -35,9 +36,17 @@ func op(parent context.Context) {
 	<-done
 }
 
+// cpuNs is the process's CPU time (user + system).
+func cpuNs() int64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
 func main() {
 	seconds := flag.Float64("seconds", 3, "measurement length")
 	now := flag.Bool("start-now", false, "do not wait for SIGUSR1")
+	warmup := flag.Duration("warmup", 0, "load before measuring (after 1000 operations)")
 	flag.Parse()
 	if !*now {
 		ch := make(chan os.Signal, 1)
@@ -46,10 +55,17 @@ func main() {
 		<-ch
 	}
 	base := context.Background()
+	warm := 1000
 	for i := 0; i < 1000; i++ { // warm up
 		op(base)
 	}
+	for t0 := time.Now(); time.Since(t0) < *warmup; warm += 100 {
+		for i := 0; i < 100; i++ {
+			op(base)
+		}
+	}
 	n := 0
+	cpu0 := cpuNs()
 	start := time.Now()
 	limit := time.Duration(*seconds * float64(time.Second))
 	for time.Since(start) < limit {
@@ -59,5 +75,6 @@ func main() {
 		n += 100
 	}
 	el := time.Since(start).Seconds()
-	fmt.Printf("{\"ops\": %d, \"seconds\": %.3f, \"ops_per_sec\": %.0f}\n", n, el, float64(n)/el)
+	fmt.Printf("{\"ops\": %d, \"seconds\": %.3f, \"ops_per_sec\": %.0f, \"all_ops\": %d, \"cpu_ns\": %d}\n",
+		n, el, float64(n)/el, n+warm, cpuNs()-cpu0)
 }

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# The cost of tracing on a real service (issue 10): the net/http benchmark
+# (tests/go/bench_http) and the context-churn one (tests/go/bench_ctxheavy),
+# untraced vs `ctxtrace watch` (default probes, no budget) vs watch with the
+# daemon's default budget (--max-overhead 2), 3 alternating runs each, median
+# ratio. Beside each: probe hits per request from the BPF counters, the trap cost
+# ctxtrace measured at attach, and the estimated vs measured slowdown.
+# Goals: <= 12 hits per request; >= 97% of the untraced rate with the budget;
+# estimate within a third of the measured slowdown.
+set -uo pipefail
+OUT=${OUT:-build}
+CT=$OUT/ctxtrace
+v=${BENCH_GO:-$(for d in /usr/lib/go-1.*; do [ -x "$d/bin/go" ] && echo "${d##*/go-}"; done | sort -t. -k2 -n | tail -1)}
+GO_VERSIONS=$v GO_MODES=plain GO_PROGRAMS="bench_http bench_ctxheavy" scripts/build-go-tests.sh "$OUT/go" >/dev/null || exit 1
+SECS=${BENCH_SECONDS:-3}
+RUNS=${BENCH_RUNS:-3}
+# Load before measuring: the budget's duty cycle settles (its estimate is per second).
+WARMUP=${BENCH_WARMUP:-2s}
+
+# one_run PROGRAM TRACE_ARGS... ("-" for untraced): prints
+# "rate all_requests cpu_ns hits trap_ns byrole"
+one_run() {
+	local prog=$1; shift
+	local bin=$OUT/go/$v/plain/$prog out pid tp= rate all cpu hits=0 trap=0 by=- est=0
+	out=$(mktemp)
+	case $prog in
+	bench_http) "$bin" -seconds "$SECS" -warmup "$WARMUP" >"$out" & pid=$! ;;
+	*) "$bin" -seconds "$SECS" -warmup "$WARMUP" -work 0 >"$out" & pid=$! ;;
+	esac
+	for _ in $(seq 50); do grep -q ready "$out" && break; sleep 0.1; done
+	if [ "$1" != - ]; then
+		"$CT" -v watch -p "$pid" "$@" >/dev/null 2>"$out.ct" & tp=$!
+		for _ in $(seq 300); do grep -q "attached to pid" "$out.ct" 2>/dev/null && break; sleep 0.1; done
+		sleep 0.3
+	fi
+	kill -USR1 "$pid"; wait "$pid"
+	[ -n "$tp" ] && wait "$tp" 2>/dev/null
+	rate=$(grep -o '"\(rps\|ops_per_sec\)": [0-9]*' "$out" | awk '{print $2}')
+	all=$(grep -o '"all_\(requests\|ops\)": [0-9]*' "$out" | awk '{print $2}')
+	cpu=$(grep -o '"cpu_ns": [0-9]*' "$out" | awk '{print $2}')
+	if [ -n "$tp" ]; then
+		hits=$(sed -n 's/.*: \([0-9]*\) probe hits.*/\1/p' "$out.ct" | tail -1)
+		trap=$(sed -n 's/.*one hit costs \([0-9]*\) ns.*/\1/p' "$out.ct" | tail -1)
+		est=$(sed -n "s/.*estimated cost since attach [0-9.]* CPU s\/s, \([0-9.]*\)% of.*/\1/p" "$out.ct" | tail -1)
+		by=$(sed -n 's/.*probe hits (\([^;]*\);.*/\1/p' "$out.ct" | tail -1 | tr -d ' ' | tr , ' ')
+	fi
+	echo "${rate:-0} ${all:-1} ${cpu:-1} ${hits:-0} ${trap:-0} ${est:-0} ${by:--}"
+	rm -f "$out" "$out.ct"
+}
+
+median() { sort -g | sed -n "$(( (RUNS + 1) / 2 ))p"; }
+
+bench() { # PROGRAM LABEL UNIT
+	local prog=$1 label=$2 unit=$3 r i u=() d=() b=() dl=() bl=()
+	echo "  $label ($RUNS alternating runs of ${SECS}s each):"
+	for i in $(seq "$RUNS"); do
+		u+=("$(one_run "$prog" -)")
+		d+=("$(one_run "$prog" --probes default)")
+		b+=("$(one_run "$prog" --probes default --max-overhead 2)")
+	done
+	mu=$(printf '%s\n' "${u[@]}" | awk '{print $1}' | median)
+	for cfg in d b; do
+		local -n runs=$cfg
+		local name; [ $cfg = d ] && name="traced, no budget" || name="traced, --max-overhead 2"
+		# per run: rate, hits per unit, trap, ctxtrace's estimate since attach (traps +
+		# its own CPU, per cent of the target's CPU)
+		local rows
+		rows=$(printf '%s\n' "${runs[@]}" | awk '{ printf "%s %.2f %s %s\n", $1, $4 / $2, $5, $6 }')
+		local m h t e
+		m=$(awk '{print $1}' <<<"$rows" | median); h=$(awk '{print $2}' <<<"$rows" | median)
+		t=$(awk '{print $3}' <<<"$rows" | median); e=$(awk '{print $4}' <<<"$rows" | median)
+		awk -v m="$m" -v mu="$mu" -v h="$h" -v t="$t" -v e="$e" -v name="$name" -v unit="$unit" 'BEGIN {
+		  printf "    %-26s %7.0f %s/s (untraced %.0f): kept %.1f%%, measured slowdown %.1f%%, estimated %.1f%%; %.1f hits/%s, trap %.0f ns\n",
+		    name, m, unit, mu, 100 * m / mu, 100 - 100 * m / mu, e, h, unit, t }'
+	done
+	# hits per probe role, from the last traced run
+	printf '%s\n' "${d[-1]}" | awk -v unit="$unit" '{ printf "    hits/%s by probe (default):", unit; for (i = 7; i <= NF; i++) { split($i, kv, /[^a-z_]/); n = $i; gsub(/[a-z_]/, "", n); printf " %s %.1f", kv[1], n / $2 } printf "\n" }'
+}
+
+export SECS
+echo "== cost on a real service: requests/s untraced vs traced (goals: <= 12 hits/request; >= 97% kept with the daemon's default budget; estimate within a third of the measured slowdown)"
+a=$(one_run bench_http --probes all)
+awk '{ printf "  --probes all, once: %.1f hits/request:", $4 / $2; for (i = 7; i <= NF; i++) { n = $i; gsub(/[a-z_]/, "", n); r = $i; gsub(/[0-9]/, "", r); printf " %s %.1f", r, n / $2 } printf "\n" }' <<<"$a"
+bench bench_http "net/http service, 10 clients in-process" request
+bench bench_ctxheavy "context churn (bench_ctxheavy -work 0)" op

@@ -1,0 +1,190 @@
+/* The cost estimate and the duty cycle (see budget.h). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "session/budget.h"
+#include "util/log.h"
+#include "util/proc.h"
+
+#define WINDOW_NS 1000000000ULL   /* the estimate is refreshed this often */
+#define DEFAULT_PERIOD_NS 1000000000ULL
+#define MIN_DUTY 0.02             /* always some history, however busy the target */
+#define GAPS_KEPT 64              /* recent gaps remembered for budget__gap_in */
+
+struct gap {
+	uint64_t from, to; /* to == 0: still open */
+};
+
+struct budget {
+	struct budget_opts o;
+	struct budget_cost c;
+	uint64_t win_start, win_hits, win_cpu, win_on_ns, win_self;
+	uint64_t self_ns;                         /* the last value given */
+	uint64_t last_ns, last_hits;
+	uint64_t cycle_start;
+	uint64_t start_ns, start_hits, start_cpu; /* at the first update */
+	uint64_t cpu_ns, cpu_read_ns, cpu_hits;   /* the last good CPU reading, and when */
+	uint64_t start_self, cpu_self;
+	bool started;
+	struct gap gaps[GAPS_KEPT];
+	uint32_t ngaps;   /* total; gaps[(ngaps - 1) % GAPS_KEPT] is the newest */
+	uint64_t first_gap_ns;
+};
+
+struct budget *budget__new(const struct budget_opts *opts)
+{
+	struct budget *b = calloc(1, sizeof(*b));
+
+	if (!b) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	b->o = *opts;
+	if (!b->o.period_ns)
+		b->o.period_ns = DEFAULT_PERIOD_NS;
+	b->c.trap_ns = opts->trap_ns;
+	b->c.duty = 1;
+	return b;
+}
+
+void budget__free(struct budget *b)
+{
+	free(b);
+}
+
+static void window_close(struct budget *b, uint64_t now, uint64_t hits)
+{
+	uint64_t cpu = 0, dt = now - b->win_start;
+	double secs = dt / 1e9, on = b->win_on_ns / 1e9;
+
+	if (proc_cpu_ns(b->o.pid, &cpu)) {
+		cpu = b->win_cpu;
+	} else {
+		b->cpu_ns = cpu;
+		b->cpu_read_ns = now;
+		b->cpu_hits = hits;
+		b->cpu_self = b->self_ns;
+	}
+	b->c.hits_per_s = (hits - b->win_hits) / secs;
+	b->c.trap_cpu = b->c.hits_per_s * b->o.trap_ns / 1e9;
+	b->c.self_cpu = (b->self_ns - b->win_self) / 1e9 / secs;
+	b->c.cost_cpu = b->c.trap_cpu + b->c.self_cpu;
+	b->c.target_cpu = cpu > b->win_cpu ? (cpu - b->win_cpu) / 1e9 / secs : 0;
+	/* the traps are in the target's CPU time, ctxtrace's own time is not */
+	b->c.pct = b->c.target_cpu > 0 ? 100.0 * b->c.cost_cpu / (b->c.target_cpu + b->c.self_cpu) : 0;
+	/* With every site attached all the time: the traps and ctxtrace's work grow
+	 * with the hits, which come at the rate seen while attached. */
+	if (on > 0.05 * secs) {
+		double scale = secs / on;
+		double full_trap = b->c.trap_cpu * scale, full_self = b->c.self_cpu * scale;
+		/* the target's own work: what it used but the traps (a trap cost
+		 * measured high on a loaded machine must not make it vanish) */
+		double base = b->c.target_cpu - b->c.trap_cpu;
+
+		if (base < 0.1 * b->c.target_cpu)
+			base = 0.1 * b->c.target_cpu;
+
+		b->c.full_pct = base > 0 ? 100.0 * (full_trap + full_self) / (base + full_trap + full_self) : 0;
+	}
+	if (b->o.max_pct > 0 && b->o.trap_ns > 0 && b->c.full_pct > 0) {
+		double duty = b->c.full_pct <= b->o.max_pct ? 1 : b->o.max_pct / b->c.full_pct;
+
+		/* What the last duty cost in fact (ctxtrace's work has a part that does
+		 * not shrink with the hits): over budget, shrink it in proportion. */
+		if (b->c.duty < 1 && b->c.pct > b->o.max_pct && duty > b->c.duty * b->o.max_pct / b->c.pct)
+			duty = b->c.duty * b->o.max_pct / b->c.pct;
+
+		/* Back to always-on only with room to spare, so it does not flap. */
+		if (b->c.duty < 1 && duty >= 1 && b->c.full_pct > 0.8 * b->o.max_pct)
+			duty = b->c.duty;
+		b->c.duty = duty < MIN_DUTY ? MIN_DUTY : duty > 1 ? 1 : duty;
+	}
+	b->c.sampling = b->c.duty < 1;
+	verbose("pid %d: %.0f hits/s, estimated %.4f CPU s/s (traps %.4f, ctxtrace %.4f), %.2f%% of the "
+		"target's %.2f CPU s/s (%.2f%% with every probe attached all the time), attached %.0f%% of "
+		"the time", b->o.pid, b->c.hits_per_s, b->c.cost_cpu, b->c.trap_cpu, b->c.self_cpu, b->c.pct,
+		b->c.target_cpu, b->c.full_pct, 100 * b->c.duty);
+	b->win_start = now;
+	b->win_hits = hits;
+	b->win_cpu = cpu;
+	b->win_on_ns = 0;
+	b->win_self = b->self_ns;
+}
+
+bool budget__update(struct budget *b, uint64_t now, uint64_t hits, uint64_t self_ns, bool attached)
+{
+	bool want;
+
+	b->self_ns = self_ns;
+	if (!b->started) {
+		b->started = true;
+		b->win_start = b->last_ns = b->cycle_start = now;
+		b->win_hits = b->last_hits = hits;
+		if (proc_cpu_ns(b->o.pid, &b->win_cpu))
+			b->win_cpu = 0;
+		b->start_ns = b->cpu_read_ns = now;
+		b->start_hits = b->cpu_hits = hits;
+		b->win_self = b->start_self = b->cpu_self = self_ns;
+		b->start_cpu = b->cpu_ns = b->win_cpu;
+	}
+	if (attached)
+		b->win_on_ns += now - b->last_ns;
+	b->last_ns = now;
+	b->c.hits = hits;
+	if (now - b->win_start >= WINDOW_NS)
+		window_close(b, now, hits);
+	if (b->c.duty >= 1)
+		want = true;
+	else {
+		if (now - b->cycle_start >= b->o.period_ns)
+			b->cycle_start = now;
+		want = now - b->cycle_start < (uint64_t)(b->c.duty * b->o.period_ns);
+	}
+	if (want != attached) {
+		if (!want) {
+			struct gap *g = &b->gaps[b->ngaps++ % GAPS_KEPT];
+
+			g->from = now;
+			g->to = 0;
+			if (!b->first_gap_ns)
+				b->first_gap_ns = now;
+			b->c.gaps++;
+		} else if (b->ngaps) {
+			b->gaps[(b->ngaps - 1) % GAPS_KEPT].to = now;
+		}
+	}
+	return want;
+}
+
+void budget__cost(const struct budget *b, struct budget_cost *out)
+{
+	double secs = (b->cpu_read_ns - b->start_ns) / 1e9;
+
+	*out = b->c;
+	if (secs > 0) {
+		double self = (b->cpu_self - b->start_self) / 1e9 / secs;
+
+		out->avg_cost_cpu = (b->cpu_hits - b->start_hits) * b->o.trap_ns / 1e9 / secs + self;
+		out->avg_pct = b->cpu_ns > b->start_cpu
+			? 100.0 * out->avg_cost_cpu / ((b->cpu_ns - b->start_cpu) / 1e9 / secs + self) : 0;
+	}
+}
+
+bool budget__gap_in(const struct budget *b, uint64_t from, uint64_t to)
+{
+	uint32_t n = b->ngaps < GAPS_KEPT ? b->ngaps : GAPS_KEPT;
+
+	if (!b->ngaps || to < b->first_gap_ns)
+		return false;
+	/* Older than what is kept: assume there was one. */
+	if (b->ngaps > GAPS_KEPT && from < b->gaps[b->ngaps % GAPS_KEPT].from)
+		return true;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct gap *g = &b->gaps[i];
+
+		if (g->from <= to && (g->to == 0 || g->to >= from))
+			return true;
+	}
+	return false;
+}

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# What tracing costs, told by ctxtrace itself, and the overhead budget, on the
+# context-churn program (tests/go/bench_ctxheavy: one timeout context, one
+# goroutine and one cancel per operation, so 3 probe hits per operation with the
+# default probes; the program's own count of operations is the truth):
+# - the summary at exit counts hits by role: ctx_create, ctx_cancel and go_create
+#   each about once per operation, no done/go_exit/value hits by default, and
+#   done/go_exit hits with --probes all; a trap cost and an estimate are printed;
+# - --max-overhead 1 on a program whose probes cost far more: sampling is told once,
+#   the hit rate falls to a fraction of the unbudgeted one, the summary says sampled.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+. tests/lib.sh
+
+tmp=$(mktemp -d /tmp/ct-watch-budget.XXXXXX)
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$tmp"' EXIT
+v=$(go_versions | tail -1)
+bin=$(go_bin "$v" plain bench_ctxheavy)
+if [ ! -x "$bin" ]; then
+	skip "watch_budget: $bin not built"
+	exit 0
+fi
+
+# run NAME SECONDS WATCH_ARGS...: the program runs SECONDS under watch -v; leaves
+# $tmp/NAME.prog (its JSON line) and $tmp/NAME.err (watch's stderr).
+run() {
+	local name=$1 secs=$2 pid wp i
+	shift 2
+	"$bin" -seconds "$secs" -work 0 >"$tmp/$name.prog" &
+	pid=$!
+	pids+=("$pid")
+	for i in $(seq 100); do grep -q ready "$tmp/$name.prog" && break; sleep 0.05; done
+	"$CTXTRACE" -v watch -p "$pid" "$@" >/dev/null 2>"$tmp/$name.err" &
+	wp=$!
+	for i in $(seq 200); do grep -q "attached to pid" "$tmp/$name.err" && break; sleep 0.05; done
+	kill -USR1 "$pid"
+	wait "$pid"
+	wait "$wp"
+}
+
+# hits ROLE FILE: the role's hits in watch's summary (0 when absent)
+hits() { sed -n "s/.* probe hits (.*\b$1 \([0-9]*\).*/\1/p" "$2" | tail -1 | grep . || echo 0; }
+
+run plain 2
+ops=$(grep -o '"all_ops": [0-9]*' "$tmp/plain.prog" | awk '{print $2}')
+c=$(hits ctx_create "$tmp/plain.err") x=$(hits ctx_cancel "$tmp/plain.err") g=$(hits go_create "$tmp/plain.err")
+d=$(hits done "$tmp/plain.err") e=$(hits go_exit "$tmp/plain.err")
+# each at least once per operation, and not more than the runtime adds (timers, ...)
+if [ "$ops" -gt 0 ] && [ "$c" -ge "$ops" ] && [ "$x" -ge "$ops" ] && [ "$g" -ge "$ops" ] &&
+	[ "$c" -le $((ops + ops / 10 + 50)) ] && [ "$d" = 0 ] && [ "$e" = 0 ] &&
+	grep -q "one hit costs [1-9][0-9]* ns here" "$tmp/plain.err" && grep -q "probes=default" "$tmp/plain.err"; then
+	ok "watch summary: $ops operations, hits ctx_create $c, ctx_cancel $x, go_create $g, none of done/go_exit"
+else
+	not_ok "watch summary" "operations $ops: ctx_create $c ctx_cancel $x go_create $g done $d go_exit $e" \
+		"$(grep "probe hits" "$tmp/plain.err")"
+fi
+
+run all 1 --probes all
+ops=$(grep -o '"all_ops": [0-9]*' "$tmp/all.prog" | awk '{print $2}')
+d=$(hits done "$tmp/all.err") e=$(hits go_exit "$tmp/all.err")
+if [ "$d" -ge "$ops" ] && [ "$e" -ge "$ops" ] && grep -q "probes=all" "$tmp/all.err"; then
+	ok "watch --probes all: done $d and go_exit $e hits for $ops operations"
+else
+	not_ok "watch --probes all" "operations $ops: done $d go_exit $e" "$(grep "probe hits" "$tmp/all.err")"
+fi
+
+run budget 6 --max-overhead 1
+rate_unbudgeted=$(awk -v h="$(grep -o '[0-9]* probe hits' "$tmp/plain.err" | awk '{print $1}')" -v s=2 'BEGIN { print int(h / s) }')
+# the windows after sampling started: their hit rates
+late=$(sed -n 's/.*: \([0-9]*\) hits\/s, .*attached \([0-9]*\)% of the time/\1 \2/p' "$tmp/budget.err" | tail -3)
+told=$(grep -c "over --max-overhead 1%: sampling" "$tmp/budget.err")
+max_late=$(awk '{ if ($1 > m) m = $1 } END { print m + 0 }' <<<"$late")
+if [ "$told" = 1 ] && [ -n "$late" ] && [ "$max_late" -lt $((rate_unbudgeted / 3)) ] &&
+	grep -q "sampled (probes attached part-time" "$tmp/budget.err"; then
+	ok "watch --max-overhead 1: sampling told once, hit rate $max_late/s at most in the last windows (unbudgeted $rate_unbudgeted/s)"
+else
+	not_ok "watch --max-overhead 1" "told $told times; last windows (hits/s, attached %): $(tr '\n' ';' <<<"$late"); unbudgeted $rate_unbudgeted/s" \
+		"$(grep -v libbpf "$tmp/budget.err" | tail -8)"
+fi
+done_testing

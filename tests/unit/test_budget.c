@@ -1,0 +1,100 @@
+/* The overhead budget (session/budget.h) against this process's own CPU time
+ * (CLOCK_PROCESS_CPUTIME_ID): hits that cost a known share of the CPU give that
+ * estimate, a duty cycle of budget / estimate, and gaps that gap_in finds. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "session/budget.h"
+#include "util/clock.h"
+
+
+/* Busy for ns of wall clock; returns the CPU time it used. */
+static uint64_t burn(uint64_t ns)
+{
+	uint64_t c0 = ct_clock_ns(CLOCK_PROCESS_CPUTIME_ID), t0 = ct_clock_ns(CLOCK_MONOTONIC);
+	volatile uint64_t x = 0;
+
+	while (ct_clock_ns(CLOCK_MONOTONIC) - t0 < ns)
+		x++;
+	return ct_clock_ns(CLOCK_PROCESS_CPUTIME_ID) - c0;
+}
+
+static void test_estimate_and_duty(void **state)
+{
+	struct budget_opts o = { .pid = getpid(), .trap_ns = 1000, .max_pct = 2, .period_ns = 1000000000ULL };
+	struct budget *b = budget__new(&o);
+	struct budget_cost c;
+	uint64_t t0, cpu, hits;
+	bool on;
+
+	assert_non_null(b);
+	t0 = ct_clock_ns(CLOCK_MONOTONIC);
+	assert_true(budget__update(b, t0, 0, 0, true));
+	cpu = burn(1200000000ULL);
+	/* hits whose traps (1 us each) are 10% of the CPU this process used */
+	hits = cpu / 10 / 1000;
+	on = budget__update(b, ct_clock_ns(CLOCK_MONOTONIC), hits, 0, true);
+	budget__cost(b, &c);
+	/* /proc/PID/stat counts in clock ticks: allow 20% */
+	assert_true(c.pct > 8 && c.pct < 12.5);
+	assert_true(c.full_pct > 8 && c.full_pct < 12.5);
+	assert_true(c.sampling);
+	assert_true(c.duty > 2 / 12.5 && c.duty < 2 / 8.0);
+	assert_false(budget__gap_in(b, 0, ct_clock_ns(CLOCK_MONOTONIC)));
+	/* the cycle: attached for duty x period, then detached */
+	{
+		uint64_t start = ct_clock_ns(CLOCK_MONOTONIC), now = start, off_at = 0;
+
+		while (now - start < 1500000000ULL) {
+			bool want = budget__update(b, now, hits, 0, on);
+
+			if (on && !want && !off_at)
+				off_at = now;
+			on = want;
+			usleep(5000);
+			now = ct_clock_ns(CLOCK_MONOTONIC);
+		}
+		assert_true(off_at != 0);
+		assert_true(budget__gap_in(b, off_at, off_at));
+		assert_false(budget__gap_in(b, t0, off_at - 1));
+		budget__cost(b, &c);
+		assert_true(c.gaps >= 1);
+	}
+	budget__free(b);
+}
+
+/* No budget: always attached, whatever the estimate. */
+static void test_no_budget(void **state)
+{
+	struct budget_opts o = { .pid = getpid(), .trap_ns = 1000 };
+	struct budget *b = budget__new(&o);
+	struct budget_cost c;
+	uint64_t t0 = ct_clock_ns(CLOCK_MONOTONIC);
+
+	assert_non_null(b);
+	assert_true(budget__update(b, t0, 0, 0, true));
+	burn(1100000000ULL);
+	assert_true(budget__update(b, ct_clock_ns(CLOCK_MONOTONIC), 1000000, 0, true));
+	budget__cost(b, &c);
+	assert_false(c.sampling);
+	assert_true(c.duty == 1);
+	assert_true(c.pct > 50);
+	budget__free(b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_estimate_and_duty),
+		cmocka_unit_test(test_no_budget),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
