@@ -108,4 +108,5 @@ const struct target_backend session_backend = {
 	.go_outlived = session__go_outlived,
 	.profile = session_profile,
 	.cost = session_cost,
+	.go_memory = session__go_memory,
 };

@@ -24,6 +24,7 @@ struct alert;
 
 /* The pipeline a target runs: the session by default; tests put in a fake. */
 struct session_cost;
+struct memjudge_go;
 
 struct target_backend {
 	/* Returns a handle, or NULL with errno and ct_errmsg(). */
@@ -49,6 +50,9 @@ struct target_backend {
 	/* Optional: writes the target's stuck goroutines as a pprof profile to path
 	 * (output/pprof_out.h). 0 or -errno with ct_errmsg(). */
 	int (*profile)(void *h, int pid, const char *exe, const char *path);
+	/* Optional: what the memory judgement read of a goroutine that existed at
+	 * attach, for the graph (session__go_memory). */
+	bool (*go_memory)(const void *h, uint64_t goid, struct memjudge_go *out);
 };
 
 struct targets_stats {

@@ -6,15 +6,22 @@
 #include "events/framescan.h"
 #include "events/goroutines.h"
 #include "events/procmem.h"
+#include "util/hash.h"
 
 #define DEF_MAX_STACK (256u * 1024)
 #define MAX_CTX_ITABS 4096
+#define RT_SLOTS 4096      /* runtime itab lookups cached (direct-mapped) */
+#define RT_BUDGET 64       /* uncached lookups per goroutine scan */
 
 struct framescan {
 	struct framescan_opts o;
 	uint64_t *buf;
 	uint64_t itabs[MAX_CTX_ITABS]; /* the module's context.Context itabs, sorted */
 	int nitabs;                    /* -1: unknown, judge word by word */
+	uint64_t ctx_inter;            /* context.Context's interfacetype; 0: unknown */
+	struct { uint64_t addr; bool ctx; } rt[RT_SLOTS]; /* words looked up as runtime itabs */
+	uint32_t rt_budget;            /* lookups left in this scan */
+	uint64_t stack_lo, stack_hi;   /* the goroutine being scanned */
 	struct framescan_stats st;
 };
 
@@ -42,6 +49,9 @@ struct framescan *framescan__new(const struct framescan_opts *opts)
 	fs->nitabs = ctxmem__ctx_itabs(fs->o.cm, fs->itabs, MAX_CTX_ITABS);
 	if (fs->nitabs < 0)
 		fs->nitabs = -1;
+	/* itab.inter is its first word: the same interfacetype for every context itab */
+	if (fs->nitabs > 0 && procmem__read_u64(fs->o.mem, fs->itabs[0], &fs->ctx_inter))
+		fs->ctx_inter = 0;
 	return fs;
 }
 
@@ -51,6 +61,32 @@ void framescan__free(struct framescan *fs)
 		return;
 	free(fs->buf);
 	free(fs);
+}
+
+/* An itab getitab made at run time (not in the module's list): its interface is
+ * context.Context's. One read of its first word, cached; words into the stack
+ * being scanned are none. */
+static bool is_runtime_ctx_itab(struct framescan *fs, uint64_t w)
+{
+	uint64_t inter;
+	uint32_t slot = (uint32_t)(ct_mix64(w) & (RT_SLOTS - 1));
+
+	if (!fs->ctx_inter || (w >= fs->stack_lo && w < fs->stack_hi))
+		return false;
+	if (fs->rt[slot].addr == w)
+		return fs->rt[slot].ctx;
+	if (!fs->rt_budget) {
+		fs->st.rt_skipped++;
+		return false;
+	}
+	fs->rt_budget--;
+	fs->st.rt_reads++;
+	if (procmem__read_u64(fs->o.mem, w, &inter))
+		inter = 0; /* unmapped: not an itab (itabs are never freed) */
+	fs->rt[slot].addr = w;
+	fs->rt[slot].ctx = inter == fs->ctx_inter && ctxmem__is_context_iface(fs->o.cm, w);
+	fs->st.rt_found += fs->rt[slot].ctx;
+	return fs->rt[slot].ctx;
 }
 
 static bool is_ctx_itab(struct framescan *fs, uint64_t w)
@@ -70,10 +106,7 @@ static bool is_ctx_itab(struct framescan *fs, uint64_t w)
 			else
 				hi = mid;
 		}
-		/* Itabs made at run time (a conversion from a non-constant interface) are
-		 * not in itablinks; they are rare for context.Context and would cost a
-		 * read per stack word to find. */
-		return false;
+		return is_runtime_ctx_itab(fs, w);
 	}
 	return ctxmem__is_context_iface(fs->o.cm, w);
 }
@@ -93,6 +126,9 @@ static int scan_once(struct framescan *fs, const struct go_g *g, struct framesca
 		return -ENOENT;
 	if (!g->stack_hi || sp < g->stack_lo || sp >= g->stack_hi)
 		return -EINVAL;
+	fs->stack_lo = g->stack_lo;
+	fs->stack_hi = g->stack_hi;
+	fs->rt_budget = RT_BUDGET;
 	len = g->stack_hi - sp;
 	if (len > fs->o.max_stack_bytes) {
 		len = fs->o.max_stack_bytes;

@@ -3,6 +3,13 @@
  * the frame-pointer chain. A parked goroutine's frames hold the contexts its
  * functions were given or made (arguments spilled, locals, closure pointers).
  *
+ * An itab made at run time (getitab: a value of the program's own type asserted
+ * to context.Context, no static conversion in the program) is not in the
+ * module's itab list: a word is taken for one when its interface word is
+ * context.Context's interfacetype (the one the module's context itabs point to)
+ * and ctxmem__is_context_iface agrees; such lookups are cached and bounded per
+ * goroutine (framescan_stats.rt_*).
+ *
  * A slot of a frame may be dead (a variable no longer used) and still hold an old
  * value; the caller checks what it points to (ctxmem__read refuses objects that
  * are not the context their itab names). Reads race with the target: the
@@ -61,6 +68,10 @@ struct framescan_stats {
 	uint64_t read_errors;
 	uint64_t truncated;
 	uint64_t found;        /* context values found */
+	/* Itabs made at run time (getitab: a type asserted to context.Context), not in
+	 * the module's list: words looked up (one 8-byte read each, cached), found,
+	 * and words not looked up once a goroutine's budget was spent. */
+	uint64_t rt_reads, rt_found, rt_skipped;
 };
 void framescan__stats(const struct framescan *fs, struct framescan_stats *st);
 
