@@ -1,7 +1,11 @@
 #include <errno.h>
+#include <stdio.h>
+#include "binary/goelf.h"
 #include <stdlib.h>
 #include <string.h>
 
+#include "binary/goelf.h"
+#include "binary/pclntab.h"
 #include "events/ctxmem.h"
 #include "events/framescan.h"
 #include "events/goroutines.h"
@@ -22,6 +26,7 @@ struct framescan {
 	struct { uint64_t addr; bool ctx; } rt[RT_SLOTS]; /* words looked up as runtime itabs */
 	uint32_t rt_budget;            /* lookups left in this scan */
 	uint64_t stack_lo, stack_hi;   /* the goroutine being scanned */
+	uint64_t goexit;               /* runtime.goexit's entry (file address); 0: unknown */
 	struct framescan_stats st;
 };
 
@@ -52,6 +57,13 @@ struct framescan *framescan__new(const struct framescan_opts *opts)
 	/* itab.inter is its first word: the same interfacetype for every context itab */
 	if (fs->nitabs > 0 && procmem__read_u64(fs->o.mem, fs->itabs[0], &fs->ctx_inter))
 		fs->ctx_inter = 0;
+	if (fs->o.ge) {
+		struct go_func f;
+
+		if (!goelf__find_func(fs->o.ge, "runtime.goexit.abi0", &f) ||
+		    !goelf__find_func(fs->o.ge, "runtime.goexit", &f))
+			fs->goexit = f.entry;
+	}
 	return fs;
 }
 
@@ -111,6 +123,102 @@ static bool is_ctx_itab(struct framescan *fs, uint64_t w)
 	return ctxmem__is_context_iface(fs->o.cm, w);
 }
 
+/* A word pair at stack address a of frame: recorded (true) when it is a
+ * context value, innermost occurrence first. */
+static bool pair(struct framescan *fs, uint64_t tab, uint64_t data, uint64_t a, int frame,
+		 struct framescan_ctx *out, int max, struct framescan_result *res)
+{
+	int k;
+
+	if (!data || (data & 7) || !is_ctx_itab(fs, tab))
+		return false;
+	for (k = 0; k < res->nctx; k++)
+		if (out[k].itab == tab && out[k].data == data)
+			break;
+	if (getenv("FS_DEBUG")) {
+		struct go_frame fr[4];
+		int n = fs->o.ge ? goelf__symbolize(fs->o.ge, res->pcs[frame] - fs->o.bias, fr, 4) : 0;
+		fprintf(stderr, "fsdbg frame %d %s slot %#lx (sp-rel %ld) tab %#lx data %#lx\n", frame, n > 0 ? fr[n-1].func : "?", (unsigned long)a, (long)(a - fs->stack_lo), (unsigned long)tab, (unsigned long)data);
+	}
+	if (k < res->nctx)
+		out[k].frame_outer = (uint16_t)frame;
+	else if (res->nctx < max)
+		out[res->nctx++] = (struct framescan_ctx){ .itab = tab, .data = data, .slot = a,
+							  .frame = (uint16_t)frame,
+							  .frame_outer = (uint16_t)frame };
+	else
+		res->nctx_dropped++;
+	return true;
+}
+
+/* The live words of [base, base + 8n) by a pointer bitmap, within the copy
+ * [sp, lim): an interface is two pointer words, both bits set. */
+static void scan_bitmap(struct framescan *fs, const uint64_t *w, uint64_t sp, uint64_t lim,
+			uint64_t base, uint32_t n, const uint8_t *bits, int frame,
+			struct framescan_ctx *out, int max, struct framescan_result *res)
+{
+	for (uint32_t i = 0; i + 1 < n; i++) {
+		uint64_t a = base + 8ull * i;
+
+		if (!(bits[i / 8] >> (i % 8) & 1) || !(bits[(i + 1) / 8] >> ((i + 1) % 8) & 1))
+			continue;
+		if (a < sp || a + 16 > lim)
+			continue;
+		if (getenv("FS_DEBUG"))
+			fprintf(stderr, "fsbits frame %d base-rel %u of %u (base %#lx sp %#lx)\n", frame, i, n, (unsigned long)base, (unsigned long)sp);
+		if (pair(fs, w[(a - sp) / 8], w[(a - sp) / 8 + 1], a, frame, out, max, res))
+			i++;
+	}
+}
+
+/* Frames by their size (pcsp) and only the slots live at each frame's pc, as
+ * Go's garbage collector reads them (runtime getStackMap, scanframeworker): a dead
+ * slot, or stack memory reused from an exited goroutine, keeps old interface
+ * values that no live variable holds. A frame at an unsafe point (an asynchronous
+ * preemption: the runtime scans it conservatively) or of assembly (no maps) gives
+ * nothing. Stack objects (address-taken locals) are not read. */
+static void scan_live(struct framescan *fs, const uint64_t *w, uint64_t sp, uint64_t lim,
+		      uint64_t pc, struct framescan_ctx *out, int max, struct framescan_result *res)
+{
+	uint64_t bias = fs->o.bias, sp0 = sp; /* w[0] is at sp0 */
+
+	res->pcs[res->npcs++] = pc;
+	for (int frame = 0;; frame++) {
+		struct pclntab_stackmap m;
+		uint64_t fp, varp, ret;
+
+		if (pc < bias || goelf__stackmap(fs->o.ge, pc - bias, &m)) {
+			fs->st.no_maps++;
+			break;
+		}
+		fp = sp + (uint64_t)m.spdelta + 8;
+		if (fp > lim) {
+			res->truncated = lim < fs->stack_hi;
+			break;
+		}
+		varp = fp - 8;
+		if (varp > sp)
+			varp -= 8; /* the saved frame pointer */
+		if (!m.has_maps || m.unsafe_point) {
+			fs->st.frames_unmapped += m.entry != fs->goexit;
+		} else {
+			if (m.nlocals && varp >= sp + 8ull * m.nlocals) /* within this frame */
+				scan_bitmap(fs, w, sp0, lim, varp - 8ull * m.nlocals, m.nlocals, m.locals,
+					    frame, out, max, res);
+			if (m.nargs)
+				scan_bitmap(fs, w, sp0, lim, fp, m.nargs, m.args, frame, out, max, res);
+		}
+		if (m.entry == fs->goexit || fp >= lim || res->npcs >= FRAMESCAN_MAX_FRAMES)
+			break;
+		ret = w[(fp - 8 - sp0) / 8];
+		if (!ret)
+			break;
+		res->pcs[res->npcs++] = ret;
+		pc = ret;
+		sp = fp;
+	}
+}
+
 static int scan_once(struct framescan *fs, const struct go_g *g, struct framescan_ctx *out, int max,
 		     struct framescan_result *res)
 {
@@ -140,6 +248,10 @@ static int scan_once(struct framescan *fs, const struct go_g *g, struct framesca
 	}
 	fs->st.bytes += len;
 	lim = sp + len;
+	if (fs->o.ge) {
+		scan_live(fs, w, sp, lim, pc, out, max, res);
+		return 0;
+	}
 	/* Frames along the frame-pointer chain, from the copy: frame k spans
 	 * [lo_k, bp_k) with lo_0 = sp and lo_k = bp_(k-1) + 16. */
 	res->pcs[res->npcs++] = pc;
@@ -149,26 +261,9 @@ static int scan_once(struct framescan *fs, const struct go_g *g, struct framesca
 	for (;;) {
 		uint64_t hi = bp && bp >= lo && bp + 16 <= lim ? bp : lim;
 
-		for (uint64_t a = lo; a + 16 <= hi; a += 8) {
-			uint64_t tab = w[(a - sp) / 8], data = w[(a - sp) / 8 + 1];
-			int k;
-
-			if (!data || (data & 7) || !is_ctx_itab(fs, tab))
-				continue;
-			for (k = 0; k < res->nctx; k++)
-				if (out[k].itab == tab && out[k].data == data)
-					break;
-			if (k < res->nctx) {
-				out[k].frame_outer = (uint16_t)frame;
-			} else if (res->nctx < max) {
-				out[res->nctx++] = (struct framescan_ctx){ .itab = tab, .data = data, .slot = a,
-									  .frame = (uint16_t)frame,
-									  .frame_outer = (uint16_t)frame };
-			} else {
-				res->nctx_dropped++;
-			}
-			a += 8;
-		}
+		for (uint64_t a = lo; a + 16 <= hi; a += 8)
+			if (pair(fs, w[(a - sp) / 8], w[(a - sp) / 8 + 1], a, frame, out, max, res))
+				a += 8;
 		if (hi == lim || res->npcs >= FRAMESCAN_MAX_FRAMES)
 			break;
 		/* [bp] is the caller's bp, [bp+8] the return address into the caller. */
