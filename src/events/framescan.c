@@ -1,6 +1,4 @@
 #include <errno.h>
-#include <stdio.h>
-#include "binary/goelf.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -135,11 +133,6 @@ static bool pair(struct framescan *fs, uint64_t tab, uint64_t data, uint64_t a, 
 	for (k = 0; k < res->nctx; k++)
 		if (out[k].itab == tab && out[k].data == data)
 			break;
-	if (getenv("FS_DEBUG")) {
-		struct go_frame fr[4];
-		int n = fs->o.ge ? goelf__symbolize(fs->o.ge, res->pcs[frame] - fs->o.bias, fr, 4) : 0;
-		fprintf(stderr, "fsdbg frame %d %s slot %#lx (sp-rel %ld) tab %#lx data %#lx\n", frame, n > 0 ? fr[n-1].func : "?", (unsigned long)a, (long)(a - fs->stack_lo), (unsigned long)tab, (unsigned long)data);
-	}
 	if (k < res->nctx)
 		out[k].frame_outer = (uint16_t)frame;
 	else if (res->nctx < max)
@@ -151,23 +144,20 @@ static bool pair(struct framescan *fs, uint64_t tab, uint64_t data, uint64_t a, 
 	return true;
 }
 
-/* The live words of [base, base + 8n) by a pointer bitmap, within the copy
- * [sp, lim): an interface is two pointer words, both bits set. */
+/* The live words of [base, base + 8n) by a pointer bitmap, within the copy of
+ * [sp, lim): an interface value is live when its data word's bit is set (the
+ * compiler marks only that word: cmd/compile typebits.Set, "the first word isn't
+ * a pointer"); its itab word is the one before. */
 static void scan_bitmap(struct framescan *fs, const uint64_t *w, uint64_t sp, uint64_t lim,
 			uint64_t base, uint32_t n, const uint8_t *bits, int frame,
 			struct framescan_ctx *out, int max, struct framescan_result *res)
 {
-	for (uint32_t i = 0; i + 1 < n; i++) {
-		uint64_t a = base + 8ull * i;
+	for (uint32_t i = 1; i < n; i++) {
+		uint64_t a = base + 8ull * (i - 1);
 
-		if (!(bits[i / 8] >> (i % 8) & 1) || !(bits[(i + 1) / 8] >> ((i + 1) % 8) & 1))
+		if (!(bits[i / 8] >> (i % 8) & 1) || a < sp || a + 16 > lim)
 			continue;
-		if (a < sp || a + 16 > lim)
-			continue;
-		if (getenv("FS_DEBUG"))
-			fprintf(stderr, "fsbits frame %d base-rel %u of %u (base %#lx sp %#lx)\n", frame, i, n, (unsigned long)base, (unsigned long)sp);
-		if (pair(fs, w[(a - sp) / 8], w[(a - sp) / 8 + 1], a, frame, out, max, res))
-			i++;
+		pair(fs, w[(a - sp) / 8], w[(a - sp) / 8 + 1], a, frame, out, max, res);
 	}
 }
 
@@ -176,11 +166,11 @@ static void scan_bitmap(struct framescan *fs, const uint64_t *w, uint64_t sp, ui
  * slot, or stack memory reused from an exited goroutine, keeps old interface
  * values that no live variable holds. A frame at an unsafe point (an asynchronous
  * preemption: the runtime scans it conservatively) or of assembly (no maps) gives
- * nothing. Stack objects (address-taken locals) are not read. */
+ * nothing. Stack objects (address-taken locals that do not escape) are not read. */
 static void scan_live(struct framescan *fs, const uint64_t *w, uint64_t sp, uint64_t lim,
 		      uint64_t pc, struct framescan_ctx *out, int max, struct framescan_result *res)
 {
-	uint64_t bias = fs->o.bias, sp0 = sp; /* w[0] is at sp0 */
+	uint64_t bias = fs->o.bias, sp0 = sp; /* w[0] is the word at sp0 */
 
 	res->pcs[res->npcs++] = pc;
 	for (int frame = 0;; frame++) {
