@@ -7,7 +7,9 @@
 #     the runtime made the itab); N closures that capture no context, started after
 #     N goroutines that held a cancelled context (kept valid in a global) exited,
 #     are stuck-goroutines, not tied to that context. The alerts equal the
-#     program's truth line.
+#     program's truth line. (A guard: the whole-stack scan before did not tie this
+#     group either, the stale words it found there failed the context check; the
+#     demo below is the case that failed before.)
 #  2. tests/go/demo_leaky (plain): fetchPrice's closure captures only its channel
 #     and order (main.go:21, read by the test from the source); its stack reuses
 #     those of exited goroutines that held the request's context (context's own
