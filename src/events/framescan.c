@@ -25,6 +25,7 @@ struct framescan {
 	uint32_t rt_budget;            /* lookups left in this scan */
 	uint64_t stack_lo, stack_hi;   /* the goroutine being scanned */
 	uint64_t goexit;               /* runtime.goexit's entry (file address); 0: unknown */
+	uint64_t last_sp, last_len;    /* the copy in buf of the last scan that succeeded */
 	struct framescan_stats st;
 };
 
@@ -276,6 +277,7 @@ int framescan__scan(struct framescan *fs, const struct go_g *g, struct framescan
 	struct go_g cur = *g;
 	int err;
 
+	fs->last_sp = 0;
 	if (g->status == GO_STATUS_RUNNING) {
 		memset(res, 0, sizeof(*res));
 		return -EBUSY;
@@ -287,6 +289,10 @@ int framescan__scan(struct framescan *fs, const struct go_g *g, struct framescan
 		err = scan_once(fs, &cur, out, max, res);
 		same = goroutines__unchanged(fs->o.gs, &cur);
 		if (!err && same) {
+			fs->last_sp = cur.status == GO_STATUS_SYSCALL && cur.syscall_pc && cur.syscall_sp ?
+					      cur.syscall_sp : cur.sched_sp;
+			fs->last_len = res->truncated ? fs->o.max_stack_bytes :
+							   (cur.stack_hi - fs->last_sp);
 			fs->st.found += (uint64_t)res->nctx;
 			fs->st.truncated += res->truncated;
 			return 0;
@@ -309,7 +315,32 @@ int framescan__scan(struct framescan *fs, const struct go_g *g, struct framescan
 	return -EAGAIN;
 }
 
-void framescan__stats(const struct framescan *fs, struct framescan_stats *st)
+static bool listed(const struct framescan_ctx *v, int n, uint64_t tab, uint64_t data)
 {
-	*st = fs->st;
+	for (int k = 0; k < n; k++)
+		if (v[k].itab == tab && v[k].data == data)
+			return true;
+	return false;
+}
+
+int framescan__dead(struct framescan *fs, const struct framescan_ctx *live, int nlive,
+		    struct framescan_ctx *out, int max)
+{
+	const uint64_t *w = fs->buf;
+	uint64_t sp = fs->last_sp, n = fs->last_len / 8;
+	int nout = 0;
+
+	if (!fs->o.ge || !sp || fs->last_len > fs->o.max_stack_bytes)
+		return 0;
+	fs->rt_budget = RT_BUDGET;
+	for (uint64_t i = 0; i + 1 < n && nout < max; i++) {
+		uint64_t tab = w[i], data = w[i + 1];
+
+		if (!data || (data & 7) || !is_ctx_itab(fs, tab))
+			continue;
+		if (!listed(live, nlive, tab, data) && !listed(out, nout, tab, data))
+			out[nout++] = (struct framescan_ctx){ .itab = tab, .data = data, .slot = sp + 8 * i };
+		i++;
+	}
+	return nout;
 }

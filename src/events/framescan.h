@@ -68,6 +68,14 @@ void framescan__free(struct framescan *fs);
 int framescan__scan(struct framescan *fs, const struct go_g *g, struct framescan_ctx *out, int max,
 		    struct framescan_result *res);
 
+/* Context values in the words of the last goroutine scanned (framescan__scan
+ * returned 0, the stack copy still in hand) that no live slot holds: dead slots
+ * and stack memory left by exited goroutines. Never evidence that the goroutine
+ * holds them; only for confirming, against memory, that a channel it waits on is
+ * one of those contexts' Done channel. At most max, those in live left out. */
+int framescan__dead(struct framescan *fs, const struct framescan_ctx *live, int nlive,
+		    struct framescan_ctx *out, int max);
+
 struct framescan_stats {
 	uint64_t goroutines, bytes;
 	uint64_t changed;      /* left out: moved while read, twice */
