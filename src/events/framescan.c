@@ -344,3 +344,8 @@ int framescan__dead(struct framescan *fs, const struct framescan_ctx *live, int 
 	}
 	return nout;
 }
+
+void framescan__stats(const struct framescan *fs, struct framescan_stats *st)
+{
+	*st = fs->st;
+}
