@@ -11,12 +11,12 @@ static const struct {
 	int (*fn)(int argc, char **argv);
 	const char *help;
 } commands[] = {
-	{ "inspect", cmd_inspect, "inspect [--json] BINARY | -p PID   what ctxtrace sees in a Go binary" },
+	{ "inspect", cmd_inspect, "inspect [--json] BINARY | -p PID     what ctxtrace sees in a Go binary" },
 	{ "watch", cmd_watch, "watch -p PID [--events] [--json]     stream leak alerts (or raw events)" },
 	{ "snapshot", cmd_snapshot, "snapshot -p PID [--json]             judge what memory holds, no probe" },
 	{ "graph", cmd_graph, "graph -p PID [--format F]            the context lineage graph" },
 	{ "replay", cmd_replay, "replay FILE [--format F]             rebuild the graph from a recording" },
-	{ "run", cmd_run, "run [--fail-on SEV] -- CMD [ARGS]      run a Go program traced, judge it at exit" },
+	{ "run", cmd_run, "run [--fail-on SEV] -- CMD [ARGS]    run a Go program traced, judge it at exit" },
 	{ "status", cmd_status, "status                               a running ctxtraced's targets" },
 	{ "alerts", cmd_alerts, "alerts [--follow]                    a running ctxtraced's alerts" },
 };

@@ -15,6 +15,7 @@
 #include "rules/rules.h"
 #include "util/clock.h"
 #include "util/container.h"
+#include "util/fmt.h"
 #include "util/json.h"
 #include "util/log.h"
 #include "util/stack.h"
@@ -74,20 +75,13 @@ static void rec_free(struct rec *r)
 	free(r);
 }
 
-static const char *base(const char *path)
-{
-	const char *s = path ? strrchr(path, '/') : NULL;
-
-	return s ? s + 1 : path;
-}
-
 static void add_site(struct rec *r, const char *role, const struct ct_frame *f)
 {
 	char *s;
 
 	if (!f || !f->file || r->nsites >= MAX_SITES)
 		return;
-	if (asprintf(&s, "%s %s:%u %s", role, base(f->file), f->line, f->func ? f->func : "?") >= 0)
+	if (asprintf(&s, "%s %s:%u %s", role, file_base(f->file), f->line, f->func ? f->func : "?") >= 0)
 		r->sites[r->nsites++] = s;
 }
 

@@ -23,8 +23,8 @@ struct lineage;
 struct alert;
 
 /* The pipeline a target runs: the session by default; tests put in a fake. */
-struct session_cost;
 struct memjudge_go;
+struct session_cost;
 
 struct target_backend {
 	/* Returns a handle, or NULL with errno and ct_errmsg(). */
@@ -45,14 +45,14 @@ struct target_backend {
 	void (*ring_fill)(void *h, uint32_t *now_pct, uint32_t *max_pct);
 	/* Optional: the rules' verdict on a goroutine, for the graph's LEAK marks. */
 	bool (*go_outlived)(const void *h, uint64_t goid);
+	/* Optional: what the memory judgement read of a goroutine that existed at
+	 * attach, for the graph (session__go_memory). */
+	bool (*go_memory)(const void *h, uint64_t goid, struct memjudge_go *out);
 	/* Optional: what tracing costs the target (session__cost). 0 or -errno. */
 	int (*cost)(void *h, struct session_cost *out);
 	/* Optional: writes the target's stuck goroutines as a pprof profile to path
 	 * (output/pprof_out.h). 0 or -errno with ct_errmsg(). */
 	int (*profile)(void *h, int pid, const char *exe, const char *path);
-	/* Optional: what the memory judgement read of a goroutine that existed at
-	 * attach, for the graph (session__go_memory). */
-	bool (*go_memory)(const void *h, uint64_t goid, struct memjudge_go *out);
 };
 
 struct targets_stats {

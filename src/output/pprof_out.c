@@ -11,6 +11,7 @@
 #include "proto/profile.pb-c.h"
 #include "rules/memjudge.h"
 #include "rules/rules.h"
+#include "util/fmt.h"
 #include "util/hash.h"
 #include "util/log.h"
 #include "util/stack.h"
@@ -305,13 +306,6 @@ static int label(struct pprof_out *p, struct psample *s, const char *key, const 
 	return 0;
 }
 
-static const char *base(const char *path)
-{
-	const char *s = path ? strrchr(path, '/') : NULL;
-
-	return s ? s + 1 : path;
-}
-
 int pprof_out__add(struct pprof_out *p, const struct memjudge_go *g)
 {
 	struct psample *s;
@@ -350,7 +344,7 @@ int pprof_out__add(struct pprof_out *p, const struct memjudge_go *g)
 		if (!err)
 			err = label(p, s, "context_state", state);
 		if (!err && g->ctx.site && g->ctx.site->file) {
-			snprintf(site, sizeof(site), "%.250s:%u", base(g->ctx.site->file), g->ctx.site->line);
+			snprintf(site, sizeof(site), "%.250s:%u", file_base(g->ctx.site->file), g->ctx.site->line);
 			err = label(p, s, "context_created_at", site);
 		}
 	}

@@ -858,22 +858,25 @@ static uint64_t self_cpu_ns(const struct session *s)
 }
 
 /* The estimate, and the duty cycle when over budget. */
-/* One step of the estimate and the duty cycle; bud_mu held. */
+/* One step of the estimate and the duty cycle. Attaching and detaching take
+ * tens of ms: done without bud_mu, so status and the rules never wait on them
+ * (only this step changes the attach state). */
 static void budget_cycle(struct session *s)
 {
 	bool on, was = tracer__attached(s->tr);
-	uint64_t hits;
+	uint64_t hits, t0;
 
 	if (tracer__hits(s->tr, &hits))
 		return;
+	pthread_mutex_lock(&s->bud_mu);
 	on = budget__update(s->bud, ct_mono_ns(), hits, self_cpu_ns(s), was);
-	if (on != was) {
-		uint64_t t0 = ct_mono_ns();
-
-		if (tracer__set_attached(s->tr, on))
-			verbose("pid %d: %s", s->o.pid, ct_errmsg());
-		debug("pid %d: probes %s in %.1f ms", s->o.pid, on ? "attached" : "detached", (ct_mono_ns() - t0) / 1e6);
-	}
+	pthread_mutex_unlock(&s->bud_mu);
+	if (on == was)
+		return;
+	t0 = ct_mono_ns();
+	if (tracer__set_attached(s->tr, on))
+		verbose("pid %d: %s", s->o.pid, ct_errmsg());
+	debug("pid %d: probes %s in %.1f ms", s->o.pid, on ? "attached" : "detached", (ct_mono_ns() - t0) / 1e6);
 }
 
 #define BUDGET_THREAD_NS 10000000 /* the duty cycle's resolution */
@@ -884,9 +887,7 @@ static void *budget_thread(void *arg)
 	struct timespec ts = { 0, BUDGET_THREAD_NS };
 
 	while (!s->bud_stop) {
-		pthread_mutex_lock(&s->bud_mu);
 		budget_cycle(s);
-		pthread_mutex_unlock(&s->bud_mu);
 		nanosleep(&ts, NULL);
 	}
 	return NULL;
@@ -899,11 +900,8 @@ static void budget_step(struct session *s)
 
 	if (!s->bud)
 		return;
-	if (!s->bud_thread_on) {
-		pthread_mutex_lock(&s->bud_mu);
+	if (!s->bud_thread_on)
 		budget_cycle(s);
-		pthread_mutex_unlock(&s->bud_mu);
-	}
 	if (session__cost(s, &sc) || sc.sampling == s->sampling_told)
 		return;
 	s->sampling_told = sc.sampling;

@@ -62,6 +62,8 @@ metrics_listen = 127.0.0.1:$port
 [target big]
 exe = graph_big
 retention = 10m
+# the whole graph: the default overhead budget would probe it part-time
+max_overhead = 0
 EOF
 NOTIFY_SOCKET=$tmp/notify.sock WATCHDOG_USEC=2000000 \
 	bash -c 'WATCHDOG_PID=$$ exec "$0" --config "$1"' "$CTXTRACED" "$tmp/d.conf" >"$tmp/daemon.log" 2>&1 &
