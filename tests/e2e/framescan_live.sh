@@ -64,7 +64,7 @@ for v in $all; do
 		if ! start "$bin" "$tmp/t" -n 4 -children 50 -rtitab 2 -reuse 300; then
 			not_ok "$name: the program printed no truth line" "$(head -5 "$tmp/t.err")"; continue
 		fi
-		"$CTXTRACE" snapshot -p "$pid" --json --grace 300ms --min-count 1 --stuck-min 1 >"$tmp/s" 2>"$tmp/s.err"
+		"$CTXTRACE" snapshot -p "$pid" --json --grace 300ms --min-count 1 --stuck-min 2 >"$tmp/s" 2>"$tmp/s.err"
 		rc=$?
 		kill -KILL "$pid"; wait "$pid" 2>/dev/null
 		if [ $rc -ne 0 ]; then
