@@ -1446,49 +1446,81 @@ int lineage__go_at(const struct lineage *lg, struct lg_ref ref, struct lg_go *ou
 	return 0;
 }
 
-bool lineage__ctx_next(const struct lineage *lg, uint32_t *cursor, struct lg_ctx *out)
+/* The next node in use at or after *cursor (0 starts at 1) among contexts or
+ * goroutines; the cursor moves past it. NONE at the end. */
+static uint32_t next_used(const struct lineage *lg, bool go, uint32_t *cursor)
 {
-	for (uint32_t i = *cursor ? *cursor : 1; i < lg->ctxs.hi; i++) {
-		if (C(lg, i)->flags & F_USED) {
-			ctx_out(lg, i, out);
+	uint32_t hi = go ? lg->gos.hi : lg->ctxs.hi;
+
+	for (uint32_t i = *cursor ? *cursor : 1; i < hi; i++) {
+		if ((go ? G(lg, i)->flags : C(lg, i)->flags) & F_USED) {
 			*cursor = i + 1;
-			return true;
+			return i;
 		}
 	}
-	*cursor = lg->ctxs.hi ? lg->ctxs.hi : 1;
-	return false;
+	*cursor = hi ? hi : 1;
+	return NONE;
+}
+
+bool lineage__ctx_next(const struct lineage *lg, uint32_t *cursor, struct lg_ctx *out)
+{
+	uint32_t i = next_used(lg, false, cursor);
+
+	if (i == NONE)
+		return false;
+	ctx_out(lg, i, out);
+	return true;
 }
 
 bool lineage__go_next(const struct lineage *lg, uint32_t *cursor, struct lg_go *out)
 {
-	for (uint32_t i = *cursor ? *cursor : 1; i < lg->gos.hi; i++) {
-		if (G(lg, i)->flags & F_USED) {
-			go_out(lg, i, out);
-			*cursor = i + 1;
-			return true;
-		}
-	}
-	*cursor = lg->gos.hi ? lg->gos.hi : 1;
-	return false;
+	uint32_t i = next_used(lg, true, cursor);
+
+	if (i == NONE)
+		return false;
+	go_out(lg, i, out);
+	return true;
+}
+
+/* A node's place in its tree (contexts and goroutines each form one). */
+struct tree_links {
+	uint32_t parent, first_child, next_sib;
+};
+
+static bool tree_links(const struct lineage *lg, bool go, uint32_t idx, uint32_t gen,
+		       struct tree_links *out)
+{
+	const struct gnode *g = go ? go_resolve(lg, idx, gen) : NULL;
+	const struct cnode *c = go ? NULL : ctx_resolve(lg, idx, gen);
+
+	if (g)
+		*out = (struct tree_links){ g->parent, g->first_child, g->next_sib };
+	else if (c)
+		*out = (struct tree_links){ c->parent, c->first_child, c->next_sib };
+	return g || c;
+}
+
+/* The child of parent after *it (it->gen 0: the first one), or NONE: no more, a
+ * stale parent, or *it no longer its child. */
+static uint32_t child_after(const struct lineage *lg, bool go, struct lg_ref parent,
+			    const struct lg_ref *it)
+{
+	struct tree_links p, c;
+
+	if (!tree_links(lg, go, parent.idx, parent.gen, &p))
+		return NONE;
+	if (it->gen == 0)
+		return p.first_child;
+	if (!tree_links(lg, go, it->idx, it->gen, &c) || c.parent != parent.idx)
+		return NONE;
+	return c.next_sib;
 }
 
 bool lineage__ctx_child_next(const struct lineage *lg, struct lg_ref parent, struct lg_ref *it,
 			     struct lg_ctx *out)
 {
-	const struct cnode *p = ctx_resolve(lg, parent.idx, parent.gen);
-	uint32_t next;
+	uint32_t next = child_after(lg, false, parent, it);
 
-	if (!p)
-		return false;
-	if (it->gen == 0) {
-		next = p->first_child;
-	} else {
-		const struct cnode *c = ctx_resolve(lg, it->idx, it->gen);
-
-		if (!c || c->parent != parent.idx)
-			return false;
-		next = c->next_sib;
-	}
 	if (next == NONE)
 		return false;
 	ctx_out(lg, next, out);
@@ -1499,20 +1531,8 @@ bool lineage__ctx_child_next(const struct lineage *lg, struct lg_ref parent, str
 bool lineage__go_child_next(const struct lineage *lg, struct lg_ref parent, struct lg_ref *it,
 			    struct lg_go *out)
 {
-	const struct gnode *p = go_resolve(lg, parent.idx, parent.gen);
-	uint32_t next;
+	uint32_t next = child_after(lg, true, parent, it);
 
-	if (!p)
-		return false;
-	if (it->gen == 0) {
-		next = p->first_child;
-	} else {
-		const struct gnode *c = go_resolve(lg, it->idx, it->gen);
-
-		if (!c || c->parent != parent.idx)
-			return false;
-		next = c->next_sib;
-	}
 	if (next == NONE)
 		return false;
 	go_out(lg, next, out);
