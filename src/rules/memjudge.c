@@ -397,11 +397,33 @@ static bool system_goroutine(const char *start_func)
 	return start_func && !strncmp(start_func, "runtime.", 8) && strcmp(start_func, "runtime.main");
 }
 
+static void dead_done(struct memjudge *mj, struct mgo *m, const struct framescan_ctx *live, int nlive)
+{
+	struct framescan_ctx dead[MAX_HELD];
+	int n = framescan__dead(mj->o.fs, live, nlive, dead, MAX_HELD);
+
+	for (int i = 0; i < n; i++) {
+		struct ctxmem_state st;
+
+		if (umap_find(&mj->ctx_by_addr, dead[i].data))
+			continue; /* known: its Done channel is mapped when resolved */
+		if (ctxmem__read(mj->o.cm, dead[i].itab, dead[i].data, &st) || !st.done_chan)
+			continue;
+		for (int k = 0; k < m->nchans; k++)
+			if (st.done_chan == m->chans[k]) {
+				ctx_get(mj, dead[i].itab, dead[i].data);
+				mj->st.done_dead++;
+				break;
+			}
+	}
+}
+
 static void read_goroutine(struct memjudge *mj, struct mgo *m)
 {
 	struct framescan_ctx fc[MAX_HELD];
 	struct framescan_result res;
 	const struct ct_stack *st;
+	bool scanned;
 	uint64_t pc;
 	int n;
 
@@ -424,6 +446,7 @@ static void read_goroutine(struct memjudge *mj, struct mgo *m)
 	}
 	/* One read of the stack gives the frames and the contexts in them. */
 	n = framescan__scan(mj->o.fs, &m->g, fc, MAX_HELD, &res);
+	scanned = n == 0;
 	if (n == -EAGAIN || n == -EFAULT) {
 		mj->st.left_out++;
 		return;
@@ -452,6 +475,11 @@ static void read_goroutine(struct memjudge *mj, struct mgo *m)
 	}
 	m->nchans = n > 0 ? (uint8_t)n : 0;
 	m->judged = true;
+	/* A channel it waits on may be the Done channel of a context no live slot
+	 * holds (ctx.Done() called, ctx dead after): words left in its stack name
+	 * candidates, kept only when the context's own done field is that channel. */
+	if (scanned && m->nchans)
+		dead_done(mj, m, fc, res.nctx);
 }
 
 /* ---- ancestry ---- */

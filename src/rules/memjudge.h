@@ -134,6 +134,7 @@ struct memjudge_stats {
 	uint32_t over_max;        /* beyond max_goroutines */
 	uint32_t contexts;        /* distinct contexts read */
 	uint32_t ctx_unreadable;  /* context values found whose object did not check out */
+	uint32_t done_dead;       /* Done channels waited on, of contexts no live slot holds */
 	uint32_t tied_held, tied_waiting; /* goroutines holding a context / waiting on a Done */
 	uint32_t tied_ancestry;   /* goroutines tied by ancestry only (memjudge_go.ancestry) */
 	uint32_t ancestry_scans;  /* parents' stacks read again for it */

@@ -355,7 +355,8 @@ static int open_analysis(struct session *s)
 		s->gsrc = gstate_src__new(&gso);
 		s->cm = s->gsrc ? ctxmem__new(&co) : NULL;
 		s->fs = s->cm ? framescan__new(&(struct framescan_opts){ .mem = s->mem, .gs = s->gs,
-									  .cm = s->cm }) : NULL;
+									  .cm = s->cm, .ge = s->ge,
+									  .bias = s->bias }) : NULL;
 		mo.cm = s->cm;
 		mo.fs = s->fs;
 		mo.gsrc = s->gsrc;
@@ -378,7 +379,8 @@ static int open_analysis(struct session *s)
 
 		s->cm = ctxmem__new(&co);
 		s->fs = s->cm ? framescan__new(&(struct framescan_opts){ .mem = s->mem, .gs = s->gs,
-									  .cm = s->cm }) : NULL;
+									  .cm = s->cm, .ge = s->ge,
+									  .bias = s->bias }) : NULL;
 	}
 	if (!s->fs)
 		verbose("pid %d: context readers unavailable: Done() waiters known from the scope only", s->o.pid);

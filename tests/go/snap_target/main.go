@@ -34,9 +34,10 @@ var (
 	flagLeakProf = flag.Bool("leakprofile", true, "write the goroutine leak profile where the runtime has one (1.27)")
 	flagRtItab   = flag.Int("rtitab", 0, "goroutines holding a cancelled context whose itab the runtime made (a type assertion)")
 	flagAncestry = flag.Int("ancestry", 0, "goroutines holding no context, started by a goroutine that holds a cancelled one")
+	flagReuse    = flag.Int("reuse", 0, "goroutines holding no context, parked on stacks reused from exited goroutines that held a cancelled one")
 )
 
-var sender, holder, parent, rtholder, ancChild *Expect
+var sender, holder, parent, rtholder, ancChild, reuser *Expect
 
 // Globals: reachable, so what waits on them is not leaked (1.27's leak profile
 // counts a goroutine blocked on something only blocked goroutines reach as leaked).
@@ -138,6 +139,57 @@ func ancestor(ctx context.Context, cancel context.CancelFunc, n int, started cha
 	}
 }
 
+// spray fills the top of its goroutine's stack with the interface words of a
+// cancelled context, live while it blocks in a send; the goroutine then exits and
+// leaves them there.
+//
+//go:noinline
+func spray(ctx context.Context, ch chan<- int) error {
+	var a [24]context.Context
+	for i := range a {
+		a[i] = ctx
+	}
+	ch <- 1
+	for i := range a {
+		if err := a[i].Err(); err == nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var reuseCtx context.Context
+
+// leakReuse: n goroutines hold a cancelled context across a send, are let go and
+// exit; their gs and stacks go back to the runtime's free lists with the
+// context's words still in them. Then n closures that capture no context (as
+// demo_leaky's fetchPrice) start on those stacks and block forever on a send:
+// they hold no context (stuck-goroutines, not outlived-context).
+func leakReuse(base context.Context, n int) {
+	ctx, cancel := context.WithCancel(base)
+	cancel()
+	reuseCtx = ctx // stays a valid cancelled context: the stale words point at one
+	ch := make(chan int)
+	for i := 0; i < n; i++ {
+		go spray(ctx, ch)
+	}
+	for i := 0; i < n; i++ {
+		<-ch
+	}
+	for i := 0; i < 20; i++ {
+		runtime.Gosched()
+		time.Sleep(time.Millisecond)
+	}
+	for i := 0; i < n; i++ {
+		out := make(chan int)
+		next(reuser, "go")
+		go func() {
+			out <- at(reuser, "block", i)
+		}()
+		hit(reuser)
+	}
+}
+
 // startAncestor: the context is made here, so no frame that stays (main's) holds it.
 //
 //go:noinline
@@ -179,6 +231,10 @@ func main() {
 	}
 	for i := 0; i < *flagRtItab; i++ {
 		leakRtItab(base)
+	}
+	if *flagReuse > 0 {
+		reuser = expect("stuck-goroutines", "send on channels nobody receives from, no context, on stacks that held a cancelled one", "chan send")
+		leakReuse(base, *flagReuse)
 	}
 	if *flagAncestry > 0 {
 		ancChild = expect("stuck-goroutines", "send on a channel nobody receives from, no context; started by a goroutine holding a cancelled one", "chan send")
