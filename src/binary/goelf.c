@@ -814,6 +814,13 @@ int goelf__symbolize(const struct goelf *ge, uint64_t pc, struct go_frame *frame
 	return pclntab__symbolize(ge->tab, pc, frames, max);
 }
 
+int goelf__stackmap(const struct goelf *ge, uint64_t pc, struct pclntab_stackmap *out)
+{
+	if (!ge->tab)
+		return -ENOENT;
+	return pclntab__stackmap(ge->tab, pc, out);
+}
+
 int goelf__find_data(const struct goelf *ge, const char *name, uint64_t *addr, uint64_t *size)
 {
 	size_t i;

@@ -88,6 +88,11 @@ int goelf__find_data(const struct goelf *ge, const char *name, uint64_t *addr, u
  * written (>= 1) or -ENOENT when pc is outside every function. */
 int goelf__symbolize(const struct goelf *ge, uint64_t pc, struct go_frame *frames, int max);
 
+/* The frame size and live pointer maps at pc (pclntab__stackmap); -ENOENT
+ * without a function table or its funcdata (go:func.*). */
+struct pclntab_stackmap;
+int goelf__stackmap(const struct goelf *ge, uint64_t pc, struct pclntab_stackmap *out);
+
 /* Address translation on the file image. */
 int goelf__vaddr_to_offset(const struct goelf *ge, uint64_t vaddr, uint64_t *off);
 /* Pointer to len bytes of the file at vaddr, or NULL if not all file-backed. */

@@ -7,7 +7,10 @@
 #include "util/hashmap.h"
 #include "util/log.h"
 
+#define FUNCDATA_ARGSPTRMAPS 0   /* runtime abi.FUNCDATA_ArgsPointerMaps */
+#define FUNCDATA_LOCALSPTRMAPS 1 /* abi.FUNCDATA_LocalsPointerMaps */
 #define FUNCDATA_INLTREE 3     /* runtime _FUNCDATA_InlTree, all supported versions */
+#define PCDATA_STACKMAPINDEX 1 /* abi.PCDATA_StackMapIndex */
 #define PCDATA_INLTREEINDEX 2  /* runtime _PCDATA_InlTreeIndex */
 #define FUNCFLAG_ASM 0x4       /* abi.FuncFlagAsm (funcFlag_ASM before 1.21) */
 #define MAX_INLINE_DEPTH 64
@@ -591,4 +594,96 @@ int pclntab__symbolize(const struct pclntab *t, uint64_t pc, struct go_frame *fr
 		n++;
 	}
 	return n;
+}
+
+/* A stackmap {n, nbit int32; bytedata [n][(nbit+7)/8]byte} at a funcdata slot,
+ * entry idx. false when absent; -EINVAL through *bad when out of range. */
+static bool stackmap_at(const struct pclntab *t, const uint8_t *f, int slot, int32_t idx,
+			uint32_t *nbit, const uint8_t **bits, bool *bad)
+{
+	uint32_t npcdata = le32(f + 28), off;
+	uint8_t nfuncdata = f[t->func_size - 1];
+	size_t fd = t->func_size + (size_t)npcdata * 4;
+	int32_t n, nb;
+	size_t per;
+
+	*nbit = 0;
+	*bits = NULL;
+	if (slot >= nfuncdata)
+		return false;
+	if ((size_t)(f - t->pcln.p) + fd + 4 * ((size_t)slot + 1) > t->pcln.n) {
+		*bad = true;
+		return false;
+	}
+	off = le32(f + fd + 4 * (size_t)slot);
+	if (off == UINT32_MAX)
+		return false;
+	if ((uint64_t)off + 8 > t->gofunc.n) {
+		*bad = true;
+		return false;
+	}
+	n = (int32_t)le32(t->gofunc.p + off);
+	nb = (int32_t)le32(t->gofunc.p + off + 4);
+	if (n <= 0)
+		return false;
+	if (nb < 0 || nb > (1 << 24) || (nb && idx >= n)) {
+		*bad = true;
+		return false;
+	}
+	per = ((size_t)nb + 7) / 8;
+	if (off + 8 + per * (size_t)n > t->gofunc.n) {
+		*bad = true;
+		return false;
+	}
+	*nbit = (uint32_t)nb;
+	*bits = nb ? t->gofunc.p + off + 8 + per * (size_t)idx : NULL;
+	return true;
+}
+
+int pclntab__stackmap(const struct pclntab *t, uint64_t pc, struct pclntab_stackmap *out)
+{
+	long i = index_at(t, pc);
+	const uint8_t *f;
+	uint64_t entry;
+	int32_t sp, idx = 0;
+	bool bad = false, has_l, has_a;
+
+	memset(out, 0, sizeof(*out));
+	if (i < 0 || !t->gofunc.p)
+		return -ENOENT;
+	f = func_ptr(t, i);
+	entry = t->text + entry_off(t, i);
+	out->entry = entry;
+	/* runtime.funcspdelta: at the pc itself (a return address or the entry) */
+	if (!pcvalue(t, le32(f + 16), entry, pc, &sp)) {
+		if (pc != entry)
+			return -EINVAL;
+		sp = 0;
+	}
+	if (sp < 0 || sp > (1 << 24))
+		return -EINVAL;
+	out->spdelta = sp;
+	/* getStackMap: back up to the CALL; the entry uses map 0. */
+	if (pc != entry) {
+		if (le32(f + 28) <= PCDATA_STACKMAPINDEX ||
+		    !pcvalue(t, le32(f + t->func_size + 4 * PCDATA_STACKMAPINDEX), entry, pc - 1, &idx))
+			idx = -1;
+		if (idx == -1) {
+			out->unsafe_point = true;
+			idx = 0;
+		}
+	}
+	if (idx < 0)
+		return -EINVAL;
+	has_l = stackmap_at(t, f, FUNCDATA_LOCALSPTRMAPS, idx, &out->nlocals, &out->locals, &bad);
+	has_a = stackmap_at(t, f, FUNCDATA_ARGSPTRMAPS, idx, &out->nargs, &out->args, &bad);
+	if (bad) {
+		memset(out, 0, sizeof(*out));
+		return -EINVAL;
+	}
+	out->entry = entry;
+	out->spdelta = sp;
+	out->has_maps = has_l || has_a;
+	out->unsafe_point = out->unsafe_point && pc != entry;
+	return 0;
 }

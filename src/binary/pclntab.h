@@ -59,4 +59,26 @@ int pclntab__func_at(const struct pclntab *t, uint64_t pc, struct go_func *out);
 /* Frames innermost first; >= 1 written, or -ENOENT. */
 int pclntab__symbolize(const struct pclntab *t, uint64_t pc, struct go_frame *frames, int max);
 
+/* What a frame holds at a pc, as Go's garbage collector reads it (runtime
+ * getStackMap): the frame's size from the pcsp table, and the pointer bitmaps of
+ * its locals (FUNCDATA_LocalsPointerMaps) and arguments (FUNCDATA_ArgsPointerMaps,
+ * which covers the register arguments' spill slots) at the pc's stack map index
+ * (PCDATA_StackMapIndex, read at pc-1 unless pc is the entry). On amd64 with a
+ * frame: fp = sp + spdelta + 8, the locals' bitmap ends at varp = fp - 16 (the
+ * return address, then the saved frame pointer), the arguments' starts at fp.
+ * Bit i set: word i is a live pointer. Bitmaps point into the gofunc bytes. */
+struct pclntab_stackmap {
+	uint64_t entry;
+	int32_t spdelta;        /* bytes from sp to the return address */
+	uint32_t nlocals;       /* words the locals' bitmap covers; 0: none live */
+	const uint8_t *locals;
+	uint32_t nargs;         /* words the arguments' bitmap covers; 0: none live */
+	const uint8_t *args;
+	bool has_maps;          /* the function has pointer maps (Go code, not assembly) */
+	bool unsafe_point;      /* no stack map index at pc: the runtime scans conservatively */
+};
+
+/* 0, -ENOENT (no function at pc, no gofunc bytes), -EINVAL (a table out of range). */
+int pclntab__stackmap(const struct pclntab *t, uint64_t pc, struct pclntab_stackmap *out);
+
 #endif

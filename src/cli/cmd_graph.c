@@ -168,6 +168,8 @@ int cmd_graph(int argc, char **argv)
 	go.mono_to_real_ns = (int64_t)(ct_clock_ns(CLOCK_REALTIME) - go.now_ns);
 	go.go_leaking = session__go_outlived;
 	go.leak_cookie = s;
+	go.go_memory = session__go_memory;
+	go.memory_cookie = s;
 	if (graph_out__write(run.lg, &go, out)) {
 		error("%s", ct_errmsg());
 		goto cleanup;

@@ -113,6 +113,16 @@ static void on_goroutine(void *cookie, const struct memjudge_go *g)
 		json_w__arr_close(w);
 		json_w__kv_uint(w, "contexts_held", g->contexts_held);
 		json_w__kv_bool(w, "waits_on_done", g->waits_on_done);
+		if (g->ancestry.known) {
+			/* docs/alerts.md: a weaker tie than a context it holds */
+			json_w__key(w, "ancestry");
+			json_w__obj_open(w);
+			json_w__kv_uint(w, "parent_goid", g->ancestry_parent);
+			json_w__kv_hex(w, "context", g->ancestry.id);
+			json_w__kv_str(w, "type", g->ancestry.type_name);
+			json_w__kv_str(w, "err", g->ancestry.err);
+			json_w__obj_close(w);
+		}
 		json_w__obj_close(w);
 		json_w__free(w);
 		putchar('\n');
@@ -132,6 +142,9 @@ static void on_goroutine(void *cookie, const struct memjudge_go *g)
 	if (g->contexts_held || g->waits_on_done)
 		printf("; %u context%s held%s", g->contexts_held, g->contexts_held == 1 ? "" : "s",
 		       g->waits_on_done ? ", waits on a Done channel" : "");
+	if (g->ancestry.known)
+		printf("; its parent goroutine %" PRIu64 " holds a cancelled context (%s) in the frame that "
+		       "started it (by ancestry)", g->ancestry_parent, g->ancestry.err ? g->ancestry.err : "?");
 	putchar('\n');
 }
 
@@ -158,6 +171,7 @@ static void summary(const struct snap_run *run, int pid, const struct memjudge_s
 		json_w__kv_uint(w, "contexts_unreadable", st->ctx_unreadable);
 		json_w__kv_uint(w, "holding_context", st->tied_held);
 		json_w__kv_uint(w, "waiting_on_done", st->tied_waiting);
+		json_w__kv_uint(w, "tied_by_ancestry", st->tied_ancestry);
 		json_w__kv_uint(w, "elapsed_ms", st->elapsed_ns / 1000000);
 		json_w__obj_close(w);
 		json_w__free(w);

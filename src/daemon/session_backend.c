@@ -108,6 +108,7 @@ const struct target_backend session_backend = {
 	.probe_hits = session_probe_hits,
 	.ring_fill = session_ring_fill,
 	.go_outlived = session__go_outlived,
+	.go_memory = session__go_memory,
 	.profile = session_profile,
 	.cost = session_cost,
 };

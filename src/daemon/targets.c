@@ -454,6 +454,8 @@ int targets__graph(const struct targets *ts, int pid, bool text, FILE *f, char *
 	o.mono_to_real_ns = (int64_t)(ct_clock_ns(CLOCK_REALTIME) - o.now_ns);
 	o.go_leaking = ts->be.go_outlived;
 	o.leak_cookie = g->h;
+	o.go_memory = ts->be.go_memory;
+	o.memory_cookie = g->h;
 	/* Straight into f: the server bounds the answer and ends its last line. */
 	err = graph_out__write(lg, &o, f);
 	if (err) {

@@ -23,6 +23,7 @@ struct lineage;
 struct alert;
 
 /* The pipeline a target runs: the session by default; tests put in a fake. */
+struct memjudge_go;
 struct session_cost;
 
 struct target_backend {
@@ -44,6 +45,9 @@ struct target_backend {
 	void (*ring_fill)(void *h, uint32_t *now_pct, uint32_t *max_pct, uint64_t *bytes);
 	/* Optional: the rules' verdict on a goroutine, for the graph's LEAK marks. */
 	bool (*go_outlived)(const void *h, uint64_t goid);
+	/* Optional: what the memory judgement read of a goroutine that existed at
+	 * attach, for the graph (session__go_memory). */
+	bool (*go_memory)(const void *h, uint64_t goid, struct memjudge_go *out);
 	/* Optional: what tracing costs the target (session__cost). 0 or -errno. */
 	int (*cost)(void *h, struct session_cost *out);
 	/* Optional: writes the target's stuck goroutines as a pprof profile to path

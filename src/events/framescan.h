@@ -3,9 +3,17 @@
  * the frame-pointer chain. A parked goroutine's frames hold the contexts its
  * functions were given or made (arguments spilled, locals, closure pointers).
  *
- * A slot of a frame may be dead (a variable no longer used) and still hold an old
- * value; the caller checks what it points to (ctxmem__read refuses objects that
- * are not the context their itab names). Reads race with the target: the
+ * An itab made at run time (getitab: a value of the program's own type asserted
+ * to context.Context, no static conversion in the program) is not in the
+ * module's itab list: a word is taken for one when its interface word is
+ * context.Context's interfacetype (the one the module's context itabs point to)
+ * and ctxmem__is_context_iface agrees; such lookups are cached and bounded per
+ * goroutine (framescan_stats.rt_*).
+ *
+ * A slot of a frame may be dead (a variable no longer used), or stack memory
+ * reused from a goroutine that exited, and still hold an old value: with the
+ * function table (opts.ge) only the slots the compiler's stack maps say are live
+ * at each frame's pc are read, as Go's garbage collector does. Reads race with the target: the
  * goroutine is read again after its stack and left out when it moved (counted). */
 #ifndef CT_FRAMESCAN_H
 #define CT_FRAMESCAN_H
@@ -18,6 +26,7 @@ struct procmem;
 struct goroutines;
 struct ctxmem;
 struct go_g;
+struct goelf;
 
 #define FRAMESCAN_MAX_FRAMES 128
 
@@ -26,6 +35,11 @@ struct framescan_opts {
 	struct goroutines *gs;
 	struct ctxmem *cm;
 	uint32_t max_stack_bytes; /* bytes read per goroutine from its sp; 0: 256 KiB */
+	/* The program's function table: frames by their size and only the slots live
+	 * at their pc (the stack maps). NULL: every word from sp, frames along the
+	 * frame-pointer chain (tests on fake memory). */
+	const struct goelf *ge;
+	uint64_t bias;            /* runtime address - file address (PIE) */
 };
 
 /* One context value found on the stack. */
@@ -54,6 +68,14 @@ void framescan__free(struct framescan *fs);
 int framescan__scan(struct framescan *fs, const struct go_g *g, struct framescan_ctx *out, int max,
 		    struct framescan_result *res);
 
+/* Context values in the words of the last goroutine scanned (framescan__scan
+ * returned 0, the stack copy still in hand) that no live slot holds: dead slots
+ * and stack memory left by exited goroutines. Never evidence that the goroutine
+ * holds them; only for confirming, against memory, that a channel it waits on is
+ * one of those contexts' Done channel. At most max, those in live left out. */
+int framescan__dead(struct framescan *fs, const struct framescan_ctx *live, int nlive,
+		    struct framescan_ctx *out, int max);
+
 struct framescan_stats {
 	uint64_t goroutines, bytes;
 	uint64_t changed;      /* left out: moved while read, twice */
@@ -61,6 +83,13 @@ struct framescan_stats {
 	uint64_t read_errors;
 	uint64_t truncated;
 	uint64_t found;        /* context values found */
+	/* Itabs made at run time (getitab: a type asserted to context.Context), not in
+	 * the module's list: words looked up (one 8-byte read each, cached), found,
+	 * and words not looked up once a goroutine's budget was spent. */
+	uint64_t rt_reads, rt_found, rt_skipped;
+	/* Walks that stopped at a pc without a function or maps; frames read as
+	 * holding nothing (assembly, an unsafe point). */
+	uint64_t no_maps, frames_unmapped;
 };
 void framescan__stats(const struct framescan *fs, struct framescan_stats *st);
 

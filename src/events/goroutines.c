@@ -40,30 +40,9 @@ static const char *const waitreasons_19[] = {
 	"sync.Cond.Wait", "timer goroutine (idle)", "trace reader (blocked)", "wait for GC cycle",
 	"GC worker (idle)", "preempted", "debug call",
 };
-/* Go 1.21 */
+/* Go 1.21 to 1.23: 1.22 and 1.23 only add names at the end (1.21 has the first
+ * 32, 1.22 the first 37). */
 static const char *const waitreasons_21[] = {
-	"", "GC assist marking", "IO wait", "chan receive (nil chan)", "chan send (nil chan)",
-	"dumping heap", "garbage collection", "garbage collection scan", "panicwait", "select",
-	"select (no cases)", "GC assist wait", "GC sweep wait", "GC scavenge wait",
-	"chan receive", "chan send", "finalizer wait", "force gc (idle)", "semacquire", "sleep",
-	"sync.Cond.Wait", "sync.Mutex.Lock", "sync.RWMutex.RLock", "sync.RWMutex.Lock",
-	"trace reader (blocked)", "wait for GC cycle", "GC worker (idle)", "GC worker (active)",
-	"preempted", "debug call", "GC mark termination", "stopping the world",
-};
-/* Go 1.22 */
-static const char *const waitreasons_22[] = {
-	"", "GC assist marking", "IO wait", "chan receive (nil chan)", "chan send (nil chan)",
-	"dumping heap", "garbage collection", "garbage collection scan", "panicwait", "select",
-	"select (no cases)", "GC assist wait", "GC sweep wait", "GC scavenge wait",
-	"chan receive", "chan send", "finalizer wait", "force gc (idle)", "semacquire", "sleep",
-	"sync.Cond.Wait", "sync.Mutex.Lock", "sync.RWMutex.RLock", "sync.RWMutex.Lock",
-	"trace reader (blocked)", "wait for GC cycle", "GC worker (idle)", "GC worker (active)",
-	"preempted", "debug call", "GC mark termination", "stopping the world",
-	"flushing proc caches", "trace goroutine status", "trace proc status", "page trace flush",
-	"coroutine",
-};
-/* Go 1.23 */
-static const char *const waitreasons_23[] = {
 	"", "GC assist marking", "IO wait", "chan receive (nil chan)", "chan send (nil chan)",
 	"dumping heap", "garbage collection", "garbage collection scan", "panicwait", "select",
 	"select (no cases)", "GC assist wait", "GC sweep wait", "GC scavenge wait",
@@ -125,7 +104,8 @@ static const struct {
 	size_t n;
 } waitreason_tables[] = {
 #define WR(v) { v, waitreasons_##v, sizeof(waitreasons_##v) / sizeof(waitreasons_##v[0]) }
-	WR(19), WR(21), WR(22), WR(23), WR(24), WR(25), WR(26),
+	WR(19), { 21, waitreasons_21, 32 }, { 22, waitreasons_21, 37 }, { 23, waitreasons_21, 38 },
+	WR(24), WR(25), WR(26),
 #undef WR
 };
 

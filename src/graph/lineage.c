@@ -96,8 +96,13 @@ struct slab {
 	uint32_t size;     /* item size */
 };
 
+struct idslot {
+	uint32_t idx; /* NONE: empty */
+	uint32_t h;   /* low 32 bits of the key's hash */
+};
+
 struct idmap {
-	uint32_t *slots;
+	struct idslot *slots;
 	uint32_t mask;
 	uint32_t count;
 };
@@ -199,11 +204,14 @@ static inline struct cell *CELL(const struct lineage *lg, uint32_t i)
 
 /* ---- id maps (linear probing, backward-shift deletion) ---- */
 
-/* Slots hold only a node index (4 bytes: the graph's bytes per node are budgeted),
- * the key is read from the node: why this is not util/hashmap. */
-static inline uint32_t hash64(uint64_t k, uint32_t mask)
+/* A slot holds a node index and the low 32 bits of its key's hash (8 bytes: the
+ * graph's bytes per node are budgeted); the key itself is read from the node, only
+ * when the hash bits match: a miss (every new context or goroutine is looked up
+ * first) then probes the slot array alone instead of one node per probe, each a
+ * cache miss. Why this is not util/hashmap. */
+static inline uint32_t hash32(uint64_t k)
 {
-	return (uint32_t)ct_mix64(k) & mask;
+	return (uint32_t)ct_mix64(k);
 }
 
 static inline uint64_t key_of(const struct lineage *lg, const struct idmap *m, uint32_t idx)
@@ -213,31 +221,34 @@ static inline uint64_t key_of(const struct lineage *lg, const struct idmap *m, u
 
 static uint32_t map_find(const struct lineage *lg, const struct idmap *m, uint64_t key)
 {
+	uint32_t h = hash32(key);
+
 	if (!m->slots)
 		return NONE;
-	for (uint32_t i = hash64(key, m->mask);; i = (i + 1) & m->mask) {
-		uint32_t v = m->slots[i];
+	for (uint32_t i = h & m->mask;; i = (i + 1) & m->mask) {
+		const struct idslot *sl = &m->slots[i];
 
-		if (v == NONE)
+		if (sl->idx == NONE)
 			return NONE;
-		if (key_of(lg, m, v) == key)
-			return v;
+		if (sl->h == h && key_of(lg, m, sl->idx) == key)
+			return sl->idx;
 	}
 }
 
 static int map_grow(struct lineage *lg, struct idmap *m)
 {
 	uint32_t ncap = m->slots ? (m->mask + 1) * 2 : 1024;
-	uint32_t *ns = calloc(ncap, sizeof(*ns));
+	struct idslot *ns = calloc(ncap, sizeof(*ns));
 
 	if (!ns)
 		return -ENOMEM;
 	for (uint32_t i = 0; m->slots && i <= m->mask; i++) {
-		uint32_t v = m->slots[i], j;
+		struct idslot v = m->slots[i];
+		uint32_t j;
 
-		if (v == NONE)
+		if (v.idx == NONE)
 			continue;
-		for (j = hash64(key_of(lg, m, v), ncap - 1); ns[j] != NONE; j = (j + 1) & (ncap - 1))
+		for (j = v.h & (ncap - 1); ns[j].idx != NONE; j = (j + 1) & (ncap - 1))
 			;
 		ns[j] = v;
 	}
@@ -252,7 +263,7 @@ static int map_grow(struct lineage *lg, struct idmap *m)
 
 static int map_insert(struct lineage *lg, struct idmap *m, uint32_t idx)
 {
-	uint32_t i;
+	uint32_t i, h;
 
 	if (!m->slots || (m->count + 1) * 4 > (m->mask + 1) * 3) {
 		int err = map_grow(lg, m);
@@ -260,9 +271,10 @@ static int map_insert(struct lineage *lg, struct idmap *m, uint32_t idx)
 		if (err)
 			return err;
 	}
-	for (i = hash64(key_of(lg, m, idx), m->mask); m->slots[i] != NONE; i = (i + 1) & m->mask)
+	h = hash32(key_of(lg, m, idx));
+	for (i = h & m->mask; m->slots[i].idx != NONE; i = (i + 1) & m->mask)
 		;
-	m->slots[i] = idx;
+	m->slots[i] = (struct idslot){ idx, h };
 	m->count++;
 	return 0;
 }
@@ -273,18 +285,18 @@ static void map_remove(struct lineage *lg, struct idmap *m, uint32_t idx)
 
 	if (!m->slots)
 		return;
-	for (i = hash64(key_of(lg, m, idx), m->mask); m->slots[i] != idx; i = (i + 1) & m->mask)
-		if (m->slots[i] == NONE)
+	for (i = hash32(key_of(lg, m, idx)) & m->mask; m->slots[i].idx != idx; i = (i + 1) & m->mask)
+		if (m->slots[i].idx == NONE)
 			return;
-	m->slots[i] = NONE;
+	m->slots[i].idx = NONE;
 	m->count--;
-	for (j = (i + 1) & m->mask; m->slots[j] != NONE; j = (j + 1) & m->mask) {
-		uint32_t v = m->slots[j], h = hash64(key_of(lg, m, v), m->mask);
+	for (j = (i + 1) & m->mask; m->slots[j].idx != NONE; j = (j + 1) & m->mask) {
+		uint32_t h = m->slots[j].h & m->mask;
 
 		/* Move v back into the hole unless its home lies cyclically in (i, j]. */
 		if ((j > i && (h <= i || h > j)) || (j < i && h <= i && h > j)) {
-			m->slots[i] = v;
-			m->slots[j] = NONE;
+			m->slots[i] = m->slots[j];
+			m->slots[j].idx = NONE;
 			i = j;
 		}
 	}
@@ -1446,49 +1458,81 @@ int lineage__go_at(const struct lineage *lg, struct lg_ref ref, struct lg_go *ou
 	return 0;
 }
 
-bool lineage__ctx_next(const struct lineage *lg, uint32_t *cursor, struct lg_ctx *out)
+/* The next node in use at or after *cursor (0 starts at 1) among contexts or
+ * goroutines; the cursor moves past it. NONE at the end. */
+static uint32_t next_used(const struct lineage *lg, bool go, uint32_t *cursor)
 {
-	for (uint32_t i = *cursor ? *cursor : 1; i < lg->ctxs.hi; i++) {
-		if (C(lg, i)->flags & F_USED) {
-			ctx_out(lg, i, out);
+	uint32_t hi = go ? lg->gos.hi : lg->ctxs.hi;
+
+	for (uint32_t i = *cursor ? *cursor : 1; i < hi; i++) {
+		if ((go ? G(lg, i)->flags : C(lg, i)->flags) & F_USED) {
 			*cursor = i + 1;
-			return true;
+			return i;
 		}
 	}
-	*cursor = lg->ctxs.hi ? lg->ctxs.hi : 1;
-	return false;
+	*cursor = hi ? hi : 1;
+	return NONE;
+}
+
+bool lineage__ctx_next(const struct lineage *lg, uint32_t *cursor, struct lg_ctx *out)
+{
+	uint32_t i = next_used(lg, false, cursor);
+
+	if (i == NONE)
+		return false;
+	ctx_out(lg, i, out);
+	return true;
 }
 
 bool lineage__go_next(const struct lineage *lg, uint32_t *cursor, struct lg_go *out)
 {
-	for (uint32_t i = *cursor ? *cursor : 1; i < lg->gos.hi; i++) {
-		if (G(lg, i)->flags & F_USED) {
-			go_out(lg, i, out);
-			*cursor = i + 1;
-			return true;
-		}
-	}
-	*cursor = lg->gos.hi ? lg->gos.hi : 1;
-	return false;
+	uint32_t i = next_used(lg, true, cursor);
+
+	if (i == NONE)
+		return false;
+	go_out(lg, i, out);
+	return true;
+}
+
+/* A node's place in its tree (contexts and goroutines each form one). */
+struct tree_links {
+	uint32_t parent, first_child, next_sib;
+};
+
+static bool tree_links(const struct lineage *lg, bool go, uint32_t idx, uint32_t gen,
+		       struct tree_links *out)
+{
+	const struct gnode *g = go ? go_resolve(lg, idx, gen) : NULL;
+	const struct cnode *c = go ? NULL : ctx_resolve(lg, idx, gen);
+
+	if (g)
+		*out = (struct tree_links){ g->parent, g->first_child, g->next_sib };
+	else if (c)
+		*out = (struct tree_links){ c->parent, c->first_child, c->next_sib };
+	return g || c;
+}
+
+/* The child of parent after *it (it->gen 0: the first one), or NONE: no more, a
+ * stale parent, or *it no longer its child. */
+static uint32_t child_after(const struct lineage *lg, bool go, struct lg_ref parent,
+			    const struct lg_ref *it)
+{
+	struct tree_links p, c;
+
+	if (!tree_links(lg, go, parent.idx, parent.gen, &p))
+		return NONE;
+	if (it->gen == 0)
+		return p.first_child;
+	if (!tree_links(lg, go, it->idx, it->gen, &c) || c.parent != parent.idx)
+		return NONE;
+	return c.next_sib;
 }
 
 bool lineage__ctx_child_next(const struct lineage *lg, struct lg_ref parent, struct lg_ref *it,
 			     struct lg_ctx *out)
 {
-	const struct cnode *p = ctx_resolve(lg, parent.idx, parent.gen);
-	uint32_t next;
+	uint32_t next = child_after(lg, false, parent, it);
 
-	if (!p)
-		return false;
-	if (it->gen == 0) {
-		next = p->first_child;
-	} else {
-		const struct cnode *c = ctx_resolve(lg, it->idx, it->gen);
-
-		if (!c || c->parent != parent.idx)
-			return false;
-		next = c->next_sib;
-	}
 	if (next == NONE)
 		return false;
 	ctx_out(lg, next, out);
@@ -1499,20 +1543,8 @@ bool lineage__ctx_child_next(const struct lineage *lg, struct lg_ref parent, str
 bool lineage__go_child_next(const struct lineage *lg, struct lg_ref parent, struct lg_ref *it,
 			    struct lg_go *out)
 {
-	const struct gnode *p = go_resolve(lg, parent.idx, parent.gen);
-	uint32_t next;
+	uint32_t next = child_after(lg, true, parent, it);
 
-	if (!p)
-		return false;
-	if (it->gen == 0) {
-		next = p->first_child;
-	} else {
-		const struct gnode *c = go_resolve(lg, it->idx, it->gen);
-
-		if (!c || c->parent != parent.idx)
-			return false;
-		next = c->next_sib;
-	}
 	if (next == NONE)
 		return false;
 	go_out(lg, next, out);

@@ -145,8 +145,15 @@ void alert_out__json_members(struct json_w *w, const struct alert *a)
 		json_w__kv_uint(w, "leaked", a->leaked);
 		if (a->rule == RULE_LOST_CANCEL)
 			json_w__kv_int(w, "children", a->children);
-		if (a->rule == RULE_STUCK_GOROUTINES)
+		if (a->rule == RULE_STUCK_GOROUTINES) {
 			json_w__kv_bool(w, "context_found", false);
+			/* a weaker tie (docs/alerts.md): the parent's frame that started them */
+			json_w__kv_uint(w, "ancestry_count", a->ancestry_count);
+			if (a->ancestry_count) {
+				json_w__kv_uint(w, "ancestry_parent_goid", a->ancestry_parent_goid);
+				ctx_json(w, "ancestry_context", &a->ancestry);
+			}
+		}
 		json_w__obj_close(w);
 	}
 	if (a->rule == RULE_LOST_CANCEL) {

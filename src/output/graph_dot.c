@@ -40,7 +40,7 @@ static void dot_node(const struct fold *s, FILE *out, const struct group *g, uin
 		snprintf(tip + len, sizeof(tip) - len, " ...");
 	if (g->is_go) {
 		cancelled = s->g[g->m[0]].state != LG_GO_ALIVE;
-		leak = s->gleak[g->m[0]];
+		leak = s->gleak[g->m[0]] || fold__mem_reported(s, g->m[0]);
 	} else {
 		cancelled = s->c[g->m[0]].state != LG_CTX_LIVE;
 		leak = s->cleak[g->m[0]];

@@ -8,6 +8,7 @@
 #include "graph/lineage.h"
 #include "output/graph_fold.h"
 #include "output/graph_out.h"
+#include "rules/memjudge.h"
 #include "util/array.h"
 #include "util/fmt.h"
 #include "util/hash.h"
@@ -40,6 +41,8 @@ void fold__free(struct fold *s)
 	free(s->gout);
 	free(s->csig);
 	free(s->gsig);
+	free(s->gmem);
+	free(s->has_gmem);
 }
 
 int fold__by_created(const void *a, const void *b, void *cookie)
@@ -91,13 +94,39 @@ static int collect_kids(const struct fold *s, uint32_t p, uint32_t **out, uint32
 /* Exited goroutines all look alike: a context shows how many, not which. */
 #define EXITED_SIG 0xe71edULL
 
+bool fold__mem_reported(const struct fold *s, uint32_t g)
+{
+	return s->has_gmem[g] && s->gmem[g].rule != RULE_MAX && s->gmem[g].alerted;
+}
+
+/* What memory says of it, as far as the line shows it: goroutines alike in it fold. */
+static uint64_t mem_sig(const struct fold *s, uint32_t g)
+{
+	const struct memjudge_go *m = &s->gmem[g];
+	uint64_t h;
+
+	if (!s->has_gmem[g])
+		return 0;
+	h = ct_hash_combine(ct_hash_str(m->wait), m->block_site ? ct_hash_combine(ct_hash_str(m->block_site->file),
+										      m->block_site->line) : 7);
+	h = ct_hash_combine(h, (uint64_t)m->rule << 8 | (uint64_t)m->alerted << 1 | (m->waiting_ns != 0));
+	h = ct_hash_combine(h, (uint64_t)m->waits_on_done << 2 | (uint64_t)(m->contexts_held != 0) << 1 |
+				       m->ctx.known);
+	if (m->ctx.known)
+		h = ct_hash_combine(h, ct_hash_combine(ct_hash_str(m->ctx.type_name), ct_hash_str(m->ctx.err)));
+	if (m->ancestry.known)
+		h = ct_hash_combine(h, ct_hash_combine(m->ancestry_parent, ct_hash_str(m->ancestry.err)));
+	return h;
+}
+
 static uint64_t go_sig(const struct fold *s, uint32_t g)
 {
 	const struct lg_go *x = &s->g[g];
 
 	if (x->state != LG_GO_ALIVE)
 		return EXITED_SIG;
-	return ct_hash_combine(ct_hash_combine(ct_hash_str(x->start_func), site_hash(x->go_site)), s->gleak[g]);
+	return ct_hash_combine(ct_hash_combine(ct_hash_str(x->start_func), site_hash(x->go_site)),
+			       ct_hash_combine(s->gleak[g], mem_sig(s, g)));
 }
 
 /* Bottom-up signatures: equal signature = identical display subtree. */
@@ -182,6 +211,13 @@ int fold__build(struct fold *s, const struct lineage *lg, const struct graph_out
 	s->csig = calloc(s->nc + 1, sizeof(*s->csig));
 	s->gsig = calloc(s->ng + 1, sizeof(*s->gsig));
 	fill = calloc(s->nc + 1, sizeof(*fill));
+	s->gmem = calloc(s->ng + 1, sizeof(*s->gmem));
+	s->has_gmem = calloc(s->ng + 1, sizeof(*s->has_gmem));
+	if (!s->gmem || !s->has_gmem)
+		goto cleanup;
+	for (i = 0; o->go_memory && i < s->ng; i++)
+		if (s->g[i].state == LG_GO_ALIVE && s->g[i].preexisting)
+			s->has_gmem[i] = o->go_memory(o->memory_cookie, s->g[i].goid, &s->gmem[i]);
 	if (!s->cpos || !s->gpos || !s->kid_off || !s->kids || !s->bnd_off || !s->bnd || !s->bound ||
 	    !s->cleak || !s->gleak || !s->cout || !s->gout || !s->csig || !s->gsig || !fill)
 		goto cleanup;
@@ -346,6 +382,71 @@ static void age_range(const struct fold *s, const struct group *g, enum age_of w
 	}
 }
 
+/* What memory holds of a group of alike goroutines that existed at attach: where
+ * they block and since when, the context tied to them, the rules' verdict. */
+static size_t describe_memory(const struct fold *s, const struct group *g, char *buf, size_t size, size_t len,
+			      const char *sep)
+{
+	const struct memjudge_go *m = &s->gmem[g->m[0]];
+	const struct ct_frame *b = m->block_site;
+	uint64_t lo = UINT64_MAX, hi = 0;
+	char a1[32], a2[32];
+	bool one;
+
+#define ADD(...) (len += (size_t)snprintf(buf + len, len < size ? size - len : 0, __VA_ARGS__))
+	for (uint32_t i = 0; i < g->n; i++) {
+		const struct memjudge_go *x = &s->gmem[g->m[i]];
+		/* the runtime's waitsince, else at least since attach */
+		uint64_t a = x->waiting_ns ? x->waiting_ns : fold__age(s, s->g[g->m[i]].created_ns);
+
+		lo = a < lo ? a : lo;
+		hi = a > hi ? a : hi;
+	}
+	fmt_duration(a1, sizeof(a1), lo);
+	fmt_duration(a2, sizeof(a2), hi);
+	one = !strcmp(a1, a2);
+	if (m->stack) {
+		ADD("%s%s", sep, m->wait ? m->wait : "?");
+		if (b)
+			ADD(" at %s:%u", file_base(b->file), b->line);
+		if (m->waiting_ns)
+			ADD(" for %s%s%s", a1, one ? "" : "-", one ? "" : a2);
+		else
+			ADD(" for at least %s%s%s (since attach: no waitsince)", a1, one ? "" : "-", one ? "" : a2);
+	} else {
+		ADD("%s%s (stack not read)", sep, m->wait ? m->wait : "running");
+	}
+	if (m->leaked)
+		ADD("%smarked leaked by the runtime", sep);
+	if (m->ctx.known) {
+		ADD("%sholds cancelled %s", sep, m->ctx.type_name ? m->ctx.type_name : "context");
+		if (g->n == 1)
+			ADD(" [0x%" PRIx64 "]", m->ctx.id);
+		if (m->ctx.err)
+			ADD(" (%s)", m->ctx.err);
+	} else if (m->ancestry.known) {
+		ADD("%sparent goroutine %" PRIu64 " holds cancelled %s", sep, m->ancestry_parent,
+		    m->ancestry.type_name ? m->ancestry.type_name : "context");
+		if (g->n == 1)
+			ADD(" [0x%" PRIx64 "]", m->ancestry.id);
+		if (m->ancestry.err)
+			ADD(" (%s)", m->ancestry.err);
+		ADD(" in the frame that started it (by ancestry)");
+	} else if (m->waits_on_done) {
+		ADD("%swaits on a live context's Done", sep);
+	} else if (m->contexts_held) {
+		ADD("%sholds %u live context%s", sep, m->contexts_held, m->contexts_held == 1 ? "" : "s");
+	} else if (m->stack) {
+		ADD("%sno context found in memory", sep);
+	}
+	if (m->rule != RULE_MAX && m->alerted)
+		ADD("%s%s: %s (memory)", sep, m->rule == RULE_STUCK_GOROUTINES ? "STUCK" : "LEAK", rule_name(m->rule));
+	else if (m->rule != RULE_MAX)
+		ADD("%s%s, below its threshold", sep, rule_name(m->rule));
+#undef ADD
+	return len;
+}
+
 /* One line describing a group (no newline). sep separates parts: " " or "\n". */
 void fold__describe(const struct fold *s, const struct group *g, uint32_t per_parent, char *buf, size_t size,
 		     const char *sep)
@@ -373,16 +474,19 @@ void fold__describe(const struct fold *s, const struct group *g, uint32_t per_pa
 			ADD("%sstarted at %s:%u", sep, file_base(f->file), f->line);
 		else if (x->preexisting)
 			ADD("%sstarted before attach", sep);
-		if (x->state == LG_GO_ALIVE) {
-			fmt_duration(a1, sizeof(a1), amin);
-			fmt_duration(a2, sizeof(a2), amax);
-			if (amin == amax)
-				ADD("%salive %s", sep, a1);
-			else
-				ADD("%salive %s-%s", sep, a1, a2);
-		} else {
+		fmt_duration(a1, sizeof(a1), amin);
+		fmt_duration(a2, sizeof(a2), amax);
+		if (x->state != LG_GO_ALIVE)
 			ADD("%sexited", sep);
-		}
+		else if (x->preexisting)
+			/* the runtime keeps no start time: what is known is attach */
+			ADD("%salive since before attach (at least %s)", sep, a1);
+		else if (amin == amax)
+			ADD("%salive %s", sep, a1);
+		else
+			ADD("%salive %s-%s", sep, a1, a2);
+		if (s->has_gmem[g->m[0]])
+			len = describe_memory(s, g, buf, size, len, sep);
 		if (s->gleak[g->m[0]])
 			ADD("%sLEAK: outlived its context", sep);
 	} else {

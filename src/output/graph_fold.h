@@ -31,6 +31,9 @@ struct fold {
 	bool *cleak, *gleak;   /* marked LEAK (tree, dot): the rules' verdict, else as below */
 	bool *cout, *gout;     /* alive under a cancelled context it started under (json "leaking") */
 	uint64_t *csig, *gsig;
+	/* What memory holds of a goroutine that existed at attach (graph_out_opts.go_memory). */
+	struct memjudge_go *gmem;
+	bool *has_gmem;
 	uint32_t nleak;
 	uint32_t drawn;             /* dot: nodes written */
 	bool clipped;
@@ -57,6 +60,9 @@ int32_t fold__ctx_pos(const struct fold *s, struct lg_ref r);
 /* qsort_r order of context positions by creation (cookie: the fold). */
 int fold__by_created(const void *a, const void *b, void *cookie);
 uint64_t fold__age(const struct fold *s, uint64_t t);
+/* The memory judgement reported goroutine position g in a group of its own rule
+ * (stuck-goroutines, outlived-context, ...): the graph marks it like a leak. */
+bool fold__mem_reported(const struct fold *s, uint32_t g);
 
 /* Groups of alike nodes: the roots, the children of a group of alike contexts,
  * the goroutines bound to no context (alive or exited). 0 or -ENOMEM; free

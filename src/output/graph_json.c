@@ -9,6 +9,7 @@
 #include "graph/lineage.h"
 #include "output/graph_fold.h"
 #include "output/graph_out.h"
+#include "rules/memjudge.h"
 #include "util/json.h"
 #include "util/stack.h"
 
@@ -69,6 +70,63 @@ static int by_creator(const void *a, const void *b, void *cookie)
 	if (x->creator_goid != y->creator_goid)
 		return x->creator_goid < y->creator_goid ? -1 : 1;
 	return fold__by_created(a, b, cookie);
+}
+
+/* "memory": what the memory judgement read of a goroutine that existed at
+ * attach (docs/graph.md), null when nothing was read. */
+static void j_memory(struct json_w *w, const struct fold *s, uint32_t i)
+{
+	const struct memjudge_go *m = &s->gmem[i];
+
+	json_w__key(w, "memory");
+	if (!s->has_gmem[i]) {
+		json_w__null(w);
+		return;
+	}
+	json_w__obj_open(w);
+	json_w__kv_str(w, "wait_reason", m->wait);
+	ct_frame__kv_json(w, "blocked_at", m->block_site);
+	ct_stack__kv_json(w, "stack", m->stack);
+	if (m->waiting_ns) {
+		json_w__kv_uint(w, "waiting_ns", m->waiting_ns);
+		json_w__kv_str(w, "waiting_from", "waitsince");
+	} else {
+		json_w__kv_uint(w, "waiting_ns", fold__age(s, s->g[i].created_ns));
+		json_w__kv_str(w, "waiting_from", "attach");
+	}
+	json_w__kv_bool(w, "leaked_by_runtime", m->leaked);
+	json_w__kv_uint(w, "contexts_held", m->contexts_held);
+	json_w__kv_bool(w, "waits_on_done", m->waits_on_done);
+	json_w__key(w, "cancelled_context");
+	if (m->ctx.known) {
+		json_w__obj_open(w);
+		json_w__kv_hex(w, "id", m->ctx.id);
+		json_w__kv_str(w, "kind", ctx_kind_name(m->ctx.kind));
+		json_w__kv_str(w, "type", m->ctx.type_name);
+		json_w__kv_str(w, "err", m->ctx.err);
+		json_w__kv_str(w, "cause", m->ctx.cause);
+		if (m->ctx.has_deadline)
+			json_w__kv_int(w, "deadline_unix_ns", m->ctx.deadline_unix_ns);
+		json_w__kv_str(w, "tie", "held");
+		json_w__obj_close(w);
+	} else if (m->ancestry.known) {
+		json_w__obj_open(w);
+		json_w__kv_hex(w, "id", m->ancestry.id);
+		json_w__kv_str(w, "kind", ctx_kind_name(m->ancestry.kind));
+		json_w__kv_str(w, "type", m->ancestry.type_name);
+		json_w__kv_str(w, "err", m->ancestry.err);
+		json_w__kv_str(w, "cause", m->ancestry.cause);
+		if (m->ancestry.has_deadline)
+			json_w__kv_int(w, "deadline_unix_ns", m->ancestry.deadline_unix_ns);
+		json_w__kv_str(w, "tie", "ancestry");
+		json_w__kv_uint(w, "parent_goid", m->ancestry_parent);
+		json_w__obj_close(w);
+	} else {
+		json_w__null(w);
+	}
+	json_w__kv_str(w, "rule", m->rule != RULE_MAX ? rule_name(m->rule) : NULL);
+	json_w__kv_bool(w, "reported", m->rule != RULE_MAX && m->alerted);
+	json_w__obj_close(w);
 }
 
 int graph_json__write(struct fold *s, FILE *out)
@@ -179,7 +237,8 @@ int graph_json__write(struct fold *s, FILE *out)
 		json_w__kv_bool(w, "preexisting", x->preexisting);
 		json_w__kv_bool(w, "placeholder", x->placeholder);
 		json_w__kv_bool(w, "leaking", s->gout[i]);
-		json_w__kv_bool(w, "marked_leak", s->gleak[i]);
+		json_w__kv_bool(w, "marked_leak", s->gleak[i] || fold__mem_reported(s, i));
+		j_memory(w, s, i);
 		/* contexts it created: binary search in the by-creator order */
 		while (lo < hi) {
 			uint32_t mid = (lo + hi) / 2;

@@ -9,6 +9,7 @@
 struct lineage;
 struct ct_stack;
 struct ct_frame;
+struct memjudge_go;
 
 enum graph_format {
 	GRAPH_TREE = 0,
@@ -29,6 +30,12 @@ struct graph_out_opts {
 	 * alone (replay). */
 	bool (*go_leaking)(const void *cookie, uint64_t goid);
 	const void *leak_cookie;
+	/* What the memory judgement read of a goroutine that existed at attach
+	 * (rules/memjudge.h: where it blocks, its wait reason, how long from the
+	 * runtime's waitsince, the context tied to it and the rules' verdict on it).
+	 * false or NULL: nothing read (replay, a goroutine started after attach). */
+	bool (*go_memory)(const void *cookie, uint64_t goid, struct memjudge_go *out);
+	const void *memory_cookie;
 };
 
 /* "tree", "json", "dot", "svg": 0, or -EINVAL. */

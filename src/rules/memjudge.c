@@ -131,6 +131,10 @@ struct mgo {
 	uint32_t cancelled;
 	uint64_t age;
 	bool age_known;
+	/* Tied by ancestry (tie_by_ancestry): the cancelled context its parent holds
+	 * in the frame that started it (index, NONE32), and that parent. */
+	uint32_t anc_ctx;
+	uint64_t anc_parent;
 };
 
 /* When a goroutine was first seen in its current wait. */
@@ -148,6 +152,8 @@ struct memjudge {
 	uint32_t nctx, ccap;
 	struct umap ctx_by_addr, done_by_chan, chan_waiters, seen_by_goid;
 	struct umap lost_by_ctx; /* lost-cancel: context address -> group, kept across passes */
+	struct umap go_by_goid;  /* this pass: goid -> index in gos */
+	struct umap parent_by_fn; /* this pass, before 1.21: go statement's function -> parent */
 	struct seen *seen;
 	uint32_t nseen, seencap;
 	struct group *groups;
@@ -214,6 +220,8 @@ void memjudge__free(struct memjudge *mj)
 	umap_free(&mj->chan_waiters);
 	umap_free(&mj->seen_by_goid);
 	umap_free(&mj->lost_by_ctx);
+	umap_free(&mj->go_by_goid);
+	umap_free(&mj->parent_by_fn);
 	free(mj);
 }
 
@@ -226,6 +234,7 @@ void memjudge__report_goroutines(struct memjudge *mj)
 		struct memjudge_go g = {
 			.goid = m->g.goid, .parent_goid = m->g.parent_goid, .status = m->g.status,
 			.waiting_ns = m->gs.waiting_ns, .stack = m->gs.stack, .go_site = m->go_site,
+			.block_site = site_first_user(m->gs.stack),
 			.start_func = m->start_func, .system = m->system, .judged = m->judged,
 			.contexts_held = m->nheld, .chans = m->nchans, .waits_on_done = m->on_done,
 			.leaked = m->g.status == GO_STATUS_LEAKED,
@@ -241,6 +250,10 @@ void memjudge__report_goroutines(struct memjudge *mj)
 			g.age_known = m->age_known;
 			if (m->cancelled != NONE32)
 				fill_ctx(mj, &g.ctx, &mj->ctxs[m->cancelled]);
+		}
+		if (m->judged && m->anc_ctx != NONE32) {
+			fill_ctx(mj, &g.ancestry, &mj->ctxs[m->anc_ctx]);
+			g.ancestry_parent = m->anc_parent;
 		}
 
 		/* The runtime's own words, as its goroutine dump prints them. */
@@ -384,11 +397,33 @@ static bool system_goroutine(const char *start_func)
 	return start_func && !strncmp(start_func, "runtime.", 8) && strcmp(start_func, "runtime.main");
 }
 
+static void dead_done(struct memjudge *mj, struct mgo *m, const struct framescan_ctx *live, int nlive)
+{
+	struct framescan_ctx dead[MAX_HELD];
+	int n = framescan__dead(mj->o.fs, live, nlive, dead, MAX_HELD);
+
+	for (int i = 0; i < n; i++) {
+		struct ctxmem_state st;
+
+		if (umap_find(&mj->ctx_by_addr, dead[i].data))
+			continue; /* known: its Done channel is mapped when resolved */
+		if (ctxmem__read(mj->o.cm, dead[i].itab, dead[i].data, &st) || !st.done_chan)
+			continue;
+		for (int k = 0; k < m->nchans; k++)
+			if (st.done_chan == m->chans[k]) {
+				ctx_get(mj, dead[i].itab, dead[i].data);
+				mj->st.done_dead++;
+				break;
+			}
+	}
+}
+
 static void read_goroutine(struct memjudge *mj, struct mgo *m)
 {
 	struct framescan_ctx fc[MAX_HELD];
 	struct framescan_result res;
 	const struct ct_stack *st;
+	bool scanned;
 	uint64_t pc;
 	int n;
 
@@ -411,6 +446,7 @@ static void read_goroutine(struct memjudge *mj, struct mgo *m)
 	}
 	/* One read of the stack gives the frames and the contexts in them. */
 	n = framescan__scan(mj->o.fs, &m->g, fc, MAX_HELD, &res);
+	scanned = n == 0;
 	if (n == -EAGAIN || n == -EFAULT) {
 		mj->st.left_out++;
 		return;
@@ -439,6 +475,129 @@ static void read_goroutine(struct memjudge *mj, struct mgo *m)
 	}
 	m->nchans = n > 0 ? (uint8_t)n : 0;
 	m->judged = true;
+	/* A channel it waits on may be the Done channel of a context no live slot
+	 * holds (ctx.Done() called, ctx dead after): words left in its stack name
+	 * candidates, kept only when the context's own done field is that channel. */
+	if (scanned && m->nchans)
+		dead_done(mj, m, fc, res.nctx);
+}
+
+/* ---- ancestry ---- */
+
+/* The function a pc is in (the physical one, inlined frames folded): its name,
+ * interned, unique in the binary. first_is_ip: pc is where a goroutine resumes,
+ * not a return address. */
+static const char *pc_func(struct memjudge *mj, uint64_t pc, bool first_is_ip)
+{
+	const struct ct_stack *st = pc ? decoder__stack(mj->o.dec, &pc, 1, first_is_ip) : NULL;
+
+	return st && st->n ? st->frames[st->n - 1].func : NULL;
+}
+
+/* The goroutine that ran the go statement that started m, alive this pass: its
+ * parentGoid (1.21+; goids are never reused, so the g that has it now is that
+ * goroutine), else the one goroutine whose stack is in the go statement's
+ * function (none or several: unknown). NULL when unknown. */
+static struct mgo *parent_of(struct memjudge *mj, const struct mgo *m, const char *gofn)
+{
+	struct mgo *found = NULL;
+	uint32_t *known;
+	bool added;
+
+	if (m->g.parent_goid) {
+		uint32_t *p = umap_find(&mj->go_by_goid, m->g.parent_goid);
+
+		if (!p || mj->gos[*p].g.goid != m->g.parent_goid)
+			return NULL;
+		return &mj->gos[*p];
+	}
+	/* once per function and pass: the children of one go site share it */
+	known = umap_find(&mj->parent_by_fn, (uint64_t)(uintptr_t)gofn);
+	if (known)
+		return *known == NONE32 ? NULL : &mj->gos[*known];
+	for (uint32_t i = 0; i < mj->ngo; i++) {
+		const struct ct_stack *st = mj->gos[i].gs.stack;
+		bool in = false;
+
+		if (!mj->gos[i].judged || !st)
+			continue;
+		for (uint32_t k = 0; k < st->n && !in; k++)
+			in = !st->frames[k].inlined && st->frames[k].func && !strcmp(st->frames[k].func, gofn);
+		if (in && found) {
+			found = NULL;
+			break;
+		}
+		if (in)
+			found = &mj->gos[i];
+	}
+	umap_put(&mj->parent_by_fn, (uint64_t)(uintptr_t)gofn, found ? (uint32_t)(found - mj->gos) : NONE32,
+		 &added);
+	return found == m ? NULL : found;
+}
+
+/* A goroutine that holds no context and waits on no context's Done, whose parent
+ * goroutine is alive and holds a cancelled context in the frame of the function
+ * that ran the go statement (or in that frame's argument spill area, the next
+ * frame up): tied to that context by ancestry. A weaker tie than a context in its
+ * own frames: the parent's slot may hold a context made after the child started,
+ * so it stays stuck-goroutines and says so (docs/alerts.md). */
+static void tie_by_ancestry(struct memjudge *mj)
+{
+	struct framescan_ctx fc[MAX_HELD];
+	struct framescan_result res;
+	const char *pfn[FRAMESCAN_MAX_FRAMES];
+	uint64_t scanned = 0; /* the parent in fc, res, pfn */
+	bool ok = false, added;
+
+	for (uint32_t i = 0; i < mj->ngo; i++)
+		umap_put(&mj->go_by_goid, mj->gos[i].g.goid, i, &added);
+	for (uint32_t i = 0; i < mj->ngo; i++) {
+		struct mgo *m = &mj->gos[i], *p;
+		const char *gofn;
+		bool on_done = false;
+		int f = -1;
+
+		m->anc_ctx = NONE32;
+		if (!m->judged || m->system || m->nheld || !m->g.gopc)
+			continue;
+		for (int k = 0; k < m->nchans && !on_done; k++)
+			on_done = umap_find(&mj->done_by_chan, m->chans[k]) != NULL;
+		gofn = on_done ? NULL : pc_func(mj, m->g.gopc, false);
+		p = gofn ? parent_of(mj, m, gofn) : NULL;
+		if (!p || !p->judged || p->system || !p->nheld)
+			continue;
+		if (scanned != p->g.goid) {
+			/* the parent's stack again, frame by frame (read_goroutine kept none) */
+			scanned = p->g.goid;
+			ok = framescan__scan(mj->o.fs, &p->g, fc, MAX_HELD, &res) == 0;
+			mj->st.ancestry_scans++;
+			for (int k = 0; ok && k < res.npcs; k++)
+				pfn[k] = pc_func(mj, res.pcs[k], k == 0);
+		}
+		for (int k = 0; ok && k < res.npcs && f != -2; k++)
+			if (pfn[k] && !strcmp(pfn[k], gofn))
+				f = f == -1 ? k : -2; /* twice (recursion): which one started it? */
+		if (!ok || f < 0)
+			continue;
+		for (int j = 0; j < res.nctx; j++) {
+			uint32_t c, sc;
+
+			if (fc[j].frame != f && fc[j].frame != f + 1 && fc[j].frame_outer != f &&
+			    fc[j].frame_outer != f + 1)
+				continue;
+			c = ctx_get(mj, fc[j].itab, fc[j].data);
+			if (c == NONE32)
+				continue;
+			resolve_ctx(mj, c, 0);
+			sc = mj->ctxs[c].scope;
+			if (sc != NONE32 && mj->ctxs[sc].st.cancelled) {
+				m->anc_ctx = sc;
+				m->anc_parent = p->g.goid;
+				mj->st.tied_ancestry++;
+				break;
+			}
+		}
+	}
 }
 
 /* ---- judging ---- */
@@ -621,6 +780,12 @@ static void judge_go(struct memjudge *mj, struct mgo *m, uint64_t now)
 	} else {
 		rule = RULE_STUCK_GOROUTINES;
 		gr = mgroup_get(mj, rule, go_site, block, reason_key(mj, wait));
+		if (gr && m->anc_ctx != NONE32) {
+			if (!gr->a.ancestry_count++) {
+				fill_ctx(mj, &gr->a.ancestry, &mj->ctxs[m->anc_ctx]);
+				gr->a.ancestry_parent_goid = m->anc_parent;
+			}
+		}
 	}
 	if (!gr)
 		return;
@@ -757,6 +922,15 @@ static void message(struct alert *a)
 			 started, ARE(a->count), b ? b->wait_reason : "?", where,
 			 a->age_unknown ? "at least " : "", *age ? age : "?",
 			 a->leaked ? "; the Go runtime itself marked them leaked" : "");
+		if (a->ancestry_count) {
+			size_t len = strlen(a->message);
+
+			snprintf(a->message + len, sizeof(a->message) - len,
+				 " By ancestry only: %u of them were started by goroutine %llu, whose frame that "
+				 "started them holds a %s context that was cancelled (%s).",
+				 a->ancestry_count, (unsigned long long)a->ancestry_parent_goid,
+				 ctx_kind_name(a->ancestry.kind), a->ancestry.err ? a->ancestry.err : "?");
+		}
 		break;
 	case RULE_OUTLIVED_CONTEXT:
 	case RULE_UNREACHABLE_CANCEL: {
@@ -813,6 +987,8 @@ static void reset_pass(struct memjudge *mj)
 	umap_clear(&mj->ctx_by_addr);
 	umap_clear(&mj->done_by_chan);
 	umap_clear(&mj->chan_waiters);
+	umap_clear(&mj->go_by_goid);
+	umap_clear(&mj->parent_by_fn);
 	for (uint32_t i = 0; i < 2 * MAX_GROUPS; i++) {
 		struct group *g = &mj->groups[i];
 		uint32_t prev = g->emitted;
@@ -854,6 +1030,7 @@ int memjudge__run(struct memjudge *mj, uint64_t now, rules_emit_fn emit, void *c
 		read_goroutine(mj, &mj->gos[i]);
 	for (uint32_t i = 0; i < mj->nctx; i++)
 		resolve_ctx(mj, i, 0);
+	tie_by_ancestry(mj);
 	mj->st.contexts = mj->nctx;
 	for (uint32_t i = 0; i < mj->ngo; i++) {
 		struct mgo *m = &mj->gos[i];

@@ -46,6 +46,7 @@ struct memjudge_go {
 	const char *wait;             /* "chan send", "sleep", "syscall", "runnable", "running" */
 	uint64_t waiting_ns;          /* from the runtime's waitsince; 0 unknown */
 	const struct ct_stack *stack; /* where it is, innermost first; NULL: running or unread */
+	const struct ct_frame *block_site; /* the user's frame of it the alerts name; NULL: none */
 	const struct ct_stack *go_site;
 	const char *start_func;
 	bool system;                  /* a runtime goroutine (not judged) */
@@ -63,6 +64,11 @@ struct memjudge_go {
 	uint64_t age_ns;
 	bool age_known;
 	struct alert_ctx ctx;
+	/* Tied by ancestry only (no context in its own frames, none whose Done it
+	 * waits on): the cancelled context its parent goroutine, still alive, holds
+	 * in the frame that ran the go statement (ancestry.known false: none). */
+	struct alert_ctx ancestry;
+	uint64_t ancestry_parent;
 };
 
 struct memjudge_opts {
@@ -128,7 +134,10 @@ struct memjudge_stats {
 	uint32_t over_max;        /* beyond max_goroutines */
 	uint32_t contexts;        /* distinct contexts read */
 	uint32_t ctx_unreadable;  /* context values found whose object did not check out */
+	uint32_t done_dead;       /* Done channels waited on, of contexts no live slot holds */
 	uint32_t tied_held, tied_waiting; /* goroutines holding a context / waiting on a Done */
+	uint32_t tied_ancestry;   /* goroutines tied by ancestry only (memjudge_go.ancestry) */
+	uint32_t ancestry_scans;  /* parents' stacks read again for it */
 	uint32_t leaked;          /* status _Gleaked */
 	uint32_t alerts;          /* emitted by the last pass */
 	uint64_t elapsed_ns;      /* last pass */

@@ -151,14 +151,16 @@ int rule_lost_cancel_tick(struct rules *r, const struct lineage *lg, uint64_t no
 		if ((c.kind != CTX_CANCEL && c.kind != CTX_TIMER) || c.preexisting || c.discovered ||
 		    c.placeholder || !c.stack)
 			continue;
-		site = site_creation(c.stack);
-		if (!site)
-			continue;
+		/* site_creation() walks the stack's names: only for contexts that can count
+		 * (most are cancelled by their cancel func and skipped before it) */
 		if (c.state == LG_CTX_CANCELLED) {
 			uint64_t due = c.cancelled_ns + r->o.grace_ns;
 
 			if (c.reason != CANCEL_DEADLINE || c.cancel_called || due > now ||
 			    (r->last_tick_ns && due <= r->last_tick_ns))
+				continue;
+			site = site_creation(c.stack);
+			if (!site)
 				continue;
 			/* the cancel func's call may be in a lost record: memory cannot tell now */
 			if (rules_in_doubt(r, c.created_ns, due, false)) {
@@ -180,6 +182,9 @@ int rule_lost_cancel_tick(struct rules *r, const struct lineage *lg, uint64_t no
 			 * held its cancel func any more. Counted once, when seen. */
 			if (r->last_tick_ns && c.collected_ns <= r->last_tick_ns)
 				continue;
+			site = site_creation(c.stack);
+			if (!site)
+				continue;
 			if (rules_in_doubt(r, c.created_ns, c.collected_ns, false)) {
 				r->st.unconfirmed++;
 				continue;
@@ -195,6 +200,9 @@ int rule_lost_cancel_tick(struct rules *r, const struct lineage *lg, uint64_t no
 			continue;
 		}
 		if (c.created_ns + r->o.grace_ns > now)
+			continue;
+		site = site_creation(c.stack);
+		if (!site)
 			continue;
 		{
 			struct cand cd = { .ref = c.ref, .site = site, .site_hash = frame_hash(site),

@@ -166,6 +166,12 @@ struct alert {
 
 	/* memory findings (source ALERT_SRC_MEMORY) */
 	uint32_t leaked;               /* goroutines the Go runtime itself marked leaked (1.26+) */
+	/* stuck-goroutines from memory: how many of them are tied by ancestry only to a
+	 * cancelled context (the first one's, held by parent goroutine
+	 * ancestry_parent_goid in the frame that started it; docs/alerts.md). */
+	uint32_t ancestry_count;
+	struct alert_ctx ancestry;
+	uint64_t ancestry_parent_goid;
 	uint32_t age_unknown;          /* goroutines whose wait began at an unknown time */
 	int64_t children;              /* lost-cancel: the context's never-cancelled children; 0 n/a */
 	uint32_t prev_count;           /* the count of the previous judgement; 0 none */

@@ -43,8 +43,12 @@ bool func_is_std(const char *func)
 		flen = plen;
 	if (memchr(func, '.', flen))
 		return false;
+	/* Run per context per rules tick: compare the first byte before anything else,
+	 * and never strlen() a root (r[flen] is in bounds once flen bytes matched). */
 	for (size_t i = 0; i < sizeof(std_roots) / sizeof(std_roots[0]); i++) {
-		if (strlen(std_roots[i]) == flen && !strncmp(func, std_roots[i], flen))
+		const char *r = std_roots[i];
+
+		if (r[0] == func[0] && !strncmp(func, r, flen) && r[flen] == '\0')
 			return true;
 	}
 	return false;

@@ -91,6 +91,11 @@ struct session {
 	 * the ones started later are the probe-driven rules'. */
 	uint64_t *pre_goids;
 	size_t npre, pre_cap;
+	/* The last memory judgement's view of those goroutines, by goid (the graph
+	 * shows it: session__go_memory). */
+	struct memjudge_go *mem_gos;
+	size_t nmem, mem_cap;
+	bool mem_oom;
 	uint64_t last_tick;
 	int pidfd;
 	bool exited;
@@ -166,6 +171,62 @@ static void facts_tick(struct session *s, uint64_t now)
 		memfacts__tick(s->mf, lg, now);
 }
 
+static bool preexisting(void *cookie, uint64_t goid);
+
+static void keep_mem_go(void *cookie, const struct memjudge_go *g)
+{
+	struct session *s = cookie;
+
+	if (g->system || !preexisting(s, g->goid))
+		return;
+	if (s->nmem == s->mem_cap) {
+		size_t cap = s->mem_cap ? 2 * s->mem_cap : 256;
+		struct memjudge_go *p = realloc(s->mem_gos, cap * sizeof(*p));
+
+		if (!p) {
+			s->mem_oom = true;
+			return;
+		}
+		s->mem_gos = p;
+		s->mem_cap = cap;
+	}
+	/* its pointers (stacks, names) are interned for the session's life */
+	s->mem_gos[s->nmem++] = *g;
+}
+
+static int cmp_mem_go(const void *a, const void *b)
+{
+	const struct memjudge_go *x = a, *y = b;
+
+	return x->goid < y->goid ? -1 : x->goid > y->goid;
+}
+
+/* Keeps what the pass read of the goroutines that existed at attach. */
+static void keep_memory_view(struct session *s)
+{
+	s->nmem = 0;
+	s->mem_oom = false;
+	memjudge__report_to(s->mj, keep_mem_go, s);
+	qsort(s->mem_gos, s->nmem, sizeof(*s->mem_gos), cmp_mem_go);
+	if (s->mem_oom)
+		verbose("pid %d: out of memory keeping the memory view: the graph shows part of it", s->o.pid);
+}
+
+bool session__go_memory(const void *cookie, uint64_t goid, struct memjudge_go *out)
+{
+	const struct session *s = cookie;
+	struct memjudge_go key = { .goid = goid };
+	const struct memjudge_go *g;
+
+	if (!s || !s->nmem)
+		return false;
+	g = bsearch(&key, s->mem_gos, s->nmem, sizeof(key), cmp_mem_go);
+	if (!g)
+		return false;
+	*out = *g;
+	return true;
+}
+
 static void memory_judge(struct session *s, uint64_t now)
 {
 	int err;
@@ -175,6 +236,8 @@ static void memory_judge(struct session *s, uint64_t now)
 	err = memjudge__run(s->mj, now, emit_alert, s);
 	if (err < 0 && err != -ESRCH)
 		verbose("pid %d: memory judgement failed: %s", s->o.pid, strerror(-err));
+	if (err >= 0 && s->npre)
+		keep_memory_view(s);
 	if (memjudge__pending(s->mj) && !s->mem_looked_again) {
 		s->mem_looked_again = true;
 		s->next_mem_ns = now + (s->o.grace_ns ? s->o.grace_ns : RULES_DEFAULT_GRACE_NS) +
@@ -292,7 +355,8 @@ static int open_analysis(struct session *s)
 		s->gsrc = gstate_src__new(&gso);
 		s->cm = s->gsrc ? ctxmem__new(&co) : NULL;
 		s->fs = s->cm ? framescan__new(&(struct framescan_opts){ .mem = s->mem, .gs = s->gs,
-									  .cm = s->cm }) : NULL;
+									  .cm = s->cm, .ge = s->ge,
+									  .bias = s->bias }) : NULL;
 		mo.cm = s->cm;
 		mo.fs = s->fs;
 		mo.gsrc = s->gsrc;
@@ -315,7 +379,8 @@ static int open_analysis(struct session *s)
 
 		s->cm = ctxmem__new(&co);
 		s->fs = s->cm ? framescan__new(&(struct framescan_opts){ .mem = s->mem, .gs = s->gs,
-									  .cm = s->cm }) : NULL;
+									  .cm = s->cm, .ge = s->ge,
+									  .bias = s->bias }) : NULL;
 	}
 	if (!s->fs)
 		verbose("pid %d: context readers unavailable: Done() waiters known from the scope only", s->o.pid);
@@ -351,8 +416,15 @@ static int open_analysis(struct session *s)
 bool session__go_outlived(const void *cookie, uint64_t goid)
 {
 	const struct session *s = cookie;
+	struct memjudge_go m;
 
-	return s && rules__go_outlived(s->rules, goid);
+	if (!s)
+		return false;
+	if (rules__go_outlived(s->rules, goid))
+		return true;
+	/* a goroutine that existed at attach: the memory judgement's verdict */
+	return session__go_memory(s, goid, &m) && m.alerted &&
+	       (m.rule == RULE_OUTLIVED_CONTEXT || m.rule == RULE_UNREACHABLE_CANCEL);
 }
 
 void session__ring(const struct session *s, struct session_ring *out)
@@ -826,12 +898,16 @@ static void *budget_thread(void *arg)
 static void budget_step(struct session *s)
 {
 	struct session_cost sc;
+	struct budget_cost bc;
 
 	if (!s->bud)
 		return;
 	if (!s->bud_thread_on)
 		budget_cycle(s);
-	if (session__cost(s, &sc) || sc.sampling == s->sampling_told)
+	/* Run every 256 records: the BPF counters (a syscall per map) only when
+	 * there is a change to tell. */
+	bud_cost(s, &bc);
+	if (bc.sampling == s->sampling_told || session__cost(s, &sc) || sc.sampling == s->sampling_told)
 		return;
 	s->sampling_told = sc.sampling;
 	if (sc.sampling)
@@ -1034,6 +1110,7 @@ void session__free(struct session *s)
 	budget__free(s->bud);
 	pthread_mutex_destroy(&s->bud_mu);
 	memjudge__free(s->mj);
+	free(s->mem_gos);
 	free(s->pre_goids);
 	framescan__free(s->fs);
 	ctxmem__free(s->cm);

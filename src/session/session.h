@@ -114,6 +114,10 @@ void session__ring(const struct session *s, struct session_ring *out);
 /* With opts.rules: the rules counted goid as outliving its context at their last
  * judgement (rules__go_outlived). */
 bool session__go_outlived(const void *s, uint64_t goid);
+/* With opts.rules: what the last memory judgement read of goid, a goroutine that
+ * existed at attach (rules/memjudge.h; pointers valid while the session is):
+ * false when it read nothing of it (a later goroutine, a runtime one). */
+bool session__go_memory(const void *s, uint64_t goid, struct memjudge_go *out);
 /* The live graph (with opts.rules or opts.graph), NULL otherwise. */
 struct lineage;
 const struct lineage *session__lineage(const struct session *s);

@@ -84,25 +84,42 @@ int proc_exe(int pid, char *path, size_t path_len, char *exe_name, size_t name_l
 	return 0;
 }
 
+/* /proc/PID/stat read into buf; *fields: what follows comm (from the state field,
+ * after a space). comm may hold spaces and parentheses: fields restart after the
+ * last ')'. 0 or a negative errno. */
+static int read_stat(int pid, char *buf, size_t size, char **fields)
+{
+	char path[64], *p;
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	n = proc_read_file(path, buf, size);
+	if (n < 0)
+		return n;
+	p = strrchr(buf, ')');
+	if (!p)
+		return -EINVAL;
+	*fields = p + 1;
+	return 0;
+}
+
 int proc_cpu_ns(int pid, uint64_t *ns)
 {
-	char path[64], buf[1024], *p;
+	char buf[1024], *p;
 	unsigned long long ut, st;
 	long hz = sysconf(_SC_CLK_TCK);
 	int n;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	n = proc_read_file(path, buf, sizeof(buf));
+	n = read_stat(pid, buf, sizeof(buf), &p);
 	if (n < 0)
 		return n;
-	/* comm may hold spaces and parentheses: fields restart after the last ')'. */
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2 ||
+	if (sscanf(p, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2 ||
 	    hz <= 0)
 		return -EINVAL;
 	*ns = (uint64_t)(ut + st) * (1000000000ULL / (uint64_t)hz);
 	return 0;
 }
+
 int proc_read_file(const char *path, char *buf, size_t size)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -143,18 +160,12 @@ bool proc_have_cap(int cap)
 
 int proc_start_time(int pid, uint64_t *start)
 {
-	char path[64], buf[1024], *p;
+	char buf[1024], *p;
 	int n;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	n = proc_read_file(path, buf, sizeof(buf));
+	n = read_stat(pid, buf, sizeof(buf), &p);
 	if (n < 0)
 		return n;
-	/* comm may hold spaces and parentheses: fields restart after the last ')'. */
-	p = strrchr(buf, ')');
-	if (!p)
-		return -EINVAL;
-	p++;
 	for (int field = 3; field < 22; field++) {
 		p = strchr(p + 1, ' ');
 		if (!p)

@@ -454,29 +454,37 @@ void settings__free(const struct setting *tab, size_t n, void *obj)
 	}
 }
 
+/* Bytes of a setting's field that is not a string (0 for a string: it is owned). */
+static size_t scalar_size(const struct setting *s)
+{
+	switch (s->type) {
+	case SET_BOOL:
+		return sizeof(bool);
+	case SET_INT:
+	case SET_PID:
+	case SET_OCTAL:
+		return sizeof(int64_t);
+	case SET_DURATION:
+	case SET_SIZE:
+		return sizeof(uint64_t);
+	case SET_ENUM:
+		return sizeof(int);
+	case SET_STRING:
+	case SET_GLOB:
+		break;
+	}
+	return 0;
+}
+
 int settings__copy(const struct setting *tab, size_t n, void *dst, const void *src)
 {
 	for (size_t i = 0; i < n; i++) {
 		const struct setting *s = &tab[i];
+		size_t size = scalar_size(s);
 
-		switch (s->type) {
-		case SET_BOOL:
-			*FIELD(dst, s, bool) = *CFIELD(src, s, bool);
-			break;
-		case SET_INT:
-		case SET_PID:
-		case SET_OCTAL:
-			*FIELD(dst, s, int64_t) = *CFIELD(src, s, int64_t);
-			break;
-		case SET_DURATION:
-		case SET_SIZE:
-			*FIELD(dst, s, uint64_t) = *CFIELD(src, s, uint64_t);
-			break;
-		case SET_ENUM:
-			*FIELD(dst, s, int) = *CFIELD(src, s, int);
-			break;
-		case SET_STRING:
-		case SET_GLOB: {
+		if (size) {
+			memcpy(FIELD(dst, s, char), CFIELD(src, s, char), size);
+		} else {
 			const char *v = *CFIELD(src, s, char *);
 			char **d = FIELD(dst, s, char *);
 			char *dup = v ? strdup(v) : NULL;
@@ -485,8 +493,6 @@ int settings__copy(const struct setting *tab, size_t n, void *dst, const void *s
 				return -ENOMEM;
 			free(*d);
 			*d = dup;
-			break;
-		}
 		}
 	}
 	return 0;
@@ -496,35 +502,18 @@ int settings__defaults(const struct setting *tab, size_t n, void *obj, char *err
 {
 	for (size_t i = 0; i < n; i++) {
 		const struct setting *s = &tab[i];
+		size_t size = scalar_size(s);
 		int r;
 
 		if (s->def) {
 			r = settings__set(s, obj, s->def, err, errlen);
 			if (r)
 				return r;
-			continue;
-		}
-		switch (s->type) {
-		case SET_BOOL:
-			*FIELD(obj, s, bool) = false;
-			break;
-		case SET_INT:
-		case SET_PID:
-		case SET_OCTAL:
-			*FIELD(obj, s, int64_t) = 0;
-			break;
-		case SET_DURATION:
-		case SET_SIZE:
-			*FIELD(obj, s, uint64_t) = 0;
-			break;
-		case SET_ENUM:
-			*FIELD(obj, s, int) = 0;
-			break;
-		case SET_STRING:
-		case SET_GLOB:
+		} else if (size) {
+			memset(FIELD(obj, s, char), 0, size);
+		} else {
 			free(*FIELD(obj, s, char *));
 			*FIELD(obj, s, char *) = NULL;
-			break;
 		}
 	}
 	return 0;

@@ -92,11 +92,12 @@ same_graph() {
 import json, sys
 # ages depend on when it is printed; wall-clock times on the clock offset, which
 # the live run takes at print time and the recording at its start; marked_leak is
-# the live rules' verdict (memory, --grace), which a replay has no target to judge
+# the live rules' verdict (memory, --grace), which a replay has no target to judge;
+# memory is what the live session read of the goroutines there at attach (none in a replay)
 def norm(p):
     g = json.load(open(p))
     for n in g["contexts"] + g["goroutines"]:
-        for k in [k for k in n if k == "age_ns" or k.endswith("_time") or k == "marked_leak"]:
+        for k in [k for k in n if k in ("age_ns", "marked_leak", "memory") or k.endswith("_time")]:
             del n[k]
     return g["contexts"], g["goroutines"]
 a, b = norm(sys.argv[1]), norm(sys.argv[2])

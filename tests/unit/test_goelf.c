@@ -261,7 +261,11 @@ static void put64(uint8_t *p, uint64_t v)
 /* Functions: main.a [0,0x20) a.go:10,11; main.b [0x20,0x40) b.go:30;
  * runtime.x (asm, ABI0) [0x40,0x50); runtime.x (its ABIInternal wrapper) [0x50,0x60);
  * main.f·1 [0x60,0xa0) with inline frames: [0x70,0x80) main.inl inlined at 0x68,
- * [0x80,0x90) main.deep inlined into main.inl at 0x74. End 0xa0. */
+ * [0x80,0x90) main.deep inlined into main.inl at 0x74. End 0xa0.
+ * main.f·1's frame: pcsp 0 [0,4), 0x28 [4,0x40); stack map index (PCDATA 1)
+ * -1 [0,0x10), 0 [0x10,0x20), 1 [0x20,0x30), -1 [0x30,0x40); args maps (FUNCDATA
+ * 0) at gofunc+64 {n 2, nbit 3: 0x02, 0x06}, locals maps (FUNCDATA 1) at gofunc+80
+ * {n 2, nbit 10: 0x03 0x00, 0x00 0x02}. */
 static void build_tab(struct tab *t, bool go120)
 {
 	static const char names[] = "main.a\0main.b\0runtime.x\0main.f\xc2\xb7" "1\0main.inl\0main.deep\0";
@@ -269,7 +273,7 @@ static void build_tab(struct tab *t, bool go120)
 	static const char files[] = "a.go\0b.go\0";
 	size_t fsize = go120 ? 44 : 40, isize = go120 ? 16 : 20;
 	size_t off_names = 72, off_cu, off_files, off_pc, off_pcln, p;
-	uint32_t t_file0, t_line_a, t_line_b, t_line_f, t_inl, t_file_f;
+	uint32_t t_file0, t_line_a, t_line_b, t_line_f, t_inl, t_file_f, t_sp;
 	uint8_t *d = t->d;
 	struct {
 		uint32_t entry, name, pcfile, pcln, flag, funcid, inl;
@@ -308,6 +312,9 @@ static void build_tab(struct tab *t, bool go120)
 	t_inl = p - off_pc;
 	d[p++] = 0, d[p++] = 0x10, d[p++] = 2, d[p++] = 0x10, d[p++] = 2, d[p++] = 0x10;
 	d[p++] = 3, d[p++] = 0x10, d[p++] = 0;
+	/* main.f's pcsp: 0 (-1 +1: zigzag 2) over 4 bytes, then 0x28 (zigzag 0x50) */
+	t_sp = p - off_pc;
+	d[p++] = 2, d[p++] = 4, d[p++] = 0x50, d[p++] = 0x3c, d[p++] = 0;
 	fn[0].pcfile = fn[2].pcfile = fn[3].pcfile = fn[4].pcfile = t_file0;
 	fn[1].pcfile = t_file_f;
 	fn[0].pcln = t_line_a;
@@ -332,9 +339,11 @@ static void build_tab(struct tab *t, bool go120)
 		f[fsize - 3] = fn[i].flag;
 		f[fsize - 1] = nfuncdata;
 		if (fn[i].inl) {
+			put32(f + 16, t_sp);
+			put32(f + fsize + 4 * 1, t_inl); /* the same values serve as stack map index */
 			put32(f + fsize + 4 * 2, t_inl);
-			put32(f + fsize + 12 + 0, UINT32_MAX);
-			put32(f + fsize + 12 + 4, UINT32_MAX);
+			put32(f + fsize + 12 + 0, 64);
+			put32(f + fsize + 12 + 4, 80);
 			put32(f + fsize + 12 + 8, UINT32_MAX);
 			put32(f + fsize + 12 + 12, 8); /* inline tree at gofunc+8 */
 		}
@@ -355,7 +364,13 @@ static void build_tab(struct tab *t, bool go120)
 		put32(t->gofunc + 8 + isize + 12, N_DEEP);
 		put32(t->gofunc + 8 + isize + 16, 0x14);
 	}
-	t->gofunc_n = 8 + 2 * isize;
+	put32(t->gofunc + 64, 2);
+	put32(t->gofunc + 68, 3);
+	t->gofunc[72] = 0x02, t->gofunc[73] = 0x06;
+	put32(t->gofunc + 80, 2);
+	put32(t->gofunc + 84, 10);
+	t->gofunc[88] = 0x03, t->gofunc[89] = 0x00, t->gofunc[90] = 0x00, t->gofunc[91] = 0x02;
+	t->gofunc_n = 92;
 	/* header */
 	put32(d, go120 ? PCLN_MAGIC_120 : PCLN_MAGIC_118);
 	d[6] = 1;
@@ -497,6 +512,75 @@ static void test_pclntab_go120(void **state)
 static void test_pclntab_go118(void **state)
 {
 	check_tab(false);
+}
+
+/* Stack maps as runtime getStackMap reads them: frame size at pc, the map index
+ * at pc-1 (the call) except at the entry, -1 an unsafe point. */
+static void check_stackmap(bool go120)
+{
+	struct pclntab_stackmap m;
+	struct pclntab *pt;
+	struct tab t;
+
+	build_tab(&t, go120);
+	pt = open_tab(&t, true, go120 ? 26 : 19);
+	assert_non_null(pt);
+	assert_int_equal(pclntab__stackmap(pt, TEXT + 0x75, &m), 0); /* call at 0x74: map 0 */
+	assert_int_equal(m.entry, TEXT + 0x60);
+	assert_int_equal(m.spdelta, 0x28);
+	assert_true(m.has_maps);
+	assert_false(m.unsafe_point);
+	assert_int_equal(m.nargs, 3);
+	assert_int_equal(m.args[0], 0x02);
+	assert_int_equal(m.nlocals, 10);
+	assert_int_equal(m.locals[0], 0x03);
+	assert_int_equal(m.locals[1], 0x00);
+	/* a return address just past the range: the call is still in map 0 */
+	assert_int_equal(pclntab__stackmap(pt, TEXT + 0x80, &m), 0);
+	assert_int_equal(m.args[0], 0x02);
+	assert_int_equal(pclntab__stackmap(pt, TEXT + 0x85, &m), 0); /* map 1 */
+	assert_int_equal(m.args[0], 0x06);
+	assert_int_equal(m.locals[0], 0x00);
+	assert_int_equal(m.locals[1], 0x02);
+	/* the entry: map 0, no frame yet */
+	assert_int_equal(pclntab__stackmap(pt, TEXT + 0x60, &m), 0);
+	assert_int_equal(m.spdelta, 0);
+	assert_false(m.unsafe_point);
+	assert_int_equal(m.args[0], 0x02);
+	/* index -1 past the entry: an unsafe point (the runtime scans it conservatively) */
+	assert_int_equal(pclntab__stackmap(pt, TEXT + 0x95, &m), 0);
+	assert_true(m.unsafe_point);
+	assert_int_equal(pclntab__stackmap(pt, TEXT + 0x65, &m), 0);
+	assert_true(m.unsafe_point);
+	assert_int_equal(m.spdelta, 0x28);
+	/* no pcsp table past the entry: a broken table, not a frame of size 0 */
+	assert_int_equal(pclntab__stackmap(pt, TEXT + 0x05, &m), -EINVAL);
+	assert_int_equal(pclntab__stackmap(pt, TEXT + 0xa0, &m), -ENOENT);
+	pclntab__free(pt);
+
+	/* an index beyond the map's entries, a map past the end of gofunc */
+	build_tab(&t, go120);
+	put32(t.gofunc + 80, 1);
+	pt = open_tab(&t, true, 26);
+	assert_int_equal(pclntab__stackmap(pt, TEXT + 0x75, &m), 0);
+	assert_int_equal(pclntab__stackmap(pt, TEXT + 0x85, &m), -EINVAL);
+	pclntab__free(pt);
+	build_tab(&t, go120);
+	t.gofunc_n = 90;
+	pt = open_tab(&t, true, 26);
+	assert_int_equal(pclntab__stackmap(pt, TEXT + 0x75, &m), -EINVAL);
+	pclntab__free(pt);
+	/* without the gofunc bytes (funcdata unknown) */
+	build_tab(&t, go120);
+	pt = open_tab(&t, false, 26);
+	assert_int_equal(pclntab__stackmap(pt, TEXT + 0x75, &m), -ENOENT);
+	pclntab__free(pt);
+}
+
+static void test_pclntab_stackmap(void **state)
+{
+	check_stackmap(true);
+	check_stackmap(false);
 }
 
 static void test_pclntab_header_text(void **state)
@@ -719,6 +803,7 @@ int main(void)
 		cmocka_unit_test(test_pclntab_go120),
 		cmocka_unit_test(test_pclntab_go118),
 		cmocka_unit_test(test_pclntab_header_text),
+		cmocka_unit_test(test_pclntab_stackmap),
 		cmocka_unit_test(test_pclntab_errors),
 		cmocka_unit_test(test_pclntab_bad_inline_tree),
 		cmocka_unit_test(test_open_errors),

@@ -15,6 +15,7 @@
 #include "events/event.h"
 #include "graph/lineage.h"
 #include "output/graph_out.h"
+#include "rules/memjudge.h"
 
 struct stack2 {
 	uint32_t n, hash;
@@ -220,6 +221,77 @@ static void test_tree_verdict(void **state)
 	lineage__free(lg);
 }
 
+/* Issue 9: goroutines that existed at attach show what memory holds of them, and
+ * the memory judgement's verdict, not an age counted from attach. */
+static const struct ct_frame f_block = { "main.leak.func1", "/src/app/leak.go", 12, false };
+
+static bool memory_of(const void *cookie, uint64_t goid, struct memjudge_go *out)
+{
+	(void)cookie;
+	if (goid < 7 || goid > 9)
+		return false;
+	memset(out, 0, sizeof(*out));
+	out->goid = goid;
+	out->wait = "chan send";
+	out->block_site = &f_block;
+	out->stack = STK(s_tick); /* read: any stack */
+	out->waiting_ns = goid == 9 ? 0 : 60000000000ULL + goid * 1000000000ULL;
+	out->rule = RULE_STUCK_GOROUTINES;
+	out->alerted = true;
+	if (goid == 9) {
+		out->ancestry.known = true;
+		out->ancestry.id = 0xe00;
+		out->ancestry.type_name = "*context.timerCtx";
+		out->ancestry.err = "context deadline exceeded";
+		out->ancestry_parent = 1;
+	}
+	return true;
+}
+
+static void test_tree_memory(void **state)
+{
+	struct lineage *lg = program();
+	struct graph_out_opts o = { .format = GRAPH_TREE, .pid = 77, .go_memory = memory_of };
+	struct ct_event e = { .type = EV_GO_CREATE };
+	char *buf = NULL, line[1024];
+	size_t len = 0;
+	FILE *m;
+
+	(void)state;
+	for (uint64_t g = 7; g <= 9; g++) {
+		e.go_create.goid = g;
+		e.go_create.preexisting = true;
+		e.go_create.start_func = "main.leak.func1";
+		apply(lg, &e);
+	}
+	m = open_memstream(&buf, &len);
+	assert_int_equal(graph_out__write(lg, &o, m), 0);
+	fclose(m);
+	/* 7 and 8 alike: one line, their waits from waitsince, not from attach */
+	assert_non_null(line_with(buf, "goroutines main.leak.func1", line, sizeof(line)));
+	assert_non_null(strstr(line, "alive since before attach (at least "));
+	assert_non_null(strstr(line, "chan send at leak.go:12 for 1m7s-1m8s"));
+	assert_non_null(strstr(line, "no context found in memory"));
+	assert_non_null(strstr(line, "STUCK: stuck-goroutines (memory)"));
+	assert_non_null(strstr(line, "x2"));
+	/* 9: no waitsince, tied by ancestry: a line of its own that says both */
+	assert_non_null(line_with(buf, "goroutine 9 main.leak.func1", line, sizeof(line)));
+	assert_non_null(strstr(line, "(since attach: no waitsince)"));
+	assert_non_null(strstr(line, "parent goroutine 1 holds cancelled *context.timerCtx [0xe00] (context "
+				      "deadline exceeded) in the frame that started it (by ancestry)"));
+	free(buf);
+	buf = NULL;
+	o.format = GRAPH_JSON;
+	m = open_memstream(&buf, &len);
+	assert_int_equal(graph_out__write(lg, &o, m), 0);
+	fclose(m);
+	assert_non_null(strstr(buf, "\"waiting_from\":\"waitsince\""));
+	assert_non_null(strstr(buf, "\"tie\":\"ancestry\""));
+	assert_non_null(strstr(buf, "\"memory\":null"));
+	free(buf);
+	lineage__free(lg);
+}
+
 static int sh(const char *cmd)
 {
 	int rc = system(cmd);
@@ -356,7 +428,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tree),
-		cmocka_unit_test(test_tree_verdict),   cmocka_unit_test(test_json),    cmocka_unit_test(test_dot),
+		cmocka_unit_test(test_tree_verdict), cmocka_unit_test(test_tree_memory),   cmocka_unit_test(test_json),    cmocka_unit_test(test_dot),
 		cmocka_unit_test(test_svg),    cmocka_unit_test(test_formats), cmocka_unit_test(test_fold_many),
 	};
 

@@ -541,6 +541,37 @@ static void test_max_nodes(void **state)
 	lineage__free(lg);
 }
 
+/* The id maps under churn: grown several times, entries removed from the middle of
+ * probe runs (backward shift) by eviction. Every id the graph still counts is found,
+ * as itself; every evicted one is not. */
+static void test_id_map_churn(void **state)
+{
+	struct lineage *lg = new_graph(3600ULL * 1000000000ULL, 3000);
+	struct lineage_stats st;
+	struct lg_ctx c;
+	uint64_t found = 0;
+
+	(void)state;
+	go_pre(lg, 1);
+	for (uint64_t i = 0; i < 20000; i++) {
+		create(lg, 1, 0xc000000000 + i * 48, CTX_CANCEL, 0xb0, CTX_BACKGROUND);
+		cancel(lg, 1, 0xc000000000 + i * 48, CANCEL_EXPLICIT);
+	}
+	for (uint64_t i = 0; i < 20000; i++) {
+		if (lineage__ctx(lg, 0xc000000000 + i * 48, &c))
+			continue;
+		assert_int_equal(c.id, 0xc000000000 + i * 48);
+		found++;
+	}
+	found += lineage__ctx(lg, 0xb0, &c) == 0; /* the parent, a node too */
+	lineage__stats(lg, &st);
+	assert_true(st.evicted_cap >= 17000);
+	assert_int_equal(found, st.ctx_live + st.ctx_cancelled);
+	assert_int_equal(lineage__ctx(lg, 0xc000000000 + 19999 * 48, &c), 0);
+	assert_int_equal(lineage__ctx(lg, 0xc000000000, &c), -ENOENT);
+	lineage__free(lg);
+}
+
 /* The Go allocator reuses addresses after GC: a create at a known id is a new
  * node, and the old one keeps its identity (by reference) for what refers to it. */
 static void test_id_reuse(void **state)
@@ -636,6 +667,7 @@ int main(void)
 		cmocka_unit_test(test_preexisting),
 		cmocka_unit_test(test_retention),
 		cmocka_unit_test(test_max_nodes),
+		cmocka_unit_test(test_id_map_churn),
 		cmocka_unit_test(test_id_reuse),
 		cmocka_unit_test(test_cancel_after_deadline),
 	};

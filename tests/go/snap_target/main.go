@@ -22,6 +22,7 @@ import (
 	"io"
 	"runtime"
 	"runtime/pprof"
+	"strings"
 	"time"
 )
 
@@ -31,9 +32,12 @@ var (
 	flagChurn    = flag.Int("churn", 0, "goroutines started and ended in a loop while read")
 	flagSpin     = flag.Bool("spin", false, "ping-pong between two goroutines, printing the rate every 100ms (make bench)")
 	flagLeakProf = flag.Bool("leakprofile", true, "write the goroutine leak profile where the runtime has one (1.27)")
+	flagRtItab   = flag.Int("rtitab", 0, "goroutines holding a cancelled context whose itab the runtime made (a type assertion)")
+	flagAncestry = flag.Int("ancestry", 0, "goroutines holding no context, started by a goroutine that holds a cancelled one")
+	flagReuse    = flag.Int("reuse", 0, "goroutines holding no context, parked on stacks reused from exited goroutines that held a cancelled one")
 )
 
-var sender, holder, parent *Expect
+var sender, holder, parent, rtholder, ancChild, reuser *Expect
 
 // Globals: reachable, so what waits on them is not leaked (1.27's leak profile
 // counts a goroutine blocked on something only blocked goroutines reach as leaked).
@@ -76,6 +80,132 @@ func keepParent(ctx context.Context, done <-chan struct{}) error {
 	return ctx.Err()
 }
 
+// rtCtx is a Context of the program's own that is never converted to
+// context.Context where the compiler sees it: its itab for context.Context is made
+// at run time, by getitab, when boxed() is asserted (not in the module's itab list;
+// tests/e2e/snapshot.sh checks with go tool nm that the binary has no such itab).
+type rtCtx struct {
+	context.Context
+	tag int
+}
+
+//go:noinline
+func boxed(c context.Context, tag int) any { return &rtCtx{Context: c, tag: tag} }
+
+func leakRtItab(base context.Context) {
+	cctx, cancel := context.WithCancel(base)
+	ctx := boxed(cctx, 1).(context.Context) // runtime.assertE2I: getitab
+	in := make(chan int)
+	next(rtholder, "go")
+	go work2(ctx, in)
+	cancel()
+	hit(rtholder)
+}
+
+// work2 is work for rtholder: ctx live in its frame across the receive.
+//
+//go:noinline
+func work2(ctx context.Context, in <-chan int) error {
+	v := <-at(rtholder, "block", in)
+	if v > 0 {
+		return ctx.Err()
+	}
+	return nil
+}
+
+// ancestor starts n children that hold no context (each sends on a channel nobody
+// receives from), cancels its context, and waits with that context live in the
+// frame that ran the go statements (a parameter: its interface words side by
+// side): the children are tied to it by ancestry only. It notes its goroutine id
+// as Go's own stack trace prints it.
+//
+//go:noinline
+func ancestor(ctx context.Context, cancel context.CancelFunc, n int, started chan<- struct{}) {
+	ch := make(chan int)
+	for i := 0; i < n; i++ {
+		next(ancChild, "go")
+		go func() { ch <- at(ancChild, "block", 1) }()
+		hit(ancChild)
+	}
+	cancel()
+	buf := make([]byte, 64)
+	buf = buf[:runtime.Stack(buf, false)]
+	note("ancestry parent %s", strings.Fields(string(buf))[1])
+	never := make(chan struct{})
+	started <- struct{}{}
+	<-never
+	if ctx.Err() == nil { // ctx live in this frame across the receive
+		panic("not cancelled")
+	}
+}
+
+// spray fills the top of its goroutine's stack with the interface words of a
+// cancelled context, live while it blocks in a send; the goroutine then exits and
+// leaves them there.
+//
+//go:noinline
+func spray(ctx context.Context, ch chan<- int) error {
+	var a [24]context.Context
+	for i := range a {
+		a[i] = ctx
+	}
+	ch <- 1
+	for i := range a {
+		if err := a[i].Err(); err == nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var reuseCtx context.Context
+
+// leakReuse: n goroutines hold a cancelled context across a send, are let go and
+// exit; their gs and stacks go back to the runtime's free lists with the
+// context's words still in them. Then n closures that capture no context (as
+// demo_leaky's fetchPrice) start on those stacks and block forever on a send:
+// they hold no context (stuck-goroutines, not outlived-context).
+func leakReuse(base context.Context, n int) {
+	ctx, cancel := context.WithCancel(base)
+	cancel()
+	reuseCtx = ctx // stays a valid cancelled context: the stale words point at one
+	ch := make(chan int)
+	for i := 0; i < n; i++ {
+		go spray(ctx, ch)
+	}
+	for i := 0; i < n; i++ {
+		<-ch
+	}
+	for i := 0; i < 20; i++ {
+		runtime.Gosched()
+		time.Sleep(time.Millisecond)
+	}
+	for i := 0; i < n; i++ {
+		out := make(chan int)
+		next(reuser, "go")
+		go func() {
+			out <- at(reuser, "block", i)
+		}()
+		hit(reuser)
+	}
+}
+
+// startAncestor: the context is made here, so no frame that stays (main's) holds it.
+//
+//go:noinline
+func startAncestor(base context.Context, n int, started chan<- struct{}) {
+	ctx, cancel := withCancel(base)
+	go ancestor(ctx, cancel, n, started)
+}
+
+// withCancel keeps the context an interface value in its caller's frame (an
+// inlined context.WithCancel lets the compiler keep only the *cancelCtx).
+//
+//go:noinline
+func withCancel(c context.Context) (context.Context, context.CancelFunc) {
+	return context.WithCancel(c)
+}
+
 func deepDown(n int, ch chan struct{}) {
 	if n > 0 {
 		deepDown(n-1, ch) // grows and moves the stack
@@ -89,12 +219,28 @@ func main() {
 	sender = expect("stuck-goroutines", "sends on channels nobody receives from, no context", "chan send")
 	holder = expect("outlived-context", "blocked holding a cancelled context", "chan receive")
 	parent = expect("lost-cancel", "a live context with never-cancelled children")
+	if *flagRtItab > 0 {
+		rtholder = expect("outlived-context", "blocked holding a cancelled context of a type whose itab the runtime made", "chan receive")
+	}
 	defer stop()
 
 	for i := 0; i < *flagN; i++ {
 		leakSend()
 		hit(sender)
 		leakHolder(base)
+	}
+	for i := 0; i < *flagRtItab; i++ {
+		leakRtItab(base)
+	}
+	if *flagReuse > 0 {
+		reuser = expect("stuck-goroutines", "send on channels nobody receives from, no context, on stacks that held a cancelled one", "chan send")
+		leakReuse(base, *flagReuse)
+	}
+	if *flagAncestry > 0 {
+		ancChild = expect("stuck-goroutines", "send on a channel nobody receives from, no context; started by a goroutine holding a cancelled one", "chan send")
+		started := make(chan struct{})
+		startAncestor(base, *flagAncestry, started)
+		<-started
 	}
 	// A parent with many children whose cancel funcs are dropped.
 	pctx, pcancel := context.WithCancel(base)
