@@ -77,8 +77,10 @@ tp=$!
 wait_for 10 bash -c "'$CTXTRACE' status --json --socket '$tmp/d.sock' | jq -e '.targets | length == 1'"
 touch "$tmp/go"
 wait_for 30 grep -q ready "$tmp/prog.out"
-sleep 2
-nctx=$("$CTXTRACE" status --json --socket "$tmp/d.sock" | jq '[.targets[].contexts_cancelled_in_graph] | add // 0')
+# The daemon decodes the burst at its own pace (slower on a loaded machine): wait for it.
+graph_ctx() { "$CTXTRACE" status --json --socket "$tmp/d.sock" | jq '[.targets[].contexts_cancelled_in_graph] | add // 0'; }
+wait_for 30 bash -c "[ \"\$('$CTXTRACE' status --json --socket '$tmp/d.sock' | jq '[.targets[].contexts_cancelled_in_graph] | add // 0')\" -ge 20000 ]"
+nctx=$(graph_ctx)
 rss0=$(rss_kb "$dpid")
 if [ "${nctx:-0}" -ge 20000 ]; then
 	ok "daemon_stress: the target's graph holds $nctx contexts; daemon RSS $((rss0 / 1024)) MB"
