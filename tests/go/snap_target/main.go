@@ -288,6 +288,10 @@ func main() {
 	// previous cycle's end (work.tstart): the first cycle of a process sets 0.
 	runtime.GC()
 	runtime.GC()
+	// Goroutines that parked only after those cycles (a loaded machine) get theirs
+	// from one more.
+	time.Sleep(100 * time.Millisecond)
+	runtime.GC()
 	// Go 1.27 (1.26 with GOEXPERIMENT=goroutineleakprofile): the profile's GC marks
 	// goroutines blocked on unreachable channels _Gleaked until the next GC.
 	if p := pprof.Lookup("goroutineleak"); p != nil && *flagLeakProf {
