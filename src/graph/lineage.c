@@ -33,11 +33,25 @@ enum {
 
 enum { ERR_NONE, ERR_CANCELED, ERR_DEADLINE, ERR_OTHER };
 
+/* A link of the lists of open contexts and alive goroutines, so that the rules'
+ * periodic walks visit those and not every node kept for history (or known only
+ * as a parent). */
+struct dlink {
+	uint32_t prev, next;
+};
+
+struct dlist {
+	uint32_t head, tail;
+};
+
 struct cnode {
 	uint64_t id;
 	uint64_t created_ns;
 	uint64_t cancelled_ns;
-	uint64_t collected_ns; /* when its address was reused; 0 while in the id table */
+	union {
+		uint64_t collected_ns; /* when its address was reused (F_COLLECTED only) */
+		struct dlink open;     /* while open: the open list (lineage__ctx_next_open) */
+	};
 	int64_t deadline;
 	uint64_t creator;
 	uint64_t canceller;
@@ -59,7 +73,10 @@ struct gnode {
 	uint64_t goid;
 	uint64_t parent_goid;
 	uint64_t created_ns;
-	uint64_t exited_ns;
+	union {
+		uint64_t exited_ns; /* LG_GO_EXITED only */
+		struct dlink alive; /* while alive: the alive list (lineage__go_next_alive) */
+	};
 	const struct ct_stack *go_site;
 	const char *start_func;
 	uint32_t gen;
@@ -120,6 +137,8 @@ struct lineage {
 	struct idmap ctx_map, go_map;
 	struct fin *fifo;
 	uint32_t fifo_cap, fifo_head, fifo_len;
+	uint64_t fifo_seq;          /* sequence number of fifo[fifo_head]: entries are numbered */
+	struct dlist open_ctx, alive_go;
 	uint32_t hand_ctx, hand_go; /* clock hands for evicting live nodes */
 	uint32_t *walk;             /* scratch stack for value-descendant walks */
 	uint32_t walk_cap;
@@ -195,6 +214,86 @@ static inline struct cnode *C(const struct lineage *lg, uint32_t i)
 static inline struct gnode *G(const struct lineage *lg, uint32_t i)
 {
 	return slab_at(&lg->gos, i);
+}
+
+static struct dlink *ctx_link_of(const struct lineage *lg, uint32_t i)
+{
+	return &C(lg, i)->open;
+}
+
+static struct dlink *go_link_of(const struct lineage *lg, uint32_t i)
+{
+	return &G(lg, i)->alive;
+}
+
+/* Appends idx to a list whose links link_of() finds (so the walks go oldest first). */
+static void dlist_add(const struct lineage *lg, struct dlist *l, uint32_t idx,
+		      struct dlink *(*link_of)(const struct lineage *, uint32_t))
+{
+	struct dlink *k = link_of(lg, idx);
+
+	k->prev = l->tail;
+	k->next = NONE;
+	if (l->tail != NONE)
+		link_of(lg, l->tail)->next = idx;
+	else
+		l->head = idx;
+	l->tail = idx;
+}
+
+/* Takes idx off its list and zeroes the link (it shares its bytes with a time). */
+static void dlist_del(const struct lineage *lg, struct dlist *l, uint32_t idx,
+		      struct dlink *(*link_of)(const struct lineage *, uint32_t))
+{
+	struct dlink *k = link_of(lg, idx);
+
+	if (k->prev != NONE)
+		link_of(lg, k->prev)->next = k->next;
+	else
+		l->head = k->next;
+	if (k->next != NONE)
+		link_of(lg, k->next)->prev = k->prev;
+	else
+		l->tail = k->prev;
+	k->prev = k->next = NONE;
+}
+
+static inline bool ctx_is_live(const struct cnode *n)
+{
+	return (n->flags & F_USED) && n->state == LG_CTX_LIVE && !(n->flags & F_COLLECTED);
+}
+
+/* Open: live, cancellable, and its creation seen (what can be a lost cancel). */
+static bool ctx_is_open(const struct cnode *n)
+{
+	return ctx_is_live(n) && (n->kind == CTX_CANCEL || n->kind == CTX_TIMER) &&
+	       !(n->flags & (F_DISCOVERED | F_PLACEHOLDER | F_PREEXISTING));
+}
+
+/* On the open list (its link overlays collected_ns: not once collected). */
+static bool ctx_on_list(const struct lineage *lg, uint32_t idx)
+{
+	const struct cnode *n = C(lg, idx);
+
+	return !(n->flags & F_COLLECTED) && (n->open.prev || n->open.next || lg->open_ctx.head == idx);
+}
+
+/* Call before a context is cancelled, collected or freed. */
+static void ctx_leave_open(struct lineage *lg, uint32_t idx)
+{
+	if (ctx_on_list(lg, idx))
+		dlist_del(lg, &lg->open_ctx, idx, ctx_link_of);
+}
+
+/* Call after a context's kind or flags changed: on the open list or off it. */
+static void ctx_track(struct lineage *lg, uint32_t idx)
+{
+	bool want = ctx_is_open(C(lg, idx)), have = ctx_on_list(lg, idx);
+
+	if (want && !have)
+		dlist_add(lg, &lg->open_ctx, idx, ctx_link_of);
+	else if (!want && have)
+		dlist_del(lg, &lg->open_ctx, idx, ctx_link_of);
 }
 
 static inline struct cell *CELL(const struct lineage *lg, uint32_t i)
@@ -491,6 +590,7 @@ static void ctx_free(struct lineage *lg, uint32_t idx)
 	struct cnode *n = C(lg, idx);
 	uint32_t ch;
 
+	ctx_leave_open(lg, idx);
 	map_remove(lg, &lg->ctx_map, idx);
 	ctx_unlink_from_parent(lg, n);
 	for (ch = n->first_child; ch != NONE;) {
@@ -537,6 +637,8 @@ static void go_free(struct lineage *lg, uint32_t idx)
 	struct gnode *n = G(lg, idx);
 	uint32_t ch;
 
+	if (n->state == LG_GO_ALIVE)
+		dlist_del(lg, &lg->alive_go, idx, go_link_of);
 	map_remove(lg, &lg->go_map, idx);
 	go_unlink_from_parent(lg, n);
 	for (ch = n->first_child; ch != NONE;) {
@@ -603,10 +705,12 @@ static bool fifo_evict_one(struct lineage *lg, bool force, uint64_t now)
 			ctx_free(lg, f.node);
 		lg->fifo_head = (lg->fifo_head + 1) & (lg->fifo_cap - 1);
 		lg->fifo_len--;
+		lg->fifo_seq++;
 		return true;
 stale:
 		lg->fifo_head = (lg->fifo_head + 1) & (lg->fifo_cap - 1);
 		lg->fifo_len--;
+		lg->fifo_seq++;
 	}
 	return false;
 }
@@ -702,6 +806,7 @@ static uint32_t go_new(struct lineage *lg, uint64_t goid)
 		slab_free(&lg->gos, idx);
 		return NONE;
 	}
+	dlist_add(lg, &lg->alive_go, idx, go_link_of);
 	lg->st.go_alive++;
 	return idx;
 }
@@ -762,8 +867,10 @@ static int cancel_value_descendants(struct lineage *lg, uint32_t idx)
 		for (uint32_t ch = p->first_child; ch != NONE; ch = C(lg, ch)->next_sib) {
 			struct cnode *c = C(lg, ch);
 
-			if (c->kind != CTX_VALUE || c->state != LG_CTX_LIVE)
+			/* a collected one is finished already (and in the FIFO) */
+			if (c->kind != CTX_VALUE || !ctx_is_live(c))
 				continue;
+			ctx_leave_open(lg, ch);
 			c->state = LG_CTX_CANCELLED;
 			c->reason = CANCEL_PARENT;
 			c->cancelled_ns = lg->now;
@@ -901,6 +1008,7 @@ static int ctx_collected(struct lineage *lg, uint32_t idx)
 		return 0;
 	}
 	map_remove(lg, &lg->ctx_map, idx);
+	ctx_leave_open(lg, idx);
 	n->flags |= F_COLLECTED;
 	n->collected_ns = lg->now;
 	if (n->state != LG_CTX_LIVE)
@@ -956,6 +1064,7 @@ static int on_ctx_create(struct lineage *lg, const struct ct_event *ev)
 		ctx_fill(n, e, false);
 	}
 	n = C(lg, idx);
+	ctx_track(lg, idx);
 
 	if (n->parent == NONE && e->parent != 0 && e->parent != e->id) {
 		pidx = ctx_placeholder(lg, e->parent, e->parent_kind);
@@ -981,6 +1090,7 @@ static int on_ctx_create(struct lineage *lg, const struct ct_event *ev)
 	/* A value context under an already cancelled parent is done from the start. */
 	if (n->kind == CTX_VALUE && n->state == LG_CTX_LIVE && n->parent != NONE &&
 	    C(lg, n->parent)->state == LG_CTX_CANCELLED && C(lg, n->parent)->kind != CTX_WITHOUTCANCEL) {
+		ctx_leave_open(lg, idx);
 		n->state = LG_CTX_CANCELLED;
 		n->reason = CANCEL_PARENT;
 		n->cancelled_ns = lg->now;
@@ -1048,6 +1158,7 @@ static int on_ctx_cancel(struct lineage *lg, const struct ct_event *ev)
 		n->flags |= F_CANCEL_CALLED;
 	if (n->state != LG_CTX_LIVE)
 		return 0;
+	ctx_leave_open(lg, idx);
 	n->state = LG_CTX_CANCELLED;
 	n->reason = e->reason;
 	n->cancelled_ns = lg->now;
@@ -1255,6 +1366,7 @@ static int on_go_exit(struct lineage *lg, const struct ct_event *ev)
 	if (n->state != LG_GO_ALIVE)
 		return 0;
 	bound = go_bound_ref(lg, n);
+	dlist_del(lg, &lg->alive_go, idx, go_link_of);
 	n->state = LG_GO_EXITED;
 	n->exited_ns = lg->now;
 	/* an exited goroutine holds no context any more (they may leave now) */
@@ -1395,7 +1507,7 @@ static void ctx_out(const struct lineage *lg, uint32_t idx, struct lg_ctx *o)
 	o->cause = n->cause;
 	o->cancel_called = n->flags & F_CANCEL_CALLED;
 	o->collected = n->flags & F_COLLECTED;
-	o->collected_ns = n->collected_ns;
+	o->collected_ns = n->flags & F_COLLECTED ? n->collected_ns : 0;
 	o->parent_id = n->parent_id;
 	o->parent_kind = n->parent_kind;
 	o->parent = n->parent != NONE ? (struct lg_ref){ n->parent, C(lg, n->parent)->gen }
@@ -1415,7 +1527,7 @@ static void go_out(const struct lineage *lg, uint32_t idx, struct lg_go *o)
 	o->go_site = n->go_site;
 	o->start_func = n->start_func;
 	o->created_ns = n->created_ns;
-	o->exited_ns = n->exited_ns;
+	o->exited_ns = n->state == LG_GO_EXITED ? n->exited_ns : 0;
 	o->state = n->state;
 	o->preexisting = n->flags & F_PREEXISTING;
 	o->placeholder = n->flags & F_PLACEHOLDER;
@@ -1492,6 +1604,65 @@ bool lineage__go_next(const struct lineage *lg, uint32_t *cursor, struct lg_go *
 		return false;
 	go_out(lg, i, out);
 	return true;
+}
+
+/* Lists walked with a cursor: 0 starts at the head; END after the last. */
+#define END 0xffffffffU
+
+static uint32_t list_step(const struct lineage *lg, const struct dlist *l, uint32_t *cursor,
+			  struct dlink *(*link_of)(const struct lineage *, uint32_t))
+{
+	uint32_t i = *cursor == 0 ? l->head : *cursor == END ? NONE : *cursor;
+
+	if (i == NONE) {
+		*cursor = END;
+		return NONE;
+	}
+	*cursor = link_of(lg, i)->next != NONE ? link_of(lg, i)->next : END;
+	return i;
+}
+
+bool lineage__ctx_next_open(const struct lineage *lg, uint32_t *cursor, struct lg_ctx *out)
+{
+	uint32_t i = list_step(lg, &lg->open_ctx, cursor, ctx_link_of);
+
+	if (i == NONE)
+		return false;
+	ctx_out(lg, i, out);
+	return true;
+}
+
+bool lineage__go_next_alive(const struct lineage *lg, uint32_t *cursor, struct lg_go *out)
+{
+	uint32_t i = list_step(lg, &lg->alive_go, cursor, go_link_of);
+
+	if (i == NONE)
+		return false;
+	go_out(lg, i, out);
+	return true;
+}
+
+/* The FIFO holds finished nodes in the order they finished (the graph clock only
+ * moves forward), numbered from the first ever pushed, so a reader keeps its
+ * place across changes: what the FIFO let go is skipped. */
+bool lineage__ctx_finished_next(const struct lineage *lg, uint64_t *seq, struct lg_ctx *out)
+{
+	if (*seq < lg->fifo_seq)
+		*seq = lg->fifo_seq;
+	while (*seq < lg->fifo_seq + lg->fifo_len) {
+		struct fin f = lg->fifo[(lg->fifo_head + (uint32_t)(*seq - lg->fifo_seq)) & (lg->fifo_cap - 1)];
+		const struct cnode *c;
+
+		(*seq)++;
+		if (f.node & FIN_GO)
+			continue;
+		c = ctx_resolve(lg, f.node, f.gen);
+		if (!c || (c->state != LG_CTX_CANCELLED && !(c->flags & F_COLLECTED)))
+			continue;
+		ctx_out(lg, f.node, out);
+		return true;
+	}
+	return false;
 }
 
 /* A node's place in its tree (contexts and goroutines each form one). */

@@ -133,6 +133,15 @@ int lineage__go_at(const struct lineage *lg, struct lg_ref ref, struct lg_go *ou
  * The graph must not change during an iteration. */
 bool lineage__ctx_next(const struct lineage *lg, uint32_t *cursor, struct lg_ctx *out);
 bool lineage__go_next(const struct lineage *lg, uint32_t *cursor, struct lg_go *out);
+/* What periodic rules walk, oldest first: open contexts (live, a cancelCtx or
+ * timerCtx, its creation seen: not discovered, pre-existing or a placeholder) and
+ * alive goroutines. */
+bool lineage__ctx_next_open(const struct lineage *lg, uint32_t *cursor, struct lg_ctx *out);
+bool lineage__go_next_alive(const struct lineage *lg, uint32_t *cursor, struct lg_go *out);
+/* Finished contexts (cancelled, or collected uncancelled) in the order they
+ * finished, from sequence number *seq on (0: the oldest kept); *seq moves past
+ * the one returned, so a reader resumes where it stopped. */
+bool lineage__ctx_finished_next(const struct lineage *lg, uint64_t *seq, struct lg_ctx *out);
 /* Children of a node: start with *it = (struct lg_ref){0}. */
 bool lineage__ctx_child_next(const struct lineage *lg, struct lg_ref parent,
 			     struct lg_ref *it, struct lg_ctx *out);

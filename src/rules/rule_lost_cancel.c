@@ -108,7 +108,7 @@ static void mark_holders(struct rules *r, const struct lineage *lg)
 	struct lg_go g;
 	uint32_t cur = 0;
 
-	while (lineage__go_next(lg, &cur, &g)) {
+	while (lineage__go_next_alive(lg, &cur, &g)) {
 		bool have_last;
 		int n;
 
@@ -136,91 +136,118 @@ static void mark_holders(struct rules *r, const struct lineage *lg)
 	}
 }
 
+/* One context of the tick's walks: counts it, or makes it a candidate. */
+static int consider(struct rules *r, const struct lineage *lg, const struct lg_ctx *c, uint64_t now)
+{
+	const struct ct_frame *site;
+	struct group *g;
+	int err;
+
+	if ((c->kind != CTX_CANCEL && c->kind != CTX_TIMER) || c->preexisting || c->discovered ||
+	    c->placeholder || !c->stack)
+		return 0;
+	/* site_creation() walks the stack's names: only for contexts that can count
+	 * (most are cancelled by their cancel func and skipped before it) */
+	if (c->state == LG_CTX_CANCELLED) {
+		uint64_t due = c->cancelled_ns + r->o.grace_ns;
+
+		if (c->reason != CANCEL_DEADLINE || c->cancel_called || due > now)
+			return 0;
+		site = site_creation(c->stack);
+		if (!site)
+			return 0;
+		/* the cancel func's call may be in a lost record: memory cannot tell now */
+		if (rules_in_doubt(r, c->created_ns, due, false)) {
+			r->st.unconfirmed++;
+			return 0;
+		}
+		g = group_get(r, RULE_LOST_CANCEL, site, NULL, NULL);
+		if (!g)
+			return 0;
+		g->cum++;
+		if (!g->detail_set) {
+			alert_ctx_fill(r, &g->a.ctx, c);
+			g->detail_set = true;
+		}
+		return 0;
+	}
+	if (c->collected) {
+		/* Never cancelled and its address reused: the GC freed it, so nothing
+		 * held its cancel func any more. Counted once, when seen. */
+		site = site_creation(c->stack);
+		if (!site)
+			return 0;
+		if (rules_in_doubt(r, c->created_ns, c->collected_ns, false)) {
+			r->st.unconfirmed++;
+			return 0;
+		}
+		g = group_get(r, RULE_LOST_CANCEL, site, NULL, NULL);
+		if (!g)
+			return 0;
+		g->gone++;
+		if (!g->detail_set) {
+			alert_ctx_fill(r, &g->a.ctx, c);
+			g->detail_set = true;
+		}
+		return 0;
+	}
+	if (c->created_ns + r->o.grace_ns > now)
+		return 0;
+	site = site_creation(c->stack);
+	if (!site)
+		return 0;
+	{
+		struct cand cd = { .ref = c->ref, .site = site, .site_hash = frame_hash(site),
+				   .creator = c->creator_goid, .group = NONE32 };
+		struct lg_go cg;
+
+		/* an unknown creator is taken as alive: not enough to call it lost;
+		 * one the graph no longer holds has exited long ago */
+		if (!c->creator_goid)
+			cd.creator_alive = true;
+		else if (lineage__go(lg, c->creator_goid, &cg))
+			cd.creator_alive = false;
+		else
+			cd.creator_alive = cg.state == LG_GO_ALIVE;
+		err = cand_push(r, &cd);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 int rule_lost_cancel_tick(struct rules *r, const struct lineage *lg, uint64_t now)
 {
 	uint32_t loop_min = r->o.min_count > LOST_LOOP_MIN ? r->o.min_count : LOST_LOOP_MIN;
 	struct lg_ctx c;
 	uint32_t cur = 0;
+	uint64_t seq;
 	int err;
 
 	r->ncands = 0;
-	while (lineage__ctx_next(lg, &cur, &c)) {
-		const struct ct_frame *site;
-		struct group *g;
-
-		if ((c.kind != CTX_CANCEL && c.kind != CTX_TIMER) || c.preexisting || c.discovered ||
-		    c.placeholder || !c.stack)
+	/* Open contexts, and the finished ones each once, where the last tick
+	 * stopped: not every context the graph keeps for history. */
+	while (lineage__ctx_next_open(lg, &cur, &c)) {
+		err = consider(r, lg, &c, now);
+		if (err)
+			return err;
+	}
+	while (lineage__ctx_finished_next(lg, &r->fin_seq_collected, &c)) {
+		if (c.state == LG_CTX_CANCELLED)
 			continue;
-		/* site_creation() walks the stack's names: only for contexts that can count
-		 * (most are cancelled by their cancel func and skipped before it) */
-		if (c.state == LG_CTX_CANCELLED) {
-			uint64_t due = c.cancelled_ns + r->o.grace_ns;
-
-			if (c.reason != CANCEL_DEADLINE || c.cancel_called || due > now ||
-			    (r->last_tick_ns && due <= r->last_tick_ns))
-				continue;
-			site = site_creation(c.stack);
-			if (!site)
-				continue;
-			/* the cancel func's call may be in a lost record: memory cannot tell now */
-			if (rules_in_doubt(r, c.created_ns, due, false)) {
-				r->st.unconfirmed++;
-				continue;
-			}
-			g = group_get(r, RULE_LOST_CANCEL, site, NULL, NULL);
-			if (!g)
-				continue;
-			g->cum++;
-			if (!g->detail_set) {
-				alert_ctx_fill(r, &g->a.ctx, &c);
-				g->detail_set = true;
-			}
+		err = consider(r, lg, &c, now);
+		if (err)
+			return err;
+	}
+	for (seq = r->fin_seq_deadline; lineage__ctx_finished_next(lg, &seq, &c); r->fin_seq_deadline = seq) {
+		/* in finish order: the rest are due later */
+		if ((c.state == LG_CTX_CANCELLED ? c.cancelled_ns : c.collected_ns) + r->o.grace_ns > now)
+			break;
+		if (c.state != LG_CTX_CANCELLED)
 			continue;
-		}
-		if (c.collected) {
-			/* Never cancelled and its address reused: the GC freed it, so nothing
-			 * held its cancel func any more. Counted once, when seen. */
-			if (r->last_tick_ns && c.collected_ns <= r->last_tick_ns)
-				continue;
-			site = site_creation(c.stack);
-			if (!site)
-				continue;
-			if (rules_in_doubt(r, c.created_ns, c.collected_ns, false)) {
-				r->st.unconfirmed++;
-				continue;
-			}
-			g = group_get(r, RULE_LOST_CANCEL, site, NULL, NULL);
-			if (!g)
-				continue;
-			g->gone++;
-			if (!g->detail_set) {
-				alert_ctx_fill(r, &g->a.ctx, &c);
-				g->detail_set = true;
-			}
-			continue;
-		}
-		if (c.created_ns + r->o.grace_ns > now)
-			continue;
-		site = site_creation(c.stack);
-		if (!site)
-			continue;
-		{
-			struct cand cd = { .ref = c.ref, .site = site, .site_hash = frame_hash(site),
-					   .creator = c.creator_goid, .group = NONE32 };
-			struct lg_go cg;
-
-			/* an unknown creator is taken as alive: not enough to call it lost;
-			 * one the graph no longer holds has exited long ago */
-			if (!c.creator_goid)
-				cd.creator_alive = true;
-			else if (lineage__go(lg, c.creator_goid, &cg))
-				cd.creator_alive = false;
-			else
-				cd.creator_alive = cg.state == LG_GO_ALIVE;
-			err = cand_push(r, &cd);
-			if (err)
-				return err;
-		}
+		err = consider(r, lg, &c, now);
+		if (err)
+			return err;
 	}
 	if (!r->ncands)
 		return 0;

@@ -504,7 +504,7 @@ int rules__tick(struct rules *r, const struct lineage *lg, uint64_t now_ns,
 	err = rule_lost_cancel_tick(r, lg, now_ns);
 	if (err)
 		return err;
-	while (lineage__go_next(lg, &cur, &g)) {
+	while (lineage__go_next_alive(lg, &cur, &g)) {
 		if (g.state != LG_GO_ALIVE || g.placeholder)
 			continue;
 		rule_lost_cancel_waiter(r, lg, &g);

@@ -60,6 +60,9 @@ struct rules {
 	uint32_t cap;          /* slots, a power of two >= 2 * max_groups */
 	uint32_t ngroups;
 	uint64_t last_tick_ns; /* previous tick's now; 0 before the first */
+	/* Where the lost-cancel rule stopped in the graph's finished contexts: the
+	 * collected ones are counted when seen, the deadline ones grace after. */
+	uint64_t fin_seq_collected, fin_seq_deadline;
 	int64_t mono_to_unix;  /* unix - monotonic, set every tick */
 	uint32_t reads_left;   /* gstate reads left in this tick */
 	struct pending *pend;

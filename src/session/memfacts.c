@@ -149,7 +149,7 @@ static int scan_exits(struct memfacts *mf, const struct lineage *lg)
 	}
 	qsort(mf->live.v, mf->live.n, sizeof(uint64_t), cmp_u64);
 	mf->next.n = 0;
-	while (lineage__go_next(lg, &cur, &g)) {
+	while (lineage__go_next_alive(lg, &cur, &g)) {
 		if (g.state != LG_GO_ALIVE || set_has(&mf->live, g.goid))
 			continue;
 		/* Exits are emitted after the walk: the graph must not change during it. */

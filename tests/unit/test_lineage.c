@@ -656,6 +656,145 @@ static void test_cancel_after_deadline(void **state)
 	lineage__free(lg);
 }
 
+
+/* xorshift: the same sequence on every run */
+static uint64_t rnd_state = 88172645463325252ULL;
+
+static uint64_t rnd(uint64_t n)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 7;
+	rnd_state ^= rnd_state << 17;
+	return rnd_state % n;
+}
+
+/* The walks over live contexts, alive goroutines and recently finished contexts
+ * visit exactly what the full walk, filtered, visits, through random creates (few
+ * addresses and goids, so they are reused), cancels, exits and evictions. */
+#define WALK_MAX 65536
+
+static bool is_open(const struct lg_ctx *c)
+{
+	return c->state == LG_CTX_LIVE && !c->collected && (c->kind == CTX_CANCEL || c->kind == CTX_TIMER) &&
+	       !c->discovered && !c->preexisting && !c->placeholder;
+}
+
+static uint64_t fin_time(const struct lg_ctx *c)
+{
+	return c->state == LG_CTX_CANCELLED ? c->cancelled_ns : c->collected_ns;
+}
+
+/* The walks over open contexts, alive goroutines and finished contexts visit
+ * exactly what the full walk, filtered, visits; a reader of the finished ones
+ * that resumes where it stopped sees each once, in finish order. */
+static uint32_t resumed_gen[WALK_MAX]; /* the generation the resuming reader last saw */
+
+static void check_walks(struct lineage *lg, uint64_t *fin_seq, bool complete)
+{
+	static uint32_t gen_at[WALK_MAX], visits[WALK_MAX];
+	struct lg_ctx c;
+	struct lg_go g;
+	uint32_t cur = 0, open = 0, fin = 0, alive = 0, want_open = 0, want_fin = 0, want_alive = 0;
+	uint64_t seq = 0, last = 0;
+
+	memset(gen_at, 0, sizeof(gen_at));
+	memset(visits, 0, sizeof(visits));
+	while (lineage__ctx_next(lg, &cur, &c)) {
+		assert_true(c.ref.idx < WALK_MAX);
+		gen_at[c.ref.idx] = c.ref.gen;
+		want_open += is_open(&c);
+		want_fin += c.state == LG_CTX_CANCELLED || c.collected;
+	}
+	for (cur = 0; lineage__ctx_next_open(lg, &cur, &c); open++) {
+		assert_true(is_open(&c));
+		assert_int_equal(c.cancelled_ns, 0);
+		assert_int_equal(c.collected_ns, 0);
+		assert_int_equal(gen_at[c.ref.idx], c.ref.gen);
+		assert_int_equal(visits[c.ref.idx]++, 0);
+	}
+	assert_int_equal(open, want_open);
+	/* resuming: only what finished since the last call, each once */
+	while (lineage__ctx_finished_next(lg, fin_seq, &c)) {
+		assert_int_not_equal(resumed_gen[c.ref.idx], c.ref.gen);
+		resumed_gen[c.ref.idx] = c.ref.gen;
+	}
+	memset(visits, 0, sizeof(visits));
+	/* from the oldest kept: every finished context once, in finish order, each
+	 * seen by the resuming reader */
+	while (lineage__ctx_finished_next(lg, &seq, &c)) {
+		assert_true(c.state == LG_CTX_CANCELLED || c.collected);
+		assert_true(fin_time(&c) >= last);
+		last = fin_time(&c);
+		assert_int_equal(gen_at[c.ref.idx], c.ref.gen);
+		assert_int_equal(visits[c.ref.idx]++, 0);
+		assert_int_equal(resumed_gen[c.ref.idx], c.ref.gen);
+		fin++;
+	}
+	/* with no eviction by the cap (which may take a finished node from the FIFO
+	 * first), all of them */
+	if (complete)
+		assert_int_equal(fin, want_fin);
+	else
+		assert_true(fin <= want_fin);
+	for (cur = 0; lineage__go_next(lg, &cur, &g);)
+		want_alive += g.state == LG_GO_ALIVE;
+	for (cur = 0; lineage__go_next_alive(lg, &cur, &g); alive++) {
+		assert_int_equal(g.state, LG_GO_ALIVE);
+		assert_int_equal(g.exited_ns, 0);
+	}
+	assert_int_equal(alive, want_alive);
+}
+
+static void test_walks_random(void **state)
+{
+	static const enum ctx_kind kinds[] = { CTX_CANCEL, CTX_TIMER, CTX_VALUE };
+	/* long retention and no cap: every finished context stays; then a small
+	 * cap: evictions of finished and live nodes */
+	static const uint32_t caps[] = { 100000, 200 };
+
+	(void)state;
+	for (size_t k = 0; k < 2; k++) {
+		struct lineage *lg = new_graph(3600ULL * 1000000000ULL, caps[k]);
+		struct lineage_stats st;
+		uint64_t fin_seq = 0;
+
+		memset(resumed_gen, 0, sizeof(resumed_gen));
+
+		go_pre(lg, 1);
+		for (int step = 0; step < 20000; step++) {
+			uint64_t id = 0x1000 + rnd(150) * 16, goid = 2 + rnd(40);
+			uint64_t parent = rnd(4) ? 0x1000 + rnd(150) * 16 : 0xb0;
+
+			switch (rnd(6)) {
+			case 0:
+			case 1:
+				create(lg, 1 + rnd(4), id, kinds[rnd(3)], parent, parent == 0xb0 ? CTX_BACKGROUND : CTX_CANCEL);
+				break;
+			case 2:
+				cancel(lg, 1 + rnd(4), id, rnd(2) ? CANCEL_EXPLICIT : CANCEL_DEADLINE);
+				break;
+			case 3:
+				go(lg, 1 + rnd(4), goid);
+				break;
+			case 4:
+				go_exit(lg, goid);
+				break;
+			default:
+				done(lg, goid, id);
+			}
+			if (step % 97 == 0)
+				check_walks(lg, &fin_seq, k == 0);
+		}
+		check_walks(lg, &fin_seq, k == 0);
+		lineage__stats(lg, &st);
+		if (k == 0)
+			assert_int_equal(st.evicted_cap + st.evicted_live + st.evicted_retention, 0);
+		else
+			assert_true(st.evicted_cap > 0);
+		lineage__free(lg);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -670,6 +809,7 @@ int main(void)
 		cmocka_unit_test(test_id_map_churn),
 		cmocka_unit_test(test_id_reuse),
 		cmocka_unit_test(test_cancel_after_deadline),
+		cmocka_unit_test(test_walks_random),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
