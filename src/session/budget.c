@@ -157,6 +157,24 @@ bool budget__update(struct budget *b, uint64_t now, uint64_t hits, uint64_t self
 	return want;
 }
 
+uint64_t budget__next_ns(const struct budget *b, uint64_t now)
+{
+	uint64_t next, on_end, cycle_end;
+
+	if (!b->started)
+		return now;
+	next = b->win_start + WINDOW_NS;
+	if (b->c.duty < 1) {
+		on_end = b->cycle_start + (uint64_t)(b->c.duty * b->o.period_ns);
+		cycle_end = b->cycle_start + b->o.period_ns;
+		if (now < on_end && on_end < next)
+			next = on_end;
+		if (cycle_end < next)
+			next = cycle_end;
+	}
+	return next > now ? next : now;
+}
+
 void budget__cost(const struct budget *b, struct budget_cost *out)
 {
 	double secs = (b->cpu_read_ns - b->start_ns) / 1e9;

@@ -49,6 +49,9 @@ void budget__free(struct budget *b);
  * time ctxtrace spent on this target so far. Returns whether the sites should be
  * attached now. */
 bool budget__update(struct budget *b, uint64_t now_ns, uint64_t hits, uint64_t self_ns, bool attached);
+/* When budget__update is next needed: the next switch of the duty cycle or the
+ * end of the estimate's window (a thread can sleep until then). */
+uint64_t budget__next_ns(const struct budget *b, uint64_t now_ns);
 void budget__cost(const struct budget *b, struct budget_cost *out);
 /* Whether the sites were detached at some time in [from_ns, to_ns]. */
 bool budget__gap_in(const struct budget *b, uint64_t from_ns, uint64_t to_ns);

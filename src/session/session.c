@@ -75,8 +75,9 @@ struct session {
 	 * and the attach state. */
 	pthread_t bud_thread;
 	bool bud_thread_on;
-	volatile bool bud_stop;
+	bool bud_stop;
 	pthread_mutex_t bud_mu;
+	pthread_cond_t bud_cv; /* wakes the thread to stop */
 	bool sampling_told;
 	uint32_t since_budget;   /* records decoded since the last budget step */
 	uint64_t records;        /* decoded */
@@ -638,6 +639,14 @@ struct session *session__open(const struct session_opts *opts)
 	s->o = *opts;
 	s->pidfd = -1;
 	pthread_mutex_init(&s->bud_mu, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&s->bud_cv, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	err = proc_exe(opts->pid, s->exe_path, sizeof(s->exe_path), s->exe_name, sizeof(s->exe_name));
 	if (err) {
 		attach_error(opts->pid, ct_errmsg());
@@ -880,17 +889,32 @@ static void budget_cycle(struct session *s)
 	debug("pid %d: probes %s in %.1f ms", s->o.pid, on ? "attached" : "detached", (ct_mono_ns() - t0) / 1e6);
 }
 
-#define BUDGET_THREAD_NS 10000000 /* the duty cycle's resolution */
+#define BUDGET_MIN_SLEEP_NS 1000000ULL /* at most this often */
 
+/* Sleeps until the duty cycle's next switch or the estimate's next window: a few
+ * wakeups a second, not a poll (its wakeups are ctxtrace's cost too). */
 static void *budget_thread(void *arg)
 {
 	struct session *s = arg;
-	struct timespec ts = { 0, BUDGET_THREAD_NS };
 
+	pthread_mutex_lock(&s->bud_mu);
 	while (!s->bud_stop) {
+		uint64_t now, next;
+		struct timespec ts;
+
+		pthread_mutex_unlock(&s->bud_mu);
 		budget_cycle(s);
-		nanosleep(&ts, NULL);
+		pthread_mutex_lock(&s->bud_mu);
+		now = ct_mono_ns();
+		next = budget__next_ns(s->bud, now);
+		if (next < now + BUDGET_MIN_SLEEP_NS)
+			next = now + BUDGET_MIN_SLEEP_NS;
+		ts.tv_sec = (time_t)(next / 1000000000ULL);
+		ts.tv_nsec = (long)(next % 1000000000ULL);
+		if (!s->bud_stop)
+			pthread_cond_timedwait(&s->bud_cv, &s->bud_mu, &ts);
 	}
+	pthread_mutex_unlock(&s->bud_mu);
 	return NULL;
 }
 
@@ -1030,6 +1054,18 @@ static void finish(struct session *s, bool exited)
 			(unsigned long long)ms.waits_read, (unsigned long long)ms.frame_scans,
 			(unsigned long long)ms.dones);
 	}
+	{
+		struct lineage_stats ls;
+
+		lineage__stats(s->lg, &ls);
+		verbose("pid %d: graph: %llu contexts live, %llu cancelled, %llu collected uncancelled; %llu "
+			"goroutines alive, %llu exited; %llu KiB; evicted %llu by retention, %llu by max_nodes "
+			"(%llu live)", s->o.pid, (unsigned long long)ls.ctx_live,
+			(unsigned long long)ls.ctx_cancelled, (unsigned long long)ls.ctx_collected,
+			(unsigned long long)ls.go_alive, (unsigned long long)ls.go_exited,
+			(unsigned long long)(ls.bytes / 1024), (unsigned long long)ls.evicted_retention,
+			(unsigned long long)ls.evicted_cap, (unsigned long long)ls.evicted_live);
+	}
 	rules_tick(s, ct_mono_ns(), true);
 	if (exited) {
 		ev.ts_ns = ct_mono_ns();
@@ -1098,7 +1134,10 @@ void session__free(struct session *s)
 		return;
 	/* Detach first: nothing may run against freed state. */
 	if (s->bud_thread_on) {
+		pthread_mutex_lock(&s->bud_mu);
 		s->bud_stop = true;
+		pthread_cond_signal(&s->bud_cv);
+		pthread_mutex_unlock(&s->bud_mu);
 		pthread_join(s->bud_thread, NULL);
 	}
 	tracer__free(s->tr);
@@ -1109,6 +1148,7 @@ void session__free(struct session *s)
 	memfacts__free(s->mf);
 	budget__free(s->bud);
 	pthread_mutex_destroy(&s->bud_mu);
+	pthread_cond_destroy(&s->bud_cv);
 	memjudge__free(s->mj);
 	free(s->mem_gos);
 	free(s->pre_goids);
