@@ -222,7 +222,7 @@ const struct setting rule_settings[] = {
 	 * (options__flag_given). */
 	{ "max_overhead", SET_INT, SETTING_OFF(struct rule_cfg, max_overhead), 0, 100, "2", "PCT",
 	  "estimated per cent of the target's CPU tracing may cost; over it the probes are attached "
-	  "part-time (0: no budget; watch and run: none unless given)", .cmds = D | OPT_WATCH | OPT_RUN },
+	  "part-time (0: no budget)", .cmds = D | OPT_WATCH | OPT_RUN, .nodef_cmds = OPT_WATCH | OPT_RUN },
 	/* The ring starts at 4 MiB and doubles while records arrive faster than it
 	 * holds for 400 ms or are dropped; 64 MiB keeps up with 160 MiB/s of records
 	 * (about a million records per second) without drops. */

@@ -604,7 +604,8 @@ static const char *metavar(const struct setting *s)
 	}
 }
 
-static void print_one(FILE *f, const struct setting *s, enum settings_help_style style, bool negatable)
+static void print_one(FILE *f, const struct setting *s, enum settings_help_style style, bool negatable,
+		      unsigned int cmd)
 {
 	char left[96], extra[160] = "";
 	size_t o = 0;
@@ -630,7 +631,9 @@ static void print_one(FILE *f, const struct setting *s, enum settings_help_style
 		for (int c = 0; s->choices[c] && o < sizeof(extra); c++)
 			o += snprintf(extra + o, sizeof(extra) - o, " %s", s->choices[c]);
 	}
-	if (s->def && *s->def && s->type != SET_BOOL && o < sizeof(extra))
+	if (s->nodef_cmds & cmd)
+		o += snprintf(extra + o, sizeof(extra) - o, "; default none");
+	else if (s->def && *s->def && s->type != SET_BOOL && o < sizeof(extra))
 		o += snprintf(extra + o, sizeof(extra) - o, "; default %s", s->def);
 	if (has_range(s) && o < sizeof(extra)) {
 		char lo[32], hi[32];
@@ -650,14 +653,14 @@ static void print_one(FILE *f, const struct setting *s, enum settings_help_style
 void settings__print_help(FILE *f, const struct setting *tab, size_t n, enum settings_help_style style)
 {
 	for (size_t i = 0; i < n; i++)
-		print_one(f, &tab[i], style, true);
+		print_one(f, &tab[i], style, true, 0);
 }
 
 void settings__print_flags(FILE *f, const struct setting *tab, size_t n, unsigned int cmd)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (tab[i].cmds & cmd)
-			print_one(f, &tab[i], SETTINGS_HELP_FLAGS, false);
+			print_one(f, &tab[i], SETTINGS_HELP_FLAGS, false, cmd);
 	}
 }
 

@@ -51,6 +51,7 @@ struct setting {
 	unsigned int cmds;    /* the commands taking it as a flag (util/options.h's enum opt_cmd) */
 	char short_name;      /* '-p' for --pid; 0: none */
 	unsigned int required; /* the commands that cannot do without it */
+	unsigned int nodef_cmds; /* the commands whose flag has no default (def is the config's) */
 };
 
 /* Settings and the object their offsets point into. */
