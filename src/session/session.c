@@ -1054,7 +1054,7 @@ static void finish(struct session *s, bool exited)
 			(unsigned long long)ms.waits_read, (unsigned long long)ms.frame_scans,
 			(unsigned long long)ms.dones);
 	}
-	{
+	if (s->lg) {
 		struct lineage_stats ls;
 
 		lineage__stats(s->lg, &ls);
