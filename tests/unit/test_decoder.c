@@ -27,113 +27,13 @@
 
 /* ---- fake memory ---- */
 
-#define TYPES 0x500000ULL
-#define ITABS 0x600000ULL
-#define HEAP 0xc000000000ULL
-#define REGION 0x20000
-
-static uint8_t types_mem[REGION], itab_mem[REGION], heap_mem[REGION];
-static size_t types_used, itab_used, heap_used;
-static int mem_reads;
-static bool mem_gone; /* the target exited: every read fails */
-
-static uint8_t *region(uint64_t addr, size_t len)
-{
-	struct {
-		uint64_t base;
-		uint8_t *mem;
-	} r[] = { { TYPES, types_mem }, { ITABS, itab_mem }, { HEAP, heap_mem } };
-
-	for (size_t i = 0; i < 3; i++) {
-		if (addr >= r[i].base && addr + len <= r[i].base + REGION)
-			return r[i].mem + (addr - r[i].base);
-	}
-	return NULL;
-}
-
-static int fake_read(void *cookie, uint64_t addr, void *buf, size_t len)
-{
-	uint8_t *p = region(addr, len);
-
-	mem_reads++;
-	if (mem_gone)
-		return -ESRCH;
-	if (!p)
-		return -EFAULT;
-	memcpy(buf, p, len);
-	return 0;
-}
-
-static void poke(uint64_t addr, const void *v, size_t len)
-{
-	uint8_t *p = region(addr, len);
-
-	assert_non_null(p);
-	memcpy(p, v, len);
-}
-
-static void poke64(uint64_t addr, uint64_t v)
-{
-	poke(addr, &v, 8);
-}
-
-/* A name as the linker writes it: flag byte, varint length, bytes. */
-static int32_t mk_name(const char *s)
-{
-	size_t n = strlen(s), o = types_used;
-	uint8_t *p = types_mem + o;
-
-	*p++ = 0;
-	for (size_t v = n;; v >>= 7) {
-		*p++ = (v & 0x7f) | (v > 0x7f ? 0x80 : 0);
-		if (v <= 0x7f)
-			break;
-	}
-	memcpy(p, s, n);
-	types_used = (size_t)(p + n - types_mem + 7) & ~(size_t)7;
-	return (int32_t)o;
-}
-
-/* An abi.Type whose Str is name; extra_star: the name carries a '*' to strip. */
-static uint64_t mk_type(const char *name, bool extra_star)
-{
-	int32_t off;
-	uint64_t t;
-	char buf[512];
-
-	snprintf(buf, sizeof(buf), "%s%s", extra_star ? "*" : "", name);
-	off = mk_name(buf);
-	t = TYPES + types_used;
-	types_used += 48;
-	types_mem[t - TYPES + 20] = extra_star ? 2 : 0;
-	memcpy(&types_mem[t - TYPES + 40], &off, 4);
-	return t;
-}
+#include "fake_target.h"
 
 static uint64_t t_context; /* the interface type context.Context */
 
-static uint64_t mk_itab(uint64_t inter, uint64_t type)
-{
-	uint64_t a = ITABS + itab_used;
-
-	itab_used += 32;
-	poke64(a, inter);
-	poke64(a + 8, type);
-	return a;
-}
-
 static uint64_t ctx_itab(const char *type_name, bool extra_star)
 {
-	return mk_itab(t_context, mk_type(type_name, extra_star));
-}
-
-static uint64_t alloc(size_t n)
-{
-	uint64_t a = HEAP + heap_used;
-
-	heap_used += (n + 15) & ~(size_t)15;
-	assert_true(heap_used < REGION);
-	return a;
+	return mk_itab(t_context, mk_type_star(type_name, extra_star));
 }
 
 /* ---- fake symbolizer: function i spans [FN(i), FN(i)+0x100), line = pc & 0xff ---- */
@@ -219,20 +119,20 @@ static struct fx *fx_new(int go_minor)
 	memset(types_mem, 0, sizeof(types_mem));
 	memset(itab_mem, 0, sizeof(itab_mem));
 	memset(heap_mem, 0, sizeof(heap_mem));
-	t_context = mk_type("context.Context", true);
-	f->canceler = mk_type("context.canceler", true);
-	f->t_error = mk_type("error", false);
+	t_context = mk_type_star("context.Context", true);
+	f->canceler = mk_type_star("context.canceler", true);
+	f->t_error = mk_type_star("error", false);
 	f->it_background = ctx_itab("context.backgroundCtx", true);
 	f->it_todo = ctx_itab("context.todoCtx", true);
-	f->it_cancel = mk_itab(f->canceler, mk_type("*context.cancelCtx", false));
-	f->it_timer = mk_itab(f->canceler, mk_type("*context.timerCtx", false));
-	f->it_afterfunc = mk_itab(f->canceler, mk_type("*context.afterFuncCtx", false));
+	f->it_cancel = mk_itab(f->canceler, mk_type_star("*context.cancelCtx", false));
+	f->it_timer = mk_itab(f->canceler, mk_type_star("*context.timerCtx", false));
+	f->it_afterfunc = mk_itab(f->canceler, mk_type_star("*context.afterFuncCtx", false));
 	f->it_value = ctx_itab("*context.valueCtx", false);
 	f->it_without = ctx_itab("context.withoutCancelCtx", true);
 	f->it_custom = ctx_itab("*main.myCtx", false);
 	f->it_stopctx = ctx_itab("context.stopCtx", true);
-	f->it_err_string = mk_itab(f->t_error, mk_type("*errors.errorString", false));
-	f->it_err_deadline = mk_itab(f->t_error, mk_type("context.deadlineExceededError", true));
+	f->it_err_string = mk_itab(f->t_error, mk_type_star("*errors.errorString", false));
+	f->it_err_deadline = mk_itab(f->t_error, mk_type_star("context.deadlineExceededError", true));
 
 	f->mem = procmem__open_cb(fake_read, NULL);
 	f->in = intern__new(0);
@@ -425,7 +325,7 @@ static void test_emptyctx_go119(void **state)
 static void test_type_names(void **state)
 {
 	struct fx *f = fx_new(26);
-	uint64_t t = mk_type("main.someLongTypeName", true);
+	uint64_t t = mk_type_star("main.someLongTypeName", true);
 	char longname[300];
 	uint64_t lt, junk = alloc(64);
 
@@ -435,7 +335,7 @@ static void test_type_names(void **state)
 	memset(longname, 'x', sizeof(longname) - 1);
 	longname[sizeof(longname) - 1] = '\0';
 	memcpy(longname, "main.", 5);
-	lt = mk_type(longname, false);
+	lt = mk_type_star(longname, false);
 	assert_string_equal(gotypes__type_name(f->gt, lt), longname);
 	/* Pointers outside the types section are not types. */
 	assert_null(gotypes__type_name(f->gt, junk));
@@ -717,8 +617,8 @@ static void test_afterfunc_and_unknown(void **state)
 static void test_not_a_context(void **state)
 {
 	struct fx *f = fx_new(26);
-	uint64_t stringer = mk_type("fmt.Stringer", false);
-	uint64_t it_level = mk_itab(stringer, mk_type("zapcore.Level", false));
+	uint64_t stringer = mk_type_star("fmt.Stringer", false);
+	uint64_t it_level = mk_itab(stringer, mk_type_star("zapcore.Level", false));
 	uint64_t lvl = alloc(16), v = alloc(48), c, it_cancel_ctx = ctx_itab("*context.cancelCtx", false);
 	struct decoder_stats st;
 

@@ -24,110 +24,26 @@
 #include "events/procmem.h"
 #include "util/intern.h"
 
-#define TYPES 0x500000ULL
-#define ITABS 0x600000ULL
-#define HEAP 0xc000000000ULL
-#define STACK 0xc000800000ULL
-#define REGION 0x20000
+#include "fake_target.h"
 
-static uint8_t types_mem[REGION], itab_mem[REGION], heap_mem[REGION], stack_mem[REGION];
-static size_t types_used, itab_used, heap_used;
-static bool mem_gone;
 /* After this many reads, write change_val at change_addr (a goroutine moving). */
 static long change_after = -1;
 static uint64_t change_addr, change_val;
 static long nreads;
-static long all_reads; /* every read, for tests that pin how many a query costs */
 static bool change_always; /* change_addr gets a new value at every read */
 static uint64_t allgs_at; /* reads of the allgs slice header are counted: walks */
 static long allgs_reads;
 
-static uint8_t *region(uint64_t addr, size_t len)
+/* Before each read: the goroutine moving (change_after / change_always), and the
+ * walks counted (reads of the allgs slice header). */
+static void on_read(uint64_t addr)
 {
-	struct {
-		uint64_t base;
-		uint8_t *mem;
-	} r[] = { { TYPES, types_mem }, { ITABS, itab_mem }, { HEAP, heap_mem }, { STACK, stack_mem } };
-
-	for (size_t i = 0; i < 4; i++)
-		if (addr >= r[i].base && addr + len <= r[i].base + REGION)
-			return r[i].mem + (addr - r[i].base);
-	return NULL;
-}
-
-static void poke(uint64_t addr, const void *v, size_t len)
-{
-	uint8_t *p = region(addr, len);
-
-	assert_non_null(p);
-	memcpy(p, v, len);
-}
-
-static void poke64(uint64_t addr, uint64_t v) { poke(addr, &v, 8); }
-
-static int fake_read(void *cookie, uint64_t addr, void *buf, size_t len)
-{
-	uint8_t *p = region(addr, len);
-
-	(void)cookie;
-	all_reads++;
 	if (allgs_at && addr == allgs_at)
 		allgs_reads++;
 	if (change_after >= 0 && nreads++ == change_after)
 		poke64(change_addr, change_val);
 	if (change_always)
 		poke64(change_addr, change_val + 8 * (uint64_t)(nreads++ % 4));
-	if (mem_gone)
-		return -ESRCH;
-	if (!p)
-		return -EFAULT;
-	memcpy(buf, p, len);
-	return 0;
-}
-
-static int32_t mk_name(const char *s)
-{
-	size_t n = strlen(s), o = types_used;
-	uint8_t *p = types_mem + o;
-
-	*p++ = 0;
-	for (size_t v = n;; v >>= 7) {
-		*p++ = (v & 0x7f) | (v > 0x7f ? 0x80 : 0);
-		if (v <= 0x7f)
-			break;
-	}
-	memcpy(p, s, n);
-	types_used = (size_t)(p + n - types_mem + 7) & ~(size_t)7;
-	return (int32_t)o;
-}
-
-static uint64_t mk_type(const char *name)
-{
-	int32_t off = mk_name(name);
-	uint64_t t = TYPES + types_used;
-
-	types_used += 48;
-	memcpy(&types_mem[t - TYPES + 40], &off, 4);
-	return t;
-}
-
-static uint64_t mk_itab(uint64_t inter, uint64_t type)
-{
-	uint64_t a = ITABS + itab_used;
-
-	itab_used += 32;
-	poke64(a, inter);
-	poke64(a + 8, type);
-	return a;
-}
-
-static uint64_t alloc(size_t n)
-{
-	uint64_t a = HEAP + heap_used;
-
-	heap_used += (n + 15) & ~(size_t)15;
-	assert_true(heap_used < REGION);
-	return a;
 }
 
 struct fx {
@@ -189,6 +105,7 @@ static int setup(int minor)
 	poke64(F.moduledata + (uint64_t)F.o[GO_OFF_MODULEDATA_ITABLINKS], links);
 	poke64(F.moduledata + (uint64_t)F.o[GO_OFF_MODULEDATA_ITABLINKS] + 8, itab_used / 32);
 
+	mem_on_read = on_read;
 	F.mem = procmem__open_cb(fake_read, NULL);
 	F.in = intern__new(0);
 	F.gt = gotypes__new(&(struct gotypes_opts){ .mem = F.mem, .in = F.in, .types = TYPES,
@@ -273,11 +190,11 @@ static void set_children(uint64_t c, uint64_t n)
 
 static void test_is_context_iface(void **state)
 {
-	long first = all_reads;
+	long first = mem_reads;
 
 	(void)state;
 	assert_true(ctxmem__is_context_iface(F.cm, F.it_cancel));
-	assert_true(all_reads > first); /* the first ask reads the itab */
+	assert_true(mem_reads > first); /* the first ask reads the itab */
 	assert_true(ctxmem__is_context_iface(F.cm, F.it_bg));
 	assert_false(ctxmem__is_context_iface(F.cm, F.it_errstr_err));
 	assert_false(ctxmem__is_context_iface(F.cm, F.it_reader));
@@ -286,13 +203,13 @@ static void test_is_context_iface(void **state)
 	assert_false(ctxmem__is_context_iface(F.cm, 0xdead0000));
 	/* Cached by address for the process's life (an itab's interface never
 	 * changes): asking again, context or not, reads nothing. */
-	long before = all_reads;
+	long before = mem_reads;
 
 	for (int i = 0; i < 1000; i++) {
 		assert_true(ctxmem__is_context_iface(F.cm, F.it_cancel));
 		assert_false(ctxmem__is_context_iface(F.cm, F.it_reader));
 	}
-	assert_int_equal(all_reads, before);
+	assert_int_equal(mem_reads, before);
 
 	uint64_t itabs[16];
 	int n = ctxmem__ctx_itabs(F.cm, itabs, 16);
