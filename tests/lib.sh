@@ -19,3 +19,25 @@ go_versions() { go_known; }
 go_bin() { echo "$GOBIN_DIR/$1/$2/$3"; } # VERSION MODE PROGRAM
 go_tool() { echo "/usr/lib/go-$1/bin/go"; }
 done_testing() { return $((_fails > 0)); }
+
+# wait_for SECONDS CMD...: until CMD succeeds (every 0.1 s); 1 when it never did.
+wait_for() {
+	local t=$1; shift
+	for _ in $(seq $((t * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+	return 1
+}
+# e2e_tmpdir NAME: sets $tmp to a new directory, removed at exit after killing
+# this shell's own jobs that still run (never a pid someone else may have now);
+# a test with more to undo defines cleanup_extra, run before the removal.
+e2e_tmpdir() {
+	tmp=$(mktemp -d "/tmp/ct-e2e-$1.XXXXXX")
+	trap _e2e_cleanup EXIT
+}
+_e2e_cleanup() {
+	for p in $(jobs -p); do kill -KILL "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	if declare -F cleanup_extra >/dev/null; then cleanup_extra; fi
+	rm -rf "$tmp"
+}
+# st: the daemon's status, as JSON, from its socket in $tmp.
+st() { "$CTXTRACE" status --json --socket "$tmp/d.sock"; }

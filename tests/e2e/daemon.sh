@@ -11,14 +11,7 @@ cd "$(dirname "$0")/../.."
 . tests/lib.sh
 CTXTRACED=${CTXTRACED:-$OUT/ctxtraced}
 
-tmp=$(mktemp -d /tmp/ct-e2e-daemon.XXXXXX)
-# Only this shell's own jobs that still run: never a pid someone else may have now.
-cleanup() {
-	for p in $(jobs -p); do kill -KILL "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+e2e_tmpdir daemon
 
 [ "$(id -u)" -eq 0 ] || { skip "daemon: needs root (BPF)"; exit 0; }
 latest=$(go_versions | tail -1)
@@ -28,13 +21,6 @@ if [ ! -x "$CTXTRACED" ] || [ ! -x "$prog" ]; then
 	exit 1
 fi
 
-# wait_for SECONDS CMD...: until CMD succeeds.
-wait_for() {
-	local t=$1; shift
-	for _ in $(seq $((t * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-	return 1
-}
-st() { "$CTXTRACE" status --json --socket "$tmp/d.sock"; }
 # records FILE JQ-FILTER: how many JSON lines of FILE pass the filter.
 records() { jq -c "select($2)" "$1" 2>/dev/null | wc -l; }
 has_records() { [ "$(records "$1" "$2")" -ge "${3:-1}" ]; }

@@ -13,21 +13,17 @@ cd "$(dirname "$0")/../.."
 . tests/lib.sh
 CTXTRACED=${CTXTRACED:-$OUT/ctxtraced}
 
-tmp=$(mktemp -d /tmp/ct-e2e-cont.XXXXXX)
+e2e_tmpdir cont
 cgroot=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
 slice=ctxtrace-e2e-$$.slice
 uid=7c1c6a8e-2d7b-4a4e-9b0e-$(printf '%012x' $$)
 id=$(printf '%s' "ctxtrace-e2e-$$" | sha256sum | cut -c1-64)
 cg=/$slice/kubepods-besteffort-pod${uid//-/_}.slice/cri-containerd-$id.scope
-cleanup() {
-	for p in $(jobs -p); do kill -KILL "$p" 2>/dev/null; done
-	wait 2>/dev/null
+cleanup_extra() {
 	[ -n "$cgroot" ] && for d in "$cgroot$cg" "$(dirname "$cgroot$cg")" "$cgroot/$slice"; do
 		[ -d "$d" ] && { for p in $(cat "$d/cgroup.procs" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done; sleep 0.2; rmdir "$d" 2>/dev/null; }
 	done
-	rm -rf "$tmp"
 }
-trap cleanup EXIT
 
 [ "$(id -u)" -eq 0 ] || { skip "containers: needs root"; exit 0; }
 [ -n "$cgroot" ] || { skip "containers: no cgroup v2 hierarchy mounted"; exit 0; }
@@ -39,12 +35,6 @@ prog=$tmp/cont_target_$$
 cp "$(go_bin "$latest" plain daemon_target)" "$prog"
 mkdir -p "$cgroot$cg" || { not_ok "containers: cannot make the test cgroup $cgroot$cg"; exit 1; }
 
-wait_for() {
-	local t=$1; shift
-	for _ in $(seq $((t * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-	return 1
-}
-st() { "$CTXTRACE" status --json --socket "$tmp/d.sock"; }
 
 daemon() { # SELECTOR-LINE
 	mport=$((20000 + RANDOM % 20000))

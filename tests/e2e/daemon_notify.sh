@@ -7,13 +7,7 @@ cd "$(dirname "$0")/../.."
 . tests/lib.sh
 CTXTRACED=${CTXTRACED:-$OUT/ctxtraced}
 
-tmp=$(mktemp -d /tmp/ct-e2e-notify.XXXXXX)
-cleanup() {
-	for p in $(jobs -p); do kill -KILL "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+e2e_tmpdir notify
 [ "$(id -u)" -eq 0 ] || { skip "daemon_notify: needs root (BPF)"; exit 0; }
 command -v python3 >/dev/null || { skip "daemon_notify: needs python3 for the stand-in notify socket"; exit 0; }
 

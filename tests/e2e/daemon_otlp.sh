@@ -26,13 +26,7 @@ cd "$(dirname "$0")/../.."
 CTXTRACED=${CTXTRACED:-$OUT/ctxtraced}
 PY=/usr/bin/python3
 
-tmp=$(mktemp -d /tmp/ct-e2e-otlp.XXXXXX)
-cleanup() {
-	for p in $(jobs -p); do kill -KILL "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+e2e_tmpdir otlp
 
 [ "$(id -u)" -eq 0 ] || { skip "otlp: needs root (BPF)"; exit 0; }
 if ! $PY -c 'from opentelemetry.proto.collector.logs.v1 import logs_service_pb2' 2>/dev/null; then
@@ -46,12 +40,6 @@ GO_VERSIONS=$latest GO_MODES=plain GO_PROGRAMS=daemon_target scripts/build-go-te
 prog=$tmp/otlp_target_$$
 cp "$(go_bin "$latest" plain daemon_target)" "$prog"
 
-wait_for() {
-	local t=$1; shift
-	for _ in $(seq $((t * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-	return 1
-}
-st() { "$CTXTRACE" status --json --socket "$tmp/d.sock"; }
 metric() { # NAME [LABEL-MATCH]: the value from /metrics
 	curl -s "http://127.0.0.1:$mport/metrics" | grep -F "$1${2:+{$2\}} " | grep -v '^#' | awk '{print $2}'
 }

@@ -9,14 +9,7 @@ cd "$(dirname "$0")/../.."
 CTXTRACED=${CTXTRACED:-$OUT/ctxtraced}
 unit=packaging/ctxtraced.service
 
-tmp=$(mktemp -d /tmp/ct-e2e-priv.XXXXXX)
-# Only this shell's own jobs that still run: never a pid someone else may have now.
-cleanup() {
-	for p in $(jobs -p); do kill -KILL "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+e2e_tmpdir priv
 
 [ "$(id -u)" -eq 0 ] || { skip "daemon_privileges: needs root (setpriv)"; exit 0; }
 latest=$(go_versions | tail -1)
@@ -48,11 +41,6 @@ chmod 0700 "$tmp/priv/daemon_target"
 chown nobody:nogroup "$tmp"
 chmod 0755 "$tmp"
 
-wait_for() {
-	local t=$1; shift
-	for _ in $(seq $((t * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-	return 1
-}
 
 # run CAPS PROGRAM: starts the daemon as nobody holding exactly CAPS, then PROGRAM;
 # leaves dpid, tpid, $tmp/run/{log,d.jsonl}.

@@ -13,13 +13,7 @@ cd "$(dirname "$0")/../.."
 . tests/lib.sh
 CTXTRACED=${CTXTRACED:-$OUT/ctxtraced}
 
-tmp=$(mktemp -d /tmp/ct-e2e-stress.XXXXXX)
-cleanup() {
-	for p in $(jobs -p); do kill -KILL "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+e2e_tmpdir stress
 
 [ "$(id -u)" -eq 0 ] || { skip "daemon_stress: needs root (BPF)"; exit 0; }
 command -v python3 >/dev/null || { skip "daemon_stress: needs python3"; exit 0; }
@@ -29,11 +23,6 @@ if [ ! -x "$CTXTRACED" ] || [ ! -x "$prog" ]; then
 	not_ok "daemon_stress: $CTXTRACED and $prog must be built (make all go-tests)"
 	exit 1
 fi
-wait_for() {
-	local t=$1; shift
-	for _ in $(seq $((t * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-	return 1
-}
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
