@@ -81,4 +81,11 @@ SNAPSHOT_MATRIX=all OUT=$OUT tests/e2e/snapshot.sh >"$dir/snapshot.log" 2>&1
 rc_snap=$?
 grep -E '^(not ok|# )' "$dir/snapshot.log" | head -40
 echo "snapshot: $(grep -c '^ok' "$dir/snapshot.log") passed, $(grep -c '^not ok' "$dir/snapshot.log") failed"
-[ $rc_watch -eq 0 ] && [ $rc_snap -eq 0 ]
+
+# Attach/detach stress on every layout family (make check runs two of them).
+echo
+echo "== attach/detach stress (1.19 plain and PIE, 1.21 PIE, the newest plain and PIE)"
+STRESS_CONFIGS=all OUT=$OUT bash tests/e2e/stress_attach.sh >"$dir/stress.log" 2>&1
+rc_stress=$?
+grep -E '^(not ok|ok|# )' "$dir/stress.log" | head -20
+[ $rc_watch -eq 0 ] && [ $rc_snap -eq 0 ] && [ $rc_stress -eq 0 ]

@@ -4,7 +4,7 @@
 # counts, arrival within --grace + 1s of the condition (+0.5s for scheduling),
 # re-emission with the same id and a higher count, --min-count, ids stable across
 # sessions and the text output. `make eval` runs the whole version x mode matrix;
-# this runs the newest Go plain, stripped and cgo (leak_unreachable), and Go 1.19 plain.
+# this runs the newest Go and Go 1.19 plain, and the newest stripped and cgo on a few.
 cd "$(dirname "$0")/../.." || exit 1
 source tests/lib.sh
 export CTXTRACE
@@ -58,12 +58,16 @@ check_run() { # VERSION MODE PROGRAM [RUN_ONE_ENV...]
 	fi
 }
 
-# The newest Go in every mode the corpus is built in; older ones plain (make eval
-# has the whole matrix).
+# The newest Go and 1.19 plain, the whole corpus; the newest stripped and cgo, a
+# program per rule family (RULES_MODES=all: the whole corpus; make eval has the
+# whole version x mode matrix).
+mode_programs="leak_ignores_ctx leak_lost_cancel leak_unreachable leak_lineage_break healthy_http"
+[ "${RULES_MODES:-}" = all ] && mode_programs=$programs
 for v in $versions; do
 	for m in plain stripped cgo; do
 		[ "$v" != "$newest" ] && [ $m != plain ] && continue
 		for p in $programs; do
+			[ $m != plain ] && [[ " $mode_programs " != *" $p "* ]] && continue
 			check_run "$v" "$m" "$p"
 		done
 	done

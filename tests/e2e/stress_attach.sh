@@ -10,8 +10,13 @@ ours_left() { # BPF programs of ours still loaded (they hold the uprobe links)
 }
 
 # Go 1.19 probes sit on the stack check's jbe (no push %rbp), where morestack re-runs
-# the prologue; 1.21 is the first push %rbp layout, 1.26 the newest.
-for vm in ${STRESS_CONFIGS:-1.19/plain 1.19/pie 1.21/pie 1.26/plain 1.26/pie}; do
+# the prologue; 1.21 is the first push %rbp layout. make check runs two configs,
+# make eval (STRESS_CONFIGS=all) five.
+all=$(go_versions)
+newest=${all##*$'\n'}
+configs=${STRESS_CONFIGS:-1.19/plain $newest/pie}
+[ "$configs" = all ] && configs="1.19/plain 1.19/pie 1.21/pie $newest/plain $newest/pie"
+for vm in $configs; do
 	v=${vm%/*} m=${vm#*/}
 	{
 		bin=$(go_bin "$v" "$m" stress_attach)
