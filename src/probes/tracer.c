@@ -52,7 +52,7 @@ struct tracer {
 	unsigned long offs[PROBE_PLAN_MAX];
 	__u64 cookies[PROBE_PLAN_MAX];
 	bool multi;
-	bool detached;
+	bool detached; /* set by the budget's thread, read by the poll loop: atomic */
 	void (*on_record)(void *cookie, const void *data, size_t len);
 	void *cookie;
 	int limit, count; /* tracer__consume_n */
@@ -545,7 +545,7 @@ int tracer__set_attached(struct tracer *t, bool on)
 	if (!on) {
 		while (t->nlinks)
 			bpf_link__destroy(t->links[--t->nlinks]);
-		t->detached = true;
+		__atomic_store_n(&t->detached, true, __ATOMIC_RELEASE);
 		return 0;
 	}
 	if (t->multi)
@@ -554,13 +554,13 @@ int tracer__set_attached(struct tracer *t, bool on)
 		err = attach_single(t, t->skel->progs.ctxtrace_single, t->exe, t->offs, t->cookies, t->nsites);
 	if (err)
 		return fail(t->pid, err, "cannot attach uprobes again");
-	t->detached = false;
+	__atomic_store_n(&t->detached, false, __ATOMIC_RELEASE);
 	return 0;
 }
 
 bool tracer__attached(const struct tracer *t)
 {
-	return !t->detached;
+	return !__atomic_load_n(&t->detached, __ATOMIC_ACQUIRE);
 }
 
 int tracer__hits(const struct tracer *t, uint64_t *hits)

@@ -42,6 +42,7 @@
 #include "version.h"
 
 #define POLL_MS 10
+#define DETACHED_POLL_MS 100
 #define CONSUME_CHUNK 2048 /* records decoded between two budget steps */
 #define RULES_TICK_NS 500000000ULL /* alerts come within --grace + 0.5 s */
 /* Memory judgements during a watch: at attach, --grace later for what was not yet
@@ -81,6 +82,7 @@ struct session {
 	bool sampling_told;
 	uint32_t since_budget;   /* records decoded since the last budget step */
 	uint64_t records;        /* decoded */
+	uint32_t ring_empty_polls; /* polls in a row that found no record */
 	struct ctxmem *cm;
 	uint64_t ctx_itab[CTX_KIND_MAX]; /* a context.Context itab per kind; 1: none found */
 	struct framescan *fs;
@@ -1080,15 +1082,19 @@ int session__poll(struct session *s, int timeout_ms)
 {
 	struct pollfd p[2] = { { .fd = tracer__fd(s->tr), .events = POLLIN },
 			       { .fd = s->pidfd, .events = POLLIN } };
-	int n, err;
+	int n, err, cap;
+	uint64_t before = s->records;
 
 	if (s->exited)
 		return -ESRCH;
 	/* The BPF side rarely wakes us (a wakeup costs the target), and records are
 	 * decoded by reading the target's memory, which must still hold what they
-	 * point to: collect at least every POLL_MS. */
-	if (timeout_ms < 0 || timeout_ms > POLL_MS)
-		timeout_ms = POLL_MS;
+	 * point to: collect at least every POLL_MS. While the budget has the probes
+	 * detached no record of theirs comes: wake less (ctxtrace's wakeups are part
+	 * of its cost). */
+	cap = s->ring_empty_polls > 1 && !tracer__attached(s->tr) ? DETACHED_POLL_MS : POLL_MS;
+	if (timeout_ms < 0 || timeout_ms > cap)
+		timeout_ms = cap;
 	n = poll(p, s->pidfd >= 0 ? 2 : 1, timeout_ms);
 	if (n < 0 && errno == EINTR)
 		return -EINTR;
@@ -1103,6 +1109,7 @@ int session__poll(struct session *s, int timeout_ms)
 		budget_step(s);
 		rules_tick(s, ct_mono_ns(), false);
 	} while (err == CONSUME_CHUNK);
+	s->ring_empty_polls = s->records == before ? s->ring_empty_polls + 1 : 0;
 	tracer__adapt(s->tr);
 	if (tracer__ring_grows(s->tr) != s->ring.grows) {
 		size_t used, size;
