@@ -25,11 +25,12 @@ conf() { # PROGRAM KEY DEFAULT
 }
 
 jobs=()
-# "latest": the newest toolchain ctxtrace knows (the tests' newest, tests/lib.sh).
+# "latest" (alone or in a list): the newest toolchain ctxtrace knows (the tests'
+# newest, tests/lib.sh).
 latest=$(go_known 2>/dev/null | tail -1)
 for p in $programs; do
 	pv=$(conf "$p" versions all) pm=$(conf "$p" modes "plain stripped")
-	case $pv in all) pv=$versions ;; latest) pv=$latest ;; esac
+	case $pv in all) pv=$versions ;; *) pv=${pv//latest/$latest} ;; esac
 	for v in $pv; do
 		# GO_VERSIONS / GO_MODES narrow further (development, make bench).
 		case " $versions " in *" $v "*) ;; *) continue ;; esac
