@@ -339,6 +339,47 @@ static int read_once(struct ctxmem *cm, uint64_t itab, uint64_t data, struct ctx
 	return 0;
 }
 
+int ctxmem__cancel_briefs(struct ctxmem *cm, const uint64_t *addrs, int n, struct ctxmem_brief *out)
+{
+	size_t len;
+	uint64_t *buf;
+	int *errs;
+
+	if (cm->o_ctx < 0 || cm->o_err < 0)
+		return -ENOTSUP;
+	len = (size_t)((cm->o_ctx > cm->o_err ? cm->o_ctx : cm->o_err) + 16);
+	buf = malloc((size_t)n * len);
+	errs = malloc((size_t)n * sizeof(*errs));
+	if (!buf || !errs) {
+		free(buf);
+		free(errs);
+		return -ENOMEM;
+	}
+	cm->st.reads++;
+	procmem__read_many(cm->o.mem, addrs, n, len, buf, errs);
+	for (int i = 0; i < n; i++) {
+		const uint64_t *w = (const uint64_t *)((const char *)buf + (size_t)i * len);
+
+		memset(&out[i], 0, sizeof(out[i]));
+		out[i].err = errs[i];
+		if (errs[i]) {
+			cm->st.read_errors++;
+			continue;
+		}
+		out[i].parent_itab = w[cm->o_ctx / 8];
+		out[i].parent_data = w[cm->o_ctx / 8 + 1];
+		/* as read_cancel: a cancelCtx always has a parent context */
+		if (!ctxmem__is_context_iface(cm, out[i].parent_itab) || !out[i].parent_data) {
+			out[i].err = -EINVAL;
+			continue;
+		}
+		out[i].cancelled = w[cm->o_err / 8] != 0;
+	}
+	free(buf);
+	free(errs);
+	return 0;
+}
+
 int ctxmem__read(struct ctxmem *cm, uint64_t itab, uint64_t data, struct ctxmem_state *out)
 {
 	int err;

@@ -71,6 +71,17 @@ int ctxmem__ctx_itabs(struct ctxmem *cm, uint64_t *out, int max);
  * a context.Context itab. 0; -EINVAL when itab is not one or data is 0; -EAGAIN
  * when it changed under two reads (counted); -errno when unreadable. */
 int ctxmem__read(struct ctxmem *cm, uint64_t itab, uint64_t data, struct ctxmem_state *out);
+/* Many contexts of the cancel, timer or afterfunc kinds at once (their object
+ * starts with a cancelCtx), with one system call for up to 1024: the parent as
+ * the object holds it (stopCtx wrappers not removed) and whether err is set.
+ * err: 0; -EINVAL when the words are not a cancelCtx's (no context parent);
+ * -errno when unreadable. Returns 0, or -errno for all (-ENOTSUP: no layout). */
+struct ctxmem_brief {
+	uint64_t parent_itab, parent_data;
+	bool cancelled;
+	int err;
+};
+int ctxmem__cancel_briefs(struct ctxmem *cm, const uint64_t *addrs, int n, struct ctxmem_brief *out);
 /* The context and its ancestors: out[0] the context itself, then its parent, up
  * to and including a root (Background, TODO) or an unreadable one, at most max.
  * Returns the count (>= 1) or -errno when the first cannot be read. */

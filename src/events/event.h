@@ -53,6 +53,10 @@ struct ev_ctx_create {
 	int64_t deadline_unix_ns;
 	bool preexisting;        /* created before attach, discovered when referenced */
 	bool discovered;         /* seen only when referenced (e.g. WithoutCancel, inlined) */
+	bool replaces;           /* memory shows another context at the address: the one
+	                          * known there was collected (never merged with it); with
+	                          * kind CTX_UNKNOWN nothing is known of the new one: the
+	                          * event only ends the old one */
 	const struct ct_stack *stack; /* creation stack; NULL when unknown */
 };
 

@@ -157,6 +157,61 @@ cleanup:
 	return err;
 }
 
+#define READ_MANY_IOV 1024 /* UIO_MAXIOV */
+
+int procmem__read_many(struct procmem *pm, const uint64_t *addrs, int n, size_t len, void *bufs, int *errs)
+{
+	struct iovec remote[READ_MANY_IOV];
+	int i = 0, ok = 0;
+
+	while (i < n) {
+		int k = 0;
+		ssize_t got;
+
+		/* A callback backend, /proc/PID/mem, or a partial transfer: one by one. */
+		if (pm->cb || pm->use_memfd) {
+			errs[i] = procmem__read(pm, addrs[i], (char *)bufs + (size_t)i * len, len);
+			ok += !errs[i];
+			i++;
+			continue;
+		}
+		for (; k < READ_MANY_IOV && i + k < n; k++) {
+			remote[k].iov_base = (void *)(uintptr_t)addrs[i + k];
+			remote[k].iov_len = len;
+		}
+		{
+			struct iovec local = { .iov_base = (char *)bufs + (size_t)i * len, .iov_len = (size_t)k * len };
+
+			got = process_vm_readv(pm->pid, &local, 1, remote, (unsigned long)k, 0);
+		}
+		pm->st.reads++;
+		if (got < 0) {
+			if (errno == ESRCH) {
+				for (; i < n; i++)
+					errs[i] = -ESRCH;
+				pm->st.read_errors++;
+				return ok;
+			}
+			/* EPERM/ENOSYS and the like: procmem__read knows the fallbacks */
+			errs[i] = procmem__read(pm, addrs[i], (char *)bufs + (size_t)i * len, len);
+			ok += !errs[i];
+			i++;
+			continue;
+		}
+		/* Transfers stop at the first element that fails, never inside one. */
+		for (int j = 0; j < got / (ssize_t)len; j++)
+			errs[i + j] = 0;
+		ok += (int)(got / (ssize_t)len);
+		pm->st.bytes += (uint64_t)got;
+		i += (int)(got / (ssize_t)len);
+		if (got < (ssize_t)k * (ssize_t)len) {
+			errs[i++] = -EFAULT;
+			pm->st.read_errors++;
+		}
+	}
+	return ok;
+}
+
 int procmem__read_u64(struct procmem *pm, uint64_t addr, uint64_t *v)
 {
 	return procmem__read(pm, addr, v, sizeof(*v));

@@ -34,6 +34,10 @@ int procmem__pid(const struct procmem *pm); /* 0 for a callback backend */
  * process is gone, -errno otherwise. */
 int procmem__read(struct procmem *pm, uint64_t addr, void *buf, size_t len);
 int procmem__read_u64(struct procmem *pm, uint64_t addr, uint64_t *v);
+/* len bytes at each of n addresses into bufs (n * len bytes), with as few system
+ * calls as the kernel allows (one per 1024); errs[i]: 0 or -errno for each.
+ * Returns how many were read. */
+int procmem__read_many(struct procmem *pm, const uint64_t *addrs, int n, size_t len, void *bufs, int *errs);
 /* A Go string {ptr, len} at addr, copied into buf (NUL-terminated, truncated to size).
  * Returns the string's full length or -errno. */
 int procmem__read_gostring(struct procmem *pm, uint64_t addr, char *buf, size_t size);

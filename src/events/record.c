@@ -310,7 +310,7 @@ static int encode(struct record *r, const struct ct_event *ev)
 		put_byte(w, e->parent_kind);
 		put_var(w, e->ancestor);
 		put_byte(w, e->ancestor_kind);
-		put_byte(w, e->has_deadline | e->preexisting << 1 | e->discovered << 2);
+		put_byte(w, e->has_deadline | e->preexisting << 1 | e->discovered << 2 | e->replaces << 3);
 		if (e->has_deadline)
 			put_zig(w, e->deadline_unix_ns);
 		put_var(w, b);
@@ -825,11 +825,12 @@ static int decode_event(struct record *r, uint8_t type, struct ct_event *ev)
 
 		if (!get_var(r, &e->id) || !get_kind(r, &e->kind) || !get_sref(r, &e->type_name) ||
 		    !get_var(r, &e->parent) || !get_kind(r, &e->parent_kind) || !get_var(r, &e->ancestor) ||
-		    !get_kind(r, &e->ancestor_kind) || !get_byte(r, &fl) || fl > 7)
+		    !get_kind(r, &e->ancestor_kind) || !get_byte(r, &fl) || fl > 15)
 			return corrupt(r, "bad ctx_create");
 		e->has_deadline = fl & 1;
 		e->preexisting = fl & 2;
 		e->discovered = fl & 4;
+		e->replaces = fl & 8;
 		if ((e->has_deadline && !get_zig(r, &e->deadline_unix_ns)) || !get_kref(r, &e->stack))
 			return corrupt(r, "bad ctx_create");
 		break;

@@ -41,7 +41,7 @@ struct dlink {
 };
 
 struct dlist {
-	uint32_t head, tail;
+	uint32_t head, tail, n;
 };
 
 struct cnode {
@@ -239,6 +239,7 @@ static void dlist_add(const struct lineage *lg, struct dlist *l, uint32_t idx,
 	else
 		l->head = idx;
 	l->tail = idx;
+	l->n++;
 }
 
 /* Takes idx off its list and zeroes the link (it shares its bytes with a time). */
@@ -256,6 +257,7 @@ static void dlist_del(const struct lineage *lg, struct dlist *l, uint32_t idx,
 	else
 		l->tail = k->prev;
 	k->prev = k->next = NONE;
+	l->n--;
 }
 
 static inline bool ctx_is_live(const struct cnode *n)
@@ -715,18 +717,33 @@ stale:
 	return false;
 }
 
+#define EVICT_LOOK 64 /* live contexts the hand passes looking for one not open */
+
 /* No finished node left and the cap is reached: push out a live one. Contexts go
- * first (lost cancels are what piles up); the hand makes it roughly oldest-first. */
+ * first (what piles up: value contexts known as parents, which only the GC ends,
+ * and lost cancels); among them one the rules do not walk (not open), if the hand
+ * finds one soon; the hand makes it roughly oldest-first. */
 static bool evict_live(struct lineage *lg)
 {
+	uint32_t passed = 0, first_open = NONE;
+
 	for (uint32_t n = 0; n < lg->ctxs.hi && lg->ctxs.count; n++) {
 		uint32_t i = lg->hand_ctx;
 
 		lg->hand_ctx = lg->hand_ctx + 1 >= lg->ctxs.hi ? 1 : lg->hand_ctx + 1;
-		if (i != NONE && i < lg->ctxs.hi && (C(lg, i)->flags & F_USED)) {
-			ctx_free(lg, i);
-			return true;
+		if (i == NONE || i >= lg->ctxs.hi || !(C(lg, i)->flags & F_USED))
+			continue;
+		if (ctx_is_open(C(lg, i)) && ++passed < EVICT_LOOK) {
+			if (first_open == NONE)
+				first_open = i;
+			continue;
 		}
+		ctx_free(lg, i);
+		return true;
+	}
+	if (first_open != NONE) {
+		ctx_free(lg, first_open);
+		return true;
 	}
 	for (uint32_t n = 0; n < lg->gos.hi && lg->gos.count; n++) {
 		uint32_t i = lg->hand_go;
@@ -847,8 +864,9 @@ static int mark_finished_ctx(struct lineage *lg, uint32_t idx)
 }
 
 /* Value contexts cannot be cancelled themselves: they end with the nearest
- * cancellable ancestor. Marks the value descendants of idx cancelled. */
-static int cancel_value_descendants(struct lineage *lg, uint32_t idx)
+ * cancellable ancestor. Marks the live value descendants of idx cancelled, or
+ * collected (they referred to it: freed with it). */
+static int end_value_descendants(struct lineage *lg, uint32_t idx, bool collected)
 {
 	uint32_t sp = 0;
 	int err = 0;
@@ -871,12 +889,19 @@ static int cancel_value_descendants(struct lineage *lg, uint32_t idx)
 			if (c->kind != CTX_VALUE || !ctx_is_live(c))
 				continue;
 			ctx_leave_open(lg, ch);
-			c->state = LG_CTX_CANCELLED;
-			c->reason = CANCEL_PARENT;
-			c->cancelled_ns = lg->now;
-			c->err = p->err;
 			lg->st.ctx_live--;
-			lg->st.ctx_cancelled++;
+			if (collected) {
+				map_remove(lg, &lg->ctx_map, ch);
+				c->flags |= F_COLLECTED;
+				c->collected_ns = lg->now;
+				lg->st.ctx_collected++;
+			} else {
+				c->state = LG_CTX_CANCELLED;
+				c->reason = CANCEL_PARENT;
+				c->cancelled_ns = lg->now;
+				c->err = p->err;
+				lg->st.ctx_cancelled++;
+			}
 			err = mark_finished_ctx(lg, ch);
 			if (err)
 				return err;
@@ -1016,7 +1041,10 @@ static int ctx_collected(struct lineage *lg, uint32_t idx)
 	lg->st.ctx_live--;
 	lg->st.ctx_collected++;
 	lg->st.collected_uncancelled++;
-	return fifo_push(lg, idx, n->gen);
+	if (fifo_push(lg, idx, n->gen))
+		return -ENOMEM;
+	/* Its value descendants referred to it: the GC freed them first. */
+	return end_value_descendants(lg, idx, true);
 }
 
 static int on_ctx_create(struct lineage *lg, const struct ct_event *ev)
@@ -1031,7 +1059,8 @@ static int on_ctx_create(struct lineage *lg, const struct ct_event *ev)
 	idx = map_find(lg, &lg->ctx_map, e->id);
 	if (idx != NONE) {
 		n = C(lg, idx);
-		if (n->state == LG_CTX_LIVE && ((n->flags & F_PLACEHOLDER) || e->discovered || e->preexisting)) {
+		if (n->state == LG_CTX_LIVE && !e->replaces &&
+		    ((n->flags & F_PLACEHOLDER) || e->discovered || e->preexisting)) {
 			/* More about a node already known: fill it in. */
 			if (!e->discovered && !e->preexisting) {
 				n->flags &= ~(F_PLACEHOLDER | F_DISCOVERED | F_PREEXISTING);
@@ -1053,6 +1082,10 @@ static int on_ctx_create(struct lineage *lg, const struct ct_event *ev)
 				return err;
 		}
 	}
+	/* Memory says the context known here is gone, and nothing of what is there
+	 * now: no node for it (a later event at the address makes one). */
+	if (e->replaces && e->kind == CTX_UNKNOWN)
+		return 0;
 	if (merged && n->parent != NONE && C(lg, n->parent)->id != e->parent)
 		ctx_unlink_from_parent(lg, n);
 	if (!merged) {
@@ -1170,7 +1203,7 @@ static int on_ctx_cancel(struct lineage *lg, const struct ct_event *ev)
 	lg->st.ctx_cancelled++;
 	if (mark_finished_ctx(lg, idx))
 		return -ENOMEM;
-	return cancel_value_descendants(lg, idx);
+	return end_value_descendants(lg, idx, false);
 }
 
 /* Deriving a context asks its parent for Done() inside package context
@@ -1478,6 +1511,7 @@ uint64_t lineage__now(const struct lineage *lg)
 void lineage__stats(const struct lineage *lg, struct lineage_stats *st)
 {
 	*st = lg->st;
+	st->ctx_open = lg->open_ctx.n;
 }
 
 /* ---- queries ---- */
@@ -1624,7 +1658,12 @@ static uint32_t list_step(const struct lineage *lg, const struct dlist *l, uint3
 
 bool lineage__ctx_next_open(const struct lineage *lg, uint32_t *cursor, struct lg_ctx *out)
 {
-	uint32_t i = list_step(lg, &lg->open_ctx, cursor, ctx_link_of);
+	uint32_t i;
+
+	/* kept across changes of the graph, the cursor's node may have left the list */
+	if (*cursor != 0 && *cursor != END && (*cursor >= lg->ctxs.hi || !ctx_on_list(lg, *cursor)))
+		*cursor = 0;
+	i = list_step(lg, &lg->open_ctx, cursor, ctx_link_of);
 
 	if (i == NONE)
 		return false;

@@ -91,6 +91,7 @@ struct lg_go {
 struct lineage_stats {
 	uint64_t events;           /* applied */
 	uint64_t ctx_live, ctx_cancelled;
+	uint64_t ctx_open;          /* live ones the rules walk (lineage__ctx_next_open) */
 	uint64_t go_alive, go_exited;
 	uint64_t evicted_retention; /* left after retention_ns */
 	uint64_t evicted_cap;       /* finished nodes pushed out early by max_nodes */
@@ -137,6 +138,8 @@ bool lineage__go_next(const struct lineage *lg, uint32_t *cursor, struct lg_go *
  * timerCtx, its creation seen: not discovered, pre-existing or a placeholder) and
  * alive goroutines. */
 bool lineage__ctx_next_open(const struct lineage *lg, uint32_t *cursor, struct lg_ctx *out);
+/* (A cursor kept while the graph changes goes back to the start when its node has
+ * left the list.) */
 bool lineage__go_next_alive(const struct lineage *lg, uint32_t *cursor, struct lg_go *out);
 /* Finished contexts (cancelled, or collected uncancelled) in the order they
  * finished, from sequence number *seq on (0: the oldest kept); *seq moves past

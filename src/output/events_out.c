@@ -320,6 +320,8 @@ static void print_json(struct events_out *eo, const struct ct_event *ev)
 		sb_kv_uint_or_null(b, "goid", ev->goid);
 		sb_kv_bool(b, "preexisting", c->preexisting);
 		sb_kv_bool(b, "discovered", c->discovered);
+		if (c->replaces)
+			sb_kv_bool(b, "replaces", true);
 		sb_stack(eo, b, "stack", c->stack);
 		break;
 	}
@@ -417,6 +419,8 @@ static void print_text(struct events_out *eo, const struct ct_event *ev)
 			fputs(" preexisting", f);
 		if (c->discovered)
 			fputs(" discovered", f);
+		if (c->replaces)
+			fputs(" replaces", f);
 		t_site(f, c->stack);
 		break;
 	}

@@ -136,6 +136,18 @@ static void mark_holders(struct rules *r, const struct lineage *lg)
 	}
 }
 
+/* An unknown creator is taken as alive: not enough to call it lost; one the
+ * graph no longer holds has exited long ago. Asked only when a site's loop does
+ * not decide alone. */
+static bool creator_alive(const struct lineage *lg, uint64_t goid)
+{
+	struct lg_go g;
+
+	if (!goid)
+		return true;
+	return lineage__go(lg, goid, &g) == 0 && g.state == LG_GO_ALIVE;
+}
+
 /* One context of the tick's walks: counts it, or makes it a candidate. */
 static int consider(struct rules *r, const struct lineage *lg, const struct lg_ctx *c, uint64_t now)
 {
@@ -198,17 +210,8 @@ static int consider(struct rules *r, const struct lineage *lg, const struct lg_c
 		return 0;
 	{
 		struct cand cd = { .ref = c->ref, .site = site, .site_hash = frame_hash(site),
-				   .creator = c->creator_goid, .group = NONE32 };
-		struct lg_go cg;
+				   .creator = c->creator_goid, .created_ns = c->created_ns, .group = NONE32 };
 
-		/* an unknown creator is taken as alive: not enough to call it lost;
-		 * one the graph no longer holds has exited long ago */
-		if (!c->creator_goid)
-			cd.creator_alive = true;
-		else if (lineage__go(lg, c->creator_goid, &cg))
-			cd.creator_alive = false;
-		else
-			cd.creator_alive = cg.state == LG_GO_ALIVE;
 		err = cand_push(r, &cd);
 		if (err)
 			return err;
@@ -258,6 +261,7 @@ int rule_lost_cancel_tick(struct rules *r, const struct lineage *lg, uint64_t no
 	mark_holders(r, lg);
 	for (uint32_t i = 0; i < r->ncands;) {
 		uint32_t j = i, unheld = 0;
+		int alive = -1; /* the group's creator: asked once, when needed */
 
 		while (j < r->ncands && r->cands[j].site_hash == r->cands[i].site_hash &&
 		       r->cands[j].creator == r->cands[i].creator)
@@ -266,10 +270,14 @@ int rule_lost_cancel_tick(struct rules *r, const struct lineage *lg, uint64_t no
 			struct cand *cd = &r->cands[k];
 			struct group *g;
 
-			cd->accepted = !cd->held && (!cd->creator_alive || unheld >= loop_min);
+			if (cd->held)
+				continue;
+			if (unheld < loop_min && alive < 0)
+				alive = creator_alive(lg, cd->creator);
+			cd->accepted = unheld >= loop_min || !alive;
 			if (!cd->accepted)
 				continue;
-			if (lineage__ctx_at(lg, cd->ref, &c) == 0 && rules_in_doubt(r, c.created_ns, now, false)) {
+			if (rules_in_doubt(r, cd->created_ns, now, false) && lineage__ctx_at(lg, cd->ref, &c) == 0) {
 				if (!rules_confirm_uncancelled(r, &c)) {
 					cd->accepted = false;
 					r->st.unconfirmed++;

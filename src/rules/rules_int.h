@@ -49,7 +49,7 @@ struct cand {
 	uint64_t site_hash;
 	uint32_t group;        /* set when accepted */
 	uint64_t creator;
-	bool creator_alive;
+	uint64_t created_ns;
 	bool held;     /* a live goroutine started in its scope may hold the cancel func */
 	bool accepted;
 };

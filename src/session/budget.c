@@ -189,6 +189,20 @@ void budget__cost(const struct budget *b, struct budget_cost *out)
 	}
 }
 
+bool budget__last_gap(const struct budget *b, uint64_t *from, uint64_t *to)
+{
+	const struct gap *g;
+
+	if (!b->ngaps)
+		return false;
+	g = &b->gaps[(b->ngaps - 1) % GAPS_KEPT];
+	if (!g->to)
+		return false;
+	*from = g->from;
+	*to = g->to;
+	return true;
+}
+
 bool budget__gap_in(const struct budget *b, uint64_t from, uint64_t to)
 {
 	uint32_t n = b->ngaps < GAPS_KEPT ? b->ngaps : GAPS_KEPT;

@@ -22,6 +22,7 @@
 #define WAITS_PER_TICK 1024 /* parked goroutines read per scan at most */
 #define MAX_WAIT_CHANS 8
 #define MAX_FRAME_CTX 16
+#define OPEN_PER_TICK 1024  /* open contexts read per scan after a gap (one read) */
 
 struct wait_seen {
 	uint64_t goid, pc, sp;
@@ -42,6 +43,12 @@ struct memfacts {
 	struct go_g *parked;     /* this scan's goroutines parked with a sudog list */
 	size_t nparked, parked_cap;
 	struct memfacts_stats st;
+	/* After a gap: the open contexts created before gap_from, read in batches,
+	 * a pass over the open list at a time; pending: a gap ended during the pass
+	 * (what the pass read before it is read again by the next). */
+	bool verifying, pending;
+	uint64_t gap_from;
+	uint32_t open_cursor;
 };
 
 
@@ -273,6 +280,70 @@ static void scan_waits(struct memfacts *mf, const struct lineage *lg)
 	}
 }
 
+void memfacts__gap_ended(struct memfacts *mf, uint64_t gap_from_ns)
+{
+	if (!mf || !mf->o.ctxstates)
+		return;
+	mf->gap_from = gap_from_ns;
+	if (mf->verifying) {
+		mf->pending = true;
+		return;
+	}
+	mf->verifying = true;
+	mf->open_cursor = 0;
+}
+
+/* A batch of the open contexts created before the gap: read together, then told
+ * (after the walk: the graph must not change during it). */
+static void verify_open(struct memfacts *mf, const struct lineage *lg)
+{
+	struct memfacts_ctx batch[OPEN_PER_TICK];
+	int state[OPEN_PER_TICK];
+	struct lg_ctx c;
+	int n = 0;
+	bool more = true;
+
+	while (n < OPEN_PER_TICK && (more = lineage__ctx_next_open(lg, &mf->open_cursor, &c))) {
+		if (c.created_ns >= mf->gap_from)
+			continue;
+		batch[n].id = c.id;
+		batch[n].kind = c.kind;
+		batch[n].parent_id = c.parent_id;
+		batch[n].parent_kind = c.parent_kind;
+		n++;
+	}
+	if (!more) {
+		mf->verifying = mf->pending;
+		mf->pending = false;
+		mf->open_cursor = 0;
+	}
+	if (!n)
+		return;
+	mf->o.ctxstates(mf->o.ctxstates_cookie, batch, n, state);
+	for (int i = 0; i < n; i++) {
+		struct ct_event ev = { .pid = (uint32_t)mf->o.pid, .ts_ns = ct_mono_ns() };
+
+		mf->st.open_read++;
+		if (state[i] == 1) {
+			/* who cancelled it and why is not in memory: an unknown reason */
+			ev.type = EV_CTX_CANCEL;
+			ev.ctx_cancel.id = batch[i].id;
+			ev.ctx_cancel.reason = CANCEL_UNKNOWN;
+			ev.ctx_cancel.effective = true;
+			mf->o.emit(mf->o.cookie, &ev);
+			mf->st.open_cancelled++;
+		} else if (state[i] == -ENOENT) {
+			ev.type = EV_CTX_CREATE;
+			ev.ctx_create.id = batch[i].id;
+			ev.ctx_create.kind = CTX_UNKNOWN;
+			ev.ctx_create.discovered = true;
+			ev.ctx_create.replaces = true;
+			mf->o.emit(mf->o.cookie, &ev);
+			mf->st.open_replaced++;
+		}
+	}
+}
+
 int memfacts__tick(struct memfacts *mf, const struct lineage *lg, uint64_t now_ns)
 {
 	uint64_t t0;
@@ -284,6 +355,8 @@ int memfacts__tick(struct memfacts *mf, const struct lineage *lg, uint64_t now_n
 	err = scan_exits(mf, lg);
 	if (!err)
 		scan_waits(mf, lg);
+	if (!err && mf->verifying)
+		verify_open(mf, lg);
 	t0 = ct_mono_ns() - t0;
 	/* A slow scan (many goroutines) waits longer: at most 1/SCAN_SHARE of the time. */
 	mf->next_scan_ns = now_ns + (t0 * SCAN_SHARE > mf->o.interval_ns ? t0 * SCAN_SHARE : mf->o.interval_ns);

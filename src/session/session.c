@@ -83,6 +83,7 @@ struct session {
 	uint32_t since_budget;   /* records decoded since the last budget step */
 	uint64_t records;        /* decoded */
 	uint32_t ring_empty_polls; /* polls in a row that found no record */
+	uint64_t gap_told;       /* end of the last budget gap given to memfacts */
 	struct ctxmem *cm;
 	uint64_t ctx_itab[CTX_KIND_MAX]; /* a context.Context itab per kind; 1: none found */
 	struct framescan *fs;
@@ -169,6 +170,17 @@ static void emit_alert(void *cookie, const struct alert *a)
 static void facts_tick(struct session *s, uint64_t now)
 {
 	const struct lineage *lg = s->lg ? s->lg : s->o.lineage;
+	uint64_t from, to;
+
+	/* a gap closed: what memory says of the contexts it hid */
+	if (s->mf && s->bud) {
+		pthread_mutex_lock(&s->bud_mu);
+		if (budget__last_gap(s->bud, &from, &to) && to != s->gap_told) {
+			s->gap_told = to;
+			memfacts__gap_ended(s->mf, from);
+		}
+		pthread_mutex_unlock(&s->bud_mu);
+	}
 
 	if (s->mf && lg && (s->o.probes == PROBES_DEFAULT || bud_gap_in(s, 0, now)))
 		memfacts__tick(s->mf, lg, now);
@@ -333,6 +345,59 @@ static int ctx_state(void *cookie, uint64_t id, enum ctx_kind kind, uint64_t par
 	return 0;
 }
 
+static bool root_kind(enum ctx_kind k)
+{
+	return k == CTX_BACKGROUND || k == CTX_TODO;
+}
+
+/* Many open contexts at once (memfacts, after a gap): one read for their parent
+ * and err words; the same context when the parent is the one it was created with
+ * (a stopCtx wrapper in between is read the long way). */
+static void ctx_states(void *cookie, const struct memfacts_ctx *c, int n, int *state)
+{
+	struct session *s = cookie;
+	uint64_t *addrs = malloc((size_t)n * sizeof(*addrs));
+	struct ctxmem_brief *b = malloc((size_t)n * sizeof(*b));
+	int err = -ENOMEM;
+
+	for (int i = 0; i < n && addrs; i++)
+		addrs[i] = c[i].id;
+	if (addrs && b)
+		err = s->cm ? ctxmem__cancel_briefs(s->cm, addrs, n, b) : -ENOTSUP;
+	for (int i = 0; i < n; i++) {
+		bool cancelled = false, same;
+
+		if (err) {
+			state[i] = err;
+			continue;
+		}
+		if (b[i].err) {
+			/* not a cancelCtx's words any more: another object is there */
+			state[i] = b[i].err == -EINVAL ? -ENOENT : b[i].err;
+			continue;
+		}
+		if (root_kind(c[i].parent_kind))
+			same = root_kind(gotypes__ctx_kind(s->gt, b[i].parent_itab, b[i].parent_data, NULL));
+		else
+			same = b[i].parent_data == c[i].parent_id;
+		if (!same) {
+			const char *name = gotypes__itab_name(s->gt, b[i].parent_itab);
+
+			if (name && !strcmp(name, "context.stopCtx")) {
+				int e = ctx_state(s, c[i].id, c[i].kind, c[i].parent_id, c[i].parent_kind, &cancelled);
+
+				state[i] = e ? e : cancelled;
+				continue;
+			}
+			state[i] = -ENOENT;
+			continue;
+		}
+		state[i] = b[i].cancelled;
+	}
+	free(addrs);
+	free(b);
+}
+
 /* The graph and the rules, when asked for. Syscall tracing is optional: without
  * it unreachable-cancel cannot name the call, and the user is told so. */
 static int open_analysis(struct session *s)
@@ -389,6 +454,8 @@ static int open_analysis(struct session *s)
 		verbose("pid %d: context readers unavailable: Done() waiters known from the scope only", s->o.pid);
 	mfo.cm = s->cm;
 	mfo.fs = s->fs;
+	mfo.ctxstates = ctx_states;
+	mfo.ctxstates_cookie = s;
 	s->mf = memfacts__new(&mfo);
 	if (!s->mf)
 		return -ENOMEM;
@@ -1051,18 +1118,20 @@ static void finish(struct session *s, bool exited)
 
 		memfacts__stats(s->mf, &ms);
 		verbose("pid %d: from memory: %llu allgs scans (%llu failed, %.1f ms), %llu exits; %llu waits read, "
-			"%llu frame scans, %llu Done waits", s->o.pid, (unsigned long long)ms.scans,
+			"%llu frame scans, %llu Done waits; after gaps %llu open contexts read, %llu cancelled, "
+			"%llu replaced", s->o.pid, (unsigned long long)ms.scans,
 			(unsigned long long)ms.scan_errors, ms.scan_ns / 1e6, (unsigned long long)ms.exits,
 			(unsigned long long)ms.waits_read, (unsigned long long)ms.frame_scans,
-			(unsigned long long)ms.dones);
+			(unsigned long long)ms.dones, (unsigned long long)ms.open_read,
+			(unsigned long long)ms.open_cancelled, (unsigned long long)ms.open_replaced);
 	}
 	if (s->lg) {
 		struct lineage_stats ls;
 
 		lineage__stats(s->lg, &ls);
-		verbose("pid %d: graph: %llu contexts live, %llu cancelled, %llu collected uncancelled; %llu "
-			"goroutines alive, %llu exited; %llu KiB; evicted %llu by retention, %llu by max_nodes "
-			"(%llu live)", s->o.pid, (unsigned long long)ls.ctx_live,
+		verbose("pid %d: graph: %llu contexts live (%llu open), %llu cancelled, %llu collected uncancelled; "
+			"%llu goroutines alive, %llu exited; %llu KiB; evicted %llu by retention, %llu by max_nodes "
+			"(%llu live)", s->o.pid, (unsigned long long)ls.ctx_live, (unsigned long long)ls.ctx_open,
 			(unsigned long long)ls.ctx_cancelled, (unsigned long long)ls.ctx_collected,
 			(unsigned long long)ls.go_alive, (unsigned long long)ls.go_exited,
 			(unsigned long long)(ls.bytes / 1024), (unsigned long long)ls.evicted_retention,

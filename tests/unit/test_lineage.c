@@ -713,6 +713,12 @@ static void check_walks(struct lineage *lg, uint64_t *fin_seq, bool complete)
 		assert_int_equal(visits[c.ref.idx]++, 0);
 	}
 	assert_int_equal(open, want_open);
+	{
+		struct lineage_stats st;
+
+		lineage__stats(lg, &st);
+		assert_int_equal(st.ctx_open, open);
+	}
 	/* resuming: only what finished since the last call, each once */
 	while (lineage__ctx_finished_next(lg, fin_seq, &c)) {
 		assert_int_not_equal(resumed_gen[c.ref.idx], c.ref.gen);
@@ -795,6 +801,83 @@ static void test_walks_random(void **state)
 	}
 }
 
+
+/* After a gap, memory says the address of an open context holds another one: a
+ * replacing create collects the old node (not merged into it, though discovered),
+ * takes it off the open list and, of unknown kind, makes no node. */
+static void test_replaced_from_memory(void **state)
+{
+	struct lineage *lg = new_graph(0, 0);
+	struct lineage_stats st;
+	struct ct_event e;
+	struct lg_ctx a, c;
+	uint32_t cur = 0;
+
+	(void)state;
+	go_pre(lg, 1);
+	create(lg, 1, 0xa, CTX_CANCEL, 0xb0, CTX_BACKGROUND);
+	a = getc_(lg, 0xa);
+	assert_true(lineage__ctx_next_open(lg, &cur, &c));
+	assert_int_equal(c.id, 0xa);
+	e = ev(EV_CTX_CREATE, 0);
+	e.ctx_create.id = 0xa;
+	e.ctx_create.kind = CTX_UNKNOWN;
+	e.ctx_create.discovered = true;
+	e.ctx_create.replaces = true;
+	assert_int_equal(lineage__apply(lg, &e), 0);
+	assert_int_equal(lineage__ctx_at(lg, a.ref, &c), 0);
+	assert_true(c.collected);
+	/* nothing is known of what is there now: no node */
+	assert_int_equal(lineage__ctx(lg, 0xa, &c), -ENOENT);
+	cur = 0;
+	assert_false(lineage__ctx_next_open(lg, &cur, &c));
+	lineage__stats(lg, &st);
+	assert_int_equal(st.ctx_open, 0);
+	assert_int_equal(st.collected_uncancelled, 1);
+	/* without replaces, a discovered create fills in the node known there */
+	create(lg, 1, 0xc, CTX_CANCEL, 0xb0, CTX_BACKGROUND);
+	a = getc_(lg, 0xc);
+	e = ev(EV_CTX_CREATE, 0);
+	e.ctx_create.id = 0xc;
+	e.ctx_create.kind = CTX_CANCEL;
+	e.ctx_create.discovered = true;
+	assert_int_equal(lineage__apply(lg, &e), 0);
+	c = getc_(lg, 0xc);
+	assert_true(c.ref.idx == a.ref.idx && c.ref.gen == a.ref.gen);
+	lineage__free(lg);
+}
+
+
+/* At the cap with only live nodes left, value contexts known as parents (which only
+ * the GC ends) go before open contexts (lost-cancel candidates). */
+static void test_max_nodes_keeps_open(void **state)
+{
+	struct lineage *lg = new_graph(3600ULL * 1000000000ULL, 64);
+	struct lineage_stats st;
+	struct lg_ctx c;
+
+	(void)state;
+	go_pre(lg, 1);
+	for (uint64_t i = 0; i < 10; i++)
+		create(lg, 1, 0x1000 + i * 16, CTX_CANCEL, 0xb0, CTX_BACKGROUND);
+	for (uint64_t i = 0; i < 500; i++) {
+		struct ct_event e = ev(EV_CTX_CREATE, 0);
+
+		e.ctx_create.id = 0x900000 + i * 32;
+		e.ctx_create.kind = CTX_VALUE;
+		e.ctx_create.parent = 0xb0;
+		e.ctx_create.parent_kind = CTX_BACKGROUND;
+		e.ctx_create.discovered = true;
+		assert_int_equal(lineage__apply(lg, &e), 0);
+	}
+	lineage__stats(lg, &st);
+	assert_true(st.evicted_live >= 400);
+	assert_int_equal(st.ctx_open, 10);
+	for (uint64_t i = 0; i < 10; i++)
+		assert_int_equal(lineage__ctx(lg, 0x1000 + i * 16, &c), 0);
+	lineage__free(lg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -806,10 +889,12 @@ int main(void)
 		cmocka_unit_test(test_preexisting),
 		cmocka_unit_test(test_retention),
 		cmocka_unit_test(test_max_nodes),
+		cmocka_unit_test(test_max_nodes_keeps_open),
 		cmocka_unit_test(test_id_map_churn),
 		cmocka_unit_test(test_id_reuse),
 		cmocka_unit_test(test_cancel_after_deadline),
 		cmocka_unit_test(test_walks_random),
+		cmocka_unit_test(test_replaced_from_memory),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "binary/offsets.h"
 #include "events/ctxmem.h"
@@ -614,6 +616,48 @@ static void test_state_index(void **state)
 	goroutines__free(gs);
 }
 
+
+/* procmem__read_many on this very process (process_vm_readv on ourselves): 1500
+ * objects (two system calls' worth), with unmapped addresses among them; each
+ * read equals the memory, each unmapped one fails alone. */
+static void test_read_many_self(void **state)
+{
+	enum { N = 1500, LEN = 24 };
+	static uint64_t objs[N][LEN / 8];
+	static uint64_t addrs[N];
+	static uint8_t bufs[N][LEN];
+	static int errs[N];
+	struct procmem *pm = procmem__open(getpid());
+	long page = sysconf(_SC_PAGESIZE);
+	void *hole = mmap(NULL, (size_t)page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int ok;
+
+	(void)state;
+	assert_non_null(pm);
+	assert_true(hole != MAP_FAILED);
+	munmap(hole, (size_t)page); /* now nothing is mapped there */
+	for (int i = 0; i < N; i++) {
+		for (int w = 0; w < LEN / 8; w++)
+			objs[i][w] = 0x1000000ULL * (uint64_t)i + (uint64_t)w;
+		addrs[i] = (uint64_t)(uintptr_t)objs[i];
+	}
+	addrs[0] = (uint64_t)(uintptr_t)hole;
+	addrs[700] = (uint64_t)(uintptr_t)hole + 64;
+	addrs[1023] = (uint64_t)(uintptr_t)hole;
+	addrs[N - 1] = (uint64_t)(uintptr_t)hole;
+	ok = procmem__read_many(pm, addrs, N, LEN, bufs, errs);
+	assert_int_equal(ok, N - 4);
+	for (int i = 0; i < N; i++) {
+		if (i == 0 || i == 700 || i == 1023 || i == N - 1) {
+			assert_int_equal(errs[i], -EFAULT);
+			continue;
+		}
+		assert_int_equal(errs[i], 0);
+		assert_memory_equal(bufs[i], objs[i], LEN);
+	}
+	procmem__free(pm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -626,6 +670,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_framescan, setup26, teardown),
 		cmocka_unit_test_setup_teardown(test_state_index, setup22, teardown),
 		cmocka_unit_test_setup_teardown(test_state_index, setup26, teardown),
+		cmocka_unit_test(test_read_many_self),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

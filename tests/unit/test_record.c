@@ -84,6 +84,7 @@ static int make_events(struct ct_event *v, int max)
 		e->ctx_create.deadline_unix_ns = i % 3 ? 1700000000123456789LL - i : 0;
 		e->ctx_create.preexisting = i == 5;
 		e->ctx_create.discovered = i == 7;
+		e->ctx_create.replaces = i == 7;
 		e->ctx_create.stack = STK(s_create);
 		n++;
 		e = NEXT();
@@ -172,6 +173,7 @@ static void event_eq(const struct ct_event *a, const struct ct_event *b)
 		assert_int_equal(a->ctx_create.deadline_unix_ns, b->ctx_create.deadline_unix_ns);
 		assert_int_equal(a->ctx_create.preexisting, b->ctx_create.preexisting);
 		assert_int_equal(a->ctx_create.discovered, b->ctx_create.discovered);
+		assert_int_equal(a->ctx_create.replaces, b->ctx_create.replaces);
 		stack_eq(a->ctx_create.stack, b->ctx_create.stack);
 		break;
 	case EV_CTX_CANCEL:
