@@ -157,7 +157,7 @@ bool budget__update(struct budget *b, uint64_t now, uint64_t hits, uint64_t self
 	return want;
 }
 
-uint64_t budget__next_ns(const struct budget *b, uint64_t now)
+uint64_t budget__next_ns(const struct budget *b, uint64_t now, bool attached)
 {
 	uint64_t next, on_end, cycle_end;
 
@@ -167,10 +167,16 @@ uint64_t budget__next_ns(const struct budget *b, uint64_t now)
 	if (b->c.duty < 1) {
 		on_end = b->cycle_start + (uint64_t)(b->c.duty * b->o.period_ns);
 		cycle_end = b->cycle_start + b->o.period_ns;
+		/* Not in the state the cycle wants (an attach that outlasted a short
+		 * on-phase, say): switch at once. */
+		if (now >= cycle_end || attached != (now < on_end))
+			return now;
 		if (now < on_end && on_end < next)
 			next = on_end;
 		if (cycle_end < next)
 			next = cycle_end;
+	} else if (!attached) {
+		return now;
 	}
 	return next > now ? next : now;
 }

@@ -51,7 +51,7 @@ void budget__free(struct budget *b);
 bool budget__update(struct budget *b, uint64_t now_ns, uint64_t hits, uint64_t self_ns, bool attached);
 /* When budget__update is next needed: the next switch of the duty cycle or the
  * end of the estimate's window (a thread can sleep until then). */
-uint64_t budget__next_ns(const struct budget *b, uint64_t now_ns);
+uint64_t budget__next_ns(const struct budget *b, uint64_t now_ns, bool attached);
 void budget__cost(const struct budget *b, struct budget_cost *out);
 /* The newest detached period, when it has ended: true and its bounds. */
 bool budget__last_gap(const struct budget *b, uint64_t *from_ns, uint64_t *to_ns);

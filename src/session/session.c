@@ -975,7 +975,7 @@ static void *budget_thread(void *arg)
 		budget_cycle(s);
 		pthread_mutex_lock(&s->bud_mu);
 		now = ct_mono_ns();
-		next = budget__next_ns(s->bud, now);
+		next = budget__next_ns(s->bud, now, tracer__attached(s->tr));
 		if (next < now + BUDGET_MIN_SLEEP_NS)
 			next = now + BUDGET_MIN_SLEEP_NS;
 		ts.tv_sec = (time_t)(next / 1000000000ULL);

@@ -63,6 +63,16 @@ static void test_estimate_and_duty(void **state)
 		}
 		assert_true(off_at != 0);
 		assert_true(budget__gap_in(b, off_at, off_at));
+		/* the thread's next wake: the next switch, or now when the attach state is
+		 * not what the cycle wants (an attach that outlasted its on-phase) */
+		{
+			uint64_t now2 = ct_clock_ns(CLOCK_MONOTONIC);
+			bool want = budget__update(b, now2, hits, 0, on);
+			uint64_t next = budget__next_ns(b, now2, want);
+
+			assert_true(next > now2 && next <= now2 + 1000000000ULL);
+			assert_true(budget__next_ns(b, now2, !want) == now2);
+		}
 		assert_false(budget__gap_in(b, t0, off_at - 1));
 		budget__cost(b, &c);
 		assert_true(c.gaps >= 1);
