@@ -238,8 +238,9 @@ static void print_cost(const struct session *s, int pid)
 		n += snprintf(by + n, sizeof(by) - n, "%s%s %llu", n ? ", " : "", role, (unsigned long long)h);
 	}
 	info("pid %d: %llu probe hits (%s; probes=%s); estimated cost since attach %.4f CPU s/s, %.2f%% of "
-	     "the target's CPU (traps: one hit costs %.0f ns here; and ctxtrace's own work)%s", pid, (unsigned long long)c.hits, n ? by : "none",
-	     c.probes, c.avg_cost_cpu, c.avg_pct, c.trap_ns,
+	     "the target's CPU (hits: one hit costs %.0f ns here to trap and %.0f ns in ctxtrace's program; "
+	     "and ctxtrace's own work)%s", pid, (unsigned long long)c.hits, n ? by : "none",
+	     c.probes, c.avg_cost_cpu, c.avg_pct, c.trap_ns, c.prog_ns,
 	     c.gaps ? "; sampled (probes attached part-time, --max-overhead)" : "");
 }
 

@@ -53,6 +53,7 @@ struct tracer {
 	__u64 cookies[PROBE_PLAN_MAX];
 	bool multi;
 	bool detached; /* set by the budget's thread, read by the poll loop: atomic */
+	int stats_fd;  /* BPF run-time statistics on while open; -errno: unavailable */
 	void (*on_record)(void *cookie, const void *data, size_t len);
 	void *cookie;
 	int limit, count; /* tracer__consume_n */
@@ -413,6 +414,9 @@ struct tracer *tracer__open(int pid, const struct probe_plan *plan, const struct
 	t->pid = pid;
 	t->ring_fd = -1;
 	t->epfd = -1;
+	/* The programs' own run time, for the cost estimate (tracer__prog_ns): the
+	 * kernel counts it while someone holds this (2 clock reads per run). */
+	t->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
 	t->on_record = o->on_record;
 	t->cookie = o->cookie;
 	t->links = calloc(n, sizeof(*t->links));
@@ -579,6 +583,28 @@ int tracer__hits(const struct tracer *t, uint64_t *hits)
 	return 0;
 }
 
+int tracer__prog_ns(const struct tracer *t, uint64_t *ns)
+{
+	struct bpf_program *progs[] = { t->skel->progs.ctxtrace_multi, t->skel->progs.ctxtrace_single };
+
+	*ns = 0;
+	if (t->stats_fd < 0)
+		return -ENOTSUP;
+	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+		struct bpf_prog_info info;
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(progs[i]);
+
+		if (fd < 0)
+			continue;
+		memset(&info, 0, sizeof(info));
+		if (bpf_prog_get_info_by_fd(fd, &info, &len))
+			return -errno;
+		*ns += info.run_time_ns;
+	}
+	return 0;
+}
+
 const char *tracer__attach_mode(const struct tracer *t)
 {
 	return t->mode ? t->mode : "none";
@@ -624,6 +650,8 @@ void tracer__free(struct tracer *t)
 		bpf_link__destroy(t->links[--t->nlinks]);
 	free(t->links);
 	ctxtrace_bpf__destroy(t->skel);
+	if (t->stats_fd >= 0)
+		close(t->stats_fd);
 	free(t);
 }
 

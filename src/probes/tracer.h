@@ -79,6 +79,10 @@ unsigned tracer__ring_grows(const struct tracer *t); /* times the ring grew */
 void tracer__ring_fill(const struct tracer *t, size_t *used, size_t *size);
 /* The hit counter alone (one map lookup): for frequent reads. */
 int tracer__hits(const struct tracer *t, uint64_t *hits);
+/* The time the kernel spent running the uprobe programs since load (kernel BPF
+ * run-time statistics, on while the tracer lives): part of what a hit costs the
+ * target beside the trap itself. -ENOTSUP when the kernel keeps none. */
+int tracer__prog_ns(const struct tracer *t, uint64_t *ns);
 /* Detaches every site (on = false) or attaches them again, keeping the BPF
  * object, its maps and the ring buffer: the overhead budget's duty cycle.
  * 0 or -errno (ct_errmsg set). */

@@ -26,6 +26,7 @@ struct budget {
 	uint64_t start_ns, start_hits, start_cpu; /* at the first update */
 	uint64_t cpu_ns, cpu_read_ns, cpu_hits;   /* the last good CPU reading, and when */
 	uint64_t start_self, cpu_self;
+	uint64_t prog_ns, win_prog, start_prog, cpu_prog; /* the programs' run time */
 	bool started;
 	struct gap gaps[GAPS_KEPT];
 	uint32_t ngaps;   /* total; gaps[(ngaps - 1) % GAPS_KEPT] is the newest */
@@ -65,9 +66,12 @@ static void window_close(struct budget *b, uint64_t now, uint64_t hits)
 		b->cpu_read_ns = now;
 		b->cpu_hits = hits;
 		b->cpu_self = b->self_ns;
+		b->cpu_prog = b->prog_ns;
 	}
 	b->c.hits_per_s = (hits - b->win_hits) / secs;
-	b->c.trap_cpu = b->c.hits_per_s * b->o.trap_ns / 1e9;
+	/* a hit: the trap (calibrated) and our program's run (the kernel's count) */
+	b->c.prog_ns = hits > b->win_hits ? (double)(b->prog_ns - b->win_prog) / (double)(hits - b->win_hits) : 0;
+	b->c.trap_cpu = b->c.hits_per_s * (b->o.trap_ns + b->c.prog_ns) / 1e9;
 	b->c.self_cpu = (b->self_ns - b->win_self) / 1e9 / secs;
 	b->c.cost_cpu = b->c.trap_cpu + b->c.self_cpu;
 	b->c.target_cpu = cpu > b->win_cpu ? (cpu - b->win_cpu) / 1e9 / secs : 0;
@@ -101,22 +105,26 @@ static void window_close(struct budget *b, uint64_t now, uint64_t hits)
 		b->c.duty = duty < MIN_DUTY ? MIN_DUTY : duty > 1 ? 1 : duty;
 	}
 	b->c.sampling = b->c.duty < 1;
-	verbose("pid %d: %.0f hits/s, estimated %.4f CPU s/s (traps %.4f, ctxtrace %.4f), %.2f%% of the "
-		"target's %.2f CPU s/s (%.2f%% with every probe attached all the time), attached %.0f%% of "
-		"the time", b->o.pid, b->c.hits_per_s, b->c.cost_cpu, b->c.trap_cpu, b->c.self_cpu, b->c.pct,
+	verbose("pid %d: %.0f hits/s, estimated %.4f CPU s/s (hits %.4f: %.0f ns trap + %.0f ns program each; "
+		"ctxtrace %.4f), %.2f%% of the target's %.2f CPU s/s (%.2f%% with every probe attached all the "
+		"time), attached %.0f%% of the time", b->o.pid, b->c.hits_per_s, b->c.cost_cpu, b->c.trap_cpu,
+		b->o.trap_ns, b->c.prog_ns, b->c.self_cpu, b->c.pct,
 		b->c.target_cpu, b->c.full_pct, 100 * b->c.duty);
 	b->win_start = now;
 	b->win_hits = hits;
 	b->win_cpu = cpu;
 	b->win_on_ns = 0;
 	b->win_self = b->self_ns;
+	b->win_prog = b->prog_ns;
 }
 
-bool budget__update(struct budget *b, uint64_t now, uint64_t hits, uint64_t self_ns, bool attached)
+bool budget__update(struct budget *b, uint64_t now, uint64_t hits, uint64_t self_ns, uint64_t prog_ns,
+		    bool attached)
 {
 	bool want;
 
 	b->self_ns = self_ns;
+	b->prog_ns = prog_ns;
 	if (!b->started) {
 		b->started = true;
 		b->win_start = b->last_ns = b->cycle_start = now;
@@ -126,6 +134,7 @@ bool budget__update(struct budget *b, uint64_t now, uint64_t hits, uint64_t self
 		b->start_ns = b->cpu_read_ns = now;
 		b->start_hits = b->cpu_hits = hits;
 		b->win_self = b->start_self = b->cpu_self = self_ns;
+		b->win_prog = b->start_prog = b->cpu_prog = prog_ns;
 		b->start_cpu = b->cpu_ns = b->win_cpu;
 	}
 	if (attached)
@@ -189,7 +198,10 @@ void budget__cost(const struct budget *b, struct budget_cost *out)
 	if (secs > 0) {
 		double self = (b->cpu_self - b->start_self) / 1e9 / secs;
 
-		out->avg_cost_cpu = (b->cpu_hits - b->start_hits) * b->o.trap_ns / 1e9 / secs + self;
+		out->avg_cost_cpu = ((b->cpu_hits - b->start_hits) * b->o.trap_ns + (double)(b->cpu_prog - b->start_prog)) /
+				    1e9 / secs + self;
+		out->avg_prog_ns = b->cpu_hits > b->start_hits
+			? (double)(b->cpu_prog - b->start_prog) / (double)(b->cpu_hits - b->start_hits) : 0;
 		out->avg_pct = b->cpu_ns > b->start_cpu
 			? 100.0 * out->avg_cost_cpu / ((b->cpu_ns - b->start_cpu) / 1e9 / secs + self) : 0;
 	}

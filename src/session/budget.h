@@ -26,9 +26,10 @@ struct budget_opts {
 };
 
 struct budget_cost {
-	double trap_ns;       /* calibrated cost of one hit */
+	double trap_ns;       /* calibrated cost of one hit's trap (an empty program) */
+	double prog_ns;       /* and of running our program, per hit, over the last window */
 	double hits_per_s;    /* over the last window, wall clock */
-	double trap_cpu;      /* CPU seconds per second the traps cost the target */
+	double trap_cpu;      /* CPU seconds per second the hits cost the target (traps and program) */
 	double self_cpu;      /* CPU seconds per second ctxtrace spent on the target */
 	double cost_cpu;      /* estimated cost: trap_cpu + self_cpu */
 	double target_cpu;    /* CPU seconds per second the target used (probes included) */
@@ -41,14 +42,17 @@ struct budget_cost {
 	/* Since attach, up to the last reading of the target's CPU time: */
 	double avg_cost_cpu;  /* estimated CPU s/s */
 	double avg_pct;       /* per cent of the target's CPU */
+	double avg_prog_ns;   /* our program's run time per hit */
 };
 
 struct budget *budget__new(const struct budget_opts *opts); /* NULL with errno */
 void budget__free(struct budget *b);
 /* Called often (every poll): hits = the BPF hit counter now, self_ns = the CPU
- * time ctxtrace spent on this target so far. Returns whether the sites should be
+ * time ctxtrace spent on this target so far, prog_ns = the time the kernel spent
+ * running the probes' program so far (0 when unknown: the trap alone is counted). Returns whether the sites should be
  * attached now. */
-bool budget__update(struct budget *b, uint64_t now_ns, uint64_t hits, uint64_t self_ns, bool attached);
+bool budget__update(struct budget *b, uint64_t now_ns, uint64_t hits, uint64_t self_ns, uint64_t prog_ns,
+		    bool attached);
 /* When budget__update is next needed: the next switch of the duty cycle or the
  * end of the estimate's window (a thread can sleep until then). */
 uint64_t budget__next_ns(const struct budget *b, uint64_t now_ns, bool attached);

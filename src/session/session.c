@@ -943,12 +943,14 @@ static uint64_t self_cpu_ns(const struct session *s)
 static void budget_cycle(struct session *s)
 {
 	bool on, was = tracer__attached(s->tr);
-	uint64_t hits, t0;
+	uint64_t hits, t0, prog;
 
 	if (tracer__hits(s->tr, &hits))
 		return;
 	pthread_mutex_lock(&s->bud_mu);
-	on = budget__update(s->bud, ct_mono_ns(), hits, self_cpu_ns(s), was);
+	if (tracer__prog_ns(s->tr, &prog))
+		prog = 0;
+	on = budget__update(s->bud, ct_mono_ns(), hits, self_cpu_ns(s), prog, was);
 	pthread_mutex_unlock(&s->bud_mu);
 	if (on == was)
 		return;
@@ -1024,6 +1026,7 @@ int session__cost(const struct session *s, struct session_cost *out)
 		return -EINVAL;
 	bud_cost(s, &bc);
 	out->trap_ns = bc.trap_ns;
+	out->prog_ns = bc.avg_prog_ns;
 	out->hits_per_s = bc.hits_per_s;
 	out->cost_cpu = bc.cost_cpu;
 	out->trap_cpu = bc.trap_cpu;

@@ -52,7 +52,8 @@ struct session_cost {
 	double trap_ns;       /* measured cost of one probe hit on this machine; 0 unknown */
 	double hits_per_s;
 	double cost_cpu;      /* estimated CPU s/s tracing costs the target: trap_cpu + self_cpu */
-	double trap_cpu;      /* the probes' traps, in the target */
+	double trap_cpu;      /* the probes' hits (traps and program), in the target */
+	double prog_ns;       /* our program's run time per hit, since attach (trap_ns: the trap) */
 	double self_cpu;      /* ctxtrace's own work for the target (decoding, memory reads) */
 	double target_cpu;    /* CPU s/s the target used */
 	double pct;           /* cost_cpu / target_cpu, per cent */

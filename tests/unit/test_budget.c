@@ -36,11 +36,11 @@ static void test_estimate_and_duty(void **state)
 
 	assert_non_null(b);
 	t0 = ct_clock_ns(CLOCK_MONOTONIC);
-	assert_true(budget__update(b, t0, 0, 0, true));
+	assert_true(budget__update(b, t0, 0, 0, 0, true));
 	cpu = burn(1200000000ULL);
 	/* hits whose traps (1 us each) are 10% of the CPU this process used */
 	hits = cpu / 10 / 1000;
-	on = budget__update(b, ct_clock_ns(CLOCK_MONOTONIC), hits, 0, true);
+	on = budget__update(b, ct_clock_ns(CLOCK_MONOTONIC), hits, 0, 0, true);
 	budget__cost(b, &c);
 	/* /proc/PID/stat counts in clock ticks: allow 20% */
 	assert_true(c.pct > 8 && c.pct < 12.5);
@@ -53,7 +53,7 @@ static void test_estimate_and_duty(void **state)
 		uint64_t start = ct_clock_ns(CLOCK_MONOTONIC), now = start, off_at = 0;
 
 		while (now - start < 1500000000ULL) {
-			bool want = budget__update(b, now, hits, 0, on);
+			bool want = budget__update(b, now, hits, 0, 0, on);
 
 			if (on && !want && !off_at)
 				off_at = now;
@@ -67,7 +67,7 @@ static void test_estimate_and_duty(void **state)
 		 * not what the cycle wants (an attach that outlasted its on-phase) */
 		{
 			uint64_t now2 = ct_clock_ns(CLOCK_MONOTONIC);
-			bool want = budget__update(b, now2, hits, 0, on);
+			bool want = budget__update(b, now2, hits, 0, 0, on);
 			uint64_t next = budget__next_ns(b, now2, want);
 
 			assert_true(next > now2 && next <= now2 + 1000000000ULL);
@@ -89,13 +89,34 @@ static void test_no_budget(void **state)
 	uint64_t t0 = ct_clock_ns(CLOCK_MONOTONIC);
 
 	assert_non_null(b);
-	assert_true(budget__update(b, t0, 0, 0, true));
+	assert_true(budget__update(b, t0, 0, 0, 0, true));
 	burn(1100000000ULL);
-	assert_true(budget__update(b, ct_clock_ns(CLOCK_MONOTONIC), 1000000, 0, true));
+	assert_true(budget__update(b, ct_clock_ns(CLOCK_MONOTONIC), 1000000, 0, 0, true));
 	budget__cost(b, &c);
 	assert_false(c.sampling);
 	assert_true(c.duty == 1);
 	assert_true(c.pct > 50);
+	budget__free(b);
+}
+
+/* The program's run time counts beside the trap: hits whose traps are 5% of the
+ * CPU and whose program runs as long again give 10%. */
+static void test_program_time(void **state)
+{
+	struct budget_opts o = { .pid = getpid(), .trap_ns = 1000 };
+	struct budget *b = budget__new(&o);
+	struct budget_cost c;
+	uint64_t t0 = ct_clock_ns(CLOCK_MONOTONIC), cpu, hits;
+
+	(void)state;
+	assert_non_null(b);
+	assert_true(budget__update(b, t0, 0, 0, 0, true));
+	cpu = burn(1200000000ULL);
+	hits = cpu / 20 / 1000;
+	assert_true(budget__update(b, ct_clock_ns(CLOCK_MONOTONIC), hits, 0, hits * 1000, true));
+	budget__cost(b, &c);
+	assert_true(c.prog_ns > 999 && c.prog_ns < 1001);
+	assert_true(c.pct > 8 && c.pct < 12.5);
 	budget__free(b);
 }
 
@@ -104,6 +125,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_estimate_and_duty),
 		cmocka_unit_test(test_no_budget),
+		cmocka_unit_test(test_program_time),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
