@@ -12,6 +12,7 @@
 #include "probes/systrace.h"
 #include "syscalls.h"
 #include "syscalls.skel.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #define NR_MAX CT_SYSCALL_NR_MAX
@@ -20,6 +21,11 @@ struct systrace {
 	struct syscalls_bpf *skel;
 	int pid;
 	int map_fd;
+	/* The budget's duty cycle detaches the tracepoints too (systrace__set_attached,
+	 * its own thread): while detached, and for calls entered before the last
+	 * re-attach, the map may be stale (the exit was not seen): /proc says. */
+	bool detached;
+	uint64_t reattached_ns;
 };
 
 struct systrace *systrace__open(int pid)
@@ -73,13 +79,61 @@ void systrace__free(struct systrace *st)
 	free(st);
 }
 
+int systrace__set_attached(struct systrace *st, bool on)
+{
+	int err;
+
+	if (!st || on != __atomic_load_n(&st->detached, __ATOMIC_ACQUIRE))
+		return 0;
+	if (!on) {
+		syscalls_bpf__detach(st->skel);
+		__atomic_store_n(&st->detached, true, __ATOMIC_RELEASE);
+		return 0;
+	}
+	err = syscalls_bpf__attach(st->skel);
+	if (err)
+		return err;
+	__atomic_store_n(&st->reattached_ns, ct_mono_ns(), __ATOMIC_RELEASE);
+	__atomic_store_n(&st->detached, false, __ATOMIC_RELEASE);
+	return 0;
+}
+
+int systrace__prog_ns(const struct systrace *st, uint64_t *ns)
+{
+	struct bpf_program *progs[] = { st->skel->progs.ct_sys_enter, st->skel->progs.ct_sys_exit };
+
+	*ns = 0;
+	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+		struct bpf_prog_info info;
+		__u32 len = sizeof(info);
+
+		memset(&info, 0, sizeof(info));
+		if (bpf_prog_get_info_by_fd(bpf_program__fd(progs[i]), &info, &len))
+			return -errno;
+		*ns += info.run_time_ns;
+	}
+	return 0;
+}
+
 int systrace__lookup(struct systrace *st, uint32_t tid, int *nr, uint64_t *since_ns)
 {
 	struct ct_syscall v;
 
 	if (st && st->map_fd > 0 && bpf_map_lookup_elem(st->map_fd, &tid, &v) == 0) {
+		bool detached = __atomic_load_n(&st->detached, __ATOMIC_ACQUIRE);
+		uint64_t back = __atomic_load_n(&st->reattached_ns, __ATOMIC_ACQUIRE);
+		int now_nr;
+
 		*nr = v.nr;
 		*since_ns = v.since_ns;
+		if (!detached && v.since_ns >= back)
+			return 0;
+		/* its exit may have fallen in a gap: the same call if /proc says so */
+		if (syscall_of_thread(st->pid, tid, &now_nr))
+			return -ENOENT;
+		if (now_nr != v.nr)
+			*since_ns = 0;
+		*nr = now_nr;
 		return 0;
 	}
 	*since_ns = 0;

@@ -943,13 +943,16 @@ static uint64_t self_cpu_ns(const struct session *s)
 static void budget_cycle(struct session *s)
 {
 	bool on, was = tracer__attached(s->tr);
-	uint64_t hits, t0, prog;
+	uint64_t hits, t0, prog, st_ns;
 
 	if (tracer__hits(s->tr, &hits))
 		return;
 	pthread_mutex_lock(&s->bud_mu);
 	if (tracer__prog_ns(s->tr, &prog))
 		prog = 0;
+	/* the syscall tracepoints run for every system call while attached */
+	if (s->st && !systrace__prog_ns(s->st, &st_ns))
+		prog += st_ns;
 	on = budget__update(s->bud, ct_mono_ns(), hits, self_cpu_ns(s), prog, was);
 	pthread_mutex_unlock(&s->bud_mu);
 	if (on == was)
@@ -957,6 +960,8 @@ static void budget_cycle(struct session *s)
 	t0 = ct_mono_ns();
 	if (tracer__set_attached(s->tr, on))
 		verbose("pid %d: %s", s->o.pid, ct_errmsg());
+	else if (systrace__set_attached(s->st, on))
+		verbose("pid %d: syscall tracepoints not attached again", s->o.pid);
 	debug("pid %d: probes %s in %.1f ms", s->o.pid, on ? "attached" : "detached", (ct_mono_ns() - t0) / 1e6);
 }
 
