@@ -374,14 +374,15 @@ static void find_moduledata(struct goelf *ge, const struct pclntab_header *h)
 		return;
 	for (s = 0; s < ge->nscan; s++) {
 		const struct sect *sc = &ge->scan[s];
-		uint64_t a;
+		uint64_t o;
 
-		for (a = (sc->addr + 7) & ~7ULL; a + 8 <= sc->addr + sc->size; a += 8) {
-			const uint8_t *p = ge->img + sc->off + (a - sc->addr);
+		/* by offset in the section (its size is checked against the file; an
+		 * address near the top of the range would wrap) */
+		for (o = (8 - sc->addr % 8) % 8; o + 8 <= sc->size; o += 8) {
 			uint64_t v;
 
-			memcpy(&v, p, 8);
-			if (v == ge->pcln_sec.addr && check_md(ge, a, h, NULL, 0))
+			memcpy(&v, ge->img + sc->off + o, 8);
+			if (v == ge->pcln_sec.addr && check_md(ge, sc->addr + o, h, NULL, 0))
 				return;
 		}
 	}

@@ -98,23 +98,6 @@ int systrace__set_attached(struct systrace *st, bool on)
 	return 0;
 }
 
-int systrace__prog_ns(const struct systrace *st, uint64_t *ns)
-{
-	struct bpf_program *progs[] = { st->skel->progs.ct_sys_enter, st->skel->progs.ct_sys_exit };
-
-	*ns = 0;
-	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
-		struct bpf_prog_info info;
-		__u32 len = sizeof(info);
-
-		memset(&info, 0, sizeof(info));
-		if (bpf_prog_get_info_by_fd(bpf_program__fd(progs[i]), &info, &len))
-			return -errno;
-		*ns += info.run_time_ns;
-	}
-	return 0;
-}
-
 int systrace__lookup(struct systrace *st, uint32_t tid, int *nr, uint64_t *since_ns)
 {
 	struct ct_syscall v;

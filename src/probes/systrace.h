@@ -20,9 +20,6 @@ int systrace__lookup(struct systrace *st, uint32_t tid, int *nr, uint64_t *since
 /* Detaches or attaches again the tracepoints (the overhead budget's duty cycle);
  * lookups stay right meanwhile (/proc confirms what the map may hold stale). */
 int systrace__set_attached(struct systrace *st, bool on);
-/* The time the kernel spent running the two programs (for every process's
- * system calls: they filter by tgid), with BPF run-time statistics on. */
-int systrace__prog_ns(const struct systrace *st, uint64_t *ns);
 
 #include "util/syscalls.h" /* names, and /proc's view without BPF */
 

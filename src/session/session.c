@@ -943,16 +943,16 @@ static uint64_t self_cpu_ns(const struct session *s)
 static void budget_cycle(struct session *s)
 {
 	bool on, was = tracer__attached(s->tr);
-	uint64_t hits, t0, prog, st_ns;
+	uint64_t hits, t0, prog;
 
 	if (tracer__hits(s->tr, &hits))
 		return;
 	pthread_mutex_lock(&s->bud_mu);
+	/* The syscall tracepoints' programs run for every system call of the machine
+	 * (filtered inside): not the target's CPU, not in its estimate (they are
+	 * duty-cycled with the uprobes all the same). */
 	if (tracer__prog_ns(s->tr, &prog))
 		prog = 0;
-	/* the syscall tracepoints run for every system call while attached */
-	if (s->st && !systrace__prog_ns(s->st, &st_ns))
-		prog += st_ns;
 	on = budget__update(s->bud, ct_mono_ns(), hits, self_cpu_ns(s), prog, was);
 	pthread_mutex_unlock(&s->bud_mu);
 	if (on == was)
