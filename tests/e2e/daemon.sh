@@ -40,7 +40,8 @@ else
 fi
 check "daemon: --check-config refuses the same file" bash -c "! '$CTXTRACED' --check-config --config '$tmp/bad.conf'"
 
-# --- start, before the program runs
+# --- start, before the program runs (no overhead budget: links are counted below,
+# and the budget's duty cycle detaches them part of the time; watch_budget tests it)
 port=$((20000 + RANDOM % 20000))
 write_conf() { # GRACE [EXTRA]
 	cat >"$tmp/d.conf" <<-EOF
@@ -56,6 +57,7 @@ write_conf() { # GRACE [EXTRA]
 	exe = daemon_target
 	grace = $1
 	min_count = 1
+	max_overhead = 0
 	$2
 	EOF
 }
@@ -194,7 +196,7 @@ fi
 # --- SIGHUP with a bad config: refused, the old one stays
 write_conf 7s "min_count = 0"
 kill -HUP "$dpid"
-sel='.type == "daemon" and (.event | startswith("reload refused")) and (.message | contains("d.conf:13: min_count: 0 is out of range 1..1000000"))'
+sel='.type == "daemon" and (.event | startswith("reload refused")) and (.message | contains("d.conf:14: min_count: 0 is out of range 1..1000000"))'
 if wait_for 10 has_records "$tmp/d.jsonl" "$sel" && [ "$(st | jq -r '.selectors[0].rules.grace')" = 3s ] &&
 	[ "$(st | jq -c '[.targets[].pid]')" = "[$t2]" ] && [ "$(st | jq .counters.reloads_refused)" = 1 ]; then
 	ok "daemon: SIGHUP with a bad config refused ($(jq -r "select($sel) | .message" "$tmp/d.jsonl")); grace stays 3s"
