@@ -148,11 +148,37 @@ static bool creator_alive(const struct lineage *lg, uint64_t goid)
 	return lineage__go(lg, goid, &g) == 0 && g.state == LG_GO_ALIVE;
 }
 
+/* A finished context the rule counts (expired: cum; collected uncancelled: gone),
+ * unless a lost record or a gap between its creation and `until` could hide its
+ * cancel: memory cannot tell any more. */
+static void count_finished(struct rules *r, const struct lg_ctx *c, uint64_t until, bool gone)
+{
+	const struct ct_frame *site = site_creation(c->stack);
+	struct group *g;
+
+	if (!site)
+		return;
+	if (rules_in_doubt(r, c->created_ns, until, false)) {
+		r->st.unconfirmed++;
+		return;
+	}
+	g = group_get(r, RULE_LOST_CANCEL, site, NULL, NULL);
+	if (!g)
+		return;
+	if (gone)
+		g->gone++;
+	else
+		g->cum++;
+	if (!g->detail_set) {
+		alert_ctx_fill(r, &g->a.ctx, c);
+		g->detail_set = true;
+	}
+}
+
 /* One context of the tick's walks: counts it, or makes it a candidate. */
 static int consider(struct rules *r, const struct lineage *lg, const struct lg_ctx *c, uint64_t now)
 {
 	const struct ct_frame *site;
-	struct group *g;
 	int err;
 
 	if ((c->kind != CTX_CANCEL && c->kind != CTX_TIMER) || c->preexisting || c->discovered ||
@@ -165,42 +191,13 @@ static int consider(struct rules *r, const struct lineage *lg, const struct lg_c
 
 		if (c->reason != CANCEL_DEADLINE || c->cancel_called || due > now)
 			return 0;
-		site = site_creation(c->stack);
-		if (!site)
-			return 0;
-		/* the cancel func's call may be in a lost record: memory cannot tell now */
-		if (rules_in_doubt(r, c->created_ns, due, false)) {
-			r->st.unconfirmed++;
-			return 0;
-		}
-		g = group_get(r, RULE_LOST_CANCEL, site, NULL, NULL);
-		if (!g)
-			return 0;
-		g->cum++;
-		if (!g->detail_set) {
-			alert_ctx_fill(r, &g->a.ctx, c);
-			g->detail_set = true;
-		}
+		count_finished(r, c, due, false);
 		return 0;
 	}
 	if (c->collected) {
 		/* Never cancelled and its address reused: the GC freed it, so nothing
 		 * held its cancel func any more. Counted once, when seen. */
-		site = site_creation(c->stack);
-		if (!site)
-			return 0;
-		if (rules_in_doubt(r, c->created_ns, c->collected_ns, false)) {
-			r->st.unconfirmed++;
-			return 0;
-		}
-		g = group_get(r, RULE_LOST_CANCEL, site, NULL, NULL);
-		if (!g)
-			return 0;
-		g->gone++;
-		if (!g->detail_set) {
-			alert_ctx_fill(r, &g->a.ctx, c);
-			g->detail_set = true;
-		}
+		count_finished(r, c, c->collected_ns, true);
 		return 0;
 	}
 	if (c->created_ns + r->o.grace_ns > now)
