@@ -214,8 +214,12 @@ bool budget__last_gap(const struct budget *b, uint64_t *from, uint64_t *to)
 	if (!b->ngaps)
 		return false;
 	g = &b->gaps[(b->ngaps - 1) % GAPS_KEPT];
-	if (!g->to)
-		return false;
+	/* Detached again (an on-phase can be shorter than a poll): the one before. */
+	if (!g->to) {
+		if (b->ngaps < 2)
+			return false;
+		g = &b->gaps[(b->ngaps - 2) % GAPS_KEPT];
+	}
 	*from = g->from;
 	*to = g->to;
 	return true;

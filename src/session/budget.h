@@ -57,7 +57,8 @@ bool budget__update(struct budget *b, uint64_t now_ns, uint64_t hits, uint64_t s
  * end of the estimate's window (a thread can sleep until then). */
 uint64_t budget__next_ns(const struct budget *b, uint64_t now_ns, bool attached);
 void budget__cost(const struct budget *b, struct budget_cost *out);
-/* The newest detached period, when it has ended: true and its bounds. */
+/* The newest detached period that has ended (the sites may be detached again
+ * since): true and its bounds. */
 bool budget__last_gap(const struct budget *b, uint64_t *from_ns, uint64_t *to_ns);
 /* Whether the sites were detached at some time in [from_ns, to_ns]. */
 bool budget__gap_in(const struct budget *b, uint64_t from_ns, uint64_t to_ns);

@@ -7,7 +7,11 @@
 #   each about once per operation, no done/go_exit/value hits by default, and
 #   done/go_exit hits with --probes all; a trap cost and an estimate are printed;
 # - --max-overhead 1 on a program whose probes cost far more: sampling is told once,
-#   the hit rate falls to a fraction of the unbudgeted one, the summary says sampled.
+#   the hit rate falls to a fraction of the unbudgeted one, the summary says sampled;
+# - contexts created while the probes are attached and cancelled while they are not
+#   (tests/go/held_contexts holds each 100-400 ms, then cancels all it made):
+#   read from memory when the gap ends, they are cancelled in the graph, none stays
+#   open, and no alert is raised (the program cancels every one).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 . tests/lib.sh
@@ -77,5 +81,35 @@ if [ "$told" = 1 ] && [ -n "$late" ] && [ "$max_late" -lt $((rate_unbudgeted / 3
 else
 	not_ok "watch --max-overhead 1" "told $told times; last windows (hits/s, attached %): $(tr '\n' ';' <<<"$late"); unbudgeted $rate_unbudgeted/s" \
 		"$(grep -v libbpf "$tmp/budget.err" | tail -8)"
+fi
+held=$(go_bin "$v" plain held_contexts)
+if [ ! -x "$held" ]; then
+	skip "watch --max-overhead, contexts cancelled in the gaps: $held not built"
+else
+	"$held" -seconds 5 -linger 3s >"$tmp/held.prog" &
+	pid=$!
+	pids+=("$pid")
+	for i in $(seq 100); do grep -q ready "$tmp/held.prog" && break; sleep 0.05; done
+	"$CTXTRACE" -v watch -p "$pid" --json --max-overhead 1 >"$tmp/held.out" 2>"$tmp/held.err" &
+	wp=$!
+	for i in $(seq 200); do grep -q "attached to pid" "$tmp/held.err" && break; sleep 0.05; done
+	kill -USR1 "$pid"
+	wait "$pid"
+	wait "$wp"
+	created=$(grep -o '"created":[0-9]*' "$tmp/held.prog" | cut -d: -f2)
+	# "graph: L contexts live (O open), C cancelled"; "after gaps R open contexts read, X cancelled"
+	open=$(sed -n 's/.*graph: [0-9]* contexts live (\([0-9]*\) open), .*/\1/p' "$tmp/held.err" | tail -1)
+	cancelled=$(sed -n 's/.*graph: [0-9]* contexts live ([0-9]* open), \([0-9]*\) cancelled.*/\1/p' "$tmp/held.err" | tail -1)
+	read_after=$(sed -n 's/.*after gaps \([0-9]*\) open contexts read, \([0-9]*\) cancelled.*/\1 \2/p' "$tmp/held.err" | tail -1)
+	alerts=$(grep -c '"rule"' "$tmp/held.out")
+	if [ -n "$created" ] && [ "$created" -gt 0 ] && [ "${open:-x}" = 0 ] && [ "${cancelled:-0}" -gt 0 ] &&
+		[ "${read_after#* }" -gt 0 ] 2>/dev/null && [ "$alerts" = 0 ] &&
+		grep -q "over --max-overhead 1%: sampling" "$tmp/held.err"; then
+		ok "watch --max-overhead 1, contexts cancelled in the gaps: $created created, $cancelled cancelled in the graph (${read_after#* } of them read from memory after a gap), none open, no alert"
+	else
+		not_ok "watch --max-overhead 1, contexts cancelled in the gaps" \
+			"program: $(cat "$tmp/held.prog" | tail -1); graph: open ${open:-?}, cancelled ${cancelled:-?}; after gaps (read, cancelled): ${read_after:-?}; alerts $alerts" \
+			"$(grep -E "graph:|from memory|sampling" "$tmp/held.err" | tail -4)" "$(head -3 "$tmp/held.out")"
+	fi
 fi
 done_testing

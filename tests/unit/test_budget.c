@@ -63,6 +63,15 @@ static void test_estimate_and_duty(void **state)
 		}
 		assert_true(off_at != 0);
 		assert_true(budget__gap_in(b, off_at, off_at));
+		/* 1.5 s in, detached again (the second gap is open): the newest ended gap
+		 * is the first one (a poll can miss a short on-phase between two gaps) */
+		{
+			uint64_t from, to;
+
+			assert_false(on);
+			assert_true(budget__last_gap(b, &from, &to));
+			assert_true(from == off_at && to > from && to - from < 1000000000ULL);
+		}
 		/* the thread's next wake: the next switch, or now when the attach state is
 		 * not what the cycle wants (an attach that outlasted its on-phase) */
 		{
