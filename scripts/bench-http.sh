@@ -18,11 +18,17 @@ RUNS=${BENCH_RUNS:-3}
 # Load before measuring: the budget's duty cycle settles (its estimate is per second).
 WARMUP=${BENCH_WARMUP:-2s}
 
+# The CPU time a process's threads have run, ns (schedstat: not in clock ticks).
+sched_ns() {
+	cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%d\n", s }'
+}
+
 # one_run PROGRAM TRACE_ARGS... ("-" for untraced): prints
-# "rate all_requests cpu_ns hits trap_ns byrole"
+# "rate all_requests cpu_ns hits trap_ns est requests tracer_cpu_ns byrole..."
+# (cpu_ns: the target's CPU time over the measured part, tracer_cpu_ns ctxtrace's)
 one_run() {
 	local prog=$1; shift
-	local bin=$OUT/go/$v/plain/$prog out pid tp= rate all cpu hits=0 trap=0 by=- est=0
+	local bin=$OUT/go/$v/plain/$prog out pid tp= rate all cpu hits=0 trap=0 by=- est=0 req tc0=0 tc1=0
 	out=$(mktemp)
 	case $prog in
 	bench_http) "$bin" -seconds "$SECS" -warmup "$WARMUP" >"$out" & pid=$! ;;
@@ -34,11 +40,21 @@ one_run() {
 		for _ in $(seq 300); do grep -q "attached to pid" "$out.ct" 2>/dev/null && break; sleep 0.1; done
 		sleep 0.3
 	fi
-	kill -USR1 "$pid"; wait "$pid"
-	[ -n "$tp" ] && wait "$tp" 2>/dev/null
+	kill -USR1 "$pid"
+	# ctxtrace's CPU time over the part the program measures (it says when it starts)
+	if [ -n "$tp" ]; then
+		while kill -0 "$pid" 2>/dev/null && ! grep -q measuring "$out"; do sleep 0.02; done
+		tc0=$(sched_ns "$tp")
+	fi
+	wait "$pid"
+	if [ -n "$tp" ]; then
+		tc1=$(sched_ns "$tp")
+		wait "$tp" 2>/dev/null
+	fi
 	rate=$(grep -o '"\(rps\|ops_per_sec\)": [0-9]*' "$out" | awk '{print $2}')
 	all=$(grep -o '"all_\(requests\|ops\)": [0-9]*' "$out" | awk '{print $2}')
 	cpu=$(grep -o '"cpu_ns": [0-9]*' "$out" | awk '{print $2}')
+	req=$(grep -o '"\(requests\|ops\)": [0-9]*' "$out" | awk '{print $2}')
 	if [ -n "$tp" ]; then
 		hits=$(sed -n 's/.*: \([0-9]*\) probe hits.*/\1/p' "$out.ct" | tail -1)
 		trap=$(sed -n 's/.*one hit costs \([0-9]*\) ns.*/\1/p' "$out.ct" | tail -1)
@@ -49,7 +65,7 @@ one_run() {
 		[ -n "$est" ] || est=$(sed -n "s/.*estimated cost since attach [0-9.]* CPU s\/s, \([0-9.]*\)% of.*/\1/p" "$out.ct" | tail -1)
 		by=$(sed -n 's/.*probe hits (\([^;]*\);.*/\1/p' "$out.ct" | tail -1 | tr -d ' ' | tr , ' ')
 	fi
-	echo "${rate:-0} ${all:-1} ${cpu:-1} ${hits:-0} ${trap:-0} ${est:-0} ${by:--}"
+	echo "${rate:-0} ${all:-1} ${cpu:-1} ${hits:-0} ${trap:-0} ${est:-0} ${req:-1} $((tc1 - tc0)) ${by:--}"
 	rm -f "$out" "$out.ct"
 }
 
@@ -67,24 +83,33 @@ bench() { # PROGRAM LABEL UNIT
 	for cfg in d b; do
 		local -n runs=$cfg
 		local name; [ $cfg = d ] && name="traced, no budget" || name="traced, --max-overhead 2"
-		# per run: rate, hits per unit, trap, ctxtrace's estimate since attach (traps +
-		# its own CPU, per cent of the target's CPU)
+		# per run: rate, hits per unit, trap, ctxtrace's estimate (per cent of the
+		# target's CPU), the rate over the untraced run beside it, and the untraced
+		# CPU per unit over the traced one's (the target's and ctxtrace's CPU): what
+		# a machine whose CPUs the service keeps busy would keep, less exposed to
+		# the noise of a shared VM than the rate
 		local rows
-		rows=$(printf '%s\n' "${runs[@]}" | awk '{ printf "%s %.2f %s %s\n", $1, $4 / $2, $5, $6 }')
-		local m h t e
+		rows=$(for i in "${!runs[@]}"; do
+			echo "${runs[$i]} | ${u[$i]}"
+		done | awk -F'|' '{ split($1, t, " "); split($2, un, " ")
+		  cpu_t = (t[3] + t[8]) / t[7]; cpu_u = un[3] / un[7]
+		  printf "%s %.2f %s %s %.4f %.4f\n", t[1], t[4] / t[2], t[5], t[6], t[1] / un[1], cpu_u / cpu_t }')
+		local m h t e p c pr
 		m=$(awk '{print $1}' <<<"$rows" | median); h=$(awk '{print $2}' <<<"$rows" | median)
 		t=$(awk '{print $3}' <<<"$rows" | median); e=$(awk '{print $4}' <<<"$rows" | median)
-		awk -v m="$m" -v mu="$mu" -v h="$h" -v t="$t" -v e="$e" -v name="$name" -v unit="$unit" 'BEGIN {
-		  printf "    %-26s %7.0f %s/s (untraced %.0f): kept %.1f%%, measured slowdown %.1f%%, estimated %.1f%%; %.1f hits/%s, trap %.0f ns\n",
-		    name, m, unit, mu, 100 * m / mu, 100 - 100 * m / mu, e, h, unit, t }'
+		p=$(awk '{print $5}' <<<"$rows" | median); c=$(awk '{print $6}' <<<"$rows" | median)
+		pr=$(awk '{print $5}' <<<"$rows" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.1f-%.1f", 100 * lo, 100 * hi }')
+		awk -v m="$m" -v mu="$mu" -v h="$h" -v t="$t" -v e="$e" -v p="$p" -v c="$c" -v pr="$pr" -v name="$name" -v unit="$unit" 'BEGIN {
+		  printf "    %-26s %7.0f %s/s (untraced %.0f): kept %.1f%% (pairs: median %.1f%%, %s%%; by CPU per %s: %.1f%%), measured slowdown %.1f%%, estimated %.1f%%; %.1f hits/%s, trap %.0f ns\n",
+		    name, m, unit, mu, 100 * m / mu, 100 * p, pr, unit, 100 * c, 100 - 100 * m / mu, e, h, unit, t }'
 	done
 	# hits per probe role, from the last traced run
-	printf '%s\n' "${d[-1]}" | awk -v unit="$unit" '{ printf "    hits/%s by probe (default):", unit; for (i = 7; i <= NF; i++) { split($i, kv, /[^a-z_]/); n = $i; gsub(/[a-z_]/, "", n); printf " %s %.1f", kv[1], n / $2 } printf "\n" }'
+	printf '%s\n' "${d[-1]}" | awk -v unit="$unit" '{ printf "    hits/%s by probe (default):", unit; for (i = 9; i <= NF; i++) { split($i, kv, /[^a-z_]/); n = $i; gsub(/[a-z_]/, "", n); printf " %s %.1f", kv[1], n / $2 } printf "\n" }'
 }
 
 export SECS
 echo "== cost on a real service: requests/s untraced vs traced (goals: <= 12 hits/request; >= 97% kept with the daemon's default budget; estimate within a third of the measured slowdown)"
 a=$(one_run bench_http --probes all)
-awk '{ printf "  --probes all, once: %.1f hits/request:", $4 / $2; for (i = 7; i <= NF; i++) { n = $i; gsub(/[a-z_]/, "", n); r = $i; gsub(/[0-9]/, "", r); printf " %s %.1f", r, n / $2 } printf "\n" }' <<<"$a"
+awk '{ printf "  --probes all, once: %.1f hits/request:", $4 / $2; for (i = 9; i <= NF; i++) { n = $i; gsub(/[a-z_]/, "", n); r = $i; gsub(/[0-9]/, "", r); printf " %s %.1f", r, n / $2 } printf "\n" }' <<<"$a"
 bench bench_http "net/http service, 10 clients in-process" request
 bench bench_ctxheavy "context churn (bench_ctxheavy -work 0)" op

@@ -943,7 +943,7 @@ static uint64_t self_cpu_ns(const struct session *s)
 static void budget_cycle(struct session *s)
 {
 	bool on, was = tracer__attached(s->tr);
-	uint64_t hits, t0, prog;
+	uint64_t hits, t0, c0, prog;
 
 	if (tracer__hits(s->tr, &hits))
 		return;
@@ -958,11 +958,13 @@ static void budget_cycle(struct session *s)
 	if (on == was)
 		return;
 	t0 = ct_mono_ns();
+	c0 = ct_clock_ns(CLOCK_THREAD_CPUTIME_ID);
 	if (tracer__set_attached(s->tr, on))
 		verbose("pid %d: %s", s->o.pid, ct_errmsg());
 	else if (systrace__set_attached(s->st, on))
 		verbose("pid %d: syscall tracepoints not attached again", s->o.pid);
-	debug("pid %d: probes %s in %.1f ms", s->o.pid, on ? "attached" : "detached", (ct_mono_ns() - t0) / 1e6);
+	debug("pid %d: probes %s in %.1f ms (%.1f ms CPU)", s->o.pid, on ? "attached" : "detached",
+	      (ct_mono_ns() - t0) / 1e6, (ct_clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0) / 1e6);
 }
 
 #define BUDGET_MIN_SLEEP_NS 1000000ULL /* at most this often */
