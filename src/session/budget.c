@@ -10,6 +10,8 @@
 #define WINDOW_NS 1000000000ULL   /* the estimate is refreshed this often */
 #define DEFAULT_PERIOD_NS 1000000000ULL
 #define MIN_DUTY 0.02             /* always some history, however busy the target */
+#define MIN_ON_NS 50000000ULL     /* attached time a duty decision is measured over, at least */
+#define VAR_FLOOR 0.001           /* CPU s/s: sampling saving less is not done */
 #define GAPS_KEPT 64              /* recent gaps remembered for budget__gap_in */
 
 struct gap {
@@ -19,7 +21,7 @@ struct gap {
 struct budget {
 	struct budget_opts o;
 	struct budget_cost c;
-	uint64_t win_start, win_hits, win_cpu, win_on_ns, win_self;
+	uint64_t win_start, win_hits, win_cpu, win_self;
 	uint64_t self_ns;                         /* the last value given */
 	uint64_t last_ns, last_hits;
 	uint64_t cycle_start;
@@ -27,6 +29,10 @@ struct budget {
 	uint64_t cpu_ns, cpu_read_ns, cpu_hits;   /* the last good CPU reading, and when */
 	uint64_t start_self, cpu_self;
 	uint64_t prog_ns, win_prog, start_prog, cpu_prog; /* the programs' run time */
+	/* Since the last duty decision (over windows, until the sites were attached
+	 * long enough to measure): attached time, the hits' cost (traps and program),
+	 * ctxtrace's CPU, wall time and the target's CPU, ns. */
+	uint64_t acc_on, acc_hit_ns, acc_self, acc_wall, acc_cpu;
 	bool started;
 	struct gap gaps[GAPS_KEPT];
 	uint32_t ngaps;   /* total; gaps[(ngaps - 1) % GAPS_KEPT] is the newest */
@@ -54,10 +60,47 @@ void budget__free(struct budget *b)
 	free(b);
 }
 
+/* The duty, from what was measured since the last decision (over windows, until
+ * the sites were attached long enough to measure their hit rate). Only the hits
+ * are scaled by the duty (they come while attached); ctxtrace's own CPU is taken
+ * as measured at the present duty (its work on records shrinks with the duty,
+ * the rest does not: memory scans, wakeups, attaching), so successive decisions
+ * converge on the duty that fits. It takes at most half of the budget: beyond
+ * that a shorter duty cannot reduce ctxtrace's cost, it would only lose history.
+ * Sampling that would save less than VAR_FLOOR is not done (a quiet target:
+ * history lost for nothing). */
+static void decide(struct budget *b)
+{
+	double wall = b->acc_wall / 1e9;
+	double target = b->acc_cpu / 1e9 / wall;
+	double trap = b->acc_hit_ns / 1e9 / wall;               /* what the hits cost, CPU s/s */
+	double full_trap = b->acc_hit_ns / 1e9 / (b->acc_on / 1e9); /* ... attached all the time */
+	double self = b->acc_self / 1e9 / wall;
+	/* the target's own work: what it used but the traps (a trap cost measured
+	 * high on a loaded machine must not make it vanish) */
+	double base = target - trap;
+
+	if (base < 0.1 * target)
+		base = 0.1 * target;
+	/* 0 when unknown: the target did not run (its CPU time counts in ticks) */
+	b->c.full_pct = base > 0 ? 100.0 * (self + full_trap) / (base + self + full_trap) : 0;
+	if (b->o.max_pct > 0 && b->o.trap_ns > 0) {
+		double m = b->o.max_pct / 100, allowed = m / (1 - m) * base; /* CPU s/s */
+		double for_hits = allowed - self > allowed / 2 ? allowed - self : allowed / 2;
+		double duty = full_trap > VAR_FLOOR ? for_hits / full_trap : 1;
+
+		/* Back to always-on only with room to spare, so it does not flap. */
+		if (b->c.duty < 1 && duty >= 1 && full_trap > VAR_FLOOR && full_trap > 0.8 * for_hits)
+			duty = b->c.duty;
+		b->c.duty = duty < MIN_DUTY ? MIN_DUTY : duty > 1 ? 1 : duty;
+	}
+	b->acc_on = b->acc_hit_ns = b->acc_self = b->acc_wall = b->acc_cpu = 0;
+}
+
 static void window_close(struct budget *b, uint64_t now, uint64_t hits)
 {
 	uint64_t cpu = 0, dt = now - b->win_start;
-	double secs = dt / 1e9, on = b->win_on_ns / 1e9;
+	double secs = dt / 1e9;
 
 	if (proc_cpu_ns(b->o.pid, &cpu)) {
 		cpu = b->win_cpu;
@@ -77,33 +120,12 @@ static void window_close(struct budget *b, uint64_t now, uint64_t hits)
 	b->c.target_cpu = cpu > b->win_cpu ? (cpu - b->win_cpu) / 1e9 / secs : 0;
 	/* the traps are in the target's CPU time, ctxtrace's own time is not */
 	b->c.pct = b->c.target_cpu > 0 ? 100.0 * b->c.cost_cpu / (b->c.target_cpu + b->c.self_cpu) : 0;
-	/* With every site attached all the time: the traps and ctxtrace's work grow
-	 * with the hits, which come at the rate seen while attached. */
-	if (on > 0.05 * secs) {
-		double scale = secs / on;
-		double full_trap = b->c.trap_cpu * scale, full_self = b->c.self_cpu * scale;
-		/* the target's own work: what it used but the traps (a trap cost
-		 * measured high on a loaded machine must not make it vanish) */
-		double base = b->c.target_cpu - b->c.trap_cpu;
-
-		if (base < 0.1 * b->c.target_cpu)
-			base = 0.1 * b->c.target_cpu;
-
-		b->c.full_pct = base > 0 ? 100.0 * (full_trap + full_self) / (base + full_trap + full_self) : 0;
-	}
-	if (b->o.max_pct > 0 && b->o.trap_ns > 0 && b->c.full_pct > 0) {
-		double duty = b->c.full_pct <= b->o.max_pct ? 1 : b->o.max_pct / b->c.full_pct;
-
-		/* What the last duty cost in fact (ctxtrace's work has a part that does
-		 * not shrink with the hits): over budget, shrink it in proportion. */
-		if (b->c.duty < 1 && b->c.pct > b->o.max_pct && duty > b->c.duty * b->o.max_pct / b->c.pct)
-			duty = b->c.duty * b->o.max_pct / b->c.pct;
-
-		/* Back to always-on only with room to spare, so it does not flap. */
-		if (b->c.duty < 1 && duty >= 1 && b->c.full_pct > 0.8 * b->o.max_pct)
-			duty = b->c.duty;
-		b->c.duty = duty < MIN_DUTY ? MIN_DUTY : duty > 1 ? 1 : duty;
-	}
+	b->acc_wall += dt;
+	b->acc_cpu += cpu > b->win_cpu ? cpu - b->win_cpu : 0;
+	b->acc_hit_ns += (uint64_t)((hits - b->win_hits) * b->o.trap_ns) + (b->prog_ns - b->win_prog);
+	b->acc_self += b->self_ns - b->win_self;
+	if (b->acc_on >= MIN_ON_NS)
+		decide(b);
 	b->c.sampling = b->c.duty < 1;
 	verbose("pid %d: %.0f hits/s, estimated %.4f CPU s/s (hits %.4f: %.0f ns trap + %.0f ns program each; "
 		"ctxtrace %.4f), %.2f%% of the target's %.2f CPU s/s (%.2f%% with every probe attached all the "
@@ -113,7 +135,6 @@ static void window_close(struct budget *b, uint64_t now, uint64_t hits)
 	b->win_start = now;
 	b->win_hits = hits;
 	b->win_cpu = cpu;
-	b->win_on_ns = 0;
 	b->win_self = b->self_ns;
 	b->win_prog = b->prog_ns;
 }
@@ -123,8 +144,6 @@ bool budget__update(struct budget *b, uint64_t now, uint64_t hits, uint64_t self
 {
 	bool want;
 
-	b->self_ns = self_ns;
-	b->prog_ns = prog_ns;
 	if (!b->started) {
 		b->started = true;
 		b->win_start = b->last_ns = b->cycle_start = now;
@@ -133,12 +152,14 @@ bool budget__update(struct budget *b, uint64_t now, uint64_t hits, uint64_t self
 			b->win_cpu = 0;
 		b->start_ns = b->cpu_read_ns = now;
 		b->start_hits = b->cpu_hits = hits;
-		b->win_self = b->start_self = b->cpu_self = self_ns;
+		b->win_self = b->start_self = b->cpu_self = b->self_ns = self_ns;
 		b->win_prog = b->start_prog = b->cpu_prog = prog_ns;
 		b->start_cpu = b->cpu_ns = b->win_cpu;
 	}
 	if (attached)
-		b->win_on_ns += now - b->last_ns;
+		b->acc_on += now - b->last_ns;
+	b->self_ns = self_ns;
+	b->prog_ns = prog_ns;
 	b->last_ns = now;
 	b->c.hits = hits;
 	if (now - b->win_start >= WINDOW_NS)

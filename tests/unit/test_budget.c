@@ -48,12 +48,20 @@ static void test_estimate_and_duty(void **state)
 	assert_true(c.sampling);
 	assert_true(c.duty > 2 / 12.5 && c.duty < 2 / 8.0);
 	assert_false(budget__gap_in(b, 0, ct_clock_ns(CLOCK_MONOTONIC)));
-	/* the cycle: attached for duty x period, then detached */
+	/* the cycle: attached for duty x period, then detached (hits come while
+	 * attached, at the rate they came; this process barely uses the CPU now, so
+	 * the next decision shortens the duty) */
 	{
-		uint64_t start = ct_clock_ns(CLOCK_MONOTONIC), now = start, off_at = 0;
+		uint64_t start = ct_clock_ns(CLOCK_MONOTONIC), now = start, off_at = 0, last = start;
+		double rate = hits / ((start - t0) / 1e9);
 
 		while (now - start < 1500000000ULL) {
-			bool want = budget__update(b, now, hits, 0, 0, on);
+			bool want;
+
+			if (on)
+				hits += (uint64_t)(rate * (now - last) / 1e9);
+			last = now;
+			want = budget__update(b, now, hits, 0, 0, on);
 
 			if (on && !want && !off_at)
 				off_at = now;
@@ -129,12 +137,61 @@ static void test_program_time(void **state)
 	budget__free(b);
 }
 
+/* ctxtrace's fixed work (here 5% of the wall clock, attached or not, above the
+ * whole 2% budget) takes half of the budget, not all of it: the hits (10% of the
+ * CPU) keep a duty near 1% / 10%, not the least one; when the hits stop, the
+ * sites are attached all the time again. */
+static void test_fixed_cost(void **state)
+{
+	struct budget_opts o = { .pid = getpid(), .trap_ns = 1000, .max_pct = 2, .period_ns = 200000000ULL };
+	struct budget *b = budget__new(&o);
+	struct budget_cost c;
+	uint64_t t0 = ct_clock_ns(CLOCK_MONOTONIC), last = t0, now = t0, hits = 0, self = 0, c0;
+	bool on = true, sampled = false;
+	double rate;
+
+	(void)state;
+	assert_non_null(b);
+	assert_true(budget__update(b, t0, 0, 0, 0, true));
+	/* the hits' rate: 10% of the CPU this process uses while it burns */
+	c0 = ct_clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+	burn(100000000ULL);
+	rate = (ct_clock_ns(CLOCK_PROCESS_CPUTIME_ID) - c0) / 10.0 / 1000 / 0.1;
+	for (int phase = 0; phase < 2; phase++) {
+		uint64_t start = ct_clock_ns(CLOCK_MONOTONIC);
+
+		while ((now = ct_clock_ns(CLOCK_MONOTONIC)) - start < 3000000000ULL) {
+			if (on && !phase)
+				hits += (uint64_t)(rate * (now - last) / 1e9);
+			self += (now - last) / 20;
+			last = now;
+			on = budget__update(b, now, hits, self, 0, on);
+			budget__cost(b, &c);
+			sampled |= c.sampling;
+			if (phase && !c.sampling)
+				break;
+			burn(2000000ULL);
+		}
+		budget__cost(b, &c);
+		if (!phase) {
+			/* (1% of the CPU left for the hits) / (10% of it with every site) */
+			assert_true(sampled);
+			assert_true(c.duty > 0.05 && c.duty < 0.2);
+		} else {
+			assert_false(c.sampling);
+			assert_true(c.duty == 1);
+		}
+	}
+	budget__free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_estimate_and_duty),
 		cmocka_unit_test(test_no_budget),
 		cmocka_unit_test(test_program_time),
+		cmocka_unit_test(test_fixed_cost),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
