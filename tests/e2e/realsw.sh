@@ -10,6 +10,7 @@
 #   - the graph of caddy holds no "context" decoded from memory that is not one.
 # The binaries come from `apt-get download` + `dpkg -x` into $OUT/realsw (cached,
 # never installed). A machine where apt cannot fetch them fails this test.
+# REALSW_WATCH_ARGS adds options to the services' watch (make eval: --max-overhead 1).
 cd "$(dirname "$0")/../.." || exit 1
 source tests/lib.sh
 cache=$OUT/realsw
@@ -155,9 +156,9 @@ if ! start_services "$tmp/traced"; then
 	not_ok "realsw: etcd or caddy did not start (traced run)" "$(tail -n 3 "$tmp/traced/etcd.log" "$tmp/traced/caddy.log")"
 else
 	secs=$((rounds / 2 + 15))
-	"$CTXTRACE" watch -p "$epid" --json --grace 1s --duration "${secs}s" >"$tmp/etcd.alerts" 2>"$tmp/etcd.err" &
+	"$CTXTRACE" watch -p "$epid" --json --grace 1s ${REALSW_WATCH_ARGS:-} --duration "${secs}s" >"$tmp/etcd.alerts" 2>"$tmp/etcd.err" &
 	w1=$!
-	"$CTXTRACE" watch -p "$cpid" --json --grace 1s --duration "${secs}s" >"$tmp/caddy.alerts" 2>"$tmp/caddy.err" &
+	"$CTXTRACE" watch -p "$cpid" --json --grace 1s ${REALSW_WATCH_ARGS:-} --duration "${secs}s" >"$tmp/caddy.alerts" 2>"$tmp/caddy.err" &
 	w2=$!
 	sleep 2
 	load "$tmp/traced" "$rounds"
@@ -171,7 +172,9 @@ else
 	for s in etcd caddy; do
 		rc=$([ $s = etcd ] && echo $rc1 || echo $rc2)
 		bad=$(ct_clean "$tmp/$s.err")
-		[ "$rc" = 0 ] && [ -z "$bad" ] && ok "realsw: ctxtrace watch on $s: exit 0, no error" ||
+		# under a budget: whether it sampled (its alerts are judged the same)
+		how=$(grep -o "sampling, attached [0-9]*% of the time" "$tmp/$s.err" | head -1)
+		[ "$rc" = 0 ] && [ -z "$bad" ] && ok "realsw: ctxtrace watch on $s: exit 0, no error${how:+ ($how)}" ||
 			not_ok "realsw: ctxtrace watch on $s exited $rc" "$bad"
 		bad=$(unexpected "$tmp/$s.alerts")
 		n=$(jq -s '[.[] | select(.type == "alert")] | length' "$tmp/$s.alerts")
