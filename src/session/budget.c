@@ -65,8 +65,9 @@ void budget__free(struct budget *b)
  * are scaled by the duty (they come while attached); ctxtrace's own CPU is taken
  * as measured at the present duty (its work on records shrinks with the duty,
  * the rest does not: memory scans, wakeups, attaching), so successive decisions
- * converge on the duty that fits. It takes at most half of the budget: beyond
- * that a shorter duty cannot reduce ctxtrace's cost, it would only lose history.
+ * converge on the duty that fits. It takes at most three quarters of the
+ * budget: beyond that a shorter duty cannot reduce ctxtrace's cost much, it
+ * would only lose history.
  * Sampling that would save less than VAR_FLOOR is not done (a quiet target:
  * history lost for nothing). */
 static void decide(struct budget *b)
@@ -86,7 +87,7 @@ static void decide(struct budget *b)
 	b->c.full_pct = base > 0 ? 100.0 * (self + full_trap) / (base + self + full_trap) : 0;
 	if (b->o.max_pct > 0 && b->o.trap_ns > 0) {
 		double m = b->o.max_pct / 100, allowed = m / (1 - m) * base; /* CPU s/s */
-		double for_hits = allowed - self > allowed / 2 ? allowed - self : allowed / 2;
+		double for_hits = allowed - self > allowed / 4 ? allowed - self : allowed / 4;
 		double duty = full_trap > VAR_FLOOR ? for_hits / full_trap : 1;
 
 		/* Back to always-on only with room to spare, so it does not flap. */

@@ -9,7 +9,9 @@
  *
  * With a budget (max_pct > 0), when the estimate with every site attached is
  * above it, the sites are attached for a share `duty` of each period and
- * detached for the rest, duty = max_pct / full estimate. */
+ * detached for the rest. The duty scales the hits' cost (they come while
+ * attached); ctxtrace's own CPU is counted as measured at the present duty and
+ * leaves the hits at least a quarter of the budget. */
 #ifndef CT_BUDGET_H
 #define CT_BUDGET_H
 
