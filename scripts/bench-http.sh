@@ -71,6 +71,42 @@ one_run() {
 
 median() { sort -g | sed -n "$(( (RUNS + 1) / 2 ))p"; }
 
+# The budget within one process: BLOCKS times, 4 s with `watch --max-overhead 2`
+# attached (after 2 s for its first decisions) and 4 s without (1 s after it
+# detached), in alternating order, from the program's own request count every
+# 250 ms. Runs side by side in time, on the same process: less exposed to a
+# shared VM's drift (and to one process's layout) than separate runs.
+ab() {
+	local bin=$OUT/go/$v/plain/bench_http out pid tp i w=() ratios
+	out=$(mktemp)
+	"$bin" -seconds 1000 -warmup 0 -every 250ms >"$out" & pid=$!
+	for _ in $(seq 50); do grep -q ready "$out" && break; sleep 0.1; done
+	kill -USR1 "$pid"; sleep 2
+	traced() {
+		"$CT" watch -p "$pid" --max-overhead 2 >/dev/null 2>"$out.ct" & tp=$!
+		for _ in $(seq 300); do grep -q "attached to pid" "$out.ct" 2>/dev/null && break; sleep 0.1; done
+		sleep 2; t0=$(date +%s%N); sleep 4; t1=$(date +%s%N)
+		kill -INT "$tp"; wait "$tp" 2>/dev/null; sleep 1
+	}
+	untraced() { u0=$(date +%s%N); sleep 4; u1=$(date +%s%N); }
+	for i in $(seq "${BENCH_AB_BLOCKS:-6}"); do
+		if [ $((i % 2)) = 1 ]; then traced; untraced; else untraced; traced; fi
+		w+=("$t0 $t1 $u0 $u1")
+	done
+	kill "$pid"; wait "$pid" 2>/dev/null
+	# the rate over [a, b]: between the first count at or after a and the last at or before b
+	ratios=$(printf '%s\n' "${w[@]}" | awk -v f="$out" '
+	  BEGIN { while ((getline l < f) > 0) if (l ~ /at_ns/) { gsub(/[^0-9 ]/, "", l); split(l, x, " "); n++; at[n] = x[1]; rq[n] = x[2] } }
+	  function rate(a, b,   i, i0, i1) { for (i = 1; i <= n; i++) { if (!i0 && at[i] >= a) i0 = i; if (at[i] <= b) i1 = i }
+	    return (i1 > i0) ? (rq[i1] - rq[i0]) / ((at[i1] - at[i0]) / 1e9) : 0 }
+	  { u = rate($3, $4); if (u > 0) printf "%.4f\n", rate($1, $2) / u }')
+	printf '%s\n' "$ratios" | sort -g | awk -v k="${BENCH_AB_BLOCKS:-6}" '{ r[NR] = $1 } END {
+	  if (!NR) { print "    within one process: no measurement"; exit }
+	  m = NR % 2 ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2
+	  printf "    within one process, --max-overhead 2 (%d alternating 4-s blocks traced / untraced): kept %.1f%% (median; %.1f-%.1f%%)\n", NR, 100 * m, 100 * r[1], 100 * r[NR] }'
+	rm -f "$out" "$out.ct"
+}
+
 bench() { # PROGRAM LABEL UNIT
 	local prog=$1 label=$2 unit=$3 r i u=() d=() b=() dl=() bl=()
 	echo "  $label ($RUNS alternating runs of ${SECS}s each):"
@@ -112,4 +148,5 @@ echo "== cost on a real service: requests/s untraced vs traced (goals: <= 12 hit
 a=$(one_run bench_http --probes all)
 awk '{ printf "  --probes all, once: %.1f hits/request:", $4 / $2; for (i = 9; i <= NF; i++) { n = $i; gsub(/[a-z_]/, "", n); r = $i; gsub(/[0-9]/, "", r); printf " %s %.1f", r, n / $2 } printf "\n" }' <<<"$a"
 bench bench_http "net/http service, 10 clients in-process" request
+ab
 bench bench_ctxheavy "context churn (bench_ctxheavy -work 0)" op

@@ -5,6 +5,7 @@
 // SIGUSR1 (or -start-now), measures for -seconds and prints
 // {"requests": N, "seconds": S, "rps": R, "gave_up": G, "all_requests": A,
 // "cpu_ns": C}: A counts the warm-up too, C is the CPU time of the measured part.
+// With -every D it also prints {"at_ns": wall clock ns, "requests": so far} every D.
 package main
 
 import (
@@ -98,6 +99,7 @@ func main() {
 	clients := flag.Int("clients", 10, "concurrent clients")
 	now := flag.Bool("start-now", false, "do not wait for SIGUSR1")
 	warmup := flag.Duration("warmup", 300*time.Millisecond, "load before measuring")
+	every := flag.Duration("every", 0, "also print {\"at_ns\": wall clock ns, \"requests\": so far} this often")
 	flag.Parse()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -121,6 +123,13 @@ func main() {
 			defer wg.Done()
 			client(i, url, &stop, &n, &gaveUp)
 		}(i)
+	}
+	if *every > 0 {
+		go func() {
+			for t := time.NewTicker(*every); !stop.Load(); <-t.C {
+				fmt.Printf("{\"at_ns\": %d, \"requests\": %d}\n", time.Now().UnixNano(), n.Load())
+			}
+		}()
 	}
 	time.Sleep(*warmup)
 	n0, g0, cpu0 := n.Load(), gaveUp.Load(), cpuNs()
