@@ -90,9 +90,10 @@ static void decide(struct budget *b)
 		double for_hits = allowed - self > allowed / 4 ? allowed - self : allowed / 4;
 		double duty = full_trap > VAR_FLOOR ? for_hits / full_trap : 1;
 
-		/* Back to always-on only with room to spare, so it does not flap. */
+		/* Back to always-on only with room to spare, so it does not flap (its
+		 * own work grows with the records): nearly always-on until then. */
 		if (b->c.duty < 1 && duty >= 1 && full_trap > VAR_FLOOR && full_trap > 0.8 * for_hits)
-			duty = b->c.duty;
+			duty = 0.95;
 		b->c.duty = duty < MIN_DUTY ? MIN_DUTY : duty > 1 ? 1 : duty;
 	}
 	b->acc_on = b->acc_hit_ns = b->acc_self = b->acc_wall = b->acc_cpu = 0;
