@@ -9,7 +9,10 @@
 
 #define WINDOW_NS 1000000000ULL   /* the estimate is refreshed this often */
 #define DEFAULT_PERIOD_NS 1000000000ULL
-#define MIN_DUTY 0.02             /* always some history, however busy the target */
+#define MIN_DUTY 0.005            /* always some history, however busy the target */
+/* An on-phase shorter than this is mostly attaching and detaching (6-40 ms of
+ * wall clock each): a smaller duty stretches the period instead. */
+#define MIN_ON_PHASE_NS 50000000ULL
 #define MIN_ON_NS 50000000ULL     /* attached time a duty decision is measured over, at least */
 #define VAR_FLOOR 0.001           /* CPU s/s: sampling saving less is not done */
 #define GAPS_KEPT 64              /* recent gaps remembered for budget__gap_in */
@@ -24,7 +27,7 @@ struct budget {
 	uint64_t win_start, win_hits, win_cpu, win_self;
 	uint64_t self_ns;                         /* the last value given */
 	uint64_t last_ns, last_hits;
-	uint64_t cycle_start;
+	uint64_t cycle_start, period;              /* the duty cycle's, now */
 	uint64_t start_ns, start_hits, start_cpu; /* at the first update */
 	uint64_t cpu_ns, cpu_read_ns, cpu_hits;   /* the last good CPU reading, and when */
 	uint64_t start_self, cpu_self;
@@ -50,6 +53,7 @@ struct budget *budget__new(const struct budget_opts *opts)
 	b->o = *opts;
 	if (!b->o.period_ns)
 		b->o.period_ns = DEFAULT_PERIOD_NS;
+	b->period = b->o.period_ns;
 	b->c.trap_ns = opts->trap_ns;
 	b->c.duty = 1;
 	return b;
@@ -95,6 +99,9 @@ static void decide(struct budget *b)
 		if (b->c.duty < 1 && duty >= 1 && full_trap > VAR_FLOOR && full_trap > 0.8 * for_hits)
 			duty = 0.95;
 		b->c.duty = duty < MIN_DUTY ? MIN_DUTY : duty > 1 ? 1 : duty;
+		b->period = b->o.period_ns;
+		if (b->c.duty < 1 && b->c.duty * b->period < MIN_ON_PHASE_NS)
+			b->period = (uint64_t)(MIN_ON_PHASE_NS / b->c.duty);
 	}
 	b->acc_on = b->acc_hit_ns = b->acc_self = b->acc_wall = b->acc_cpu = 0;
 }
@@ -169,9 +176,9 @@ bool budget__update(struct budget *b, uint64_t now, uint64_t hits, uint64_t self
 	if (b->c.duty >= 1)
 		want = true;
 	else {
-		if (now - b->cycle_start >= b->o.period_ns)
+		if (now - b->cycle_start >= b->period)
 			b->cycle_start = now;
-		want = now - b->cycle_start < (uint64_t)(b->c.duty * b->o.period_ns);
+		want = now - b->cycle_start < (uint64_t)(b->c.duty * b->period);
 	}
 	if (want != attached) {
 		if (!want) {
@@ -197,8 +204,8 @@ uint64_t budget__next_ns(const struct budget *b, uint64_t now, bool attached)
 		return now;
 	next = b->win_start + WINDOW_NS;
 	if (b->c.duty < 1) {
-		on_end = b->cycle_start + (uint64_t)(b->c.duty * b->o.period_ns);
-		cycle_end = b->cycle_start + b->o.period_ns;
+		on_end = b->cycle_start + (uint64_t)(b->c.duty * b->period);
+		cycle_end = b->cycle_start + b->period;
 		/* Not in the state the cycle wants (an attach that outlasted a short
 		 * on-phase, say): switch at once. */
 		if (now >= cycle_end || attached != (now < on_end))

@@ -49,8 +49,8 @@ static void test_estimate_and_duty(void **state)
 	assert_true(c.duty > 2 / 12.5 && c.duty < 2 / 8.0);
 	assert_false(budget__gap_in(b, 0, ct_clock_ns(CLOCK_MONOTONIC)));
 	/* the cycle: attached for duty x period, then detached (hits come while
-	 * attached, at the rate they came; this process barely uses the CPU now, so
-	 * the next decision shortens the duty) */
+	 * attached, at the rate they came, and this process keeps burning: the next
+	 * decision keeps the duty) */
 	{
 		uint64_t start = ct_clock_ns(CLOCK_MONOTONIC), now = start, off_at = 0, last = start;
 		double rate = hits / ((start - t0) / 1e9);
@@ -66,7 +66,7 @@ static void test_estimate_and_duty(void **state)
 			if (on && !want && !off_at)
 				off_at = now;
 			on = want;
-			usleep(5000);
+			burn(5000000ULL);
 			now = ct_clock_ns(CLOCK_MONOTONIC);
 		}
 		assert_true(off_at != 0);
@@ -187,6 +187,34 @@ static void test_fixed_cost(void **state)
 	budget__free(b);
 }
 
+/* Hits that cost about all the CPU (a slow trap): the least duty, 0.5%, and the
+ * period stretched so that the on-phase stays 50 ms (attaching takes 6-40 ms):
+ * 10 s, not 1 s. */
+static void test_long_period(void **state)
+{
+	struct budget_opts o = { .pid = getpid(), .trap_ns = 1000, .max_pct = 2, .period_ns = 1000000000ULL };
+	struct budget *b = budget__new(&o);
+	struct budget_cost c;
+	uint64_t t0 = ct_clock_ns(CLOCK_MONOTONIC), now, cpu;
+	bool on;
+
+	(void)state;
+	assert_non_null(b);
+	assert_true(budget__update(b, t0, 0, 0, 0, true));
+	cpu = burn(1100000000ULL);
+	now = ct_clock_ns(CLOCK_MONOTONIC);
+	on = budget__update(b, now, cpu / 1000, 0, 0, true);
+	budget__cost(b, &c);
+	assert_true(c.sampling);
+	assert_true(c.duty == 0.005);
+	/* 1.1 s into a 10-s cycle whose first 50 ms were attached: detached until
+	 * the next cycle, attached at its start (the times are given) */
+	assert_false(on);
+	assert_false(budget__update(b, t0 + 9900000000ULL, cpu / 1000, 0, 0, false));
+	assert_true(budget__update(b, t0 + 10010000000ULL, cpu / 1000, 0, 0, false));
+	budget__free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -194,6 +222,7 @@ int main(void)
 		cmocka_unit_test(test_no_budget),
 		cmocka_unit_test(test_program_time),
 		cmocka_unit_test(test_fixed_cost),
+		cmocka_unit_test(test_long_period),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
