@@ -8,6 +8,9 @@
 #include "util/proc.h"
 
 #define WINDOW_NS 1000000000ULL   /* the estimate is refreshed this often */
+/* With a budget the first window is shorter: every site is attached until its
+ * decision (a busy target pays the full cost that long). */
+#define FIRST_WINDOW_NS 250000000ULL
 #define DEFAULT_PERIOD_NS 1000000000ULL
 #define MIN_DUTY 0.005            /* always some history, however busy the target */
 /* An on-phase shorter than this is mostly attaching and detaching (6-40 ms of
@@ -36,7 +39,7 @@ struct budget {
 	 * long enough to measure): attached time, the hits' cost (traps and program),
 	 * ctxtrace's CPU, wall time and the target's CPU, ns. */
 	uint64_t acc_on, acc_hit_ns, acc_self, acc_wall, acc_cpu;
-	bool started;
+	bool started, decided;
 	struct gap gaps[GAPS_KEPT];
 	uint32_t ngaps;   /* total; gaps[(ngaps - 1) % GAPS_KEPT] is the newest */
 	uint64_t first_gap_ns;
@@ -104,6 +107,12 @@ static void decide(struct budget *b)
 			b->period = (uint64_t)(MIN_ON_PHASE_NS / b->c.duty);
 	}
 	b->acc_on = b->acc_hit_ns = b->acc_self = b->acc_wall = b->acc_cpu = 0;
+	b->decided = true;
+}
+
+static uint64_t window_ns(const struct budget *b)
+{
+	return b->o.max_pct > 0 && !b->decided ? FIRST_WINDOW_NS : WINDOW_NS;
 }
 
 static void window_close(struct budget *b, uint64_t now, uint64_t hits)
@@ -171,7 +180,7 @@ bool budget__update(struct budget *b, uint64_t now, uint64_t hits, uint64_t self
 	b->prog_ns = prog_ns;
 	b->last_ns = now;
 	b->c.hits = hits;
-	if (now - b->win_start >= WINDOW_NS)
+	if (now - b->win_start >= window_ns(b))
 		window_close(b, now, hits);
 	if (b->c.duty >= 1)
 		want = true;
@@ -202,7 +211,7 @@ uint64_t budget__next_ns(const struct budget *b, uint64_t now, bool attached)
 
 	if (!b->started)
 		return now;
-	next = b->win_start + WINDOW_NS;
+	next = b->win_start + window_ns(b);
 	if (b->c.duty < 1) {
 		on_end = b->cycle_start + (uint64_t)(b->c.duty * b->period);
 		cycle_end = b->cycle_start + b->period;
