@@ -8,6 +8,11 @@
 # estimate over the seconds measured: the median of its 1-s windows, -v).
 # Goals: <= 12 hits per request; >= 97% of the untraced rate with the budget;
 # estimate within a third of the measured slowdown.
+# Each ratio is given three ways: the medians' ratio, the median of the
+# per-pair ratios (a traced run over the untraced one beside it), and by CPU per
+# request (the target's and ctxtrace's CPU over the measured part: what a machine
+# whose CPUs the service keeps busy would keep). The budget is also measured
+# within one process (ab below), the least exposed to a shared VM's drift.
 set -uo pipefail
 OUT=${OUT:-build}
 CT=$OUT/ctxtrace

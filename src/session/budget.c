@@ -17,6 +17,10 @@
  * wall clock each): a smaller duty stretches the period instead. */
 #define MIN_ON_PHASE_NS 50000000ULL
 #define MIN_ON_NS 50000000ULL     /* attached time a duty decision is measured over, at least */
+/* ... and the target's CPU time (/proc counts it in 10-ms ticks), unless this
+ * much time passed (a target that hardly runs) */
+#define MIN_CPU_NS 50000000ULL
+#define MAX_DECIDE_NS 5000000000ULL
 #define VAR_FLOOR 0.001           /* CPU s/s: sampling saving less is not done */
 #define GAPS_KEPT 64              /* recent gaps remembered for budget__gap_in */
 
@@ -92,7 +96,8 @@ static void decide(struct budget *b)
 		base = 0.1 * target;
 	/* 0 when unknown: the target did not run (its CPU time counts in ticks) */
 	b->c.full_pct = base > 0 ? 100.0 * (self + full_trap) / (base + self + full_trap) : 0;
-	if (b->o.max_pct > 0 && b->o.trap_ns > 0) {
+	/* a target that did not run: nothing to scale by */
+	if (b->o.max_pct > 0 && b->o.trap_ns > 0 && base > 0) {
 		double m = b->o.max_pct / 100, allowed = m / (1 - m) * base; /* CPU s/s */
 		double for_hits = allowed - self > allowed / 4 ? allowed - self : allowed / 4;
 		double duty = full_trap > VAR_FLOOR ? for_hits / full_trap : 1;
@@ -142,7 +147,7 @@ static void window_close(struct budget *b, uint64_t now, uint64_t hits)
 	b->acc_cpu += cpu > b->win_cpu ? cpu - b->win_cpu : 0;
 	b->acc_hit_ns += (uint64_t)((hits - b->win_hits) * b->o.trap_ns) + (b->prog_ns - b->win_prog);
 	b->acc_self += b->self_ns - b->win_self;
-	if (b->acc_on >= MIN_ON_NS)
+	if (b->acc_on >= MIN_ON_NS && (b->acc_cpu >= MIN_CPU_NS || b->acc_wall >= MAX_DECIDE_NS))
 		decide(b);
 	b->c.sampling = b->c.duty < 1;
 	verbose("pid %d: %.0f hits/s, estimated %.4f CPU s/s (hits %.4f: %.0f ns trap + %.0f ns program each; "
