@@ -5,6 +5,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
 
 #include "ctxtrace.h"
 
@@ -339,6 +340,12 @@ static __always_inline int on_go_exit(struct pt_regs *ctx, __u32 kind, __u64 goi
 	return 0;
 }
 
+static long spin_step(__u64 i, void *end)
+{
+	(void)i;
+	return bpf_ktime_get_ns() >= *(__u64 *)end; /* 1: stop */
+}
+
 static __always_inline int dispatch(struct pt_regs *ctx)
 {
 	__u64 cookie = bpf_get_attach_cookie(ctx);
@@ -354,6 +361,12 @@ static __always_inline int dispatch(struct pt_regs *ctx)
 	cnt_inc(CT_CNT_HITS);
 	if (kind < CT_PROBE_KIND_MAX)
 		cnt_inc(CT_CNT_HITS_BY_KIND + kind);
+	/* (bpf_loop is 5.17+: on an older kernel the branch is dead and loads) */
+	if (cfg.bench_hit_ns && bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_loop)) {
+		__u64 end = bpf_ktime_get_ns() + cfg.bench_hit_ns;
+
+		bpf_loop(100000, spin_step, &end, 0);
+	}
 	if (kind == CT_PROBE_GO_START)
 		return on_go_start(ctx, kind);
 	goid = goid_of(ctx->r14);

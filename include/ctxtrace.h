@@ -122,7 +122,9 @@ struct ct_go_exit {
 /* Offsets and switches the BPF side needs; a copy sits in .rodata. */
 struct ct_bpf_config {
 	__u32 target_tgid;
-	__u32 pad0;
+	/* Benchmarks only (CTXTRACE_BENCH_HIT_NS): each hit spins this long in the
+	 * program, as on a machine whose trap costs that much more. 0: never. */
+	__u32 bench_hit_ns;
 	__u64 g_goid;
 	__u64 g_m;
 	__u64 m_curg;

@@ -286,6 +286,9 @@ static int set_config(struct ctxtrace_bpf *skel, int pid, const struct probe_pla
 	/* In a nested PID namespace the kernel's pid differs from ours; the attach
 	 * links' own pid filter then does the filtering alone. */
 	c->target_tgid = in_init_pidns() ? pid : 0;
+	/* test-only: a slower hit, as on a machine whose trap costs that much more */
+	if (getenv("CTXTRACE_BENCH_HIT_NS"))
+		c->bench_hit_ns = (__u32)strtoul(getenv("CTXTRACE_BENCH_HIT_NS"), NULL, 0);
 	c->g_goid = off->v[GO_OFF_G_GOID];
 	c->g_m = off->v[GO_OFF_G_M];
 	c->m_curg = off->v[GO_OFF_M_CURG];
