@@ -118,7 +118,7 @@ ab() {
 }
 
 bench() { # PROGRAM LABEL UNIT
-	local prog=$1 label=$2 unit=$3 r i u=() d=() b=() dl=() bl=()
+	local prog=$1 label=$2 unit=$3 i u=() d=() b=()
 	echo "  $label ($RUNS alternating runs of ${SECS}s each):"
 	for i in $(seq "$RUNS"); do
 		u+=("$(one_run "$prog" -)")

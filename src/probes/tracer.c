@@ -276,6 +276,7 @@ static int set_config(struct ctxtrace_bpf *skel, int pid, const struct probe_pla
 		      const struct go_offsets *off, uint64_t bias)
 {
 	struct ct_bpf_config *c = (struct ct_bpf_config *)&skel->rodata->cfg;
+	const char *slow;
 
 	if (off->v[GO_OFF_G_GOID] < 0 || off->v[GO_OFF_G_M] < 0 || off->v[GO_OFF_M_CURG] < 0 ||
 	    off->v[GO_OFF_CANCELCTX_ERR] < 0) {
@@ -287,8 +288,9 @@ static int set_config(struct ctxtrace_bpf *skel, int pid, const struct probe_pla
 	 * links' own pid filter then does the filtering alone. */
 	c->target_tgid = in_init_pidns() ? pid : 0;
 	/* test-only: a slower hit, as on a machine whose trap costs that much more */
-	if (getenv("CTXTRACE_BENCH_HIT_NS"))
-		c->bench_hit_ns = (__u32)strtoul(getenv("CTXTRACE_BENCH_HIT_NS"), NULL, 0);
+	slow = getenv("CTXTRACE_BENCH_HIT_NS");
+	if (slow)
+		c->bench_hit_ns = (__u32)strtoul(slow, NULL, 0);
 	c->g_goid = off->v[GO_OFF_G_GOID];
 	c->g_m = off->v[GO_OFF_G_M];
 	c->m_curg = off->v[GO_OFF_M_CURG];
